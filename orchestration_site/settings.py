@@ -1,0 +1,276 @@
+"""Settings, read from the environment (12-factor). Every knob has a default that runs locally.
+
+The table of variables is in README.md ("Configuration").
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=True)
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+else:
+    # No default outside development: a missing key is a configuration error, not a weak key.
+    SECRET_KEY = env.str("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "budget",
+    "executions",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "orchestration_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "orchestration_site.wsgi.application"
+ASGI_APPLICATION = "orchestration_site.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take SQLite's write lock up front, so two writers queue on the
+    # busy timeout instead of failing with "database is locked" half-way through a transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+# Test databases: a file for SQLite (not :memory:, so threads and subprocesses share it), and a
+# name of its own per TEST_DB_SUFFIX so test runs side by side don't drop each other's database.
+_TEST_DB_SUFFIX = env.str("TEST_DB_SUFFIX", default="")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _name = f"test-db{'-' + _TEST_DB_SUFFIX if _TEST_DB_SUFFIX else ''}.sqlite3"
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # a clean clone has no var/ (it is git-ignored)
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / _name)}
+elif _TEST_DB_SUFFIX:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_orchestrator_{_TEST_DB_SUFFIX}"}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The SDKs log request URLs and headers at DEBUG; keep them quiet so no secret leaks.
+    "loggers": {
+        name: {"level": "WARNING"}
+        for name in ("httpx", "httpx2", "httpcore", "anthropic", "openai", "github", "urllib3")
+    },
+}
+
+# --- REST API -----------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="600/minute")},
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PR orchestrator API",
+    "DESCRIPTION": "Usage, executions and tasks of the budget-capped PR orchestrator. "
+    "Money is a decimal string in US dollars.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- The product --------------------------------------------------------------------------
+
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+# Live only when both keys are present, unless the operator says otherwise.
+ORCHESTRATOR_MODE = env.str(
+    "ORCHESTRATOR_MODE",
+    default="live" if ANTHROPIC_API_KEY and OPENAI_API_KEY else "simulated",
+)
+if ORCHESTRATOR_MODE not in ("live", "simulated"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"ORCHESTRATOR_MODE must be 'live' or 'simulated', not {ORCHESTRATOR_MODE!r}.")
+
+MONTHLY_BUDGET = env.str("MONTHLY_BUDGET", default="15.00")  # USD; validated by budget.money
+# A reservation whose execution has made no progress for this long is released by the reaper.
+RESERVATION_TIMEOUT_SECONDS = env.int("RESERVATION_TIMEOUT_SECONDS", default=30 * 60)
+
+# Vendor SDK behaviour: retries for 408/409/429/5xx (the SDKs honour retry-after) and timeouts.
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=120.0)
+
+LOCAL_REPO_PATH = env.str("LOCAL_REPO_PATH", default=str(BASE_DIR / "var" / "sandbox-repo"))
+ALLOW_WORKFLOW_CHANGES = env.bool("ALLOW_WORKFLOW_CHANGES", default=False)
+
+GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
+GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+GITHUB_APP_ID = env.str("GITHUB_APP_ID", default="")
+GITHUB_APP_PRIVATE_KEY = env.str("GITHUB_APP_PRIVATE_KEY", default="")
+GITHUB_APP_INSTALLATION_ID = env.str("GITHUB_APP_INSTALLATION_ID", default="")
+GITHUB_BASE_BRANCH = env.str("GITHUB_BASE_BRANCH", default="")  # empty: the default branch
+GITHUB_DRAFT_PRS = env.bool("GITHUB_DRAFT_PRS", default=False)
+# PyGithub pauses between requests and writes to respect GitHub's secondary rate limits.
+GITHUB_SECONDS_BETWEEN_REQUESTS = env.float("GITHUB_SECONDS_BETWEEN_REQUESTS", default=0.25)
+GITHUB_SECONDS_BETWEEN_WRITES = env.float("GITHUB_SECONDS_BETWEEN_WRITES", default=1.0)
+
+DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")
+
+SCHEDULE_MINUTES = env.int("SCHEDULE_MINUTES", default=30)
+PACING_ENABLED = env.bool("PACING_ENABLED", default=True)
+MAX_CONCURRENT_EXECUTIONS = env.int("MAX_CONCURRENT_EXECUTIONS", default=1)
+
+# --- django-q2 ----------------------------------------------------------------------------
+# One worker process (``python manage.py qcluster``) runs the schedules of ``setup_schedules``.
+# Broker: the default database (ORM) unless REDIS_URL is set; Redis is the scale-out path (many
+# worker machines, one PostgreSQL). Why each number is what it is:
+# - ``timeout`` (Q_TIMEOUT_SECONDS, 25 min) is longer than the longest execution: two model calls
+#   of at most LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) each (16 min at the defaults) plus
+#   publishing. A worker still busy past it is killed.
+# - ``retry`` (timeout + 5 min) is when the ORM broker hands an unacknowledged task out again. Being
+#   longer than ``timeout``, it comes only after the first worker finished or was killed: a running
+#   execution is never handed to a second worker. (Redis has no receipts: there, a task whose worker
+#   died is lost, and the reaper below recovers its execution.)
+# - RESERVATION_TIMEOUT_SECONDS (the reaper's "no progress for this long") is longer than
+#   ``timeout``: an execution is abandoned only once no live worker can still be running it.
+# - ``max_attempts: 1`` and ``ack_failures``: a job that raised is acknowledged, never re-run by
+#   q2. The pipeline records its own failures and retries a task through its attempts; a blind
+#   re-run could spend twice.
+# - ``catch_up: False``: after downtime each schedule fires once, not once per missed slot.
+# - ``guard_cycle``: the cluster checks its workers every cycle and runs the scheduler every 30 s
+#   of cycles (every cycle, from the first, when a cycle is 30 s or more).
+REDIS_URL = env.str("REDIS_URL", default="")
+Q_TIMEOUT_SECONDS = env.int("Q_TIMEOUT_SECONDS", default=25 * 60)
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="orchestrator"),
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": Q_TIMEOUT_SECONDS,
+    "retry": Q_TIMEOUT_SECONDS + 5 * 60,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "guard_cycle": env.float("Q_GUARD_CYCLE", default=0.5),
+    "save_limit": 1000,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"Q_TIMEOUT_SECONDS ({Q_TIMEOUT_SECONDS}) must be shorter than RESERVATION_TIMEOUT_SECONDS "
+        f"({RESERVATION_TIMEOUT_SECONDS}), or the reaper could abandon an execution a worker still runs."
+    )
+
+# --- GitHub publishing (executions/gateways/github.py) ---------------------------------------
+# Retries of 5xx and rate-limit 403s (PyGithub's GithubRetry); a rate limit resetting later than
+# GITHUB_MAX_RATE_LIMIT_WAIT seconds fails the execution with the reset time instead of sleeping.
+GITHUB_RETRIES = env.int("GITHUB_RETRIES", default=3)
+GITHUB_RETRY_BACKOFF = env.float("GITHUB_RETRY_BACKOFF", default=1.0)
+GITHUB_MAX_RATE_LIMIT_WAIT = env.int("GITHUB_MAX_RATE_LIMIT_WAIT", default=60)
+GITHUB_TIMEOUT = env.int("GITHUB_TIMEOUT", default=30)
+GITHUB_CONTEXT_TTL_SECONDS = env.int("GITHUB_CONTEXT_TTL_SECONDS", default=600)
+GITHUB_PR_LABEL = env.str("GITHUB_PR_LABEL", default="ai-generated")
+
+# --- REST API docs and admin dashboard (budget/api.py, executions/api.py, budget/dashboard.py) ---
+# Swagger UI served from drf-spectacular-sidecar's bundled assets: no CDN, works offline.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS |= {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "executions.models.Task.Status",
+        "ExecutionStatusEnum": "executions.models.Execution.Status",
+    },
+}
+
+# --- The pipeline (executions/providers, executions/pipeline.py) ------------------------------
+# Each simulated model call sleeps this long (0: instant), to watch progress or stop a worker mid-run.
+SIMULATED_LATENCY_SECONDS = env.float("SIMULATED_LATENCY_SECONDS", default=0.0)
