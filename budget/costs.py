@@ -1,0 +1,109 @@
+"""Cost projections for a token profile: what one execution costs, and how many fit a month.
+
+Two figures for everything: the real cost of the profile, and the worst case the ledger reserves
+before the execution starts (input bounded by UTF-8 bytes at the dearest input rate, output at
+``max_tokens``). The worst case decides how many executions can be in flight; the real cost
+decides how many the month pays for.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from budget.money import dollars_str
+from budget.pricing import Usage, cost_nanos, price_for, worst_case_nanos
+
+# Typical English and code run about four UTF-8 bytes per token; the ledger bounds input by bytes.
+TYPICAL_BYTES_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class StepProfile:
+    step: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    max_tokens: int
+
+
+SEED_PROFILE = (
+    StepProfile("analysis", "claude-sonnet-4-5", 2_000, 1_500, 2_048),
+    StepProfile("codegen", "gpt-4o-mini", 2_500, 4_000, 8_192),
+)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    profile: StepProfile
+    cost_nanos: int
+    worst_case_nanos: int
+
+
+@dataclass(frozen=True)
+class CostTable:
+    steps: list[StepCost]
+    limit_nanos: int
+    month: dt.date
+
+    @property
+    def execution_nanos(self) -> int:
+        return sum(s.cost_nanos for s in self.steps)
+
+    @property
+    def worst_case_execution_nanos(self) -> int:
+        return sum(s.worst_case_nanos for s in self.steps)
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.month.year, self.month.month)[1]
+
+    def fits(self, per_execution: int) -> dict:
+        """Executions per month and per day, and the interval between evenly spaced runs."""
+        per_month = self.limit_nanos // per_execution if per_execution else 0
+        minutes = Decimal(self.days * 24 * 60)
+        tenth = Decimal("0.1")
+        return {
+            "per_execution": dollars_str(per_execution),
+            "executions_per_month": per_month,
+            "executions_per_day": str((Decimal(per_month) / self.days).quantize(tenth)),
+            "minutes_between_runs": str((minutes / per_month).quantize(tenth)) if per_month else None,
+        }
+
+    def as_json(self) -> dict:
+        """The stable JSON object of ``budget costs --json`` (money as decimal dollar strings)."""
+        return {
+            "month": f"{self.month:%Y-%m}",
+            "limit": dollars_str(self.limit_nanos),
+            "steps": [
+                {
+                    "step": s.profile.step,
+                    "model": s.profile.model,
+                    "input_tokens": s.profile.input_tokens,
+                    "output_tokens": s.profile.output_tokens,
+                    "max_tokens": s.profile.max_tokens,
+                    "cost": dollars_str(s.cost_nanos),
+                    "worst_case": dollars_str(s.worst_case_nanos),
+                }
+                for s in self.steps
+            ],
+            "real": self.fits(self.execution_nanos),
+            "worst_case": self.fits(self.worst_case_execution_nanos),
+        }
+
+
+def cost_table(profile: tuple[StepProfile, ...], *, limit_nanos: int, month: dt.date) -> CostTable:
+    """Price ``profile`` at today's prices. Raises UnknownModel / UnpricedModel."""
+    steps = []
+    for step in profile:
+        price = price_for(step.model)
+        real = cost_nanos(price, Usage(input_tokens=step.input_tokens, output_tokens=step.output_tokens))
+        worst = worst_case_nanos(
+            price,
+            max_input_tokens=step.input_tokens * TYPICAL_BYTES_PER_TOKEN,
+            max_output_tokens=step.max_tokens,
+        )
+        steps.append(StepCost(profile=step, cost_nanos=real, worst_case_nanos=worst))
+    return CostTable(steps=steps, limit_nanos=limit_nanos, month=month)

@@ -1,0 +1,169 @@
+"""``budget status [--json]`` and ``budget costs [--json] [profile flags]``.
+
+Exit codes: 0 done, 2 bad usage or configuration (unknown or unpriced model, bad limit).
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from budget.catalog import retiring_models
+from budget.costs import SEED_PROFILE, StepProfile, cost_table
+from budget.money import MoneyError, format_usd, to_nanos
+from budget.periods import LimitError, current_period
+from budget.pricing import PricingError
+from budget.selectors import PeriodSummary, period_summary
+
+BAR_WIDTH = 20
+
+
+def spend_bar(spent: int, limit: int, width: int = BAR_WIDTH) -> str:
+    filled = min(width, spent * width // limit) if limit else width
+    return "█" * filled + "░" * (width - filled)
+
+
+def tokens(n: int) -> str:
+    return f"{n:,}"
+
+
+class Command(BaseCommand):
+    help = "The month's budget: `status` (spend, pace, models) or `costs` (what a token profile costs)."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{status,costs}")
+        status = actions.add_parser("status", help="The open period's figures.")
+        status.add_argument("--json", action="store_true", help="A stable JSON object instead of text.")
+        costs = actions.add_parser("costs", help="Cost table for a token profile (default: the seed's).")
+        costs.add_argument("--json", action="store_true", help="A stable JSON object instead of text.")
+        costs.add_argument("--limit", help="Monthly limit in USD (default: the open period's).")
+        analysis, codegen = SEED_PROFILE
+        for step in (analysis, codegen):
+            prefix = f"--{step.step}"
+            costs.add_argument(f"{prefix}-model", default=step.model, help=f"default {step.model}")
+            costs.add_argument(f"{prefix}-in", type=int, default=step.input_tokens, metavar="TOKENS")
+            costs.add_argument(f"{prefix}-out", type=int, default=step.output_tokens, metavar="TOKENS")
+            costs.add_argument(f"{prefix}-max-tokens", type=int, default=step.max_tokens, metavar="TOKENS")
+
+    def handle(self, *args, action, **options):
+        try:
+            if action == "status":
+                self.status(as_json=options["json"])
+            else:
+                self.costs(options)
+        except (PricingError, MoneyError, LimitError) as exc:
+            raise CommandError(str(exc), returncode=2) from None
+
+    # --- status ---------------------------------------------------------------------------
+
+    def status(self, *, as_json: bool):
+        summary = period_summary()
+        warnings = self.warnings(summary)
+        if as_json:
+            self.stdout.write(json.dumps({**summary.as_json(), "warnings": warnings}, indent=2))
+            return
+        p = summary.period
+        first, last = timezone.localtime(p.starts_at), timezone.localtime(p.ends_at)
+        w = self.stdout.write
+        w(
+            f"Budget {p.month:%Y-%m}  ({first:%b %d %H:%M} – {last:%b %d %H:%M} {timezone.get_current_timezone_name()})"
+        )
+        w(
+            f"  Spent       {format_usd(p.spent_nanos, places=2)} of {format_usd(p.limit_nanos, places=2)}"
+            f"  {spend_bar(p.spent_nanos, p.limit_nanos)} {summary.percent}%"
+        )
+        w(f"  Reserved    {format_usd(p.reserved_nanos, places=2)}")
+        w(f"  Remaining   {format_usd(p.remaining_nanos, places=2)}")
+        per_pr = summary.cost_per_pr_nanos
+        w(
+            f"  Executions  {p.executions_count} ({p.succeeded_count} succeeded, {p.failed_count} failed)"
+            f"  ·  PRs {p.prs_count}" + (f"  ·  {format_usd(per_pr, places=4)} per PR" if per_pr else "")
+        )
+        reached = ", ".join(
+            f"{format_usd(m.threshold_nanos, places=2)} on {timezone.localtime(m.reached_at):%Y-%m-%d}"
+            for m in summary.milestones
+        )
+        nxt = summary.next_milestone_nanos
+        w(
+            f"  Milestones  {reached or 'none yet'}"
+            + (f"  ·  next {format_usd(nxt, places=2)}" if nxt is not None else "")
+        )
+        w(
+            f"  Pace        {summary.pace} (even-spend line {format_usd(summary.even_spend_nanos, places=2)} by now)"
+            f"  ·  projected month end {format_usd(summary.projected_spend_nanos, places=2)}"
+        )
+        if summary.models:
+            w("  Models")
+            for m in summary.models:
+                cached = m.cache_read_tokens + m.cache_write_5m_tokens + m.cache_write_1h_tokens
+                w(
+                    f"    {m.model_name:<22} {m.calls:>6} calls  {tokens(m.input_tokens):>12} in"
+                    f"  {tokens(m.output_tokens):>12} out  {tokens(cached):>10} cache  {format_usd(m.cost_nanos, places=4)}"
+                )
+        if p.exhausted_at:
+            w(self.style.WARNING("  Exhausted: the next execution does not fit; runs resume next month."))
+        for warning in warnings:
+            w(self.style.WARNING(f"  Warning: {warning}"))
+
+    def warnings(self, summary: PeriodSummary) -> list[str]:
+        today = timezone.localdate()
+        out = []
+        for model in retiring_models(on=today):
+            successor = f"; its successor is {model.successor.name}" if model.successor else ""
+            verb = "retired" if model.retires_on <= today else "retires"
+            out.append(f"{model.name} {verb} on {model.retires_on:%Y-%m-%d}{successor}")
+        return out
+
+    # --- costs ----------------------------------------------------------------------------
+
+    def costs(self, options):
+        profile = tuple(
+            StepProfile(
+                step,
+                options[f"{step}_model"],
+                self.count(options, f"{step}_in"),
+                self.count(options, f"{step}_out"),
+                self.count(options, f"{step}_max_tokens"),
+            )
+            for step in ("analysis", "codegen")
+        )
+        period = current_period()
+        limit = (
+            to_nanos(options["limit"], what="--limit") if options["limit"] is not None else period.limit_nanos
+        )
+        table = cost_table(profile, limit_nanos=limit, month=period.month)
+        if options["json"]:
+            self.stdout.write(json.dumps(table.as_json(), indent=2))
+            return
+        w = self.stdout.write
+        w(
+            f"Cost of one execution at today's prices (month {period.month:%Y-%m}, limit {format_usd(limit, places=2)})"
+        )
+        for s in table.steps:
+            p = s.profile
+            w(
+                f"  {p.step:<9} {p.model:<20} {tokens(p.input_tokens):>7} in {tokens(p.output_tokens):>7} out"
+                f"  {format_usd(s.cost_nanos):>12}   worst case (max {tokens(p.max_tokens)} out) {format_usd(s.worst_case_nanos)}"
+            )
+        w(
+            f"  {'total':<9} {'':<20} {'':>26}  {format_usd(table.execution_nanos):>12}   worst case {format_usd(table.worst_case_execution_nanos)}"
+        )
+        w("")
+        w(f"  {'':<12} {'per execution':>14} {'per month':>10} {'per day':>8} {'every (min)':>12}")
+        for label, nanos in (
+            ("real", table.execution_nanos),
+            ("worst case", table.worst_case_execution_nanos),
+        ):
+            f = table.fits(nanos)
+            w(
+                f"  {label:<12} {'$' + f['per_execution']:>14} {f['executions_per_month']:>10}"
+                f" {f['executions_per_day']:>8} {f['minutes_between_runs'] or '-':>12}"
+            )
+
+    @staticmethod
+    def count(options, name: str) -> int:
+        value = options[name]
+        if value < 0:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(f"{flag} must be a whole number of tokens ≥ 0, not {value}", returncode=2)
+        return value

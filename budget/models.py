@@ -1,0 +1,213 @@
+"""The budget's tables. Money columns are integer nanodollars; prices are nanodollars per token.
+
+Rows here change only through ``budget.ledger``, ``budget.periods`` and ``budget.catalog``.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from budget.money import format_usd, nanos_per_token_to_price
+
+
+class Provider(models.TextChoices):
+    ANTHROPIC = "anthropic", "Anthropic"
+    OPENAI = "openai", "OpenAI"
+
+
+class LanguageModel(models.Model):
+    """A model id the product may call, with its lifecycle (retirement date and successor)."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="The vendor's model id.")
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    retires_on = models.DateField(
+        null=True, blank=True, help_text="The vendor's retirement date; after it the successor is used."
+    )
+    successor = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="predecessors"
+    )
+    accepts_sampling_params = models.BooleanField(
+        default=True, help_text="Off for models that reject temperature / top_p (Sonnet 5.x)."
+    )
+
+    class Meta:
+        ordering = ["provider", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Price(models.Model):
+    """What one token costs from ``effective_from`` on. Old calls keep the cost they were charged."""
+
+    model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="prices")
+    effective_from = models.DateField()
+    input_nanos = models.BigIntegerField(help_text="Nanodollars per input token.")
+    output_nanos = models.BigIntegerField(help_text="Nanodollars per output token.")
+    cache_write_5m_nanos = models.BigIntegerField(null=True, blank=True)
+    cache_write_1h_nanos = models.BigIntegerField(null=True, blank=True)
+    cache_read_nanos = models.BigIntegerField(null=True, blank=True)
+    batch_discount_percent = models.PositiveSmallIntegerField(default=50)
+
+    class Meta:
+        ordering = ["model__name", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "effective_from"], name="one_price_per_model_date"),
+            models.CheckConstraint(
+                condition=Q(input_nanos__gte=0) & Q(output_nanos__gte=0), name="price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(batch_discount_percent__lte=100), name="batch_discount_at_most_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.model.name} from {self.effective_from}: "
+            f"${nanos_per_token_to_price(self.input_nanos)} in / "
+            f"${nanos_per_token_to_price(self.output_nanos)} out per 1M"
+        )
+
+
+class Period(models.Model):
+    """A budget period: normally a calendar month in TIME_ZONE (``reset_budget`` can cut one short).
+
+    ``spent + reserved <= limit`` is kept by ``budget.ledger``'s conditional updates.
+    """
+
+    month = models.DateField(help_text="The first day of the month this period belongs to.")
+    starts_at = models.DateTimeField(unique=True)
+    ends_at = models.DateTimeField()
+    limit_nanos = models.BigIntegerField()
+    spent_nanos = models.BigIntegerField(default=0)
+    reserved_nanos = models.BigIntegerField(default=0)
+    executions_count = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    prs_count = models.PositiveIntegerField(default=0)
+    exhausted_at = models.DateTimeField(null=True, blank=True)
+    recapped_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(limit_nanos__gte=0) & Q(spent_nanos__gte=0) & Q(reserved_nanos__gte=0),
+                name="period_money_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="period_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} ({format_usd(self.spent_nanos, places=2)} of {format_usd(self.limit_nanos, places=2)})"
+
+    @property
+    def remaining_nanos(self) -> int:
+        return max(self.limit_nanos - self.spent_nanos - self.reserved_nanos, 0)
+
+
+class Reservation(models.Model):
+    """Money held for one execution's worst case until its calls are charged or it is released."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RELEASED = "released"
+        EXPIRED = "expired"
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="reservations")
+    label = models.CharField(max_length=200, blank=True)
+    amount_nanos = models.BigIntegerField(help_text="The worst case held at the start.")
+    held_nanos = models.BigIntegerField(help_text="Still held: amount less what charges took.")
+    charged_nanos = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(held_nanos__gte=0) & Q(charged_nanos__gte=0), name="reservation_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reservation {self.pk} ({self.status}, {format_usd(self.amount_nanos)})"
+
+
+class Threshold(models.Model):
+    """A spend level worth announcing (seeded $5, $10, $15)."""
+
+    amount_nanos = models.BigIntegerField(unique=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["amount_nanos"]
+        constraints = [models.CheckConstraint(condition=Q(amount_nanos__gt=0), name="threshold_positive")]
+
+    def __str__(self) -> str:
+        return format_usd(self.amount_nanos, places=2)
+
+
+class Milestone(models.Model):
+    """A threshold crossed in a period. The unique constraint is what makes announcing exactly-once."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="milestones")
+    threshold_nanos = models.BigIntegerField()
+    reached_at = models.DateTimeField()
+    spent_nanos = models.BigIntegerField(help_text="The period's spend when it was crossed.")
+    prs_count = models.PositiveIntegerField(default=0)
+    executions_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["period", "threshold_nanos"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "threshold_nanos"], name="one_milestone_per_threshold")
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_usd(self.threshold_nanos, places=2)} in {self.period.month:%Y-%m}"
+
+
+class ModelUsage(models.Model):
+    """Running totals per (period, model), kept up to date by every charge."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="model_usage")
+    model_name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    calls = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_5m_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    cost_nanos = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["period", "model_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "model_name"], name="one_usage_row_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name}: {format_usd(self.cost_nanos)}"
+
+
+class DailyUsage(models.Model):
+    """Running totals per (period, day in TIME_ZONE), kept up to date by charges and outcomes."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    cost_nanos = models.BigIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    executions = models.PositiveIntegerField(default=0)
+    prs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["period", "day"]
+        constraints = [models.UniqueConstraint(fields=["period", "day"], name="one_usage_row_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {format_usd(self.cost_nanos)}"

@@ -1,0 +1,176 @@
+"""Pricing: from a vendor's reported usage to an exact integer cost in nanodollars.
+
+``Usage`` is the one normalised shape; ``from_anthropic`` / ``from_openai`` build it from either
+vendor's usage object (SDK object or plain dict). ``cost_nanos`` prices each part at its rate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from budget.models import LanguageModel, Price
+
+
+class PricingError(Exception):
+    """Base for errors that stop a call before any request is made."""
+
+
+class UnknownModel(PricingError):
+    def __init__(self, model: str):
+        super().__init__(f"Unknown model {model!r}: add it to the model catalog in the admin first.")
+        self.model = model
+
+
+class UnpricedModel(PricingError):
+    def __init__(self, model: str, on: dt.date):
+        super().__init__(
+            f"Model {model!r} has no price effective on {on:%Y-%m-%d}: add one in the admin before using it."
+        )
+        self.model = model
+
+
+def _field(obj: Any, name: str) -> int:
+    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return int(value or 0)
+
+
+def _sub(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one call, each priced at its own rate. ``input_tokens`` excludes cache."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+
+    def __post_init__(self):
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"usage {name} must be a non-negative integer, got {value!r}")
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(asdict(self).values())
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_anthropic(cls, usage: Any) -> Usage:
+        """Anthropic: ``input_tokens`` already excludes cache reads and writes; writes split by TTL."""
+        written = _field(usage, "cache_creation_input_tokens")
+        split = _sub(usage, "cache_creation")
+        write_1h = _field(split, "ephemeral_1h_input_tokens") if split is not None else 0
+        write_5m = _field(split, "ephemeral_5m_input_tokens") if split is not None else written
+        if split is not None and write_5m + write_1h != written:
+            # An unsplit remainder is priced as the default (5-minute) TTL.
+            write_5m = max(written - write_1h, 0)
+        return cls(
+            input_tokens=_field(usage, "input_tokens"),
+            output_tokens=_field(usage, "output_tokens"),
+            cache_read_tokens=_field(usage, "cache_read_input_tokens"),
+            cache_write_5m_tokens=write_5m,
+            cache_write_1h_tokens=write_1h,
+        )
+
+    @classmethod
+    def from_openai(cls, usage: Any) -> Usage:
+        """OpenAI: ``prompt_tokens`` includes the cached tokens, which are billed at the cached rate."""
+        prompt = _field(usage, "prompt_tokens")
+        details = _sub(usage, "prompt_tokens_details")
+        cached = min(_field(details, "cached_tokens") if details is not None else 0, prompt)
+        return cls(
+            input_tokens=prompt - cached,
+            output_tokens=_field(usage, "completion_tokens"),
+            cache_read_tokens=cached,
+        )
+
+
+def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:
+    """The exact cost of ``usage`` at ``price``. Batch calls get the discount, rounded up."""
+    parts = (
+        ("input_nanos", usage.input_tokens),
+        ("output_nanos", usage.output_tokens),
+        ("cache_read_nanos", usage.cache_read_tokens),
+        ("cache_write_5m_nanos", usage.cache_write_5m_tokens),
+        ("cache_write_1h_nanos", usage.cache_write_1h_tokens),
+    )
+    total = 0
+    for field, tokens in parts:
+        if not tokens:
+            continue
+        rate = getattr(price, field)
+        if rate is None:
+            raise PricingError(
+                f"{price.model.name} has no {field.removesuffix('_nanos').replace('_', ' ')} price, "
+                f"but the vendor reported {tokens} such tokens: add the rate in the admin."
+            )
+        total += rate * tokens
+    if batch and price.batch_discount_percent:
+        # Round up: never charge less than the vendor can bill.
+        total = -(-total * (100 - price.batch_discount_percent) // 100)
+    return total
+
+
+def max_input_rate(price: Price) -> int:
+    """The dearest rate an input token can be billed at (plain, cache write or cache read)."""
+    rates = [
+        price.input_nanos,
+        price.cache_write_5m_nanos,
+        price.cache_write_1h_nanos,
+        price.cache_read_nanos,
+    ]
+    return max(r for r in rates if r is not None)
+
+
+def worst_case_nanos(price: Price, *, max_input_tokens: int, max_output_tokens: int) -> int:
+    """A true upper bound on one call's cost, whatever the vendor's cache does."""
+    return max_input_tokens * max_input_rate(price) + max_output_tokens * price.output_nanos
+
+
+# A byte-level BPE token is at least one byte, so UTF-8 bytes bound the token count. Each message
+# and the request framing add a few tokens of their own; these allowances are generous.
+PER_MESSAGE_OVERHEAD_TOKENS = 16
+PER_REQUEST_OVERHEAD_TOKENS = 64
+
+
+def input_token_bound(*texts: str) -> int:
+    """An upper bound on the input tokens of a request made of ``texts`` (one message each)."""
+    return PER_REQUEST_OVERHEAD_TOKENS + sum(
+        len(text.encode("utf-8")) + PER_MESSAGE_OVERHEAD_TOKENS for text in texts
+    )
+
+
+def lookup_model(name: str) -> LanguageModel:
+    try:
+        return LanguageModel.objects.select_related("successor").get(name=name)
+    except LanguageModel.DoesNotExist:
+        raise UnknownModel(name) from None
+
+
+def price_for(model: str | LanguageModel, *, on: dt.date | None = None) -> Price:
+    """The price in force for ``model`` on ``on`` (today in TIME_ZONE by default), or an error."""
+    if isinstance(model, str):
+        model = lookup_model(model)
+    on = on or timezone.localdate()
+    price = (
+        Price.objects.select_related("model")
+        .filter(model=model, effective_from__lte=on)
+        .order_by("-effective_from")
+        .first()
+    )
+    if price is None:
+        raise UnpricedModel(model.name, on)
+    return price

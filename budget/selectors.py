@@ -1,0 +1,154 @@
+"""Read-only views of the budget, for status, the API, the admin and notifications.
+
+Every figure comes from the ledger's running totals, which are sums of what was charged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils import timezone
+
+from budget import pacing
+from budget.models import Milestone, ModelUsage, Period, Threshold
+from budget.money import dollars_str
+from budget.periods import current_period
+
+
+@dataclass(frozen=True)
+class ModelTotals:
+    model_name: str
+    provider: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cost_nanos: int
+
+    def as_json(self) -> dict:
+        return {
+            "model": self.model_name,
+            "provider": self.provider,
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_5m_tokens": self.cache_write_5m_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            "cost": dollars_str(self.cost_nanos),
+        }
+
+
+@dataclass(frozen=True)
+class PeriodSummary:
+    period: Period
+    now: dt.datetime
+    models: list[ModelTotals] = field(default_factory=list)
+    milestones: list[Milestone] = field(default_factory=list)
+    next_milestone_nanos: int | None = None
+
+    @property
+    def percent(self) -> Decimal:
+        """Spent as a percentage of the limit, one decimal place."""
+        if not self.period.limit_nanos:
+            return Decimal("100.0") if self.period.spent_nanos else Decimal("0.0")
+        return (Decimal(self.period.spent_nanos) * 100 / self.period.limit_nanos).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP
+        )
+
+    @property
+    def cost_per_pr_nanos(self) -> int | None:
+        return self.period.spent_nanos // self.period.prs_count if self.period.prs_count else None
+
+    @property
+    def pace(self) -> str:
+        return pacing.pace(self.period, self.now)
+
+    @property
+    def projected_spend_nanos(self) -> int:
+        return pacing.projected_spend_nanos(self.period, self.now)
+
+    @property
+    def even_spend_nanos(self) -> int:
+        return pacing.even_spend_nanos(self.period, self.now)
+
+    def as_json(self) -> dict:
+        """The stable JSON object of ``budget status --json`` and ``/api/v1/usage/current/``."""
+        p = self.period
+        return {
+            "month": f"{p.month:%Y-%m}",
+            "starts_at": p.starts_at.isoformat(),
+            "ends_at": p.ends_at.isoformat(),
+            "limit": dollars_str(p.limit_nanos),
+            "spent": dollars_str(p.spent_nanos),
+            "reserved": dollars_str(p.reserved_nanos),
+            "remaining": dollars_str(p.remaining_nanos),
+            "percent": str(self.percent),
+            "executions": p.executions_count,
+            "succeeded": p.succeeded_count,
+            "failed": p.failed_count,
+            "prs": p.prs_count,
+            "cost_per_pr": None if self.cost_per_pr_nanos is None else dollars_str(self.cost_per_pr_nanos),
+            "models": [m.as_json() for m in self.models],
+            "milestones": [
+                {
+                    "threshold": dollars_str(m.threshold_nanos),
+                    "reached_at": m.reached_at.isoformat(),
+                    "prs": m.prs_count,
+                }
+                for m in self.milestones
+            ],
+            "next_milestone": None
+            if self.next_milestone_nanos is None
+            else dollars_str(self.next_milestone_nanos),
+            "pace": self.pace,
+            "even_spend": dollars_str(self.even_spend_nanos),
+            "projected_spend": dollars_str(self.projected_spend_nanos),
+            "exhausted": p.exhausted_at is not None,
+        }
+
+
+def model_totals(period: Period) -> list[ModelTotals]:
+    rows = ModelUsage.objects.filter(period=period).order_by("-cost_nanos", "model_name")
+    return [
+        ModelTotals(
+            model_name=r.model_name,
+            provider=r.provider,
+            calls=r.calls,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            cache_read_tokens=r.cache_read_tokens,
+            cache_write_5m_tokens=r.cache_write_5m_tokens,
+            cache_write_1h_tokens=r.cache_write_1h_tokens,
+            cost_nanos=r.cost_nanos,
+        )
+        for r in rows
+    ]
+
+
+def period_summary(period: Period | None = None, *, now: dt.datetime | None = None) -> PeriodSummary:
+    """Everything there is to say about a period (the open one by default) at ``now``."""
+    now = now or timezone.now()
+    period = period or current_period(now=now)
+    next_threshold = (
+        Threshold.objects.filter(enabled=True, amount_nanos__gt=period.spent_nanos)
+        .order_by("amount_nanos")
+        .values_list("amount_nanos", flat=True)
+        .first()
+    )
+    return PeriodSummary(
+        period=period,
+        now=now,
+        models=model_totals(period),
+        milestones=list(Milestone.objects.filter(period=period).order_by("threshold_nanos")),
+        next_milestone_nanos=next_threshold,
+    )
+
+
+def all_periods() -> list[Period]:
+    """Every period, newest first."""
+    return list(Period.objects.order_by("-starts_at"))

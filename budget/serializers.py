@@ -1,0 +1,100 @@
+"""The JSON shapes of the usage endpoints. They render dicts built from the ledger's running totals
+(``budget.selectors``), and they are what the OpenAPI schema documents, field by field.
+
+Money is a decimal string in US dollars (``"14.982675"``), never a float.
+"""
+
+from rest_framework import serializers
+
+
+def money(help_text: str, **kwargs) -> serializers.CharField:
+    return serializers.CharField(help_text=f"{help_text} Decimal string in US dollars.", **kwargs)
+
+
+class ModelTotalsSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="The model id that was actually called.")
+    provider = serializers.CharField(help_text="anthropic or openai.")
+    calls = serializers.IntegerField(help_text="Paid calls to this model.")
+    input_tokens = serializers.IntegerField(help_text="Input tokens billed at the input rate (no cache).")
+    output_tokens = serializers.IntegerField(help_text="Output tokens.")
+    cache_read_tokens = serializers.IntegerField(help_text="Input tokens read from the prompt cache.")
+    cache_write_5m_tokens = serializers.IntegerField(help_text="Tokens written to the 5-minute cache.")
+    cache_write_1h_tokens = serializers.IntegerField(help_text="Tokens written to the 1-hour cache.")
+    cost = money("What these calls were charged.")
+
+
+class MilestoneSerializer(serializers.Serializer):
+    threshold = money("The spend threshold crossed.")
+    reached_at = serializers.DateTimeField(help_text="When the charge that crossed it was recorded.")
+    prs = serializers.IntegerField(help_text="Pull requests opened in the period by then.")
+
+
+class UsageCurrentSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="The period's month, YYYY-MM.")
+    starts_at = serializers.DateTimeField(help_text="The period's first instant.")
+    ends_at = serializers.DateTimeField(help_text="The instant the period ends (exclusive).")
+    limit = money("The period's budget.")
+    spent = money("What calls have been charged.")
+    reserved = money("Held for executions in flight (their worst case, less what they were charged).")
+    remaining = money("limit - spent - reserved, never below zero.")
+    percent = serializers.CharField(
+        help_text="spent as a percentage of limit, one decimal place, e.g. '42.5'."
+    )
+    executions = serializers.IntegerField(help_text="Executions started in the period.")
+    succeeded = serializers.IntegerField(help_text="Executions that succeeded.")
+    failed = serializers.IntegerField(help_text="Executions that failed.")
+    prs = serializers.IntegerField(help_text="Pull requests opened.")
+    cost_per_pr = money("spent / prs; null before the first pull request.", allow_null=True)
+    models = ModelTotalsSerializer(many=True, help_text="Tokens and dollars per model, costliest first.")
+    milestones = MilestoneSerializer(many=True, help_text="Thresholds crossed this period, with dates.")
+    next_milestone = money("The next enabled threshold above spent; null when none is left.", allow_null=True)
+    pace = serializers.ChoiceField(
+        choices=["ahead", "on", "behind"], help_text="Spend against the even-spend line: ahead, on or behind."
+    )
+    even_spend = money("What an evenly spent budget would have spent by now.")
+    projected_spend = money("Month-end spend at the pace so far (capped at the limit).")
+    exhausted = serializers.BooleanField(help_text="True once the next execution no longer fitted.")
+
+
+class PeriodRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The period's id.")
+    month = serializers.CharField(help_text="YYYY-MM.")
+    starts_at = serializers.DateTimeField(help_text="The period's first instant.")
+    ends_at = serializers.DateTimeField(help_text="The instant the period ends (exclusive).")
+    current = serializers.BooleanField(help_text="True for the period open now.")
+    limit = money("The period's budget.")
+    spent = money("What calls were charged.")
+    reserved = money("Held for executions in flight.")
+    remaining = money("limit - spent - reserved, never below zero.")
+    percent = serializers.CharField(help_text="spent as a percentage of limit, one decimal place.")
+    executions = serializers.IntegerField(help_text="Executions started.")
+    succeeded = serializers.IntegerField(help_text="Executions that succeeded.")
+    failed = serializers.IntegerField(help_text="Executions that failed.")
+    prs = serializers.IntegerField(help_text="Pull requests opened.")
+    cost_per_pr = money("spent / prs; null without pull requests.", allow_null=True)
+    exhausted = serializers.BooleanField(help_text="True once the budget ran out in this period.")
+
+
+class DailyRowSerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="The day, in the configured time zone.")
+    spent = money("What calls were charged that day.")
+    cumulative = money("Spent in the month up to and including this day.")
+    calls = serializers.IntegerField(help_text="Paid model calls.")
+    executions = serializers.IntegerField(help_text="Executions started.")
+    prs = serializers.IntegerField(help_text="Pull requests opened.")
+
+
+class DailyUsageSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM.")
+    spent = money("The month's total.")
+    days = DailyRowSerializer(many=True, help_text="One row per day with activity, oldest first.")
+
+
+class ModelUsageSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM.")
+    spent = money("The month's total over all models.")
+    models = ModelTotalsSerializer(many=True, help_text="One row per model, costliest first.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What was wrong, in one line.")

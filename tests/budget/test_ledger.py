@@ -1,0 +1,104 @@
+"""The ledger: reserve, charge, release, expire; milestones and exhaustion exactly once."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from budget import ledger
+from budget.models import Milestone, ModelUsage, Period, Reservation
+from budget.money import to_nanos
+from budget.periods import LimitError, current_period, set_limit
+from budget.pricing import Usage
+
+pytestmark = pytest.mark.django_db
+
+DOLLAR = to_nanos("1")
+
+
+def charge(reservation, dollars, model="gpt-4o-mini", provider="openai", now=None):
+    return ledger.charge(
+        reservation,
+        to_nanos(dollars),
+        model_name=model,
+        provider=provider,
+        usage=Usage(input_tokens=10, output_tokens=5),
+        now=now,
+    )
+
+
+def test_reserve_charge_release_moves_money_exactly():
+    reservation = ledger.reserve(to_nanos("0.05"), label="exec 1")
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (0, to_nanos("0.05"))
+
+    charge(reservation, "0.03")
+    charge(reservation, "0.005")
+    period.refresh_from_db()
+    assert period.spent_nanos == to_nanos("0.035")
+    assert period.reserved_nanos == to_nanos("0.015")
+
+    assert ledger.release(reservation) == to_nanos("0.015")
+    assert ledger.release(reservation) is None  # idempotent
+    period.refresh_from_db()
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.035"), 0)
+    usage = ModelUsage.objects.get(period=period, model_name="gpt-4o-mini")
+    assert (usage.calls, usage.cost_nanos, usage.input_tokens) == (2, to_nanos("0.035"), 20)
+
+
+def test_reserve_refuses_what_does_not_fit_and_writes_nothing():
+    ledger.reserve(14 * DOLLAR)
+    with pytest.raises(ledger.BudgetExhausted, match="Budget exhausted"):
+        ledger.reserve(to_nanos("1.000000001"))
+    period = current_period()
+    assert period.reserved_nanos == 14 * DOLLAR
+    assert Reservation.objects.count() == 1
+    ledger.reserve(DOLLAR)  # exactly the limit fits
+
+
+def test_milestones_are_created_once_and_returned_only_to_their_creator():
+    reservation = ledger.reserve(15 * DOLLAR)
+    first = charge(reservation, "4.99")
+    assert first.milestones == []
+    second = charge(reservation, "5.02")
+    assert [m.threshold_nanos for m in second.milestones] == [5 * DOLLAR, 10 * DOLLAR]
+    third = charge(reservation, "0.01")
+    assert third.milestones == []
+    assert Milestone.objects.count() == 2
+
+
+def test_exhaustion_is_recorded_once():
+    period = current_period()
+    assert ledger.mark_exhausted(period) is True
+    assert ledger.mark_exhausted(period) is False
+
+
+def test_expired_reservations_are_released_and_charges_stay():
+    now = timezone.now()
+    reservation = ledger.reserve(DOLLAR, now=now)
+    charge(reservation, "0.25", now=now)
+    assert ledger.expire_reservations(now=now + dt.timedelta(hours=1)) == 1
+    reservation.refresh_from_db()
+    period = Period.objects.get()
+    assert reservation.status == Reservation.Status.EXPIRED
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.25"), 0)
+
+
+def test_money_lands_in_the_period_it_was_reserved_in():
+    before_midnight = timezone.make_aware(dt.datetime(2026, 11, 30, 23, 59))
+    reservation = ledger.reserve(DOLLAR, now=before_midnight)
+    charge(reservation, "0.40", now=before_midnight + dt.timedelta(minutes=5))
+    (november,) = Period.objects.all()
+    assert november.month == dt.date(2026, 11, 1) and november.spent_nanos == to_nanos("0.40")
+    assert november.daily_usage.get().day == dt.date(2026, 11, 30)
+
+
+def test_limit_cannot_drop_below_committed_money():
+    reservation = ledger.reserve(3 * DOLLAR)
+    charge(reservation, "2")
+    period = current_period()
+    with pytest.raises(LimitError, match="below what this period has already spent"):
+        set_limit(period, "2.50")
+    with pytest.raises(LimitError, match="cannot be negative"):
+        set_limit(period, "-1")
+    assert set_limit(period, "3.00").limit_nanos == 3 * DOLLAR

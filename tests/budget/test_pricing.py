@@ -1,0 +1,182 @@
+"""Pricing is exact, additive, never negative, and matches hand-computed vendor examples."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from budget.models import LanguageModel
+from budget.money import NANOS_PER_DOLLAR, MoneyError, dollars_str, price_to_nanos_per_token, to_nanos
+from budget.pricing import (
+    PricingError,
+    UnknownModel,
+    UnpricedModel,
+    Usage,
+    cost_nanos,
+    price_for,
+    worst_case_nanos,
+)
+
+pytestmark = pytest.mark.django_db
+
+counts = st.integers(min_value=0, max_value=5_000_000)
+usages = st.builds(
+    Usage,
+    input_tokens=counts,
+    output_tokens=counts,
+    cache_read_tokens=counts,
+    cache_write_5m_tokens=counts,
+    cache_write_1h_tokens=counts,
+)
+
+
+def dollars(nanos: int) -> Decimal:
+    return Decimal(nanos) / NANOS_PER_DOLLAR
+
+
+def test_anthropic_usage_with_cache_matches_hand_computed_cost():
+    # A Messages API usage object: input_tokens excludes the cache reads and writes.
+    usage = Usage.from_anthropic(
+        {
+            "input_tokens": 1_200,
+            "output_tokens": 1_500,
+            "cache_read_input_tokens": 3_000,
+            "cache_creation_input_tokens": 2_500,
+            "cache_creation": {"ephemeral_5m_input_tokens": 2_000, "ephemeral_1h_input_tokens": 500},
+        }
+    )
+    assert usage == Usage(1_200, 1_500, 3_000, 2_000, 500)
+    # $3 in, $15 out, $0.30 read, $3.75 write 5m, $6 write 1h per 1M tokens
+    expected = (
+        Decimal("1200") * 3
+        + 1500 * 15
+        + Decimal("3000") * Decimal("0.30")
+        + Decimal("2000") * Decimal("3.75")
+        + 500 * 6
+    ) / 1_000_000
+    assert dollars(cost_nanos(price_for("claude-sonnet-4-5"), usage)) == expected == Decimal("0.0375")
+
+
+def test_anthropic_usage_without_split_prices_writes_at_5_minute_rate():
+    usage = Usage.from_anthropic({"input_tokens": 10, "output_tokens": 0, "cache_creation_input_tokens": 100})
+    assert usage.cache_write_5m_tokens == 100 and usage.cache_write_1h_tokens == 0
+
+
+def test_openai_usage_prices_cached_prompt_tokens_at_the_cached_rate():
+    # prompt_tokens includes the cached tokens.
+    usage = Usage.from_openai(
+        {
+            "prompt_tokens": 2_500,
+            "completion_tokens": 4_000,
+            "prompt_tokens_details": {"cached_tokens": 1_024},
+        }
+    )
+    assert usage == Usage(input_tokens=1_476, output_tokens=4_000, cache_read_tokens=1_024)
+    expected = (
+        Decimal(1476) * Decimal("0.15") + 4000 * Decimal("0.60") + 1024 * Decimal("0.075")
+    ) / 1_000_000
+    assert dollars(cost_nanos(price_for("gpt-4o-mini"), usage)) == expected
+
+
+def test_the_seed_profile_costs_what_the_seed_system_computed():
+    analysis = cost_nanos(price_for("claude-sonnet-4-5"), Usage(input_tokens=2_000, output_tokens=1_500))
+    codegen = cost_nanos(price_for("gpt-4o-mini"), Usage(input_tokens=2_500, output_tokens=4_000))
+    assert (dollars_str(analysis), dollars_str(codegen), dollars_str(analysis + codegen)) == (
+        "0.0285",
+        "0.002775",
+        "0.031275",
+    )
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(a=usages, b=usages)
+def test_cost_is_exact_additive_and_never_negative(a, b):
+    price = price_for("claude-sonnet-4-5")
+    ca, cb = cost_nanos(price, a), cost_nanos(price, b)
+    assert isinstance(ca, int) and ca >= 0
+    assert cost_nanos(price, a + b) == ca + cb
+    exact = (
+        Decimal(a.input_tokens) * 3
+        + Decimal(a.output_tokens) * 15
+        + Decimal(a.cache_read_tokens) * Decimal("0.3")
+        + Decimal(a.cache_write_5m_tokens) * Decimal("3.75")
+        + Decimal(a.cache_write_1h_tokens) * 6
+    ) / 1_000_000
+    assert dollars(ca) == exact
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(prompt=st.integers(0, 10**7), cached_share=st.integers(0, 100), out=st.integers(0, 10**6))
+def test_openai_parts_never_exceed_the_reported_prompt(prompt, cached_share, out):
+    usage = Usage.from_openai(
+        {
+            "prompt_tokens": prompt,
+            "completion_tokens": out,
+            "prompt_tokens_details": {"cached_tokens": prompt * cached_share // 100},
+        }
+    )
+    assert usage.input_tokens + usage.cache_read_tokens == prompt
+    assert cost_nanos(price_for("gpt-4o-mini"), usage) <= prompt * 150 + out * 600
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(usage=usages)
+def test_worst_case_bounds_any_usage_of_the_same_size(usage):
+    price = price_for("claude-sonnet-4-5")
+    inputs = (
+        usage.input_tokens
+        + usage.cache_read_tokens
+        + usage.cache_write_5m_tokens
+        + usage.cache_write_1h_tokens
+    )
+    assert cost_nanos(price, usage) <= worst_case_nanos(
+        price, max_input_tokens=inputs, max_output_tokens=usage.output_tokens
+    )
+
+
+def test_batch_discount_halves_and_rounds_up():
+    price = price_for("gpt-4o-mini")
+    assert cost_nanos(price, Usage(cache_read_tokens=1), batch=True) == 38  # 37.5 rounds up
+    assert cost_nanos(price, Usage(input_tokens=2, output_tokens=1), batch=True) == 450
+
+
+def test_unknown_and_unpriced_models_are_refused_with_a_clear_message():
+    with pytest.raises(UnknownModel, match="Unknown model 'gpt-9'"):
+        price_for("gpt-9")
+    LanguageModel.objects.create(name="claude-new", provider="anthropic")
+    with pytest.raises(UnpricedModel, match="'claude-new' has no price"):
+        price_for("claude-new")
+
+
+def test_tokens_the_model_has_no_rate_for_are_an_error_not_free():
+    with pytest.raises(PricingError, match="no cache write 5m price"):
+        cost_nanos(price_for("gpt-4o-mini"), Usage(cache_write_5m_tokens=10))
+
+
+@pytest.mark.parametrize(
+    "text, nanos", [("15", 15 * NANOS_PER_DOLLAR), ("$0.031275", 31_275_000), ("0.000000001", 1)]
+)
+def test_dollars_parse_exactly(text, nanos):
+    assert to_nanos(text) == nanos
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("-1", "cannot be negative"),
+        ("abc", "must be a number"),
+        ("0.0000000001", "more precision"),
+        ("NaN", "finite"),
+    ],
+)
+def test_bad_dollars_are_refused(bad, message):
+    with pytest.raises(MoneyError, match=message):
+        to_nanos(bad)
+
+
+def test_prices_must_be_whole_nanodollars_per_token():
+    assert price_to_nanos_per_token("0.075") == 75
+    with pytest.raises(MoneyError, match="multiple of \\$0.001 per 1M"):
+        price_to_nanos_per_token("0.0751")
