@@ -1,0 +1,141 @@
+"""Writing events to the outbox. Call these inside the transaction of the change they report.
+
+Each event carries a snapshot of the facts at that moment (``payload``), so a message delivered
+an hour later still says what was true when it happened. Money in payloads is a decimal string
+in dollars. The ``key`` makes each event exactly-once: a second emit with the same key is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+
+from budget.money import dollars_str
+from budget.selectors import period_summary
+from notifications.models import Event
+
+if TYPE_CHECKING:
+    from budget.models import LanguageModel, Milestone, Period
+    from executions.models import Execution
+
+Kind = Event.Kind
+
+
+def emit(kind: str, *, key: str, payload: dict) -> Event | None:
+    """Record an event once per ``key``. Returns None when the key was already recorded."""
+    try:
+        with transaction.atomic():
+            return Event.objects.create(kind=kind, key=key, payload=payload)
+    except IntegrityError:
+        return None
+
+
+def budget_snapshot(period: Period) -> dict:
+    """The period's figures now (``PeriodSummary.as_json()``): spend, limit, counts, per model."""
+    return period_summary(period).as_json()
+
+
+def _execution_facts(execution: Execution) -> dict:
+    return {
+        "id": execution.pk,
+        "status": execution.status,
+        "simulated": execution.simulated,
+        "task_id": execution.task_id,
+        "task_title": execution.task.title,
+        "cost": dollars_str(execution.cost_nanos),
+        "branch": execution.branch,
+        "commit_sha": execution.commit_sha,
+        "pr_number": execution.pr_number,
+        "pr_url": execution.pr_url,
+        "error": execution.error,
+        "calls": [
+            {
+                "step": call.step,
+                "model": call.model,
+                "input_tokens": call.input_tokens + call.cache_read_tokens
+                + call.cache_write_5m_tokens + call.cache_write_1h_tokens,
+                "output_tokens": call.output_tokens,
+                "cost": dollars_str(call.cost_nanos),
+            }
+            for call in execution.calls.all()
+        ],
+    }
+
+
+def _execution_event(kind: str, execution: Execution) -> Event | None:
+    return emit(
+        kind,
+        key=f"execution:{execution.pk}:{kind}",
+        payload={"execution": _execution_facts(execution), "budget": budget_snapshot(execution.period)},
+    )
+
+
+def execution_started(execution: Execution) -> Event | None:
+    return _execution_event(Kind.EXECUTION_STARTED, execution)
+
+
+def execution_completed(execution: Execution) -> Event | None:
+    return _execution_event(Kind.EXECUTION_COMPLETED, execution)
+
+
+def execution_failed(execution: Execution) -> Event | None:
+    return _execution_event(Kind.EXECUTION_FAILED, execution)
+
+
+def milestone_reached(milestone: Milestone) -> Event | None:
+    """Call only with a milestone the ledger just created (``ChargeResult.milestones``)."""
+    return emit(
+        Kind.MILESTONE_REACHED,
+        key=f"milestone:{milestone.period_id}:{milestone.threshold_nanos}",
+        payload={
+            "threshold": dollars_str(milestone.threshold_nanos),
+            "reached_at": milestone.reached_at.isoformat(),
+            "spent": dollars_str(milestone.spent_nanos),
+            "prs": milestone.prs_count,
+            "executions": milestone.executions_count,
+            "budget": budget_snapshot(milestone.period),
+        },
+    )
+
+
+def budget_exhausted(period: Period, *, needed_nanos: int) -> Event | None:
+    """Call only when ``ledger.mark_exhausted`` returned True."""
+    return emit(
+        Kind.BUDGET_EXHAUSTED,
+        key=f"exhausted:{period.pk}:{period.exhausted_at.isoformat() if period.exhausted_at else ''}",
+        payload={"needed": dollars_str(needed_nanos), "budget": budget_snapshot(period)},
+    )
+
+
+def model_switched(requested: LanguageModel, used: LanguageModel) -> Event | None:
+    """A retired model was replaced by its successor: said once per (model, successor)."""
+    return emit(
+        Kind.MODEL_SWITCHED,
+        key=f"model-switched:{requested.name}:{used.name}",
+        payload={
+            "requested": requested.name,
+            "used": used.name,
+            "retired_on": requested.retires_on.isoformat() if requested.retires_on else None,
+        },
+    )
+
+
+def model_retiring(model: LanguageModel, *, on: dt.date) -> Event | None:
+    """A configured model retires soon: said once per (model, retirement date)."""
+    return emit(
+        Kind.MODEL_RETIRING,
+        key=f"model-retiring:{model.name}:{model.retires_on}",
+        payload={
+            "model": model.name,
+            "retires_on": model.retires_on.isoformat() if model.retires_on else None,
+            "successor": model.successor.name if model.successor else None,
+            "days_left": (model.retires_on - on).days if model.retires_on else None,
+        },
+    )
+
+
+def operational_error(*, where: str, message: str, key: str) -> Event | None:
+    """Something an operator must look at. ``message`` must not contain a secret."""
+    return emit(Kind.ERROR, key=f"error:{key}", payload={"where": where, "message": message})
