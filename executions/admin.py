@@ -1,0 +1,295 @@
+"""Admin for the backlog (tasks), the record of executions and their calls, and the step models.
+
+Actions and the checklist upload call ``executions.services``; executions are read-only history.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from budget.money import format_usd
+from budget.pricing import PricingError, lookup_model
+from executions import services
+from executions.api import not_runnable
+from executions.errors import ExecutionError
+from executions.models import Execution, ModelCall, StepConfig, Task
+
+BADGE_COLOURS = {
+    "pending": "#5b7fa6",
+    "running": "#c0701b",
+    "done": "#3d8f5a",
+    "failed": "#ba2121",
+    "skipped": "#8a8a8a",
+    "reserved": "#c0701b",
+    "analysing": "#c0701b",
+    "generating": "#c0701b",
+    "publishing": "#c0701b",
+    "succeeded": "#3d8f5a",
+    "abandoned": "#ba2121",
+}
+
+
+def badge(status: str) -> str:
+    return format_html(
+        '<span style="display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;'
+        'font-size:0.8em;font-weight:600;background:{}">{}</span>',
+        BADGE_COLOURS.get(status, "#8a8a8a"),
+        status,
+    )
+
+
+# --- Tasks -------------------------------------------------------------------------------------
+
+
+class ChecklistForm(forms.Form):
+    checklist = forms.FileField(
+        required=False,
+        help_text="A markdown file: '- [ ] Title' lines, indented text below as the description.",
+    )
+    text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 12, "cols": 80}), help_text="…or paste it here."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("checklist")
+        if upload:
+            try:
+                cleaned["text"] = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The checklist must be a UTF-8 text file.") from None
+            cleaned["name"] = upload.name
+        elif cleaned.get("text", "").strip():
+            cleaned["name"] = "pasted"
+        else:
+            raise forms.ValidationError("Choose a markdown file or paste a checklist.")
+        return cleaned
+
+
+def _count(items) -> int:
+    return items if isinstance(items, int) else len(items)
+
+
+class TaskAdminForm(forms.ModelForm):
+    class Meta:
+        model = Task
+        fields = ["title", "description", "priority", "max_attempts"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    form = TaskAdminForm
+    list_display = ["title", "status_badge", "priority", "source", "attempts_label", "created_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["title", "description", "source_key"]
+    readonly_fields = ["status", "source", "source_key", "attempts", "claimed_at", "created_at", "updated_at"]
+    actions = ["run_now", "requeue", "skip"]
+    change_list_template = "admin/executions/task/change_list.html"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, task: Task) -> str:
+        return badge(task.status)
+
+    @admin.display(description="attempts")
+    def attempts_label(self, task: Task) -> str:
+        return f"{task.attempts} / {task.max_attempts}"
+
+    def save_model(self, request, obj: Task, form, change) -> None:
+        if change:
+            # Only the fields a person edits: status and attempts belong to the pipeline.
+            obj.save(
+                update_fields=[*form.changed_data, "updated_at"] if form.changed_data else ["updated_at"]
+            )
+            return
+        created = services.create_task(
+            **{f: form.cleaned_data[f] for f in ("title", "description", "priority")}
+        )
+        if created.max_attempts != form.cleaned_data["max_attempts"]:
+            Task.objects.filter(pk=created.pk).update(max_attempts=form.cleaned_data["max_attempts"])
+        obj.pk = created.pk
+
+    def _each(self, request, queryset: QuerySet[Task], service, done: str) -> None:
+        succeeded = 0
+        for task in queryset:
+            try:
+                service(task)
+            except ExecutionError as exc:
+                messages.error(request, f"{task.title}: {exc}")
+            else:
+                succeeded += 1
+        if succeeded:
+            messages.success(request, f"{succeeded} task{'s' if succeeded != 1 else ''} {done}.")
+
+    @admin.action(description="Run now (queue an execution)")
+    def run_now(self, request, queryset):
+        for task in queryset.exclude(status=Task.Status.PENDING):
+            messages.warning(request, not_runnable(task))
+        self._each(
+            request, queryset.filter(status=Task.Status.PENDING), services.queue_task, "queued to run now"
+        )
+
+    @admin.action(description="Requeue (back to pending)")
+    def requeue(self, request, queryset):
+        self._each(request, queryset, services.requeue_task, "requeued")
+
+    @admin.action(description="Skip")
+    def skip(self, request, queryset):
+        self._each(request, queryset, services.skip_task, "skipped")
+
+    def get_urls(self):
+        upload = path(
+            "upload-checklist/",
+            self.admin_site.admin_view(self.upload_checklist),
+            name="executions_task_upload_checklist",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_checklist(self, request: HttpRequest):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ChecklistForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            name = form.cleaned_data["name"]
+            try:
+                result = services.import_checklist(
+                    form.cleaned_data["text"], source=Task.Source.FILE, source_prefix=name
+                )
+            except ExecutionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Imported {name}: {_count(result.created)} task(s) created, {_count(result.skipped)} skipped.",
+                )
+                return HttpResponseRedirect(reverse("admin:executions_task_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a markdown checklist",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/executions/task/upload_checklist.html", context)
+
+
+# --- Executions --------------------------------------------------------------------------------
+
+
+class ModelCallInline(admin.TabularInline):
+    model = ModelCall
+    extra = 0
+    can_delete = False
+    fields = [
+        "step", "model", "requested_model", "input_tokens", "output_tokens", "cache_read_tokens",
+        "cache_write_5m_tokens", "cache_write_1h_tokens", "cost", "request_id", "duration_ms",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="cost")
+    def cost(self, call: ModelCall) -> str:
+        return format_usd(call.cost_nanos)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def branch_url(execution: Execution) -> str:
+    """Where a person can look at the branch: GitHub when it was published there, else nothing."""
+    if execution.publisher == "github" and execution.branch and settings.GITHUB_REPOSITORY:
+        web = settings.GITHUB_API_URL.replace("api.github.com", "github.com").removesuffix("/api/v3")
+        return f"{web.rstrip('/')}/{settings.GITHUB_REPOSITORY}/tree/{execution.branch}"
+    return ""
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    list_display = ["pk", "task", "status_badge", "simulated", "cost", "result", "created_at"]
+    list_filter = ["status", "simulated", "publisher", "period"]
+    search_fields = ["task__title", "branch", "commit_sha"]
+    list_select_related = ["task", "period"]
+    show_full_result_count = False  # a count(*) over every execution is not worth it on each page
+    inlines = [ModelCallInline]
+    fieldsets = [
+        (None, {"fields": ["task", "period", "status_badge", "simulated", "error"]}),
+        ("Money", {"fields": ["cost", "reserved"]}),
+        ("Result", {"fields": ["result", "publisher", "branch", "commit_sha", "summary", "files"]}),
+        ("Plan", {"fields": ["plan"], "classes": ["collapse"]}),
+        ("Timings", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at"]}),
+    ]
+    readonly_fields = [
+        "task", "period", "status_badge", "simulated", "error", "cost", "reserved", "result", "publisher",
+        "branch", "commit_sha", "summary", "files", "plan", "created_at", "started_at", "heartbeat_at",
+        "finished_at",
+    ]  # fmt: skip
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, e: Execution) -> str:
+        return badge(e.status)
+
+    @admin.display(description="cost", ordering="cost_nanos")
+    def cost(self, e: Execution) -> str:
+        return format_usd(e.cost_nanos)
+
+    @admin.display(description="reserved (worst case)")
+    def reserved(self, e: Execution) -> str:
+        return format_usd(e.reserved_nanos)
+
+    @admin.display(description="PR / branch")
+    def result(self, e: Execution) -> str:
+        if e.pr_url:
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener">PR #{}</a>', e.pr_url, e.pr_number
+            )
+        if url := branch_url(e):
+            return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, e.branch)
+        if e.branch:
+            where = settings.LOCAL_REPO_PATH if e.publisher == "local-git" else e.publisher
+            return format_html("<code>{}</code> in {}", e.branch, where)
+        return "—"
+
+    @admin.display(description="files changed")
+    def files(self, e: Execution) -> str:
+        paths = [f.get("path", "") for f in (e.change or {}).get("files", []) if isinstance(f, dict)]
+        return ", ".join(paths) or "—"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- Which model each step uses ------------------------------------------------------------------
+
+
+class StepConfigForm(forms.ModelForm):
+    class Meta:
+        model = StepConfig
+        fields = ["step", "model_name", "max_tokens"]
+
+    def clean_model_name(self) -> str:
+        name = self.cleaned_data["model_name"].strip()
+        try:
+            lookup_model(name)
+        except PricingError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return name
+
+
+@admin.register(StepConfig)
+class StepConfigAdmin(admin.ModelAdmin):
+    form = StepConfigForm
+    list_display = ["step", "model_name", "max_tokens", "updated_at"]

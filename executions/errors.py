@@ -1,0 +1,27 @@
+"""The pipeline's domain errors. Each message is one line a person can act on, with no secret in it."""
+
+from __future__ import annotations
+
+
+class ExecutionError(Exception):
+    """Base of the errors ``executions`` raises on purpose."""
+
+
+class TaskBusy(ExecutionError):
+    """The task cannot be claimed: another process runs it, or it is not pending."""
+
+
+class InvalidTask(ExecutionError, ValueError):
+    """A task (or an imported checklist item) a person wrote is not usable as it is."""
+
+
+class ConfigurationError(ExecutionError):
+    """The pipeline is not configured to run (a missing API key, a step without a usable model)."""
+
+
+class ProviderError(ExecutionError):
+    """A vendor call failed for good (after the SDK's retries). Nothing was charged for it."""
+
+
+class ChangeRejected(ExecutionError):
+    """The generated change is not one the product may publish (see ``executions.validation``)."""

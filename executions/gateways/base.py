@@ -1,0 +1,91 @@
+"""The repository gateway: what the analyst is shown about the target repository, and where a
+generated change is published. ``get_gateway()`` picks GitHub when it is configured, else local git.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from executions.models import Execution
+
+
+class PublishError(Exception):
+    """Publishing failed; the message says what to fix and never contains a secret."""
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """A validated generated change (see ``executions.validation``)."""
+
+    summary: str
+    files: list[FileChange]
+
+    def as_json(self) -> dict:
+        return {"summary": self.summary, "files": [{"path": f.path, "content": f.content} for f in self.files]}
+
+
+@dataclass(frozen=True)
+class RepositoryContext:
+    """What the analyst sees: bounded, so the prompt (and its reservation) stays small."""
+
+    name: str
+    default_branch: str
+    files: list[str] = field(default_factory=list)  # at most a few hundred paths
+    readme_excerpt: str = ""  # at most a few KB
+
+    def as_prompt(self) -> str:
+        listing = "\n".join(self.files)
+        return (
+            f"Repository: {self.name} (default branch {self.default_branch})\n\n"
+            f"Files:\n{listing}\n\nREADME (excerpt):\n{self.readme_excerpt}"
+        )
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    branch: str
+    commit_sha: str
+    pr_number: int | None = None
+    pr_url: str = ""
+    opened_pr: bool = False  # True only when this call opened a new pull request
+
+
+class RepositoryGateway(Protocol):
+    name: str  # "local-git" or "github"
+
+    def context(self) -> RepositoryContext: ...
+
+    def publish(self, execution: Execution, change: Change) -> PublishResult: ...
+
+    def read_file(self, path: str) -> str | None:
+        """A file of the default branch, or None when it does not exist."""
+        ...
+
+
+def branch_name(task_id: int, title: str) -> str:
+    """Deterministic per task, so a retry reuses its branch: ``ai/<task id>-<slug>``."""
+    from django.utils.text import slugify
+
+    slug = slugify(title)[:40].strip("-") or "task"
+    return f"ai/{task_id}-{slug}"
+
+
+def get_gateway() -> RepositoryGateway:
+    """GitHub when GITHUB_TOKEN (or GitHub App credentials) and GITHUB_REPOSITORY are set, else local git."""
+    from django.conf import settings
+
+    if settings.GITHUB_REPOSITORY and (settings.GITHUB_TOKEN or settings.GITHUB_APP_ID):
+        from executions.gateways.github import GitHubGateway
+
+        return GitHubGateway.from_settings()
+    from executions.gateways.local_git import LocalGitGateway
+
+    return LocalGitGateway.from_settings()

@@ -1,0 +1,440 @@
+"""Publishing to GitHub with PyGithub: one commit per change, one branch and one open PR per task.
+
+``publish`` is idempotent per task: the branch name is deterministic (``ai/<task id>-<slug>``), a
+branch head that already holds the same tree on the same base is reused instead of committed
+again, and an open pull request for the branch is updated instead of a second one being opened.
+Every GitHub failure becomes a ``PublishError`` whose text says what to fix and holds no secret.
+Publishing never calls a model, so a retry is never charged twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jwt
+import requests
+from django.conf import settings
+from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement, UnknownObjectException
+
+from executions.gateways.base import Change, PublishError, PublishResult, RepositoryContext, branch_name
+from executions.pr_body import pr_body_for
+
+if TYPE_CHECKING:
+    from github.GitRef import GitRef
+    from github.PullRequest import PullRequest
+    from github.Repository import Repository
+
+    from executions.models import Execution
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_PATHS = 300
+MAX_README_BYTES = 4000
+LABEL_COLOR = "6f42c1"
+LABEL_DESCRIPTION = "Opened by the budget-capped PR automation; review before merging."
+
+# (api url, repository, branch) -> (expires at, context): the analyst's view changes slowly.
+_context_cache: dict[tuple[str, str, str], tuple[float, RepositoryContext]] = {}
+
+
+def clear_context_cache() -> None:
+    _context_cache.clear()
+
+
+class BoundedGithubRetry(GithubRetry):
+    """PyGithub's retry, but a ``Retry-After`` never holds a worker longer than the rate-limit wait cap;
+    past the cap the last answer comes back and the execution fails saying when to retry."""
+
+    def sleep_for_retry(self, response=None) -> bool:
+        retry_after = self.get_retry_after(response) if response is not None else None
+        if not retry_after:
+            return False
+        cap = self.max_rate_limit_wait
+        time.sleep(retry_after if cap is None else min(retry_after, cap))
+        return True
+
+
+class GitHubGateway:
+    name = "github"
+
+    def __init__(
+        self,
+        *,
+        client: Github,
+        repository: str,
+        auth: Auth.Auth,
+        auth_hint: str,
+        secrets: tuple[str, ...] = (),
+        base_branch: str = "",
+        draft: bool = False,
+        label: str = "ai-generated",
+        api_url: str = "",
+        context_ttl: int = 600,
+    ):
+        self.client = client
+        self.repository = repository
+        self.auth = auth
+        self.auth_hint = auth_hint  # which settings to check when GitHub rejects the credentials
+        self.secrets = tuple(s for s in secrets if s)
+        self.base_branch = base_branch
+        self.draft = draft
+        self.label = label
+        self.api_url = api_url
+        self.context_ttl = context_ttl
+
+    @classmethod
+    def from_settings(cls) -> GitHubGateway:
+        repository = settings.GITHUB_REPOSITORY.strip()
+        if repository.count("/") != 1 or not all(repository.split("/")):
+            raise PublishError(f"GITHUB_REPOSITORY must look like owner/name, not {repository!r}.")
+        auth, hint, secrets = _auth_from_settings()
+        retry = None
+        if settings.GITHUB_RETRIES > 0:
+            # Retries 5xx and rate-limit 403s; a reset further away than the wait cap raises at once.
+            retry = BoundedGithubRetry(
+                total=settings.GITHUB_RETRIES,
+                backoff_factor=settings.GITHUB_RETRY_BACKOFF,
+                max_rate_limit_wait=settings.GITHUB_MAX_RATE_LIMIT_WAIT,
+                raise_on_status=False,  # the last 5xx comes back as a GithubException with its status
+            )
+        client = Github(
+            auth=auth,
+            base_url=settings.GITHUB_API_URL.rstrip("/"),
+            timeout=settings.GITHUB_TIMEOUT,
+            retry=retry,
+            seconds_between_requests=settings.GITHUB_SECONDS_BETWEEN_REQUESTS or None,
+            seconds_between_writes=settings.GITHUB_SECONDS_BETWEEN_WRITES or None,
+        )
+        return cls(
+            client=client,
+            repository=repository,
+            auth=auth,
+            auth_hint=hint,
+            secrets=secrets,
+            base_branch=settings.GITHUB_BASE_BRANCH.strip(),
+            draft=settings.GITHUB_DRAFT_PRS,
+            label=settings.GITHUB_PR_LABEL,
+            api_url=settings.GITHUB_API_URL,
+            context_ttl=settings.GITHUB_CONTEXT_TTL_SECONDS,
+        )
+
+    # --- what the analyst sees ----------------------------------------------------------------
+
+    def context(self) -> RepositoryContext:
+        """Branch, up to 300 paths and the README's start: three requests, cached for a while."""
+        key = (self.api_url, self.repository, self.base_branch)
+        cached = _context_cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        repo = self._repo()
+        branch = self.base_branch or repo.default_branch
+        with self._errors(f"listing the files of {branch}"):
+            tree = repo.get_git_tree(branch, recursive=True)
+            readme = self._readme(repo, branch)
+        paths = [entry.path for entry in tree.tree if entry.type == "blob"]
+        context = RepositoryContext(
+            name=self.repository, default_branch=branch, files=bounded_listing(paths), readme_excerpt=readme
+        )
+        _context_cache[key] = (time.monotonic() + self.context_ttl, context)
+        return context
+
+    def read_file(self, path: str) -> str | None:
+        """A file of the default branch, or None when it does not exist (or is a directory)."""
+        with self._errors(f"reading {path}"):
+            try:
+                contents = self.client.withLazy(True).get_repo(self.repository).get_contents(path)
+            except UnknownObjectException:
+                self._repo()  # a missing repository is a configuration error, not a missing file
+                return None
+            if isinstance(contents, list) or contents.type != "file":
+                return None
+            return contents.decoded_content.decode("utf-8", errors="replace")
+
+    # --- publishing ------------------------------------------------------------------------------
+
+    def publish(self, execution: Execution, change: Change) -> PublishResult:
+        task = execution.task
+        branch = branch_name(task.id, task.title)
+        repo = self._repo()
+        if repo.permissions is not None and not repo.permissions.push:
+            raise PublishError(
+                f"The GitHub credentials can read {self.repository} but not push to it: "
+                f"grant write access to contents and pull requests ({self.auth_hint})."
+            )
+        base = self.base_branch or repo.default_branch
+        commit_sha = self._commit(repo, base, branch, change, message=_commit_message(execution, change))
+        try:
+            pull, opened = self._pull_request(
+                repo, base, branch, title=task.title[:256], body=pr_body_for(execution, change)
+            )
+        except PublishError as exc:
+            # Say where the work is: the branch stays, and a retry reuses it instead of starting over.
+            raise PublishError(
+                f"{exc} The commit {commit_sha[:12]} is on branch {branch}; a retry reuses it."
+            ) from None
+        self._add_label(repo, pull)
+        log.info(
+            "published execution %s as %s on %s (PR #%s)", execution.pk, commit_sha[:12], branch, pull.number
+        )
+        return PublishResult(
+            branch=branch,
+            commit_sha=commit_sha,
+            pr_number=pull.number,
+            pr_url=pull.html_url,
+            opened_pr=opened,
+        )
+
+    def _commit(self, repo: Repository, base: str, branch: str, change: Change, *, message: str) -> str:
+        """The branch's head after pointing it at one commit holding every file on top of ``base``."""
+        base_ref = self._ref(repo, base, what=f"reading the base branch {base}")
+        if base_ref is None:
+            raise PublishError(
+                f"Base branch {base!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH."
+            )
+        base_sha = base_ref.object.sha
+        with self._errors("creating the commit"):
+            base_commit = repo.get_git_commit(base_sha)
+            elements = [
+                InputGitTreeElement(f.path, "100644", "blob", content=f.content) for f in change.files
+            ]
+            tree = repo.create_git_tree(elements, base_tree=base_commit.tree)
+        if tree.sha == base_commit.tree.sha:
+            raise PublishError(
+                f"Nothing to publish: the generated files are identical to {base} (no file changed)."
+            )
+        head_ref = self._ref(repo, branch, what=f"reading the branch {branch}")
+        if head_ref is not None:
+            with self._errors(f"reading the branch {branch}"):
+                head = repo.get_git_commit(head_ref.object.sha)
+            if head.tree.sha == tree.sha and [p.sha for p in head.parents] == [base_sha]:
+                return head.sha  # a retry of the same change: no second commit of the same content
+        with self._errors("creating the commit"):
+            commit = repo.create_git_commit(message, tree, [base_commit])
+        self._point_branch(repo, branch, head_ref, commit.sha)
+        return commit.sha
+
+    def _point_branch(self, repo: Repository, branch: str, ref: GitRef | None, sha: str) -> None:
+        with self._errors(f"moving the branch {branch}"):
+            if ref is not None:
+                ref.edit(sha, force=True)
+                return
+            try:
+                repo.create_git_ref(f"refs/heads/{branch}", sha)
+            except GithubException as exc:
+                if exc.status != 422 or "already exists" not in _message(exc).lower():
+                    raise
+                # Created meanwhile (another worker, or a retry after a lost answer): move it.
+                repo.get_git_ref(f"heads/{branch}").edit(sha, force=True)
+
+    def _pull_request(
+        self, repo: Repository, base: str, branch: str, *, title: str, body: str
+    ) -> tuple[PullRequest, bool]:
+        """The open PR of ``branch`` (its body refreshed), or a new one; True when opened now."""
+        pull = self._open_pull(repo, branch)
+        if pull is not None:
+            if pull.body != body:
+                self._best_effort(f"updating pull request #{pull.number}", lambda: pull.edit(body=body))
+            return pull, False
+        with self._errors("opening the pull request"):
+            try:
+                return repo.create_pull(
+                    base=base, head=branch, title=title, body=body, draft=self.draft
+                ), True
+            except GithubException as exc:
+                text = _message(exc).lower()
+                if exc.status != 422:
+                    raise
+                if "already exists" in text and (pull := self._open_pull(repo, branch)) is not None:
+                    return pull, False  # opened meanwhile: reuse it
+                if "no commits between" in text:
+                    raise PublishError(
+                        f"GitHub found no commits between {base} and {branch}: the change is already "
+                        f"in {base}, so there is nothing to review."
+                    ) from None
+                if "draft" in text and self.draft:
+                    log.warning(
+                        "draft pull requests are not available in %s; opening a ready one", self.repository
+                    )
+                    return repo.create_pull(base=base, head=branch, title=title, body=body), True
+                raise
+
+    def _open_pull(self, repo: Repository, branch: str) -> PullRequest | None:
+        owner = self.repository.split("/")[0]
+        with self._errors("looking for an open pull request"):
+            return next(iter(repo.get_pulls(state="open", head=f"{owner}:{branch}")), None)
+
+    def _add_label(self, repo: Repository, pull: PullRequest) -> None:
+        """Best effort: the PR is what matters, and it is already recorded by the caller."""
+        if not self.label or any(label.name == self.label for label in pull.labels):
+            return
+
+        def label() -> None:
+            try:
+                repo.get_label(self.label)
+            except UnknownObjectException:
+                try:
+                    repo.create_label(self.label, LABEL_COLOR, LABEL_DESCRIPTION)
+                except GithubException as exc:
+                    if exc.status != 422:  # 422: created meanwhile
+                        raise
+            pull.add_to_labels(self.label)
+
+        self._best_effort(f"labelling pull request #{pull.number}", label)
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _repo(self) -> Repository:
+        with self._errors("reading the repository"):
+            self._authenticate()
+            return self.client.get_repo(self.repository)
+
+    def _authenticate(self) -> None:
+        """App installation auth fetches its token lazily; fetch it here so its errors are named."""
+        if not isinstance(self.auth, Auth.AppInstallationAuth):
+            return
+        try:
+            self.auth.token  # noqa: B018 - the property requests (or reuses) the installation token
+        except GithubException as exc:
+            if exc.status == 404:
+                raise PublishError(
+                    f"GitHub App installation {self.auth.installation_id} was not found (404): "
+                    "check GITHUB_APP_INSTALLATION_ID and that the app is installed on the repository."
+                ) from None
+            raise
+        except (ValueError, TypeError, jwt.PyJWTError):
+            # Never echo the key or the library's text about it.
+            raise PublishError(
+                "GITHUB_APP_PRIVATE_KEY is not a usable RSA private key (PEM): check it."
+            ) from None
+
+    def _ref(self, repo: Repository, branch: str, *, what: str) -> GitRef | None:
+        with self._errors(what):
+            try:
+                return repo.get_git_ref(f"heads/{branch}")
+            except UnknownObjectException:
+                return None
+
+    def _readme(self, repo: Repository, branch: str) -> str:
+        try:
+            raw = repo.get_readme(ref=branch).decoded_content[:MAX_README_BYTES]
+        except UnknownObjectException:
+            return ""
+        text = raw.decode("utf-8", errors="ignore")
+        return text if len(raw) < MAX_README_BYTES else text.rsplit("\n", 1)[0] + "\n…"
+
+    def _best_effort(self, action: str, step) -> None:
+        try:
+            step()
+        except (GithubException, requests.RequestException) as exc:
+            log.warning("GitHub: %s", self.explain(exc, action))
+
+    @contextmanager
+    def _errors(self, action: str):
+        try:
+            yield
+        except PublishError:
+            raise
+        except (GithubException, requests.RequestException) as exc:
+            raise PublishError(self.explain(exc, action)) from None
+
+    def explain(self, exc: Exception, action: str) -> str:
+        """One line saying what went wrong while doing ``action`` and what to fix; no secret in it."""
+        return self._scrub(
+            _explanation(
+                exc, action, repository=self.repository, auth_hint=self.auth_hint, api_url=self.api_url
+            )
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def _explanation(exc: Exception, action: str, *, repository: str, auth_hint: str, api_url: str) -> str:
+    if isinstance(exc, requests.RequestException):
+        return (
+            f"Could not reach GitHub at {api_url} while {action} ({type(exc).__name__}): "
+            "check GITHUB_API_URL and the network, then retry."
+        )
+    status, message = exc.status, _message(exc)
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    if status == 401:
+        what = "token" if auth_hint == "GITHUB_TOKEN" else "GitHub App credentials"
+        return f"GitHub rejected the {what} (401): check {auth_hint}."
+    if status == 429 or (status == 403 and _is_rate_limit(message, headers)):
+        return f"GitHub rate limit reached ({status}) while {action}: {_when_it_resets(headers)}, then retry."
+    if status == 403:
+        return (
+            f"GitHub refused {action} (403: {message}): the credentials need write access to "
+            f"contents and pull requests of {repository}."
+        )
+    if status == 404:
+        return (
+            f"GitHub repository {repository} was not found or is not visible to these credentials "
+            f"(404 while {action}): check GITHUB_REPOSITORY and the access of {auth_hint}."
+        )
+    if status == 422:
+        return f"GitHub could not complete {action} (422: {message})."
+    if status >= 500:
+        return f"GitHub failed while {action} ({status}, also after retries): GitHub is having trouble; retry later."
+    return f"GitHub answered {status} while {action}: {message}"
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    parts = [str(data.get("message") or exc.message or "no message")]
+    for error in data.get("errors") or []:
+        detail = error.get("message") or error.get("code") if isinstance(error, dict) else error
+        if detail:
+            parts.append(str(detail))
+    return "; ".join(parts)[:300]
+
+
+def _is_rate_limit(message: str, headers: dict[str, str]) -> bool:
+    return headers.get("x-ratelimit-remaining") == "0" or "rate limit" in message.lower()
+
+
+def _when_it_resets(headers: dict[str, str]) -> str:
+    reset = headers.get("x-ratelimit-reset", "")
+    if reset.isdigit():
+        at = dt.datetime.fromtimestamp(int(reset), dt.UTC)
+        minutes = max(0, round((at - dt.datetime.now(dt.UTC)).total_seconds() / 60))
+        return f"it resets at {at:%Y-%m-%d %H:%M} UTC (in about {minutes} min)"
+    if (retry_after := headers.get("retry-after", "")).isdigit():
+        return f"GitHub asks to wait {retry_after} s"
+    return "wait a few minutes"
+
+
+def _auth_from_settings() -> tuple[Auth.Auth, str, tuple[str, ...]]:
+    """PyGithub auth from a token, else from GitHub App credentials; the settings to check; the secrets."""
+    if settings.GITHUB_TOKEN:
+        return Auth.Token(settings.GITHUB_TOKEN), "GITHUB_TOKEN", (settings.GITHUB_TOKEN,)
+    hint = "GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID"
+    key = settings.GITHUB_APP_PRIVATE_KEY.strip()
+    if key and not key.startswith("-----") and Path(key).is_file():
+        key = Path(key).read_text()  # a path to the .pem file GitHub let you download
+    key = key.replace("\\n", "\n")  # a PEM squeezed into one environment line
+    installation = settings.GITHUB_APP_INSTALLATION_ID.strip()
+    if not key or not installation.isdigit():
+        raise PublishError(f"GitHub App auth needs {hint} (the installation id is a number).")
+    app_auth = Auth.AppAuth(settings.GITHUB_APP_ID, key)
+    return app_auth.get_installation_auth(int(installation)), hint, (key,)
+
+
+def bounded_listing(paths: list[str], limit: int = MAX_LISTED_PATHS) -> list[str]:
+    """At most ``limit`` paths, the shallowest first (the layout matters more than deep files)."""
+    if len(paths) <= limit:
+        return sorted(paths)
+    return sorted(sorted(paths, key=lambda p: (p.count("/"), p))[:limit])
+
+
+def _commit_message(execution: Execution, change: Change) -> str:
+    summary = (change.summary or execution.summary).strip()
+    body = f"\n\n{summary[:2000]}" if summary else ""
+    return f"{execution.task.title[:72]}{body}\n\nGenerated by execution {execution.pk} (task {execution.task_id})."

@@ -1,0 +1,233 @@
+"""Publishing to a git repository on disk (``LOCAL_REPO_PATH``), when GitHub is not configured.
+
+One branch per task (``ai/<task id>-<slug>``) and one commit per execution on top of it. Commits
+are written with ``git fast-import`` straight into the object store: the working tree and the
+checked-out branch are never touched, so a person can browse the repository while workers publish,
+and a lock file next to the repository serialises publishers. The repository is created (with a
+README on ``main``) the first time it is needed. Only the ``git`` command-line tool is used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from executions.gateways.base import Change, PublishError, PublishResult, RepositoryContext, branch_name
+
+if TYPE_CHECKING:
+    from executions.models import Execution
+
+AUTHOR = ("PR Orchestrator", "orchestrator@localhost")
+DEFAULT_BRANCH = "main"
+MAX_LISTED_PATHS = 300
+MAX_README_BYTES = 4000
+README = """\
+# Sandbox repository
+
+The PR orchestrator publishes here when GitHub is not configured: one branch per task
+(`ai/<task id>-<title>`), one commit per execution. Browse them with:
+
+    git log --all --oneline
+"""
+
+
+class LocalGitGateway:
+    name = "local-git"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser().resolve()
+        self._branch: str | None = None
+
+    @classmethod
+    def from_settings(cls) -> LocalGitGateway:
+        return cls(settings.LOCAL_REPO_PATH)
+
+    # --- what the analyst sees ----------------------------------------------------------------
+
+    def context(self) -> RepositoryContext:
+        branch = self.default_branch()
+        listed = self._git("ls-tree", "-r", "--name-only", "-z", branch).decode("utf-8", "replace")
+        paths = [p for p in listed.split("\0") if p]
+        readme = next((p for p in ("README.md", "README.rst", "README.txt", "README") if p in paths), None)
+        excerpt = ""
+        if readme:
+            raw = self._git("cat-file", "blob", f"{branch}:{readme}")[:MAX_README_BYTES]
+            excerpt = raw.decode("utf-8", "ignore")
+        return RepositoryContext(
+            name=self.path.name, default_branch=branch, files=_bounded(paths), readme_excerpt=excerpt
+        )
+
+    def read_file(self, path: str) -> str | None:
+        """A file of the default branch, or None when it does not exist (or is not a file)."""
+        from executions.validation import unsafe_path_reason
+
+        if unsafe_path_reason(path, allow_workflows=True):
+            return None
+        branch = self.default_branch()
+        result = self._run("cat-file", "blob", f"{branch}:{path}", check=False)
+        return result.stdout.decode("utf-8", "replace") if result.returncode == 0 else None
+
+    # --- publishing ------------------------------------------------------------------------------
+
+    def publish(self, execution: Execution, change: Change) -> PublishResult:
+        task = execution.task
+        branch = branch_name(task.id, task.title)
+        base_branch = self.default_branch()
+        with self._lock():
+            heads = self._heads(base_branch, branch)
+            parent = heads.get(branch) or heads[base_branch]
+            if self._unchanged(parent, change):
+                if branch in heads:
+                    return PublishResult(branch=branch, commit_sha=parent)  # a retry of the same change
+                raise PublishError(
+                    f"Nothing to publish: the generated files are identical to {base_branch} (no file changed)."
+                )
+            stream = _fast_import_stream(branch, parent, _commit_message(execution, change), change)
+            sha = self._git("fast-import", "--quiet", input=stream).decode().strip()
+        return PublishResult(branch=branch, commit_sha=sha)
+
+    def _heads(self, *branches: str) -> dict[str, str]:
+        refs = [f"refs/heads/{b}" for b in branches]
+        listed = self._git("for-each-ref", "--format=%(refname) %(objectname)", *refs).decode()
+        heads = {}
+        for line in listed.splitlines():
+            ref, sha = line.rsplit(" ", 1)
+            heads[ref.removeprefix("refs/heads/")] = sha
+        if branches[0] not in heads:
+            raise PublishError(f"The local repository {self.path} has no branch {branches[0]}: recreate it.")
+        return heads
+
+    def _unchanged(self, parent: str, change: Change) -> bool:
+        """True when every file already has this content; refuses a file that would replace a folder."""
+        wanted = {f.path: _blob_sha(f.content.encode("utf-8")) for f in change.files}
+        prefixes = {"/".join(p.split("/")[:i]) for p in wanted for i in range(1, p.count("/") + 1)}
+        listed = self._git("ls-tree", "-t", "-z", parent, "--", *wanted, *prefixes).decode("utf-8", "replace")
+        present = {}
+        for entry in filter(None, listed.split("\0")):
+            meta, path = entry.split("\t", 1)
+            _mode, kind, sha = meta.split()
+            if (path in wanted and kind != "blob") or (path in prefixes and kind != "tree"):
+                raise PublishError(
+                    f"The change writes {path!r} as a {'file' if path in wanted else 'folder'}, "
+                    f"but the repository has a {'folder' if kind == 'tree' else 'file'} there."
+                )
+            present[path] = sha
+        return all(present.get(path) == sha for path, sha in wanted.items())
+
+    # --- the repository ----------------------------------------------------------------------
+
+    def default_branch(self) -> str:
+        if self._branch is None:
+            self.ensure_repository()
+            self._branch = self._git("symbolic-ref", "--short", "HEAD").decode().strip() or DEFAULT_BRANCH
+        return self._branch
+
+    def ensure_repository(self) -> None:
+        """Create the repository with a README commit on ``main`` unless it exists."""
+        if (self.path / ".git").exists():
+            return
+        with self._lock():
+            if (self.path / ".git").exists():
+                return  # another process created it while we waited
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", "--initial-branch", DEFAULT_BRANCH)
+            (self.path / "README.md").write_text(README)
+            self._git("add", "README.md")
+            self._git(
+                "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", "Initial commit"
+            )
+
+    @contextmanager
+    def _lock(self):
+        """An exclusive lock beside the repository, held while a branch moves."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / f".{self.path.name}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _git(self, *args: str, input: bytes | None = None) -> bytes:
+        return self._run(*args, input=input).stdout
+
+    def _run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(self.path), *args], input=input, capture_output=True, env=_git_env()
+            )
+        except FileNotFoundError:
+            raise PublishError("The git command was not found: install git to publish locally.") from None
+        if check and result.returncode != 0:
+            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise PublishError(
+                f"git {args[0]} failed in {self.path}: {detail[-1] if detail else f'exit {result.returncode}'}"
+            )
+        return result
+
+
+def _git_env() -> dict[str, str]:
+    name, email = AUTHOR
+    return {
+        **os.environ,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_LITERAL_PATHSPECS": "1",  # a path is a path, never a glob
+    }
+
+
+def _blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _quote(path: str) -> str:
+    # fast-import's C-style quoting; validation already refused control characters.
+    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _data(text: str) -> bytes:
+    payload = text.encode("utf-8")
+    return b"data %d\n%s\n" % (len(payload), payload)
+
+
+def _fast_import_stream(branch: str, parent: str, message: str, change: Change) -> bytes:
+    name, email = AUTHOR
+    lines = [
+        b"feature done\nfeature get-mark\n",
+        f"commit refs/heads/{branch}\nmark :1\n".encode(),
+        f"committer {name} <{email}> {int(time.time())} +0000\n".encode(),
+        _data(message),
+        f"from {parent}\n".encode(),
+    ]
+    for f in change.files:
+        lines.append(f"M 100644 inline {_quote(f.path)}\n".encode())
+        lines.append(_data(f.content))
+    lines.append(b"\nget-mark :1\ndone\n")
+    return b"".join(lines)
+
+
+def _commit_message(execution: Execution, change: Change) -> str:
+    summary = (change.summary or execution.summary).strip()
+    body = f"\n\n{summary[:2000]}" if summary else ""
+    mode = "simulated execution" if execution.simulated else "execution"
+    return (
+        f"{execution.task.title[:72]}{body}\n\nGenerated by {mode} {execution.pk} (task {execution.task_id})."
+    )
+
+
+def _bounded(paths: list[str], limit: int = MAX_LISTED_PATHS) -> list[str]:
+    """At most ``limit`` paths, the shallowest first (the layout matters more than deep files)."""
+    if len(paths) <= limit:
+        return sorted(paths)
+    return sorted(sorted(paths, key=lambda p: (p.count("/"), p))[:limit])

@@ -1,0 +1,64 @@
+"""``run_execution ["task title"] [--task ID]``: run one execution now, synchronously.
+
+With a title, a new task is created and run; with ``--task``, that task; with neither, the next
+pending task. Exit codes: 0 succeeded (or nothing to do), 1 failed or not started (task busy),
+2 bad usage or configuration, 3 budget exhausted.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from budget.ledger import BudgetExhausted
+from budget.money import format_usd
+from budget.pricing import PricingError
+from executions.errors import ConfigurationError, InvalidTask, TaskBusy
+from executions.gateways.base import PublishError
+from executions.models import Execution, Task
+from executions.pipeline import run_execution
+from executions.services import create_task, next_pending_task
+
+
+class Command(BaseCommand):
+    help = "Run one execution now: of a new task with this title, of --task ID, or of the next pending task."
+
+    def add_arguments(self, parser):
+        parser.add_argument("title", nargs="?", help="Create a task with this title and run it.")
+        parser.add_argument("--task", type=int, metavar="ID", help="Run this existing task.")
+        parser.add_argument("--description", default="", help="With a title: the new task's description.")
+
+    def handle(self, *args, title, task, description, **options):
+        try:
+            target = self.target(title, task, description)
+            if target is None:
+                self.stdout.write("Nothing to do: no task is pending.")
+                return
+            execution = run_execution(target)
+        except (InvalidTask, ConfigurationError, PricingError) as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        except TaskBusy as exc:
+            raise CommandError(f"Not started: {exc}", returncode=1) from None
+        except PublishError as exc:
+            raise CommandError(f"Not started: could not read the repository: {exc}", returncode=1) from None
+        except BudgetExhausted as exc:
+            raise CommandError(str(exc), returncode=3) from None
+        self.report(execution)
+
+    def target(self, title: str | None, task_id: int | None, description: str) -> Task | None:
+        if title and task_id:
+            raise InvalidTask("Give a title or --task ID, not both.")
+        if task_id is not None:
+            task = Task.objects.filter(pk=task_id).first()
+            if task is None:
+                raise InvalidTask(f"There is no task {task_id}.")
+            return task
+        if title is not None:
+            return create_task(title=title, description=description)
+        return next_pending_task()
+
+    def report(self, execution: Execution) -> None:
+        mode = " (simulated)" if execution.simulated else ""
+        head = f"Execution {execution.pk} of task {execution.task_id} ({execution.task.title!r}){mode}"
+        cost = f"cost {format_usd(execution.cost_nanos)}"
+        if execution.status != Execution.Status.SUCCEEDED:
+            raise CommandError(f"{head} failed, {cost}: {execution.error}", returncode=1)
+        where = execution.pr_url or f"branch {execution.branch} (commit {execution.commit_sha[:12]})"
+        self.stdout.write(f"{head} succeeded, {cost}: {where}")

@@ -1,0 +1,145 @@
+"""Tasks (the backlog), executions (one pipeline run each) and the model calls they paid for."""
+
+from django.db import models
+from django.db.models import Q
+
+from budget.models import Period, Price, Provider, Reservation
+from budget.money import format_usd
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"  # attempts ran out
+        SKIPPED = "skipped"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual"
+        FILE = "file"
+        REPOSITORY = "repository"
+        API = "api"
+
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    priority = models.IntegerField(default=0, help_text="Higher runs first.")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
+    source_key = models.CharField(
+        max_length=200, null=True, blank=True, unique=True,
+        help_text="De-duplication key: importing the same item twice keeps one task.",
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "created_at"]
+        indexes = [models.Index(fields=["status", "-priority", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Execution(models.Model):
+    class Status(models.TextChoices):
+        RESERVED = "reserved"
+        ANALYSING = "analysing"
+        GENERATING = "generating"
+        PUBLISHING = "publishing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        ABANDONED = "abandoned"  # its worker died; the reaper closed it
+
+    ACTIVE = (Status.RESERVED, Status.ANALYSING, Status.GENERATING, Status.PUBLISHING)
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="executions")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="executions")
+    reservation = models.OneToOneField(
+        Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="execution"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RESERVED)
+    simulated = models.BooleanField(default=False)
+    plan = models.TextField(blank=True)
+    change = models.JSONField(null=True, blank=True, help_text="The validated generated change.")
+    summary = models.TextField(blank=True)
+    publisher = models.CharField(max_length=20, blank=True, help_text="local-git or github")
+    branch = models.CharField(max_length=255, blank=True)
+    commit_sha = models.CharField(max_length=64, blank=True)
+    pr_number = models.PositiveIntegerField(null=True, blank=True)
+    pr_url = models.URLField(max_length=500, blank=True)
+    reserved_nanos = models.BigIntegerField(default=0, help_text="The worst case held at the start.")
+    cost_nanos = models.BigIntegerField(default=0, help_text="Sum of this execution's call costs.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last recorded progress.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"]),
+            models.Index(fields=["period", "-created_at"]),
+        ]
+        constraints = [
+            # The database itself refuses a second live execution of one task.
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=Q(status__in=["reserved", "analysing", "generating", "publishing"]),
+                name="one_active_execution_per_task",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"execution {self.pk} of task {self.task_id} ({self.status}, {format_usd(self.cost_nanos)})"
+
+
+class ModelCall(models.Model):
+    """One paid vendor request, with every usage count the vendor reported and what it cost."""
+
+    class Step(models.TextChoices):
+        ANALYSIS = "analysis"
+        CODEGEN = "codegen"
+
+    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="calls")
+    step = models.CharField(max_length=10, choices=Step.choices)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    requested_model = models.CharField(max_length=100)
+    model = models.CharField(max_length=100, help_text="The model actually used.")
+    price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="calls")
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_5m_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    cost_nanos = models.BigIntegerField()
+    request_id = models.CharField(max_length=200, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    simulated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.step} on {self.model} ({format_usd(self.cost_nanos)})"
+
+
+class StepConfig(models.Model):
+    """Which model a pipeline step uses and its output cap. Edited in the admin, not in code."""
+
+    step = models.CharField(max_length=10, choices=ModelCall.Step.choices, unique=True)
+    model_name = models.CharField(max_length=100, help_text="A model id from the catalog.")
+    max_tokens = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["step"]
+        constraints = [models.CheckConstraint(condition=Q(max_tokens__gt=0), name="max_tokens_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.model_name} (max {self.max_tokens} tokens)"

@@ -1,0 +1,337 @@
+"""The pipeline: one execution of one task, from claim to published change.
+
+claim the task → resolve the models → reserve the worst case → analysis → charge → code
+generation → charge → validate → publish → release the rest. Each step commits as it happens (a
+crash leaves an honest record: charges stay, the reaper frees the reservation). A vendor, validation
+or publishing failure ends the execution as failed with a readable ``error``; it is not raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from budget import ledger
+from budget.pricing import PricingError, cost_nanos, worst_case_nanos
+from executions import steps
+from executions.errors import ChangeRejected, ProviderError, TaskBusy
+from executions.gateways.base import (
+    Change,
+    PublishError,
+    PublishResult,
+    RepositoryContext,
+    RepositoryGateway,
+    get_gateway,
+)
+from executions.models import Execution, ModelCall, Task
+from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
+from executions.validation import parse_change
+from notifications import events
+
+log = logging.getLogger(__name__)
+
+# Failures that end an execution as failed (with their message) instead of being raised.
+EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything decided before money is held: the steps, the context and the worst case."""
+
+    analysis: steps.Step
+    codegen: steps.Step
+    context: RepositoryContext
+    analysis_request: CompletionRequest
+    worst_case_nanos: int
+
+
+def run_execution(
+    task: Task,
+    *,
+    now: dt.datetime | None = None,
+    providers: Providers | None = None,
+    gateway: RepositoryGateway | None = None,
+) -> Execution:
+    """Run one execution of ``task`` now, synchronously, and return it (succeeded or failed).
+
+    Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending),
+    ``BudgetExhausted`` (the worst case does not fit; recorded and announced once),
+    ``PricingError`` / ``ConfigurationError`` (a model or key problem), ``PublishError`` (the
+    repository context could not be read). The task is left as it was in each of those cases.
+    """
+    providers = providers or providers_for_mode()
+    gateway = gateway or get_gateway()
+    task.refresh_from_db()
+    if task.status != Task.Status.PENDING:
+        raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
+    prepared = prepare(task, providers=providers, gateway=gateway, now=now)
+    execution = _start(task, prepared, providers, now)
+    return _run(execution, prepared, providers, gateway, now)
+
+
+def execution_worst_case_nanos(
+    *,
+    providers: Providers | None = None,
+    gateway: RepositoryGateway | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """What the next execution would reserve: the next pending task's worst case (or an empty task's)."""
+    from executions.services import next_pending_task
+
+    task = next_pending_task() or Task(title="", description="")
+    return prepare(
+        task, providers=providers or providers_for_mode(), gateway=gateway or get_gateway(), now=now
+    ).worst_case_nanos
+
+
+def prepare(
+    task: Task, *, providers: Providers, gateway: RepositoryGateway, now: dt.datetime | None = None
+) -> Prepared:
+    """Resolve both steps' models and bound the whole execution's cost from the real prompts."""
+    analysis, codegen = steps.configured_steps(on=timezone.localdate(now) if now else timezone.localdate())
+    context = gateway.context()
+    analysis_request = steps.analysis_request(analysis, task, context)
+    # The plan is not written yet: bound the coder's input by its known part plus the plan's cap.
+    codegen_bound = providers.codegen.input_token_bound(
+        steps.codegen_request(codegen, task, context, plan="")
+    ) + steps.plan_byte_cap(analysis)
+    worst = worst_case_nanos(
+        analysis.resolved.price,
+        max_input_tokens=providers.analysis.input_token_bound(analysis_request),
+        max_output_tokens=analysis.max_tokens,
+    ) + worst_case_nanos(
+        codegen.resolved.price, max_input_tokens=codegen_bound, max_output_tokens=codegen.max_tokens
+    )
+    return Prepared(analysis, codegen, context, analysis_request, worst)
+
+
+# --- claiming and starting ----------------------------------------------------------------------
+
+
+class _NotClaimed(Exception):
+    """Rolls back a start whose task another process claimed first."""
+
+
+def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None) -> Execution:
+    """Claim the task, reserve the worst case and record the execution, all in one transaction.
+
+    The claim is one conditional UPDATE (pending → running): of two processes exactly one wins,
+    and the loser waits for nothing. Claim, reservation and execution commit together, so a crash
+    or a refusal leaves no claimed task without an execution and no reservation without an owner.
+    """
+    at = now or timezone.now()
+    try:
+        with transaction.atomic():
+            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
+                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
+            )
+            if not claimed:
+                raise _NotClaimed
+            reservation = ledger.reserve(
+                prepared.worst_case_nanos, label=f"task {task.pk}: {task.title}", now=now
+            )
+            execution = Execution.objects.create(
+                task=task,
+                period=reservation.period,
+                reservation=reservation,
+                status=Execution.Status.RESERVED,
+                simulated=providers.simulated,
+                reserved_nanos=prepared.worst_case_nanos,
+                started_at=at,
+                heartbeat_at=at,
+            )
+            ledger.record_execution_started(reservation.period, now=now)
+            events.execution_started(execution)
+    except _NotClaimed:
+        task.refresh_from_db()
+        raise TaskBusy(_why_not_pending(task)) from None
+    except ledger.BudgetExhausted as exc:
+        task.refresh_from_db()
+        _record_exhaustion(exc, now)
+        raise
+    except IntegrityError:
+        # The database's one-active-execution-per-task constraint: another one is live.
+        task.refresh_from_db()
+        raise TaskBusy(
+            f"Task {task.pk} already has an execution in progress; not starting a second."
+        ) from None
+    task.status, task.attempts, task.claimed_at = Task.Status.RUNNING, task.attempts + 1, at
+    return execution
+
+
+def _why_not_pending(task: Task) -> str:
+    if task.status == Task.Status.RUNNING:
+        since = f" since {timezone.localtime(task.claimed_at):%Y-%m-%d %H:%M:%S}" if task.claimed_at else ""
+        return f"Task {task.pk} is already running in another process{since}; not starting it twice."
+    return f"Task {task.pk} is {task.status}, not pending: requeue it to run it again."
+
+
+def _record_exhaustion(exc: ledger.BudgetExhausted, now: dt.datetime | None) -> None:
+    with transaction.atomic():
+        if ledger.mark_exhausted(exc.period, now=now):
+            exc.period.refresh_from_db()
+            events.budget_exhausted(exc.period, needed_nanos=exc.needed_nanos)
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def _run(
+    execution: Execution,
+    prepared: Prepared,
+    providers: Providers,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None,
+) -> Execution:
+    task = execution.task
+    try:
+        _save(execution, now, status=Execution.Status.ANALYSING)
+        analysis = _call(execution, prepared.analysis, prepared.analysis_request, providers.analysis, now)
+        plan = analysis.text.strip()
+        if not plan:
+            raise ChangeRejected("The analysis returned an empty plan.")
+        _save(execution, now, plan=plan, status=Execution.Status.GENERATING)
+        forwarded = steps.cut_plan(plan, steps.plan_byte_cap(prepared.analysis))
+        request = steps.codegen_request(prepared.codegen, task, prepared.context, forwarded)
+        change = _change_from(
+            _call(execution, prepared.codegen, request, providers.codegen, now), prepared.codegen
+        )
+        _save(
+            execution,
+            now,
+            status=Execution.Status.PUBLISHING,
+            change=change.as_json(),
+            summary=change.summary,
+            publisher=gateway.name,
+        )
+        published = gateway.publish(execution, change)
+    except EXPECTED_FAILURES as exc:
+        return _finish_failed(execution, str(exc), now)
+    except Exception as exc:
+        log.exception("execution %s stopped on an unexpected error", execution.pk)
+        _finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
+        raise
+    return _finish_succeeded(execution, published, now)
+
+
+def _call(
+    execution: Execution,
+    step: steps.Step,
+    request: CompletionRequest,
+    provider: Provider,
+    now: dt.datetime | None,
+) -> Completion:
+    """One vendor call, then its row and its charge in one transaction."""
+    started = time.monotonic()
+    completion = provider.complete(request)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    cost = cost_nanos(step.resolved.price, completion.usage)
+    with transaction.atomic():
+        ModelCall.objects.create(
+            execution=execution,
+            step=step.name,
+            provider=step.resolved.model.provider,
+            requested_model=step.resolved.requested,
+            model=step.model_name,
+            price=step.resolved.price,
+            cost_nanos=cost,
+            request_id=completion.request_id[:200],
+            duration_ms=duration_ms,
+            simulated=provider.simulated,
+            **completion.usage.as_dict(),
+        )
+        charged = ledger.charge(
+            execution.reservation,
+            cost,
+            model_name=step.model_name,
+            provider=step.resolved.model.provider,
+            usage=completion.usage,
+            now=now,
+        )
+        Execution.objects.filter(pk=execution.pk).update(
+            cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
+        )
+        execution.cost_nanos += cost
+        for milestone in charged.milestones:
+            events.milestone_reached(milestone)
+    return completion
+
+
+def _change_from(completion: Completion, step: steps.Step) -> Change:
+    if completion.refusal:
+        raise ChangeRejected(f"The code generation model declined the task: {completion.refusal[:300]}")
+    try:
+        return parse_change(completion.text)
+    except ChangeRejected as exc:
+        if completion.truncated:
+            raise ChangeRejected(
+                f"The code generation stopped at max_tokens ({step.max_tokens}) before its answer was "
+                "complete: raise max_tokens of the codegen step in the admin"
+            ) from exc
+        raise
+
+
+def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
+    """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
+    fields.setdefault("heartbeat_at", now or timezone.now())
+    Execution.objects.filter(pk=execution.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(execution, name, value)
+
+
+# --- finishing ----------------------------------------------------------------------------------
+
+
+def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.datetime | None) -> Execution:
+    at = now or timezone.now()
+    with transaction.atomic():
+        _save(
+            execution,
+            now,
+            status=Execution.Status.SUCCEEDED,
+            branch=published.branch,
+            commit_sha=published.commit_sha,
+            pr_number=published.pr_number,
+            pr_url=published.pr_url,
+            finished_at=at,
+            heartbeat_at=at,
+        )
+        ledger.release(execution.reservation, now=now)
+        ledger.record_execution_finished(
+            execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
+        )
+        Task.objects.filter(pk=execution.task_id).update(
+            status=Task.Status.DONE, claimed_at=None, updated_at=at
+        )
+        events.execution_completed(execution)
+    execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
+    return execution
+
+
+def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -> Execution:
+    """Failed: the reservation's rest released, the charges kept, the task pending again or failed."""
+    at = now or timezone.now()
+    task = execution.task
+    retry = task.attempts < task.max_attempts
+    reason = reason.strip().rstrip(".")
+    if retry:
+        error = f"{reason}; the task will be retried"
+    else:
+        error = f"{reason}; no attempts left ({task.attempts} of {task.max_attempts}), the task has failed"
+    with transaction.atomic():
+        _save(execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at)
+        ledger.release(execution.reservation, now=now)
+        ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
+        Task.objects.filter(pk=task.pk).update(
+            status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=at
+        )
+        events.execution_failed(execution)
+    task.status, task.claimed_at = (Task.Status.PENDING if retry else Task.Status.FAILED), None
+    log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
+    return execution

@@ -1,0 +1,145 @@
+"""The pull request description: what a reviewer needs to judge a generated change.
+
+``pr_body`` is a pure function of an execution, its change, its model calls and the month's
+figures; ``pr_body_for`` gathers those from the database. Every amount is what the ledger charged.
+The body stays under GitHub's 65,536-character limit: the plan gives way first, politely.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from budget.money import format_usd
+
+if TYPE_CHECKING:
+    from budget.selectors import PeriodSummary
+    from executions.gateways.base import Change
+    from executions.models import Execution, ModelCall
+
+GITHUB_BODY_LIMIT = 65_536
+BODY_BUDGET = GITHUB_BODY_LIMIT - 1_536  # headroom: GitHub counts some characters differently
+MAX_DESCRIPTION = 3_000
+MAX_SUMMARY = 4_000
+MAX_FILES_LISTED = 100
+
+
+@dataclass
+class _ModelRow:
+    calls: int = 0
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    cost_nanos: int = 0
+
+
+def pr_body_for(execution: Execution, change: Change) -> str:
+    """The body with the figures as the ledger holds them now (the period row fresh, not cached)."""
+    from budget.models import Period
+    from budget.selectors import period_summary
+
+    month = period_summary(Period.objects.get(pk=execution.period_id))
+    return pr_body(execution, change, calls=list(execution.calls.all()), month=month)
+
+
+def pr_body(execution: Execution, change: Change, *, calls: list[ModelCall], month: PeriodSummary) -> str:
+    task = execution.task
+    head = [
+        f"**Task:** {task.title}" + (f" (task #{task.pk}, execution #{execution.pk})" if task.pk else ""),
+        "",
+        _clip(task.description.strip(), MAX_DESCRIPTION) or "_No description._",
+        "",
+        _mode_line(execution),
+    ]
+    tail = [
+        "## Summary",
+        _clip((change.summary or execution.summary).strip(), MAX_SUMMARY) or "_No summary._",
+        "",
+        f"## Files ({len(change.files)})",
+        *_file_lines(change),
+        "",
+        "## Cost",
+        *_cost_lines(calls),
+        "",
+        _month_line(month),
+        "",
+        "---",
+        "_Opened by the budget-capped PR automation. Review it like any other change; "
+        "the automation never merges._",
+    ]
+    fixed = "\n".join(head + ["", "## Plan", "", ""] + tail)
+    plan = _fit_plan(execution.plan.strip() or "_No plan recorded._", BODY_BUDGET - len(fixed), execution)
+    return "\n".join(head + ["", "## Plan", plan, ""] + tail)
+
+
+def _mode_line(execution: Execution) -> str:
+    if execution.simulated:
+        return (
+            "> [!NOTE]\n> **Simulated run**: the models were offline stand-ins; the token counts "
+            "and costs below are the seed profile's, charged to the budget as if live."
+        )
+    return "**Mode:** live (Anthropic analysed, OpenAI wrote the code)."
+
+
+def _file_lines(change: Change) -> list[str]:
+    lines = []
+    for f in change.files[:MAX_FILES_LISTED]:
+        count = f.content.count("\n") + (0 if f.content.endswith("\n") or not f.content else 1)
+        lines.append(f"- `{f.path.replace('`', '')}` ({count:,} line{'s' if count != 1 else ''})")
+    if len(change.files) > MAX_FILES_LISTED:
+        lines.append(f"- … and {len(change.files) - MAX_FILES_LISTED:,} more (see the commit)")
+    return lines or ["_No files._"]
+
+
+def _cost_lines(calls: list[ModelCall]) -> list[str]:
+    rows: dict[str, _ModelRow] = defaultdict(_ModelRow)
+    for call in calls:
+        row = rows[call.model]
+        row.calls += 1
+        row.cached_tokens += call.cache_read_tokens + call.cache_write_5m_tokens + call.cache_write_1h_tokens
+        row.input_tokens += call.input_tokens
+        row.output_tokens += call.output_tokens
+        row.cost_nanos += call.cost_nanos
+    if not rows:
+        return ["_No model calls were charged._"]
+    total = _ModelRow()
+    lines = ["| Model | Calls | Input tokens | Output tokens | Cost |", "|---|---:|---:|---:|---:|"]
+    for model, row in rows.items():
+        lines.append(
+            f"| {model} | {row.calls} | {_tokens_in(row)} | {row.output_tokens:,} | {format_usd(row.cost_nanos)} |"
+        )
+        for name in ("calls", "input_tokens", "cached_tokens", "output_tokens", "cost_nanos"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    lines.append(
+        f"| **Total** | {total.calls} | {_tokens_in(total)} | {total.output_tokens:,} | **{format_usd(total.cost_nanos)}** |"
+    )
+    return lines
+
+
+def _tokens_in(row: _ModelRow) -> str:
+    text = f"{row.input_tokens + row.cached_tokens:,}"
+    return f"{text} ({row.cached_tokens:,} cached)" if row.cached_tokens else text
+
+
+def _month_line(month: PeriodSummary) -> str:
+    period = month.period
+    return (
+        f"**Month to date ({period.month:%Y-%m}):** {format_usd(period.spent_nanos)} of "
+        f"{format_usd(period.limit_nanos, places=2)} ({month.percent}% of the monthly budget)."
+    )
+
+
+def _fit_plan(plan: str, room: int, execution: Execution) -> str:
+    if len(plan) <= room:
+        return plan
+    note = f"\n\n_(Plan shortened to fit GitHub's limit: {{}} more characters are in execution #{execution.pk}.)_"
+    cut = plan[: max(room - len(note) - 20, 0)]
+    cut = cut.rsplit("\n", 1)[0] if "\n" in cut else cut
+    if cut.count("```") % 2:
+        cut += "\n```"  # close a code block the cut left open
+    return cut + note.format(f"{len(plan) - len(cut):,}")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,29 @@
+"""Model providers: Anthropic (analysis) and OpenAI (code generation), live or simulated.
+
+``providers_for_mode()`` picks the pair for ``ORCHESTRATOR_MODE``; the live pair refuses to be
+built without its API keys, so a missing key is reported before any request or reservation.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from executions.providers.base import Completion, CompletionRequest, Provider, Providers
+
+__all__ = ["Completion", "CompletionRequest", "Provider", "Providers", "live_providers", "providers_for_mode"]
+
+
+def live_providers() -> Providers:
+    from executions.providers.anthropic import AnthropicProvider
+    from executions.providers.openai import OpenAIProvider
+
+    return Providers(analysis=AnthropicProvider(), codegen=OpenAIProvider())
+
+
+def providers_for_mode(mode: str | None = None) -> Providers:
+    mode = mode or settings.ORCHESTRATOR_MODE
+    if mode == "live":
+        return live_providers()
+    from executions.providers.simulated import simulated_providers
+
+    return simulated_providers()

@@ -1,0 +1,101 @@
+"""The provider interface: one request in, one completion (text + normalised usage + request id) out.
+
+A provider is one vendor (or its simulated stand-in). ``complete`` makes exactly one billable
+request (the SDK's own retries included) and raises ``ProviderError`` with a readable message when
+it finally fails; a ``Completion`` is returned only when the vendor answered and reported usage, so
+the caller can charge it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from budget.pricing import Usage, input_token_bound
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    model: str
+    system: str
+    user: str
+    max_tokens: int
+    schema: dict | None = None  # structured output: the JSON schema the answer must follow
+    temperature: float | None = None  # None: send no sampling parameter at all
+
+    def input_token_bound(self) -> int:
+        """A true upper bound on this request's input tokens (bytes of everything sent)."""
+        texts = [self.system, self.user]
+        if self.schema is not None:
+            texts.append(json.dumps(self.schema))
+        return input_token_bound(*texts)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage
+    request_id: str = ""
+    stop_reason: str = ""
+    truncated: bool = False  # the answer hit max_tokens
+    refusal: str = ""  # the model declined (OpenAI's ``refusal``)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class Provider(Protocol):
+    vendor: str  # budget.models.Provider value: "anthropic" or "openai"
+    simulated: bool
+
+    def input_token_bound(self, request: CompletionRequest) -> int:
+        """What the reservation must cover for this request's input (at least the real count)."""
+        ...
+
+    def complete(self, request: CompletionRequest) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class Providers:
+    """The pair the pipeline uses: analysis (Anthropic) and code generation (OpenAI)."""
+
+    analysis: Provider
+    codegen: Provider
+
+    @property
+    def simulated(self) -> bool:
+        return self.analysis.simulated or self.codegen.simulated
+
+
+def describe_failure(vendor: str, exc: Exception, *, retries: int, timeout: float) -> str:
+    """One line for an SDK error that survived the SDK's retries (both SDKs share these shapes)."""
+    status = getattr(exc, "status_code", None)
+    after = f"after {retries} retr{'y' if retries == 1 else 'ies'}"
+    kind = type(exc).__name__
+    if status is None:
+        if "Timeout" in kind:
+            return f"{vendor} did not answer within {timeout:g} s ({after})"
+        return f"Could not reach {vendor} ({kind}, {after}): check the network and the base URL"
+    detail = _error_detail(exc)
+    if status == 529:
+        return f"{vendor} is overloaded (529) {after}"
+    if status == 429:
+        return f"{vendor} rate limit (429) still hit {after}{detail}"
+    if status >= 500:
+        return f"{vendor} server error ({status}) {after}"
+    if status == 401:
+        return f"{vendor} rejected the API key (401): check {vendor.upper()}_API_KEY"
+    if status == 403:
+        return f"{vendor} refused the request (403){detail}: check the key's permissions"
+    if status == 404:
+        return f"{vendor} answered 404{detail}: check the model id in the admin"
+    return f"{vendor} rejected the request ({status}){detail}"
+
+
+def _error_detail(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    message = ""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        message = error.get("message", "") if isinstance(error, dict) else str(error)
+    message = " ".join(str(message).split())[:300]
+    return f": {message}" if message else ""

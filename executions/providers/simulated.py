@@ -1,0 +1,104 @@
+"""Offline stand-ins for both vendors (``ORCHESTRATOR_MODE=simulated``): deterministic, no network.
+
+The analyst writes a short plan from the task; the coder returns a real one-file change derived
+from the task and the plan, as the JSON the live coder must produce. Usage is the seed's token
+profile (``budget.costs.SEED_PROFILE``) unless a usage is given, with output capped at the
+request's ``max_tokens`` as a real model's is. ``SIMULATED_LATENCY_SECONDS`` makes each call take
+that long (to watch progress, or to stop a worker mid-execution).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from django.conf import settings
+from django.utils.text import slugify
+
+from budget.costs import SEED_PROFILE
+from budget.pricing import Usage
+from executions.providers.base import Completion, CompletionRequest, Providers
+
+SEED_USAGE = {
+    profile.step: Usage(input_tokens=profile.input_tokens, output_tokens=profile.output_tokens)
+    for profile in SEED_PROFILE
+}
+
+
+def _task_of(request: CompletionRequest) -> tuple[str, str]:
+    """The title and description the pipeline put at the top of the user message."""
+    head, _, rest = request.user.partition("\n")
+    title = head.removeprefix("Task:").strip() or "Untitled task"
+    description = rest.split("\n\nImplementation plan:\n", 1)[0].strip()
+    return title, description
+
+
+class SimulatedProvider:
+    simulated = True
+
+    def __init__(self, vendor: str, step: str, *, usage: Usage | None = None):
+        self.vendor = vendor
+        self.step = step
+        self.usage = usage or SEED_USAGE[step]
+
+    def input_token_bound(self, request: CompletionRequest) -> int:
+        # The simulated count is a profile, not a measurement: reserve whichever is larger.
+        return max(request.input_token_bound(), self.usage.input_tokens)
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        latency = float(getattr(settings, "SIMULATED_LATENCY_SECONDS", 0) or 0)
+        if latency > 0:
+            time.sleep(latency)
+        text = self._plan(request) if self.step == "analysis" else self._change(request)
+        output = min(self.usage.output_tokens, request.max_tokens)
+        digest = hashlib.sha1(f"{request.model}\n{request.user}".encode()).hexdigest()[:20]
+        return Completion(
+            text=text,
+            usage=Usage(**{**self.usage.as_dict(), "output_tokens": output}),
+            request_id=f"sim-{digest}",
+            stop_reason="simulated",
+            truncated=output < self.usage.output_tokens,
+        )
+
+    def _plan(self, request: CompletionRequest) -> str:
+        title, description = _task_of(request)
+        path = _path_for(title)
+        why = description.splitlines()[0] if description else "The task says what is wanted; keep it small."
+        return (
+            f"Plan for: {title}\n\n"
+            f"1. Add `{path}` describing the change and why it is needed: {why}\n"
+            "2. Keep the change to that one file so it is easy to review.\n"
+            "3. Mention how a reviewer can check it.\n"
+        )
+
+    def _change(self, request: CompletionRequest) -> str:
+        title, description = _task_of(request)
+        plan = request.user.split("\n\nImplementation plan:\n", 1)[-1].strip()
+        content = (
+            f"# {title}\n\n"
+            f"{description or 'No description was given.'}\n\n"
+            "## Plan\n\n"
+            f"{plan}\n\n"
+            "## How to check\n\n"
+            "Read this note and compare it with the task; nothing else changed.\n"
+        )
+        return json.dumps(
+            {
+                "summary": f"Adds {_path_for(title)} describing: {title}",
+                "files": [{"path": _path_for(title), "content": content}],
+            }
+        )
+
+
+def _path_for(title: str) -> str:
+    return f"docs/changes/{slugify(title)[:60].strip('-') or 'task'}.md"
+
+
+def simulated_providers(
+    *, analysis_usage: Usage | None = None, codegen_usage: Usage | None = None
+) -> Providers:
+    return Providers(
+        analysis=SimulatedProvider("anthropic", "analysis", usage=analysis_usage),
+        codegen=SimulatedProvider("openai", "codegen", usage=codegen_usage),
+    )

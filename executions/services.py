@@ -1,0 +1,123 @@
+"""Task services: the backlog's state changes. The admin, the API, commands and q2 tasks call these.
+
+Running a task is ``executions.pipeline.run_execution`` (synchronously) or ``queue_task`` (on the
+django-q2 worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from executions.backlog import MAX_TITLE, parse_checklist
+from executions.errors import InvalidTask, TaskBusy
+from executions.models import Task
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    skipped: int  # checked items and items imported before
+
+
+def create_task(
+    *,
+    title: str,
+    description: str = "",
+    priority: int = 0,
+    source: str = Task.Source.MANUAL,
+    source_key: str | None = None,
+) -> Task:
+    """A new pending task; with a ``source_key`` already known, the existing task (unchanged)."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise InvalidTask("A task needs a title.")
+    if len(title) > MAX_TITLE:
+        raise InvalidTask(f"A task title is at most {MAX_TITLE} characters (this one has {len(title)}).")
+    if source not in Task.Source.values:
+        raise InvalidTask(f"Unknown task source {source!r}: one of {', '.join(Task.Source.values)}.")
+    if source_key:
+        existing = Task.objects.filter(source_key=source_key).first()
+        if existing:
+            return existing
+    fields = {
+        "title": title,
+        "description": (description or "").strip(),
+        "priority": priority,
+        "source": source,
+    }
+    try:
+        with transaction.atomic():
+            return Task.objects.create(source_key=source_key or None, **fields)
+    except IntegrityError:
+        if source_key:  # created by someone else meanwhile
+            return Task.objects.get(source_key=source_key)
+        raise
+
+
+def next_pending_task() -> Task | None:
+    """The task the scheduler runs next: highest priority, then oldest."""
+    return Task.objects.filter(status=Task.Status.PENDING).order_by("-priority", "created_at", "pk").first()
+
+
+def requeue_task(task: Task) -> Task:
+    """Back to pending with its attempts reset. Refused while it runs."""
+    updated = (
+        Task.objects.filter(pk=task.pk)
+        .exclude(status=Task.Status.RUNNING)
+        .update(status=Task.Status.PENDING, attempts=0, claimed_at=None, updated_at=timezone.now())
+    )
+    task.refresh_from_db()
+    if not updated:
+        raise TaskBusy(f"Task {task.pk} is running; wait for its execution to finish before requeueing it.")
+    return task
+
+
+def skip_task(task: Task) -> Task:
+    """Take a pending (or failed) task off the backlog. Refused while it runs or once done."""
+    updated = Task.objects.filter(pk=task.pk, status__in=[Task.Status.PENDING, Task.Status.FAILED]).update(
+        status=Task.Status.SKIPPED, claimed_at=None, updated_at=timezone.now()
+    )
+    task.refresh_from_db()
+    if updated or task.status == Task.Status.SKIPPED:
+        return task
+    if task.status == Task.Status.RUNNING:
+        raise TaskBusy(f"Task {task.pk} is running; it cannot be skipped now.")
+    raise InvalidTask(f"Task {task.pk} is already done; there is nothing to skip.")
+
+
+def queue_task(task: Task) -> str:
+    """Run ``task`` on the django-q2 worker; the q2 task id."""
+    from django_q.tasks import async_task
+
+    return async_task("executions.jobs.run_task", task.pk, task_name=f"run task {task.pk}"[:100])
+
+
+def import_checklist(text: str, *, source: str, source_prefix: str) -> ImportResult:
+    """Create a pending task per unchecked item; importing the same checklist again creates none.
+
+    Each item's ``source_key`` is ``source_prefix`` plus a digest of its title, so an edited
+    description does not duplicate the task. All or nothing: a bad line imports nothing.
+    """
+    items = parse_checklist(text)
+    created = skipped = 0
+    with transaction.atomic():
+        for item in items:
+            if item.checked:
+                skipped += 1
+                continue
+            key = checklist_key(source_prefix, item.title)
+            if Task.objects.filter(source_key=key).exists():
+                skipped += 1
+                continue
+            create_task(title=item.title, description=item.description, source=source, source_key=key)
+            created += 1
+    return ImportResult(created=created, skipped=skipped)
+
+
+def checklist_key(source_prefix: str, title: str) -> str:
+    digest = hashlib.sha256(" ".join(title.lower().split()).encode()).hexdigest()[:24]
+    return f"{source_prefix[:170]}#{digest}"

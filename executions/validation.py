@@ -1,0 +1,116 @@
+"""Validating a generated change before anything is published.
+
+Accepted: JSON of ``{"summary": str, "files": [{"path": str, "content": str}]}`` with 1–20 files,
+each path relative, normalised, inside the repository, not under ``.git/`` or (unless
+``ALLOW_WORKFLOW_CHANGES``) ``.github/workflows/``, and each content free of NUL bytes and at most
+200 KB of UTF-8. Anything else raises ``ChangeRejected`` saying which rule and which file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.conf import settings
+
+from executions.errors import ChangeRejected
+from executions.gateways.base import Change, FileChange
+
+MAX_FILES = 20
+MAX_FILE_BYTES = 200 * 1024
+MAX_PATH_BYTES = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def parse_change(text: str, *, allow_workflows: bool | None = None) -> Change:
+    """The change in ``text``, or ``ChangeRejected`` with a one-line reason."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ChangeRejected(
+            f"The generated change is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from None
+    if not isinstance(data, dict) or set(data) != {"summary", "files"}:
+        raise ChangeRejected('The generated change must be a JSON object with exactly "summary" and "files".')
+    summary, files = data["summary"], data["files"]
+    if not isinstance(summary, str):
+        raise ChangeRejected('The generated change\'s "summary" must be a string.')
+    if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
+        count = len(files) if isinstance(files, list) else "no list of"
+        raise ChangeRejected(f"The generated change must hold 1 to {MAX_FILES} files, not {count}.")
+    if allow_workflows is None:
+        allow_workflows = settings.ALLOW_WORKFLOW_CHANGES
+    changes = [_file(i, item, allow_workflows) for i, item in enumerate(files)]
+    _check_distinct([c.path for c in changes])
+    return Change(summary=summary.strip(), files=changes)
+
+
+def _file(index: int, item: object, allow_workflows: bool) -> FileChange:
+    where = f"files[{index}]"
+    if not isinstance(item, dict) or set(item) != {"path", "content"}:
+        raise ChangeRejected(f'{where} must be an object with exactly "path" and "content".')
+    path, content = item["path"], item["content"]
+    if not isinstance(path, str) or not isinstance(content, str):
+        raise ChangeRejected(f'{where}: "path" and "content" must be strings.')
+    reason = unsafe_path_reason(path, allow_workflows=allow_workflows)
+    if reason:
+        raise ChangeRejected(f"{where}: unsafe path {_show(path)}: {reason}.")
+    if "\x00" in content:
+        raise ChangeRejected(
+            f"{where} ({path}): the content holds a NUL byte (binary files are not allowed)."
+        )
+    try:
+        size = len(content.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ChangeRejected(f"{where} ({path}): the content is not valid Unicode text.") from None
+    if size > MAX_FILE_BYTES:
+        raise ChangeRejected(f"{where} ({path}) is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}.")
+    return FileChange(path=path, content=content)
+
+
+def unsafe_path_reason(path: str, *, allow_workflows: bool = False) -> str:
+    """Why ``path`` may not be written, or "" when it is a safe repository path."""
+    if not path:
+        return "it is empty"
+    if _CONTROL.search(path):
+        return "it holds a control character"
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid Unicode text"
+    if len(encoded) > MAX_PATH_BYTES:
+        return f"it is longer than {MAX_PATH_BYTES} bytes"
+    if "\\" in path:
+        return "it holds a backslash (use forward slashes)"
+    if path.startswith("/") or _DRIVE.match(path):
+        return "it is absolute (paths are relative to the repository root)"
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "it is not normalised or leaves the repository (no empty, '.' or '..' parts)"
+    lowered = [part.lower() for part in parts]
+    if ".git" in lowered:
+        return "it is inside .git/"
+    if not allow_workflows and lowered[:2] == [".github", "workflows"]:
+        return "CI workflows may not be changed (ALLOW_WORKFLOW_CHANGES is off)"
+    return ""
+
+
+def _check_distinct(paths: list[str]) -> None:
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            raise ChangeRejected(f"The generated change writes {_show(path)} twice.")
+        seen.add(path)
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in seen:
+                raise ChangeRejected(
+                    f"The generated change writes {_show('/'.join(parts[:depth]))} as a file and as a folder."
+                )
+
+
+def _show(path: str) -> str:
+    shown = path if len(path) <= 120 else path[:117] + "..."
+    return json.dumps(shown, ensure_ascii=False)

@@ -1,0 +1,105 @@
+"""The local git gateway: a real repository on disk, one branch per task, one commit per execution."""
+
+import subprocess
+
+import pytest
+
+from executions.gateways.base import Change, FileChange, PublishError, get_gateway
+from executions.gateways.local_git import LocalGitGateway
+from executions.models import Execution
+from executions.pipeline import run_execution
+from executions.services import create_task, requeue_task
+
+pytestmark = pytest.mark.django_db
+
+
+def git(settings, *args):
+    return subprocess.run(
+        ["git", "-C", settings.LOCAL_REPO_PATH, *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def an_execution(title="Add a changelog"):
+    task = create_task(title=title)
+    return Execution(pk=41, task=task, task_id=task.pk, simulated=True)
+
+
+def change(**files):
+    return Change(summary="A change.", files=[FileChange(p.replace("__", "/"), c) for p, c in files.items()])
+
+
+def test_the_repository_is_created_on_first_use_with_a_readme(settings):
+    gateway = get_gateway()
+
+    context = gateway.context()
+
+    assert isinstance(gateway, LocalGitGateway)
+    assert (context.default_branch, context.files) == ("main", ["README.md"])
+    assert "Sandbox repository" in context.readme_excerpt
+    assert git(settings, "log", "--format=%an <%ae> %s", "main").strip() == (
+        "PR Orchestrator <orchestrator@localhost> Initial commit"
+    )
+
+
+def test_one_branch_per_task_and_one_commit_per_execution(settings):
+    task = create_task(title="Add a changelog")
+    first = run_execution(task)
+    requeue_task(task)
+    task.description = "Also mention the date of each release."
+    task.save()
+
+    second = run_execution(task)
+    other = run_execution(create_task(title="Add a licence"))
+
+    assert first.branch == second.branch == f"ai/{task.pk}-add-a-changelog"
+    assert other.branch != first.branch
+    assert git(settings, "rev-list", "--count", f"main..{first.branch}").strip() == "2"
+    assert git(settings, "rev-parse", f"{second.commit_sha}^").strip() == first.commit_sha
+    assert "Also mention the date" in git(settings, "show", f"{first.branch}:docs/changes/add-a-changelog.md")
+    assert git(settings, "rev-list", "--count", "main").strip() == "1"  # main is never touched
+    assert git(settings, "status", "--porcelain") == ""  # nor is the working tree
+
+
+def test_files_with_awkward_names_are_written_exactly(settings):
+    gateway = LocalGitGateway.from_settings()
+    files = {'docs/a "quoted" name.md': "one\n", "src/ünï côdé.py": "print('ok')\n", "glob*[x].txt": "*"}
+
+    result = gateway.publish(
+        an_execution(), Change("Awkward names.", [FileChange(p, c) for p, c in files.items()])
+    )
+
+    for path, content in files.items():
+        assert git(settings, "show", f"{result.commit_sha}:{path}") == content
+    assert gateway.read_file("glob*[x].txt") is None  # only on the task's branch, not on main
+
+
+def test_publishing_the_same_change_again_adds_no_commit():
+    gateway = LocalGitGateway.from_settings()
+    execution = an_execution()
+
+    first = gateway.publish(execution, change(notes__a_md="hello\n"))
+    again = gateway.publish(execution, change(notes__a_md="hello\n"))
+
+    assert again.commit_sha == first.commit_sha
+
+
+def test_a_change_identical_to_main_or_replacing_a_folder_is_refused():
+    gateway = LocalGitGateway.from_settings()
+    readme = gateway.read_file("README.md")
+
+    with pytest.raises(PublishError, match="Nothing to publish"):
+        gateway.publish(an_execution(), Change("Same.", [FileChange("README.md", readme)]))
+    execution = an_execution("Add docs")
+    gateway.publish(execution, change(docs__guide_md="guide\n"))
+    with pytest.raises(PublishError, match="as a file, but the repository has a folder there"):
+        gateway.publish(execution, change(docs="flat\n"))
+    with pytest.raises(PublishError, match="as a folder, but the repository has a file there"):
+        gateway.publish(execution, change(docs__guide_md__x="nested\n"))
+
+
+def test_read_file_answers_none_for_missing_or_unsafe_paths():
+    gateway = LocalGitGateway.from_settings()
+
+    assert gateway.read_file("README.md").startswith("# Sandbox repository")
+    assert gateway.read_file("missing.md") is None
+    assert gateway.read_file("../etc/passwd") is None

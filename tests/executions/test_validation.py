@@ -1,0 +1,101 @@
+"""Validating a generated change: only safe, small, well-formed changes are published."""
+
+import json
+import posixpath
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from executions.errors import ChangeRejected
+from executions.validation import MAX_FILE_BYTES, parse_change, unsafe_path_reason
+
+
+def answer(*files, summary="A change."):
+    return json.dumps({"summary": summary, "files": [{"path": p, "content": c} for p, c in files]})
+
+
+def test_a_good_change_is_accepted_as_it_is():
+    change = parse_change(answer(("app/health.py", "def health(): ...\n"), ("README.md", "# Hi\n")))
+
+    assert change.summary == "A change."
+    assert [(f.path, f.content) for f in change.files] == [
+        ("app/health.py", "def health(): ...\n"),
+        ("README.md", "# Hi\n"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("not json", "not valid JSON"),
+        ("[]", 'exactly "summary" and "files"'),
+        ('{"summary": "x", "files": [], "extra": 1}', 'exactly "summary" and "files"'),
+        ('{"summary": 3, "files": []}', '"summary" must be a string'),
+        (answer(), "1 to 20 files, not 0"),
+        (answer(*[(f"f{i}.txt", "x") for i in range(21)]), "1 to 20 files, not 21"),
+        ('{"summary": "x", "files": [{"path": "a"}]}', 'exactly "path" and "content"'),
+        ('{"summary": "x", "files": [{"path": 1, "content": "x"}]}', "must be strings"),
+        (answer(("a.txt", "x\x00y")), "NUL byte"),
+        (answer(("big.txt", "x" * (MAX_FILE_BYTES + 1))), "204,801 bytes; the limit is 204,800"),
+        (answer(("a.txt", "1"), ("a.txt", "2")), 'writes "a.txt" twice'),
+        (answer(("a", "1"), ("a/b", "2")), 'writes "a" as a file and as a folder'),
+        (answer(("a.txt", "\ud800")), "not valid Unicode"),
+    ],
+)
+def test_a_bad_change_is_rejected_with_its_reason(text, reason):
+    with pytest.raises(ChangeRejected, match=reason.replace("(", r"\(")):
+        parse_change(text)
+
+
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("", "empty"),
+        ("/etc/passwd", "absolute"),
+        ("C:/Windows/x", "absolute"),
+        ("../outside", "leaves the repository"),
+        ("a/../../b", "leaves the repository"),
+        ("./a", "not normalised"),
+        ("a//b", "not normalised"),
+        ("a/", "not normalised"),
+        ("a\\b", "backslash"),
+        (".git/config", "inside .git/"),
+        ("sub/.GIT/hooks/pre-commit", "inside .git/"),
+        (".github/workflows/ci.yml", "CI workflows"),
+        (".GitHub/Workflows/ci.yml", "CI workflows"),
+        ("a\nb", "control character"),
+    ],
+)
+def test_unsafe_paths_are_named(path, reason):
+    assert reason in unsafe_path_reason(path)
+    with pytest.raises(ChangeRejected, match="unsafe path"):
+        parse_change(answer((path, "x")))
+
+
+def test_workflows_may_be_allowed_by_setting(settings):
+    settings.ALLOW_WORKFLOW_CHANGES = True
+
+    change = parse_change(answer((".github/workflows/ci.yml", "on: push\n")))
+
+    assert change.files[0].path == ".github/workflows/ci.yml"
+    assert ".git" in unsafe_path_reason(".git/config", allow_workflows=True)
+
+
+@given(st.text(max_size=60))
+def test_every_accepted_path_is_relative_normalised_and_inside_the_repository(path):
+    if unsafe_path_reason(path):
+        return
+    assert not path.startswith("/")
+    assert posixpath.normpath(path) == path
+    assert not posixpath.normpath(posixpath.join("/repo", path)).startswith("/repo/..")
+    assert posixpath.normpath(posixpath.join("/repo", path)).startswith("/repo/")
+    assert ".git" not in path.lower().split("/")
+
+
+@given(st.text(max_size=200))
+def test_any_answer_is_either_a_change_or_a_reason(text):
+    try:
+        parse_change(text)
+    except ChangeRejected as exc:
+        assert str(exc) and "\n" not in str(exc)

@@ -1,0 +1,619 @@
+"""A fake GitHub REST API on 127.0.0.1 that keeps real state, for PyGithub to talk to.
+
+It holds one or more repositories with refs, blobs, trees (flat ``path -> blob sha`` maps, merged on
+``base_tree`` and content-addressed like git's, so equal content gives an equal tree sha), commits
+with parents, pull requests, labels and contents (from the default branch). Every request is
+recorded (``requests``). Besides ``fail_next`` (any route), ``fail_on(method, path_suffix, ...)``
+answers one route with a scripted status: 401, 403 with rate-limit headers, 404, 422, 502, ...
+
+Tokens: ``tokens`` are accepted as ``token X``/``Bearer X``; GitHub App JWTs signed by
+``app_public_key`` get installation tokens from ``POST /app/installations/{id}/access_tokens``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tests.fakes.server import FakeServer, Request, Response
+
+GOOD_TOKEN = "ghp_fake_test_token_0123456789"
+
+
+def _sha(kind: str, payload: object) -> str:
+    return hashlib.sha1(f"{kind}:{json.dumps(payload, sort_keys=True)}".encode()).hexdigest()
+
+
+@dataclass
+class Route:
+    method: str
+    path_suffix: str
+    response: Response
+    times: int
+    after_handling: bool = False  # do the work, then answer with ``response`` (a lost answer)
+
+
+@dataclass
+class FakeRepo:
+    owner: str
+    name: str
+    default_branch: str = "main"
+    permissions: dict = field(default_factory=lambda: {"admin": False, "push": True, "pull": True})
+    refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> commit sha
+    pulls: list[dict] = field(default_factory=list)
+    labels: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class FakeGitHub(FakeServer):
+    def __init__(self, *, tokens: tuple[str, ...] = (GOOD_TOKEN,), app_public_key: bytes | None = None):
+        super().__init__()
+        # Headers and body go out in two writes; without TCP_NODELAY each answer waits ~40 ms for
+        # a delayed ACK, and PyGithub makes a dozen requests per publish.
+        self.httpd.RequestHandlerClass.disable_nagle_algorithm = True
+        # stop() waits for the serving loop to notice; poll often so a test's teardown is quick.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.tokens = set(tokens)
+        self.app_public_key = app_public_key
+        self.routes: list[Route] = []
+        self.repos: dict[str, FakeRepo] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.trees: dict[str, dict[str, str]] = {}
+        self.commits: dict[str, dict] = {}
+        self._counter = itertools.count(1)
+        self._pull_numbers = itertools.count(1)
+
+    # --- arranging state --------------------------------------------------------------------
+
+    def add_repo(
+        self, full_name: str = "octo/widgets", files: dict[str, str] | None = None, **kw
+    ) -> FakeRepo:
+        """A repository whose default branch holds one commit with ``files``."""
+        owner, name = full_name.split("/")
+        repo = FakeRepo(owner=owner, name=name, **kw)
+        self.repos[full_name] = repo
+        tree = self._make_tree({}, [{"path": p, "content": c} for p, c in (files or {}).items()])
+        repo.refs[f"heads/{repo.default_branch}"] = self._make_commit("Initial commit", tree, [])
+        return repo
+
+    def fail_on(
+        self,
+        method: str,
+        path_suffix: str,
+        status: int,
+        body: object = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        after_handling: bool = False,
+    ) -> None:
+        """Answer the next ``times`` requests to this route with ``status`` instead of handling them.
+
+        ``after_handling``: the request takes effect but its answer is replaced (a lost response).
+        """
+        response = Response(status, body, headers or {})
+        with self.lock:
+            self.routes.append(Route(method, path_suffix, response, times, after_handling))
+
+    # --- reading state (for assertions) -------------------------------------------------------
+
+    def repo(self, full_name: str = "octo/widgets") -> FakeRepo:
+        return self.repos[full_name]
+
+    def files_at(self, commit_sha: str) -> dict[str, str]:
+        tree = self.trees[self.commits[commit_sha]["tree"]]
+        return {path: self.blobs[sha].decode() for path, sha in tree.items()}
+
+    def branch_head(self, branch: str, full_name: str = "octo/widgets") -> str | None:
+        return self.repo(full_name).refs.get(f"heads/{branch}")
+
+    def open_pulls(self, full_name: str = "octo/widgets") -> list[dict]:
+        return [p for p in self.repo(full_name).pulls if p["state"] == "open"]
+
+    # --- git objects ----------------------------------------------------------------------------
+
+    def _make_blob(self, content: bytes) -> str:
+        sha = hashlib.sha1(b"blob:" + content).hexdigest()
+        self.blobs[sha] = content
+        return sha
+
+    def _make_tree(self, base: dict[str, str], entries: list[dict]) -> str:
+        paths = dict(base)
+        for entry in entries:
+            if entry.get("content") is not None:
+                paths[entry["path"]] = self._make_blob(entry["content"].encode())
+            elif entry.get("sha"):
+                paths[entry["path"]] = entry["sha"]
+            else:
+                paths.pop(entry["path"], None)  # sha null deletes the path
+        sha = _sha("tree", sorted(paths.items()))
+        self.trees[sha] = paths
+        return sha
+
+    def _make_commit(self, message: str, tree: str, parents: list[str]) -> str:
+        # Like git, a commit's sha depends on its time too: the same tree twice is two commits.
+        sha = _sha("commit", [message, tree, parents, next(self._counter)])
+        self.commits[sha] = {"message": message, "tree": tree, "parents": parents}
+        return sha
+
+    # --- HTTP -------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        route = self._scripted_route(request)
+        if route and not route.after_handling:
+            return route.response
+        response = self._handle(request)
+        return route.response if route else response
+
+    def _scripted_route(self, request: Request) -> Route | None:
+        with self.lock:
+            for route in self.routes:
+                if route.method == request.method and request.path.endswith(route.path_suffix):
+                    route.times -= 1
+                    if route.times <= 0:
+                        self.routes.remove(route)
+                    return route
+        return None
+
+    def _handle(self, request: Request) -> Response:
+        if request.path.startswith("/app/installations/"):
+            return self._installation_token(request)
+        if not self._authorised(request):
+            return _error(401, "Bad credentials")
+        match = re.match(r"^/repos/([^/]+)/([^/]+)(/.*)?$", request.path)
+        repo = self.repos.get(f"{match[1]}/{match[2]}") if match else None
+        if repo is None:
+            return _error(404, "Not Found")
+        with self.lock:
+            return self._repo_route(repo, request, match[3] or "")
+
+    def _authorised(self, request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() in ("token", "bearer") and value in self.tokens
+
+    def _installation_token(self, request: Request) -> Response:
+        import jwt  # PyJWT, a PyGithub dependency
+
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        try:
+            assert scheme == "Bearer" and self.app_public_key
+            jwt.decode(value, self.app_public_key, algorithms=["RS256"])
+        except Exception:
+            return _error(401, "A JSON web token could not be decoded")
+        token = f"ghs_installation_{next(self._counter)}"
+        self.tokens.add(token)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        return Response(201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    def _repo_route(self, repo: FakeRepo, request: Request, rest: str) -> Response:
+        base = f"{self.url}/repos/{repo.full_name}"
+        method = request.method
+        if rest == "" and method == "GET":
+            return Response(200, self._repo_json(repo))
+        if m := re.match(r"^/git/ref/(.+)$", rest):
+            sha = repo.refs.get(m[1])
+            return Response(200, _ref_json(base, m[1], sha)) if sha else _error(404, "Not Found")
+        if rest == "/git/refs" and method == "POST":
+            return self._create_ref(repo, base, request.json)
+        if (m := re.match(r"^/git/refs/(.+)$", rest)) and method == "PATCH":
+            return self._update_ref(repo, base, m[1], request.json)
+        if rest == "/git/trees" and method == "POST":
+            data = request.json
+            base_tree = self.trees.get(data.get("base_tree") or "", {})
+            sha = self._make_tree(base_tree, data["tree"])
+            return Response(201, self._tree_json(base, sha, recursive=True))
+        if m := re.match(r"^/git/trees/(.+)$", rest):
+            sha = self._resolve_tree(repo, m[1])
+            return (
+                Response(200, self._tree_json(base, sha, "recursive" in request.query))
+                if sha
+                else _error(404, "Not Found")
+            )
+        if rest == "/git/commits" and method == "POST":
+            data = request.json
+            if data["tree"] not in self.trees or any(p not in self.commits for p in data.get("parents", [])):
+                return _error(422, "Tree SHA does not exist")
+            sha = self._make_commit(data["message"], data["tree"], data.get("parents", []))
+            return Response(201, self._commit_json(base, sha))
+        if m := re.match(r"^/git/commits/([0-9a-f]+)$", rest):
+            return (
+                Response(200, self._commit_json(base, m[1]))
+                if m[1] in self.commits
+                else _error(404, "Not Found")
+            )
+        if rest == "/pulls" and method == "GET":
+            return Response(200, self._list_pulls(repo, base, request.query))
+        if rest == "/pulls" and method == "POST":
+            return self._create_pull(repo, base, request.json)
+        if m := re.match(r"^/pulls/(\d+)$", rest):
+            return self._one_pull(repo, base, int(m[1]), request)
+        if m := re.match(r"^/labels/(.+)$", rest):
+            label = repo.labels.get(_unquote(m[1]))
+            return Response(200, label) if label else _error(404, "Not Found")
+        if rest == "/labels" and method == "POST":
+            return self._create_label(repo, base, request.json)
+        if (m := re.match(r"^/issues/(\d+)/labels$", rest)) and method == "POST":
+            return self._add_labels(repo, base, int(m[1]), request.json)
+        if rest == "/readme":
+            return self._contents(repo, base, _readme_path(self._default_files(repo)), request.query)
+        if m := re.match(r"^/contents/(.+)$", rest):
+            return self._contents(repo, base, _unquote(m[1]), request.query)
+        return _error(404, "Not Found")
+
+    # --- refs, trees, commits ---------------------------------------------------------------------
+
+    def _create_ref(self, repo: FakeRepo, base: str, data: dict) -> Response:
+        name = data["ref"].removeprefix("refs/")
+        if name in repo.refs:
+            return _error(422, "Reference already exists")
+        if data["sha"] not in self.commits:
+            return _error(422, "Object does not exist")
+        repo.refs[name] = data["sha"]
+        return Response(201, _ref_json(base, name, data["sha"]))
+
+    def _update_ref(self, repo: FakeRepo, base: str, name: str, data: dict) -> Response:
+        if name not in repo.refs:
+            return _error(422, "Reference does not exist")
+        if not data.get("force") and not self._is_ancestor(repo.refs[name], data["sha"]):
+            return _error(422, "Update is not a fast forward")
+        repo.refs[name] = data["sha"]
+        for pull in repo.pulls:
+            if pull["state"] == "open" and f"heads/{pull['head']['ref']}" == name:
+                pull["head"]["sha"] = data["sha"]
+        return Response(200, _ref_json(base, name, data["sha"]))
+
+    def _is_ancestor(self, ancestor: str, sha: str) -> bool:
+        todo = [sha]
+        while todo:
+            current = todo.pop()
+            if current == ancestor:
+                return True
+            todo.extend(self.commits.get(current, {}).get("parents", []))
+        return False
+
+    def _resolve_tree(self, repo: FakeRepo, ref: str) -> str | None:
+        ref = _unquote(ref)
+        commit = repo.refs.get(f"heads/{ref}") or (ref if ref in self.commits else None)
+        if commit:
+            return self.commits[commit]["tree"]
+        return ref if ref in self.trees else None
+
+    def _tree_json(self, base: str, sha: str, recursive: bool) -> dict:
+        entries, dirs = [], set()
+        for path, blob in sorted(self.trees[sha].items()):
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                dirs.add("/".join(parts[:depth]))
+            if recursive or len(parts) == 1:
+                entries.append(
+                    {
+                        "path": path,
+                        "mode": "100644",
+                        "type": "blob",
+                        "sha": blob,
+                        "size": len(self.blobs[blob]),
+                        "url": f"{base}/git/blobs/{blob}",
+                    }
+                )
+        for path in sorted(dirs):
+            if recursive or "/" not in path:
+                entries.append(
+                    {
+                        "path": path,
+                        "mode": "040000",
+                        "type": "tree",
+                        "sha": _sha("dir", path),
+                        "url": f"{base}/git/trees/{_sha('dir', path)}",
+                    }
+                )
+        return {"sha": sha, "url": f"{base}/git/trees/{sha}", "tree": entries, "truncated": False}
+
+    def _commit_json(self, base: str, sha: str) -> dict:
+        commit = self.commits[sha]
+        return {
+            "sha": sha,
+            "url": f"{base}/git/commits/{sha}",
+            "message": commit["message"],
+            "tree": {"sha": commit["tree"], "url": f"{base}/git/trees/{commit['tree']}"},
+            "parents": [{"sha": p, "url": f"{base}/git/commits/{p}"} for p in commit["parents"]],
+            "author": {"name": "bot", "email": "bot@example.com", "date": "2026-11-24T12:00:00Z"},
+        }
+
+    # --- pulls and labels -------------------------------------------------------------------------
+
+    def _list_pulls(self, repo: FakeRepo, base: str, query: dict) -> list[dict]:
+        state = query.get("state", ["open"])[0]
+        head = query.get("head", [None])[0]
+        found = [
+            p
+            for p in repo.pulls
+            if (state == "all" or p["state"] == state)
+            and (head is None or head == f"{repo.owner}:{p['head']['ref']}")
+        ]
+        return [self._pull_json(repo, base, p) for p in found]
+
+    def _create_pull(self, repo: FakeRepo, base: str, data: dict) -> Response:
+        head_ref, base_ref = data["head"].split(":")[-1], data["base"]
+        head_sha, base_sha = repo.refs.get(f"heads/{head_ref}"), repo.refs.get(f"heads/{base_ref}")
+        if head_sha is None or base_sha is None:
+            return _validation("PullRequest", "invalid", f"head or base does not exist: {data['head']}")
+        if any(p["state"] == "open" and p["head"]["ref"] == head_ref for p in repo.pulls):
+            return _validation(
+                "PullRequest", "custom", f"A pull request already exists for {repo.owner}:{head_ref}."
+            )
+        if self._is_ancestor(head_sha, base_sha):
+            return _validation("PullRequest", "custom", f"No commits between {base_ref} and {head_ref}")
+        pull = {
+            "number": next(self._pull_numbers),
+            "state": "open",
+            "title": data["title"],
+            "body": data.get("body"),
+            "draft": bool(data.get("draft")),
+            "merged": False,
+            "labels": [],
+            "head": {"ref": head_ref, "sha": head_sha},
+            "base": {"ref": base_ref, "sha": base_sha},
+        }
+        pull["html_url"] = f"https://github.example/{repo.full_name}/pull/{pull['number']}"
+        repo.pulls.append(pull)
+        return Response(201, self._pull_json(repo, base, pull))
+
+    def _one_pull(self, repo: FakeRepo, base: str, number: int, request: Request) -> Response:
+        pull = next((p for p in repo.pulls if p["number"] == number), None)
+        if pull is None:
+            return _error(404, "Not Found")
+        if request.method == "PATCH":
+            for key in ("title", "body", "state"):
+                if key in request.json:
+                    pull[key] = request.json[key]
+        return Response(200, self._pull_json(repo, base, pull))
+
+    def _pull_json(self, repo: FakeRepo, base: str, pull: dict) -> dict:
+        number = pull["number"]
+        return {
+            **pull,
+            "id": 1000 + number,
+            "url": f"{base}/pulls/{number}",
+            "issue_url": f"{base}/issues/{number}",
+            "head": {**pull["head"], "label": f"{repo.owner}:{pull['head']['ref']}"},
+            "base": {**pull["base"], "label": f"{repo.owner}:{pull['base']['ref']}"},
+        }
+
+    def _create_label(self, repo: FakeRepo, base: str, data: dict) -> Response:
+        if data["name"] in repo.labels:
+            return _validation("Label", "already_exists", "")
+        repo.labels[data["name"]] = {
+            "name": data["name"],
+            "color": data.get("color", "ededed"),
+            "description": data.get("description"),
+            "url": f"{base}/labels/{data['name']}",
+        }
+        return Response(201, repo.labels[data["name"]])
+
+    def _add_labels(self, repo: FakeRepo, base: str, number: int, data: dict) -> Response:
+        pull = next((p for p in repo.pulls if p["number"] == number), None)
+        if pull is None:
+            return _error(404, "Not Found")
+        names = data["labels"] if isinstance(data, dict) else data  # GitHub takes both shapes
+        for name in names:
+            if name not in repo.labels:  # GitHub creates an unknown label on the fly
+                self._create_label(repo, base, {"name": name})
+            if name not in [label["name"] for label in pull["labels"]]:
+                pull["labels"].append(repo.labels[name])
+        return Response(200, pull["labels"])
+
+    # --- contents -----------------------------------------------------------------------------------
+
+    def _default_files(self, repo: FakeRepo, ref: str | None = None) -> dict[str, str]:
+        sha = repo.refs.get(f"heads/{ref or repo.default_branch}") or (ref if ref in self.commits else None)
+        return self.trees[self.commits[sha]["tree"]] if sha else {}
+
+    def _contents(self, repo: FakeRepo, base: str, path: str | None, query: dict) -> Response:
+        files = self._default_files(repo, query.get("ref", [None])[0])
+        if path is None or path not in files:
+            return _error(404, "Not Found")
+        content = self.blobs[files[path]]
+        return Response(
+            200,
+            {
+                "type": "file",
+                "encoding": "base64",
+                "size": len(content),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "sha": files[path],
+                "url": f"{base}/contents/{path}",
+                "content": base64.b64encode(content).decode(),
+            },
+        )
+
+    def _repo_json(self, repo: FakeRepo) -> dict:
+        return {
+            "id": 1,
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "private": True,
+            "owner": {"login": repo.owner, "id": 2, "type": "Organization"},
+            "default_branch": repo.default_branch,
+            "permissions": repo.permissions,
+            "url": f"{self.url}/repos/{repo.full_name}",
+            "html_url": f"https://github.example/{repo.full_name}",
+        }
+
+
+def _ref_json(base: str, name: str, sha: str) -> dict:
+    return {
+        "ref": f"refs/{name}",
+        "url": f"{base}/git/refs/{name}",
+        "object": {"type": "commit", "sha": sha, "url": f"{base}/git/commits/{sha}"},
+    }
+
+
+def _readme_path(files: dict[str, str]) -> str | None:
+    return next((p for p in sorted(files) if "/" not in p and p.lower().startswith("readme")), None)
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(text)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(
+        status,
+        {"message": message, "documentation_url": "https://docs.github.com/rest", "status": str(status)},
+    )
+
+
+def _validation(resource: str, code: str, message: str) -> Response:
+    error = {"resource": resource, "code": code}
+    if message:
+        error["message"] = message
+    return Response(
+        422,
+        {
+            "message": "Validation Failed",
+            "errors": [error],
+            "documentation_url": "https://docs.github.com/rest",
+        },
+    )
+
+
+def rate_limited(seconds_to_reset: int = 1800) -> tuple[int, dict, dict[str, str]]:
+    """A primary rate-limit 403 as GitHub sends it: (status, body, headers)."""
+    reset = int(time.time()) + seconds_to_reset
+    headers = {
+        "X-RateLimit-Limit": "5000",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Used": "5000",
+        "X-RateLimit-Reset": str(reset),
+        "X-RateLimit-Resource": "core",
+    }
+    return (
+        403,
+        {
+            "message": "API rate limit exceeded for user ID 1.",
+            "documentation_url": "https://docs.github.com/rest/rate-limit",
+        },
+        headers,
+    )
+
+
+# --- test setup ------------------------------------------------------------------------------------
+
+SEED_FILES = {
+    "README.md": "# Widgets\n\nA small Django service that sells widgets.\n\n## Development\n\nRun `make test`.\n",
+    "app/__init__.py": "",
+    "app/views.py": "from django.http import HttpResponse\n\n\ndef index(request):\n    return HttpResponse('hi')\n",
+    "docs/TODO.md": "- [ ] Add health check endpoint\n- [x] Ship the first widget\n",
+}
+
+
+@contextmanager
+def serving_github(settings, **fake_options):
+    """A started fake with ``octo/widgets`` (SEED_FILES on ``main``); the settings point at it.
+
+    Use it in a fixture: ``with serving_github(settings) as fake: yield fake``.
+    """
+    from executions.gateways.github import clear_context_cache
+
+    with FakeGitHub(**fake_options) as fake:
+        fake.add_repo("octo/widgets", files=SEED_FILES)
+        settings.GITHUB_API_URL = fake.url
+        settings.GITHUB_TOKEN = GOOD_TOKEN
+        settings.GITHUB_REPOSITORY = "octo/widgets"
+        settings.GITHUB_BASE_BRANCH = ""
+        # tests/conftest.py's environment comes after Django read its settings: set them here.
+        settings.GITHUB_SECONDS_BETWEEN_REQUESTS = 0
+        settings.GITHUB_SECONDS_BETWEEN_WRITES = 0
+        settings.GITHUB_RETRIES = 2  # kept on, but without pauses: retries are part of the story
+        settings.GITHUB_RETRY_BACKOFF = 0
+        settings.GITHUB_MAX_RATE_LIMIT_WAIT = 2
+        clear_context_cache()
+        yield fake
+        clear_context_cache()
+
+
+def make_execution(
+    title: str = "Add health check endpoint",
+    *,
+    files: dict[str, str] | None = None,
+    task=None,
+    simulated: bool = False,
+    plan: str = "1. Add a view.\n2. Route it.\n",
+):
+    """A finished-looking execution of ``title`` whose two model calls were charged to the ledger."""
+    from budget import ledger
+    from budget.periods import current_period
+    from budget.pricing import Usage, cost_nanos, price_for
+    from executions.gateways.base import Change, FileChange
+    from executions.models import Execution, ModelCall, Task
+
+    files = (
+        files
+        if files is not None
+        else {
+            "app/health.py": "from django.http import JsonResponse\n\n\ndef health(request):\n"
+            "    return JsonResponse({'ok': True})\n",
+            "app/urls.py": "from django.urls import path\n\nfrom app.health import health\n\n"
+            "urlpatterns = [path('health/', health)]\n",
+        }
+    )
+    change = Change(
+        summary="Adds a /health/ endpoint returning {'ok': true}.",
+        files=[FileChange(path, content) for path, content in files.items()],
+    )
+    task = task or Task.objects.create(title=title, description="Load balancers need a cheap probe.")
+    period = current_period()
+    reservation = ledger.reserve(50_000_000, label=f"task {task.pk}", period=period)
+    execution = Execution.objects.create(
+        task=task,
+        period=period,
+        reservation=reservation,
+        status=Execution.Status.PUBLISHING,
+        simulated=simulated,
+        plan=plan,
+        change=change.as_json(),
+        summary=change.summary,
+        reserved_nanos=reservation.amount_nanos,
+    )
+    calls = [
+        ("analysis", "anthropic", "claude-sonnet-4-5", Usage(input_tokens=2000, output_tokens=1500)),
+        (
+            "codegen",
+            "openai",
+            "gpt-4o-mini",
+            Usage(input_tokens=2000, output_tokens=4000, cache_read_tokens=500),
+        ),
+    ]
+    for step, provider, model, usage in calls:
+        price = price_for(model)
+        cost = cost_nanos(price, usage)
+        ledger.charge(reservation, cost, model_name=model, provider=provider, usage=usage)
+        ModelCall.objects.create(
+            execution=execution,
+            step=step,
+            provider=provider,
+            requested_model=model,
+            model=model,
+            price=price,
+            cost_nanos=cost,
+            simulated=simulated,
+            **usage.as_dict(),
+        )
+        execution.cost_nanos += cost
+    execution.save(update_fields=["cost_nanos"])
+    return execution, change
