@@ -1,0 +1,124 @@
+"""Ledger throughput under contention on PostgreSQL (a script, not a test).
+
+    python benchmarks/ledger.py [--workers 32] [--seconds 10] [--url postgres://postgres@127.0.0.1:5432/postgres]
+
+Creates (and afterwards drops) a scratch database ``bench_ledger``, migrates it, then runs N worker
+processes, each with its own connection, doing reserve → charge → charge → release cycles against
+one period whose limit is small enough that reservations are also refused. Prints cycles per second
+and the overspend, which must be $0.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "bench_ledger"
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestration_site.settings")
+    os.environ["CONN_MAX_AGE"] = "600"
+    import django
+
+    django.setup()
+
+
+def worker(url: str, seconds: float, seed: int, results: mp.Queue) -> None:
+    setup_django(url)
+    from budget import ledger
+    from budget.money import to_nanos
+    from budget.periods import current_period
+    from budget.pricing import Usage
+
+    rng = random.Random(seed)
+    worst = to_nanos("0.09")
+    period = current_period()
+    usage = Usage(input_tokens=2000, output_tokens=1500)
+    cycles = refused = charged = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            reservation = ledger.reserve(worst, period=period)
+        except ledger.BudgetExhausted:
+            refused += 1
+            continue
+        for model, share in (("claude-sonnet-4-5", 0.8), ("gpt-4o-mini", 0.2)):
+            cost = rng.randint(1, int(worst * share))
+            ledger.charge(reservation, cost, model_name=model, provider="anthropic", usage=usage)
+            charged += cost
+        ledger.release(reservation)
+        cycles += 1
+    results.put((cycles, refused, charged))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    admin_url = args.url
+    bench_url = admin_url.rsplit("/", 1)[0] + f"/{DB_NAME}"
+
+    import psycopg
+
+    with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    try:
+        setup_django(bench_url)
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", verbosity=0)
+        from budget.models import Period
+        from budget.money import format_usd, to_nanos
+        from budget.periods import current_period
+
+        period = current_period()
+        # Small enough that the limit is reached during the run: refusals are part of the load.
+        Period.objects.filter(pk=period.pk).update(limit_nanos=to_nanos(os.environ.get("BENCH_LIMIT", "1000")))
+        connections.close_all()
+
+        results: mp.Queue = mp.Queue()
+        procs = [
+            mp.Process(target=worker, args=(bench_url, args.seconds, i, results)) for i in range(args.workers)
+        ]
+        started = time.monotonic()
+        for p in procs:
+            p.start()
+        totals = [results.get() for _ in procs]
+        for p in procs:
+            p.join()
+        elapsed = time.monotonic() - started
+
+        cycles = sum(t[0] for t in totals)
+        refused = sum(t[1] for t in totals)
+        charged = sum(t[2] for t in totals)
+        period.refresh_from_db()
+        overspend = max(period.spent_nanos - period.limit_nanos, 0)
+        print(f"workers            {args.workers}")
+        print(f"cycles             {cycles} in {elapsed:.1f} s (includes worker start-up)")
+        print(f"cycles per second  {cycles / args.seconds:.0f}")
+        print(f"refused reserves   {refused}")
+        print(f"spent              {format_usd(period.spent_nanos)} of {format_usd(period.limit_nanos)}")
+        print(f"charged by workers {format_usd(charged)} (ledger matches: {charged == period.spent_nanos})")
+        print(f"reserved left      {format_usd(period.reserved_nanos)}")
+        print(f"overspend          {format_usd(overspend)}")
+        connections.close_all()
+        if overspend or charged != period.spent_nanos or period.reserved_nanos:
+            sys.exit(1)
+    finally:
+        with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
