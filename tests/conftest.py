@@ -25,10 +25,21 @@ def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     has_redis = bool(os.environ.get("TEST_REDIS_URL"))
     for item in items:
+        restore_seed_rows(item)
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: DATABASE_URL=postgres://... (bin/test)"))
         if "redis" in item.keywords and not (has_redis and on_postgres):
             item.add_marker(pytest.mark.skip(reason="needs Redis: TEST_REDIS_URL=redis://... (bin/test)"))
+
+
+def restore_seed_rows(item):
+    """A transactional test empties every table when it ends, the data migrations' seed (prices,
+    thresholds, step configs) included; serialized rollback puts those rows back before each one,
+    so a test does not depend on which transactional test ran before it."""
+    marker = item.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+        kwargs = {**marker.kwargs, "serialized_rollback": True}
+        item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
 
 
 @pytest.fixture
