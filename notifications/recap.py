@@ -1,0 +1,126 @@
+"""The monthly recap: the facts of a finished period, recorded and announced exactly once.
+
+``budget.jobs.roll_over_periods`` calls ``recap_period`` for every finished period at the first
+check of a month; ``send_recap`` calls it by hand. Who announces is decided by the ledger's
+conditional update of ``Period.recapped_at`` (``ledger.mark_recapped``), in the same transaction
+as the outbox event, so a retry, a second cluster or a crash and rerun never sends a second recap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from budget import ledger
+from budget.models import Period
+from budget.money import dollars_str
+from budget.selectors import period_summary
+from notifications import events
+from notifications.models import Event
+
+TOP_EXECUTIONS = 5
+
+
+def most_expensive_executions(period: Period, *, limit: int = TOP_EXECUTIONS) -> list[dict]:
+    """Selector (read-only): the period's costliest executions, most expensive first."""
+    from executions.models import Execution
+
+    rows = (
+        Execution.objects.filter(period=period, cost_nanos__gt=0)
+        .select_related("task")
+        .order_by("-cost_nanos", "pk")[:limit]
+    )
+    return [
+        {
+            "id": e.pk,
+            "task_title": e.task.title,
+            "status": e.status,
+            "cost": dollars_str(e.cost_nanos),
+            "pr_url": e.pr_url or None,
+            "branch": e.branch or None,
+            "simulated": e.simulated,
+        }
+        for e in rows
+    ]
+
+
+def simulated_execution_count(period: Period) -> int:
+    from executions.models import Execution
+
+    return Execution.objects.filter(period=period, simulated=True).count()
+
+
+def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
+    """Everything the recap says about ``period``, as JSON (money as decimal-string dollars).
+
+    Totals are the ledger's running totals (sums of what was charged), not re-estimates.
+    """
+    summary = period_summary(period, now=now)
+    p = summary.period
+    return {
+        "period_id": p.pk,
+        "month": f"{p.month:%Y-%m}",
+        "starts_at": p.starts_at.isoformat(),
+        "ends_at": p.ends_at.isoformat(),
+        "limit": dollars_str(p.limit_nanos),
+        "spent": dollars_str(p.spent_nanos),
+        "percent": str(summary.percent),
+        "executions": p.executions_count,
+        "succeeded": p.succeeded_count,
+        "failed": p.failed_count,
+        "prs": p.prs_count,
+        "cost_per_pr": None if summary.cost_per_pr_nanos is None else dollars_str(summary.cost_per_pr_nanos),
+        "exhausted": p.exhausted_at is not None,
+        "models": [m.as_json() for m in summary.models],
+        "milestones": [
+            {
+                "threshold": dollars_str(m.threshold_nanos),
+                "reached_at": m.reached_at.isoformat(),
+                "spent": dollars_str(m.spent_nanos),
+                "prs": m.prs_count,
+                "executions": m.executions_count,
+            }
+            for m in summary.milestones
+        ],
+        "top_executions": most_expensive_executions(p),
+        "simulated_executions": simulated_execution_count(p),
+    }
+
+
+def is_finished(period: Period, *, now: dt.datetime) -> bool:
+    return period.closed_at is not None or period.ends_at <= now
+
+
+def recap_period(period: Period, *, force: bool = False, now: dt.datetime | None = None) -> bool:
+    """Record and announce ``period``'s recap. True when this call sent one.
+
+    Without ``force`` only the first caller for a finished period sends it (later calls: False).
+    With ``force`` a recap is sent again as a new event with its own key; a period not over yet
+    gets a preview that does not count as its recap, so the real one still goes out at month end.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if is_finished(period, now=now) and ledger.mark_recapped(period, now=now):
+            period.refresh_from_db()
+            return (
+                events.emit(
+                    Event.Kind.MONTHLY_RECAP, key=f"recap:{period.pk}", payload=recap_facts(period, now=now)
+                )
+                is not None
+            )
+        if not force:
+            return False
+        period.refresh_from_db()
+        payload = {
+            **recap_facts(period, now=now),
+            "forced": True,
+            "preview": not is_finished(period, now=now),
+        }
+        return (
+            events.emit(
+                Event.Kind.MONTHLY_RECAP, key=f"recap:{period.pk}:forced:{now.isoformat()}", payload=payload
+            )
+            is not None
+        )
