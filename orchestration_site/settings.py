@@ -198,9 +198,16 @@ GITHUB_SECONDS_BETWEEN_WRITES = env.float("GITHUB_SECONDS_BETWEEN_WRITES", defau
 
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")
 
+# The background schedules (``setup_schedules``; executions/scheduler.py, executions/jobs.py).
 SCHEDULE_MINUTES = env.int("SCHEDULE_MINUTES", default=30)
 PACING_ENABLED = env.bool("PACING_ENABLED", default=True)
 MAX_CONCURRENT_EXECUTIONS = env.int("MAX_CONCURRENT_EXECUTIONS", default=1)
+MODEL_RETIREMENT_NOTICE_DAYS = env.int("MODEL_RETIREMENT_NOTICE_DAYS", default=30)
+for _name, _minimum in (("SCHEDULE_MINUTES", 1), ("MAX_CONCURRENT_EXECUTIONS", 1), ("MODEL_RETIREMENT_NOTICE_DAYS", 0)):
+    if globals()[_name] < _minimum:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")
 
 # --- django-q2 ----------------------------------------------------------------------------
 # One worker process (``python manage.py qcluster``) runs the schedules of ``setup_schedules``.
@@ -274,3 +281,35 @@ SPECTACULAR_SETTINGS |= {
 # --- The pipeline (executions/providers, executions/pipeline.py) ------------------------------
 # Each simulated model call sleeps this long (0: instant), to watch progress or stop a worker mid-run.
 SIMULATED_LATENCY_SECONDS = env.float("SIMULATED_LATENCY_SECONDS", default=0.0)
+
+# --- Notifications: the outbox and its delivery (notifications/delivery.py, transports.py) -------
+# Every event gets one delivery per enabled channel that wants it, in the event's transaction.
+# - NOTIFY_ASYNC: right after that transaction commits, queue one django-q2 task
+#   ``notifications.delivery.deliver_due`` (an insert into the ORM broker's queue, or a Redis push:
+#   the pipeline never waits on a webhook). The cluster's periodic sweep runs the same task and
+#   catches anything a lost trigger missed; ``send_notifications`` flushes by hand. Off: the sweep
+#   and the command only.
+# - A failed send is retried after NOTIFY_RETRY_BASE_SECONDS × 2^(attempt-1), at most
+#   NOTIFY_RETRY_MAX_SECONDS; after NOTIFY_MAX_ATTEMPTS (8: ~2 h of trying at the defaults) it is
+#   dead, listed in the admin where it can be retried. A 429 waits what the service asks and does
+#   not use up an attempt.
+# - NOTIFY_LEASE_SECONDS: a claimed delivery whose worker died is due again after this long. It
+#   must be longer than one send can take (the two timeouts), so a live worker never loses its claim.
+NOTIFY_ASYNC = env.bool("NOTIFY_ASYNC", default=True)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
+NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=60)
+NOTIFY_RETRY_MAX_SECONDS = env.int("NOTIFY_RETRY_MAX_SECONDS", default=60 * 60)
+NOTIFY_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFY_CONNECT_TIMEOUT_SECONDS", default=5.0)
+NOTIFY_READ_TIMEOUT_SECONDS = env.float("NOTIFY_READ_TIMEOUT_SECONDS", default=10.0)
+NOTIFY_LEASE_SECONDS = env.int("NOTIFY_LEASE_SECONDS", default=5 * 60)
+if not NOTIFY_CONNECT_TIMEOUT_SECONDS + NOTIFY_READ_TIMEOUT_SECONDS < NOTIFY_LEASE_SECONDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "NOTIFY_LEASE_SECONDS must be longer than NOTIFY_CONNECT_TIMEOUT_SECONDS + "
+        "NOTIFY_READ_TIMEOUT_SECONDS, or a slow send could be claimed and sent a second time."
+    )
+if NOTIFY_MAX_ATTEMPTS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"NOTIFY_MAX_ATTEMPTS must be at least 1, not {NOTIFY_MAX_ATTEMPTS}.")

@@ -1,0 +1,104 @@
+"""The scheduled runner: every SCHEDULE_MINUTES the worker considers starting the next execution.
+
+``run_next_execution`` starts the next pending task (highest priority, then oldest) only when:
+
+- a run slot is free: at most MAX_CONCURRENT_EXECUTIONS executions at once, across every
+  cluster and machine (``run_slot``), and no more than that already running;
+- the month is on pace (PACING_ENABLED): spend, counting the execution about to start, stays
+  within one worst case of the even-spend line (``on_pace``), so the budget lasts the month;
+- the worst case fits, or the month is not yet known to be exhausted (the pipeline records and
+  announces an exhaustion once; later runs skip it quietly).
+
+Otherwise it does nothing and says why in one line, which q2 keeps as the task's result. It never
+raises for an expected outcome: a scheduled job that raised would only fill the failure list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+
+from budget import pacing
+from budget.ledger import BudgetExhausted
+from budget.models import Period
+from budget.money import format_usd
+from budget.periods import current_period
+from budget.pricing import PricingError
+from executions.errors import ExecutionError, TaskBusy
+from executions.gateways.base import PublishError, RepositoryGateway, get_gateway
+from executions.models import Execution
+from executions.pipeline import prepare, run_execution
+from executions.providers import Providers, providers_for_mode
+from executions.services import next_pending_task
+from executions.slots import run_slot
+
+log = logging.getLogger(__name__)
+
+
+def on_pace(period: Period, now: dt.datetime) -> bool:
+    """Whether pacing lets the next execution start now.
+
+    The month's spend counting this execution's worst case must stay at or below the even-spend
+    line plus that worst case; equivalently, what is spent and held already is at or below the
+    line. Spend then never runs more than one execution ahead of the line. (``pacing.may_start``
+    leaves the new worst case out of the spend, which lets it run up to two executions ahead.)
+    """
+    return period.spent_nanos + period.reserved_nanos <= pacing.even_spend_nanos(period, now)
+
+
+def run_next_execution(
+    *,
+    now: dt.datetime | None = None,
+    providers: Providers | None = None,
+    gateway: RepositoryGateway | None = None,
+) -> str:
+    """Start and run the next pending task if the gates allow; a one-line outcome either way."""
+    with run_slot() as slot:
+        if slot is None:
+            return _skip(f"all {settings.MAX_CONCURRENT_EXECUTIONS} run slot(s) are busy")
+        running = Execution.objects.filter(status__in=Execution.ACTIVE).count()
+        if running >= settings.MAX_CONCURRENT_EXECUTIONS:
+            return _skip(
+                f"{running} execution(s) running; at most {settings.MAX_CONCURRENT_EXECUTIONS} at once"
+            )
+        return _run_next(now, providers or providers_for_mode(), gateway or get_gateway())
+
+
+def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway) -> str:
+    task = next_pending_task()
+    if task is None:
+        return _skip("no pending task")
+    at = now or timezone.now()
+    try:
+        worst = prepare(task, providers=providers, gateway=gateway, now=now).worst_case_nanos
+    except (ExecutionError, PricingError, PublishError) as exc:
+        log.warning("next execution not started: %s", exc)
+        return f"not started: {exc}"
+    period = current_period(now=at)
+    if worst > period.remaining_nanos and period.exhausted_at is not None:
+        return _skip(f"the budget for {period.month:%Y-%m} is exhausted")
+    if settings.PACING_ENABLED and not on_pace(period, at):
+        return _skip(
+            f"ahead of pace: {format_usd(period.spent_nanos + period.reserved_nanos, places=4)} spent or "
+            f"held, even-spend line {format_usd(pacing.even_spend_nanos(period, at), places=4)}"
+        )
+    try:
+        execution = run_execution(task, now=now, providers=providers, gateway=gateway)
+    except BudgetExhausted as exc:  # recorded and announced once by the pipeline
+        log.info("next execution not started: %s", exc)
+        return f"not started: {exc}"
+    except TaskBusy as exc:  # another worker claimed it first
+        return _skip(str(exc))
+    except (ExecutionError, PricingError, PublishError) as exc:
+        log.warning("task %s not started: %s", task.pk, exc)
+        return f"not started: {exc}"
+    outcome = f"execution {execution.pk} of task {task.pk} {execution.status}"
+    return f"{outcome}: {execution.error}" if execution.error else outcome
+
+
+def _skip(reason: str) -> str:
+    log.debug("scheduled run skipped: %s", reason)
+    return f"skipped: {reason}"

@@ -1,0 +1,40 @@
+"""Fixtures for the background-execution tests: a fast in-memory repository, and q2 clusters run
+as real ``python manage.py qcluster`` subprocesses against the test database."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from executions.gateways.base import Change, PublishResult, RepositoryContext, branch_name
+
+
+class MemoryGateway:
+    """A repository that keeps published changes in a list: the pacing month runs hundreds of
+    executions, and the real local-git publisher (tested in tests/executions) would take minutes."""
+
+    name = "local-git"
+
+    def __init__(self):
+        self.published: list[tuple[int, Change]] = []
+        self._shas = itertools.count(1)
+
+    def context(self) -> RepositoryContext:
+        return RepositoryContext(
+            name="memory", default_branch="main", files=["README.md"], readme_excerpt="# Demo"
+        )
+
+    def read_file(self, path: str) -> str | None:
+        return None
+
+    def publish(self, execution, change: Change) -> PublishResult:
+        self.published.append((execution.pk, change))
+        return PublishResult(
+            branch=branch_name(execution.task_id, execution.task.title), commit_sha=f"{next(self._shas):040x}"
+        )
+
+
+@pytest.fixture
+def memory_gateway():
+    return MemoryGateway()
