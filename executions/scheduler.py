@@ -64,7 +64,22 @@ def run_next_execution(
             return _skip(
                 f"{running} execution(s) running; at most {settings.MAX_CONCURRENT_EXECUTIONS} at once"
             )
-        return _run_next(now, providers or providers_for_mode(), gateway or get_gateway())
+        providers, gateway = providers or providers_for_mode(), gateway or get_gateway()
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                return _run_next(now, providers, gateway)
+            except _Claimed:
+                continue  # another worker took that task between our pick and our claim
+        return _skip("the next pending tasks were claimed by other workers")
+
+
+# Picking the next task and claiming it are two steps: a runner that loses the claim to another
+# worker picks again, a few times, rather than letting its slot go unused.
+CLAIM_ATTEMPTS = 3
+
+
+class _Claimed(Exception):
+    """The picked task was claimed by another worker first."""
 
 
 def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway) -> str:
@@ -90,8 +105,8 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
     except BudgetExhausted as exc:  # recorded and announced once by the pipeline
         log.info("next execution not started: %s", exc)
         return f"not started: {exc}"
-    except TaskBusy as exc:  # another worker claimed it first
-        return _skip(str(exc))
+    except TaskBusy:
+        raise _Claimed from None
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("task %s not started: %s", task.pk, exc)
         return f"not started: {exc}"
