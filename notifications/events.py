@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from budget.money import dollars_str
 from budget.selectors import period_summary
+from notifications.delivery import fan_out
 from notifications.models import Event
 
 if TYPE_CHECKING:
@@ -24,12 +25,17 @@ Kind = Event.Kind
 
 
 def emit(kind: str, *, key: str, payload: dict) -> Event | None:
-    """Record an event once per ``key``. Returns None when the key was already recorded."""
-    try:
-        with transaction.atomic():
-            return Event.objects.create(kind=kind, key=key, payload=payload)
-    except IntegrityError:
-        return None
+    """Record an event once per ``key``, with one delivery per enabled channel that wants it, all
+    in the caller's transaction (they commit or roll back with the change they report). Delivery
+    is triggered after commit. Returns None when the key was already recorded."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = Event.objects.create(kind=kind, key=key, payload=payload)
+        except IntegrityError:
+            return None
+        fan_out(event)
+    return event
 
 
 def budget_snapshot(period: Period) -> dict:
