@@ -146,6 +146,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 started_at=at,
                 heartbeat_at=at,
             )
+            _remember_calls(execution, [])
             ledger.record_execution_started(reservation.period, now=now)
             events.execution_started(execution)
     except _NotClaimed:
@@ -192,23 +193,24 @@ def _run(
     task = execution.task
     try:
         _save(execution, now, status=Execution.Status.ANALYSING)
-        analysis = _call(execution, prepared.analysis, prepared.analysis_request, providers.analysis, now)
-        plan = analysis.text.strip()
+        analysis = _ask(providers.analysis, prepared.analysis_request)
+        plan = analysis.completion.text.strip()
         if not plan:
+            _charge(execution, prepared.analysis, analysis, now)
             raise ChangeRejected("The analysis returned an empty plan.")
-        _save(execution, now, plan=plan, status=Execution.Status.GENERATING)
+        # The state an answer leads to commits with its charge: a crash cannot separate them.
+        _charge(execution, prepared.analysis, analysis, now, plan=plan, status=Execution.Status.GENERATING)
         forwarded = steps.cut_plan(plan, steps.plan_byte_cap(prepared.analysis))
         request = steps.codegen_request(prepared.codegen, task, prepared.context, forwarded)
-        change = _change_from(
-            _call(execution, prepared.codegen, request, providers.codegen, now), prepared.codegen
-        )
-        _save(
-            execution,
-            now,
-            status=Execution.Status.PUBLISHING,
-            change=change.as_json(),
-            summary=change.summary,
-            publisher=gateway.name,
+        generated = _ask(providers.codegen, request)
+        try:
+            change = _change_from(generated.completion, prepared.codegen)
+        except ChangeRejected:
+            _charge(execution, prepared.codegen, generated, now)
+            raise  # the money spent stays charged
+        published_as = {"change": change.as_json(), "summary": change.summary, "publisher": gateway.name}
+        _charge(
+            execution, prepared.codegen, generated, now, status=Execution.Status.PUBLISHING, **published_as
         )
         published = gateway.publish(execution, change)
     except EXPECTED_FAILURES as exc:
@@ -220,20 +222,29 @@ def _run(
     return _finish_succeeded(execution, published, now)
 
 
-def _call(
-    execution: Execution,
-    step: steps.Step,
-    request: CompletionRequest,
-    provider: Provider,
-    now: dt.datetime | None,
-) -> Completion:
-    """One vendor call, then its row and its charge in one transaction."""
+@dataclass(frozen=True)
+class Answer:
+    completion: Completion
+    duration_ms: int
+    simulated: bool
+
+
+def _ask(provider: Provider, request: CompletionRequest) -> Answer:
+    """One vendor call, timed. Nothing is written: ``_charge`` records it."""
     started = time.monotonic()
     completion = provider.complete(request)
-    duration_ms = int((time.monotonic() - started) * 1000)
+    return Answer(completion, int((time.monotonic() - started) * 1000), provider.simulated)
+
+
+def _charge(
+    execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, **advance
+) -> None:
+    """The call's row, its charge and the execution's new cost in one transaction, with the
+    state change the answer leads to (``advance``), so that a crash never separates them."""
+    completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage)
     with transaction.atomic():
-        ModelCall.objects.create(
+        call = ModelCall.objects.create(
             execution=execution,
             step=step.name,
             provider=step.resolved.model.provider,
@@ -242,8 +253,8 @@ def _call(
             price=step.resolved.price,
             cost_nanos=cost,
             request_id=completion.request_id[:200],
-            duration_ms=duration_ms,
-            simulated=provider.simulated,
+            duration_ms=answer.duration_ms,
+            simulated=answer.simulated,
             **completion.usage.as_dict(),
         )
         charged = ledger.charge(
@@ -254,13 +265,24 @@ def _call(
             usage=completion.usage,
             now=now,
         )
-        Execution.objects.filter(pk=execution.pk).update(
-            cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
-        )
-        execution.cost_nanos += cost
+        advance.setdefault("heartbeat_at", now or timezone.now())
+        Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost, **advance)
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
-    return completion
+    for name, value in advance.items():
+        setattr(execution, name, value)
+    execution.cost_nanos += cost
+    _remember_calls(execution, [*execution.calls.all(), call])
+
+
+def _remember_calls(execution: Execution, calls: list[ModelCall]) -> None:
+    """Keep the calls this execution made (all of them: only this run writes its calls) as its
+    loaded ``execution.calls``, as ``prefetch_related`` would, so the events do not read them back.
+    ``execution.calls.all()`` answers from memory; a filtered or ordered query still runs."""
+    execution._prefetched_objects_cache = {}
+    loaded = execution.calls.all()  # lazy: no query runs
+    loaded._result_cache, loaded._prefetch_done = list(calls), True
+    execution._prefetched_objects_cache = {"calls": loaded}
 
 
 def _change_from(completion: Completion, step: steps.Step) -> Change:

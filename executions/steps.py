@@ -85,15 +85,17 @@ class Step:
 def configured_steps(*, on: dt.date) -> tuple[Step, Step]:
     """The (analysis, codegen) steps for ``on``. Raises ``ConfigurationError`` or ``PricingError``."""
     configs = {config.step: config for config in StepConfig.objects.all()}
-    return tuple(_step(name, configs.get(name), on) for name in (ANALYSIS, CODEGEN))
+    # One query for the usual case; a retired, unpriced or unknown model takes ``resolve``'s path.
+    current = catalog.resolve_current([config.model_name for config in configs.values()], on=on)
+    return tuple(_step(name, configs.get(name), on, current) for name in (ANALYSIS, CODEGEN))
 
 
-def _step(name: str, config: StepConfig | None, on: dt.date) -> Step:
+def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, ResolvedModel]) -> Step:
     if config is None:
         raise ConfigurationError(
             f"The {name} step has no model configured: add it under Step configs in the admin."
         )
-    resolved = catalog.resolve(config.model_name, on=on)
+    resolved = current.get(config.model_name) or catalog.resolve(config.model_name, on=on)
     vendor = VENDOR_OF_STEP[name]
     if resolved.model.provider != vendor:
         raise ConfigurationError(

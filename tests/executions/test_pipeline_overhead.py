@@ -1,0 +1,85 @@
+"""What the pipeline's speed must not cost: fresh configuration, honest event figures, and a
+bounded number of queries per execution (``benchmarks/pipeline.py`` measures the time)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from budget.models import LanguageModel, Price
+from budget.periods import current_period
+from executions.models import Execution, StepConfig
+from executions.pipeline import run_execution
+from executions.services import create_task
+from notifications.models import Event
+from tests.executions.conftest import assert_ledger_consistent
+
+pytestmark = pytest.mark.django_db
+
+# The pipeline's own statements for one simulated execution (the outbox's are counted apart: they
+# grow with the channels). 46 when this was written; a new query here should be a deliberate one.
+PIPELINE_QUERIES = 48
+
+
+def test_the_events_carry_the_months_figures_at_that_moment():
+    execution = run_execution(create_task(title="First"))
+    started, completed = (
+        Event.objects.get(kind=kind, payload__execution__id=execution.pk).payload["budget"]
+        for kind in ("execution_started", "execution_completed")
+    )
+    period = current_period()
+
+    assert started["executions"] == 1 and started["spent"] == "0.00"
+    assert started["reserved"] != "0.00"  # this execution's worst case is held
+    assert completed["spent"] == "0.031275" and completed["reserved"] == "0.00"
+    assert (completed["executions"], completed["succeeded"]) == (1, 1)
+    assert completed["spent"] == f"{period.spent_nanos / 10**9:.6f}"
+    assert [m["calls"] for m in completed["models"]] == [1, 1]
+
+
+def test_an_admin_edit_applies_to_the_very_next_execution():
+    first = run_execution(create_task(title="First"))
+    StepConfig.objects.filter(step="analysis").update(max_tokens=1000)
+    Price.objects.create(
+        model=LanguageModel.objects.get(name="claude-sonnet-4-5"),
+        effective_from=timezone.localdate(),
+        input_nanos=1000,
+        output_nanos=5000,
+    )
+
+    second = run_execution(create_task(title="Second"))
+
+    analysis = second.calls.get(step="analysis")
+    assert (analysis.input_tokens, analysis.output_tokens) == (2000, 1000)  # capped at the new max
+    assert analysis.cost_nanos == 2000 * 1000 + 1000 * 5000
+    assert second.reserved_nanos < first.reserved_nanos
+    assert_ledger_consistent(current_period())
+
+
+def test_the_calls_an_execution_holds_are_the_rows_it_wrote():
+    execution = run_execution(create_task(title="First"))
+    fields = ["pk", "step", "model", "price_id", "input_tokens", "output_tokens", "cost_nanos", "created_at"]
+
+    held = [[getattr(c, f) for f in fields] for c in execution.calls.all()]
+
+    stored = Execution.objects.get(pk=execution.pk).calls.all()
+    assert held == [[getattr(c, f) for f in fields] for c in stored]
+    assert sum(c.cost_nanos for c in execution.calls.all()) == execution.cost_nanos
+    assert execution.calls.get(step="codegen").model == "gpt-4o-mini"  # a query still runs for real
+
+
+def test_one_execution_makes_a_bounded_number_of_queries():
+    run_execution(create_task(title="Warm up"))  # the month's period and daily row exist from here on
+    task = create_task(title="Counted")
+
+    with CaptureQueriesContext(connection) as queries:
+        execution = run_execution(task)
+
+    assert execution.status == Execution.Status.SUCCEEDED
+    own = [q["sql"] for q in queries.captured_queries if not _outbox_or_savepoint(q["sql"])]
+    assert len(own) <= PIPELINE_QUERIES, "\n".join(own)
+
+
+def _outbox_or_savepoint(sql: str) -> bool:
+    # Savepoints depend on the transactions the test runs inside; the outbox is another module's.
+    return "notifications_" in sql or "SAVEPOINT" in sql
