@@ -29,12 +29,34 @@ def validate_url(kind: str, url: str) -> None:
         )
 
 
+def env_url_problem() -> str | None:
+    """What is wrong with ``DISCORD_WEBHOOK_URL``, in one line without the URL; None if fine."""
+    url = (getattr(settings, "DISCORD_WEBHOOK_URL", "") or "").strip()
+    if not url:
+        return None
+    try:
+        validate_url(Channel.Kind.DISCORD, url)
+    except ValidationError as exc:
+        return f"DISCORD_WEBHOOK_URL is not usable: {exc.messages[0]}"
+    return None
+
+
+def check_env_channel(app_configs=None, **kwargs) -> list:
+    """A Django system check: every ``manage.py`` command says plainly that a bad
+    ``DISCORD_WEBHOOK_URL`` is ignored. A warning, not an error: a typo in where announcements go
+    must not stop executions (``send_notifications`` itself exits 2 on it)."""
+    from django.core.checks import Warning
+
+    problem = env_url_problem()
+    return [Warning(f"{problem} It is ignored.", id="notifications.W001")] if problem else []
+
+
 def sync_env_channel() -> Channel | None:
     """The channel ``DISCORD_WEBHOOK_URL`` provides: created on first use, its URL kept equal to
     the environment's. A person can still turn it off or narrow its events in the admin; a new URL
     turns it back on if delivery had turned it off (the old webhook was gone)."""
     url = (getattr(settings, "DISCORD_WEBHOOK_URL", "") or "").strip()
-    if not url:
+    if not url or env_url_problem():  # the system check reports it; never post to a bad URL
         return None
     channel, created = Channel.objects.get_or_create(
         name=ENV_CHANNEL_NAME, defaults={"kind": Channel.Kind.DISCORD, "url": url, "events": []}

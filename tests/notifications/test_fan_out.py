@@ -2,12 +2,14 @@
 
 import django_q.tasks
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import transaction
 from django_q.models import OrmQ
 from django_q.tasks import _sync
 
 from notifications import events
-from notifications.channels import ENV_CHANNEL_NAME
+from notifications.channels import ENV_CHANNEL_NAME, check_env_channel
 from notifications.delivery import deliver_due
 from notifications.models import Channel, Delivery, Event
 from tests.notifications.conftest import error_event, markers
@@ -146,3 +148,38 @@ def test_nothing_is_queued_when_no_channel_wants_the_event(settings):
     error_event(1)
 
     assert OrmQ.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("discord.com/api/webhooks/1/tok", "The webhook URL must start with https:// and name a host."),
+        (
+            "https://discord.com/channels/1/2",
+            "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>.",
+        ),
+    ],
+)
+def test_a_bad_discord_webhook_url_is_a_configuration_error(settings, url, problem):
+    settings.DISCORD_WEBHOOK_URL = url
+
+    [warning] = check_env_channel()
+    assert (warning.id, warning.msg) == (
+        "notifications.W001",
+        f"DISCORD_WEBHOOK_URL is not usable: {problem} It is ignored.",
+    )
+    with pytest.raises(CommandError) as failed:
+        call_command("send_notifications")
+    assert (failed.value.returncode, str(failed.value)) == (
+        2,
+        f"DISCORD_WEBHOOK_URL is not usable: {problem}",
+    )
+    error_event(1)  # the pipeline goes on; no channel is made from the bad URL
+    assert not Channel.objects.exists() and not Delivery.objects.exists()
+
+
+def test_a_good_or_missing_discord_webhook_url_passes_the_check(settings):
+    settings.DISCORD_WEBHOOK_URL = "https://discord.com/api/webhooks/123/abc"
+    assert check_env_channel() == []
+    settings.DISCORD_WEBHOOK_URL = ""
+    assert check_env_channel() == []

@@ -2,7 +2,8 @@
 
 The same work as the background task, by hand: useful without a running cluster, or to see at once
 why messages do not arrive. Exit codes: 0 everything due was sent (or nothing was due), 1 some
-delivery failed (it will be retried, is dead, or its channel was turned off).
+delivery failed (it will be retried, is dead, or its channel was turned off), 2 DISCORD_WEBHOOK_URL
+is not a Discord webhook URL.
 """
 
 from collections import Counter
@@ -27,6 +28,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, retry_dead: bool, **options):
+        if problem := channels.env_url_problem():
+            raise CommandError(problem, returncode=2)
         channels.sync_env_channel()
         if retry_dead:
             revived = delivery.retry(Delivery.objects.filter(status=Delivery.Status.DEAD))
