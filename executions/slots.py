@@ -16,51 +16,53 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 # The first key of the two-key advisory locks; the slot number is the second.
-ADVISORY_LOCK_CLASS = 0x0E5C  # "exec"
+ADVISORY_LOCK_CLASS = 0x0E5C  # any constant no other code of this database uses
 
 
 @contextlib.contextmanager
 def run_slot() -> Iterator[int | None]:
     """Hold a free slot (its number) for the ``with`` block, or yield None when all are taken."""
-    slots = max(settings.MAX_CONCURRENT_EXECUTIONS, 0)
+    slots = range(max(settings.MAX_CONCURRENT_EXECUTIONS, 0))
     hold = _advisory_slot if connection.vendor == "postgresql" else _file_slot
-    for number in range(slots):
-        with hold(number) as held:
-            if held:
-                yield number
-                return
-    yield None
+    with hold(slots) as number:
+        yield number
 
 
 @contextlib.contextmanager
-def _advisory_slot(number: int) -> Iterator[bool]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, number])
-        held = cursor.fetchone()[0]
+def _advisory_slot(slots: range) -> Iterator[int | None]:
+    # A session of its own, not Django's connection: that one may be closed and reopened during
+    # an execution (``close_old_connections``), which would drop a lock taken on it. Closing
+    # this session at the end is what releases the lock; a dead worker's session ends by itself.
+    session = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
+        held = None
+        with session.cursor() as cursor:
+            for number in slots:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, number])
+                if cursor.fetchone()[0]:
+                    held = number
+                    break
         yield held
     finally:
-        if held and connection.connection is not None:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, number])
+        session.close()
 
 
 @contextlib.contextmanager
-def _file_slot(number: int) -> Iterator[bool]:
-    path = Path(f"{connection.settings_dict['NAME']}.run-slot-{number}.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+def _file_slot(slots: range) -> Iterator[int | None]:
+    for number in slots:
+        path = Path(f"{connection.settings_dict['NAME']}.run-slot-{number}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
+            os.close(fd)
+            continue
         try:
-            yield True
+            yield number
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            os.close(fd)  # closing the file releases its lock
+        return
+    yield None

@@ -215,7 +215,7 @@ for _name, _minimum in (("SCHEDULE_MINUTES", 1), ("MAX_CONCURRENT_EXECUTIONS", 1
 # worker machines, one PostgreSQL). Why each number is what it is:
 # - ``timeout`` (Q_TIMEOUT_SECONDS, 25 min) is longer than the longest execution: two model calls
 #   of at most LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) each (16 min at the defaults) plus
-#   publishing. A worker still busy past it is killed.
+#   publishing (checked below). A worker still busy past it is killed.
 # - ``retry`` (timeout + 5 min) is when the ORM broker hands an unacknowledged task out again. Being
 #   longer than ``timeout``, it comes only after the first worker finished or was killed: a running
 #   execution is never handed to a second worker. (Redis has no receipts: there, a task whose worker
@@ -246,6 +246,15 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+_LONGEST_MODEL_CALLS = int(2 * LLM_TIMEOUT_SECONDS * (LLM_MAX_RETRIES + 1))  # two steps, every attempt
+if not _LONGEST_MODEL_CALLS < Q_TIMEOUT_SECONDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"Q_TIMEOUT_SECONDS ({Q_TIMEOUT_SECONDS}) must be longer than an execution's model calls can "
+        f"take (2 × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = {_LONGEST_MODEL_CALLS} s), or the "
+        "worker would be killed mid-execution."
+    )
 if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:
     from django.core.exceptions import ImproperlyConfigured
 

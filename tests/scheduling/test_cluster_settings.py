@@ -25,9 +25,9 @@ def test_the_orm_broker_by_default_redis_when_redis_url_is_set():
 
 
 def test_a_running_execution_is_never_handed_to_a_second_worker():
-    conf = q_cluster(Q_TIMEOUT_SECONDS="600", RESERVATION_TIMEOUT_SECONDS="900")
+    conf = q_cluster(Q_TIMEOUT_SECONDS="1200", RESERVATION_TIMEOUT_SECONDS="1500")
 
-    assert conf["timeout"] == 600 < conf["retry"]  # handed out again only after the first worker is gone
+    assert conf["timeout"] == 1200 < conf["retry"]  # handed out again only after the first worker is gone
     assert (conf["max_attempts"], conf["ack_failures"], conf["catch_up"]) == (1, True, False)
 
 
@@ -40,6 +40,11 @@ def test_a_running_execution_is_never_handed_to_a_second_worker():
         (
             {"Q_TIMEOUT_SECONDS": "3600"},
             "Q_TIMEOUT_SECONDS (3600) must be shorter than RESERVATION_TIMEOUT_SECONDS",
+        ),
+        (
+            {"LLM_TIMEOUT_SECONDS": "300"},
+            "Q_TIMEOUT_SECONDS (1500) must be longer than an execution's model calls can take "
+            "(2 × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = 2400 s)",
         ),
     ],
 )

@@ -93,6 +93,18 @@ def test_a_slot_held_by_another_process_blocks_the_runner(memory_gateway):
     assert "succeeded" in run(memory_gateway)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_slot_outlives_the_workers_database_connection():
+    """q2 and Django close the worker's connection between queries; the slot must stay held."""
+    with run_slot() as mine:
+        connection.close()
+        connection.ensure_connection()
+        with run_slot() as other:
+            assert (mine, other) == (0, None)
+    with run_slot() as again:
+        assert again == 0
+
+
 def test_an_exhausted_month_is_recorded_once_then_skipped_quietly(memory_gateway):
     create_task(title="Too expensive for what is left")
     period = current_period(now=NOW)
