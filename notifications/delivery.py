@@ -176,9 +176,24 @@ def record(delivery: Delivery, outcome: Outcome, *, now: dt.datetime) -> str:
                 paused_until=now + dt.timedelta(seconds=min(pause, MAX_RATE_LIMIT_WAIT))
             )
         if outcome.gone:
-            channels.disable(channel, f"The webhook answered {outcome.error}: it no longer exists", now=now)
+            channels.disable(channel, _why_gone(outcome), now=now)
     _log(delivery, result, outcome)
     return result
+
+
+GONE_BECAUSE = {
+    401: "its token is refused",
+    403: "it refuses this webhook",
+    404: "it no longer exists",
+    410: "it no longer exists",
+}
+
+
+def _why_gone(outcome: Outcome) -> str:
+    if outcome.status is None:
+        return f"Not sent: {outcome.error}"
+    because = GONE_BECAUSE.get(outcome.status)
+    return f"The webhook answered {outcome.error}" + (f": {because}" if because else "")
 
 
 def _log(delivery: Delivery, result: str, outcome: Outcome) -> None:

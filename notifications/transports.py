@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -79,19 +79,29 @@ def _body_text(response: requests.Response, url: str) -> str:
     return scrub(text, url)[:MAX_ERROR_CHARS]
 
 
-def post_json(url: str, payload: dict, *, gone_statuses: frozenset[int]) -> Outcome:
+def post_json(
+    url: str, payload: dict, *, gone_statuses: frozenset[int], idempotency_key: str = ""
+) -> Outcome:
     """POST ``payload`` as JSON and classify the answer. Never raises for network trouble."""
     timeout = (settings.NOTIFY_CONNECT_TIMEOUT_SECONDS, settings.NOTIFY_READ_TIMEOUT_SECONDS)
     try:
         response = requests.post(
             url,
             data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT}
+            | ({"Idempotency-Key": idempotency_key} if idempotency_key else {}),
             timeout=timeout,
             allow_redirects=False,
         )
     except requests.Timeout:
         return Outcome(ok=False, error=f"no answer within {timeout[1]:g} s (timed out)")
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+    ):
+        # Retrying cannot fix the URL: stop using the channel until a person does.
+        return Outcome(ok=False, gone=True, error="the webhook URL is not a valid http(s) URL")
     except requests.ConnectionError:
         return Outcome(ok=False, error="could not connect to the webhook's host")
     except requests.RequestException as exc:  # invalid URL and the like: the text would show it
@@ -124,7 +134,10 @@ def classify(response: requests.Response, url: str, *, gone_statuses: frozenset[
         wait = retry_after(response) if status == 503 else None
         return Outcome(ok=False, status=status, retry_after=wait, error=error)
     if 300 <= status < 400:
-        return Outcome(ok=False, status=status, permanent=True, error=f"{label}: webhooks must not redirect")
+        # The URL needs fixing (a webhook does not move); the redirect target is not followed or shown.
+        return Outcome(
+            ok=False, status=status, gone=True, error=f"{label}: the webhook URL redirects elsewhere"
+        )
     return Outcome(ok=False, status=status, permanent=True, error=error)
 
 
@@ -150,10 +163,15 @@ class Transport:
         return self.channel.url
 
     def send(self, event: Event) -> Outcome:
-        return self.post(self.render(event))
+        # The same key on every attempt: a receiver that keeps them can drop the repeat a crash
+        # between sending and recording would cause (Discord and Slack ignore it).
+        key = quote(f"{event.key}@channel-{self.channel.pk}", safe=":@-_./")
+        return self.post(self.render(event), idempotency_key=key)
 
-    def post(self, payload: dict) -> Outcome:
-        return post_json(self.url(), payload, gone_statuses=self.gone_statuses)
+    def post(self, payload: dict, *, idempotency_key: str = "") -> Outcome:
+        return post_json(
+            self.url(), payload, gone_statuses=self.gone_statuses, idempotency_key=idempotency_key
+        )
 
 
 class Discord(Transport):

@@ -69,6 +69,9 @@ def test_the_generic_webhook_gets_the_event_and_its_facts():
 
     body = receiver.requests[0].json
     assert (body["kind"], body["key"], body["facts"]["message"]) == ("error", event.key, "marker000003")
+    # The same on every attempt, so a receiver can drop a repeat after a worker crash.
+    channel_id = Delivery.objects.get().channel_id
+    assert receiver.requests[0].headers["idempotency-key"] == f"test:3@channel-{channel_id}"
     assert Delivery.objects.get().response_status == 202
 
 
@@ -132,3 +135,36 @@ def test_good_urls_pass():
     validate_url("discord", "https://discord.com/api/webhooks/123/abc-DEF_1")
     validate_url("slack", "https://hooks.slack.com/services/T0/B0/XXXX")
     validate_url("webhook", "http://localhost:8000/in")
+
+
+class Redirecting(FakeServer):
+    def handle(self, request: Request) -> Response:
+        return Response(301, None, {"Location": "https://elsewhere.example/hook?token=abc"})
+
+
+def test_a_redirecting_webhook_turns_the_channel_off_without_following_it():
+    with Redirecting() as fake:
+        channel = Channel.objects.create(name="Moved", kind=Channel.Kind.WEBHOOK, url=f"{fake.url}/in")
+        error_event(1)
+
+        assert deliver_due() == "notifications: 1 disabled"
+
+    channel.refresh_from_db()
+    assert channel.disabled_reason.startswith(
+        "The webhook answered 301 Moved Permanently: the webhook URL redirects elsewhere (turned off "
+    )
+    assert len(fake.requests) == 1
+
+
+def test_a_url_requests_cannot_use_turns_the_channel_off():
+    channel = Channel.objects.create(
+        name="Typo", kind=Channel.Kind.WEBHOOK, url="https://exa mple.com:port/in"
+    )
+    error_event(1)
+
+    assert deliver_due() == "notifications: 1 disabled"
+
+    channel.refresh_from_db()
+    assert channel.disabled_reason.startswith(
+        "Not sent: the webhook URL is not a valid http(s) URL (turned off "
+    )
