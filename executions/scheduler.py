@@ -87,19 +87,20 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
     if task is None:
         return _skip("no pending task")
     at = now or timezone.now()
-    try:
-        worst = prepare(task, providers=providers, gateway=gateway, now=now).worst_case_nanos
-    except (ExecutionError, PricingError, PublishError) as exc:
-        log.warning("next execution not started: %s", exc)
-        return f"not started: {exc}"
     period = current_period(now=at)
-    if worst > period.remaining_nanos and period.exhausted_at is not None:
-        return _skip(f"the budget for {period.month:%Y-%m} is exhausted")
+    # Pacing first: it needs no worst case, so a runner that waits reads no repository context.
     if settings.PACING_ENABLED and not on_pace(period, at):
         return _skip(
             f"ahead of pace: {format_usd(period.spent_nanos + period.reserved_nanos, places=4)} spent or "
             f"held, even-spend line {format_usd(pacing.even_spend_nanos(period, at), places=4)}"
         )
+    try:
+        worst = prepare(task, providers=providers, gateway=gateway, now=now).worst_case_nanos
+    except (ExecutionError, PricingError, PublishError) as exc:
+        log.warning("next execution not started: %s", exc)
+        return f"not started: {exc}"
+    if worst > period.remaining_nanos and period.exhausted_at is not None:
+        return _skip(f"the budget for {period.month:%Y-%m} is exhausted")
     try:
         execution = run_execution(task, now=now, providers=providers, gateway=gateway)
     except BudgetExhausted as exc:  # recorded and announced once by the pipeline
