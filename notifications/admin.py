@@ -80,8 +80,16 @@ class ChannelAdmin(admin.ModelAdmin):
     actions = ["send_test_message"]
 
     def get_fields(self, request, obj=None):
+        if obj and obj.name == channels.ENV_CHANNEL_NAME:
+            # Name, kind and URL come from DISCORD_WEBHOOK_URL: renaming it would make a second one.
+            return ["name", "kind", "masked_url", "enabled", "events", *self.readonly_fields[1:]]
         fields = ["name", "kind", "url", "enabled", "events"]
         return fields + (self.readonly_fields if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj and obj.name == channels.ENV_CHANNEL_NAME:
+            return ["name", "kind", *self.readonly_fields]
+        return self.readonly_fields
 
     @admin.display(description="URL")
     def masked_url(self, channel: Channel) -> str:

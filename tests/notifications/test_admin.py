@@ -112,3 +112,23 @@ def test_the_event_page_shows_its_deliveries(admin_client, make_channel):
     assert "marker000001" in page and "Team Discord" in page and "pending" in page
     assert admin_client.get("/admin/notifications/event/add/").status_code == 403
     assert admin_client.get("/admin/notifications/delivery/add/").status_code == 403
+
+
+def test_the_env_channel_can_be_narrowed_or_turned_off_but_not_renamed(settings, admin_client, discord):
+    settings.DISCORD_WEBHOOK_URL = discord.webhook_url()
+    error_event(1)
+    channel = Channel.objects.get()
+    url = f"/admin/notifications/channel/{channel.pk}/change/"
+
+    page = admin_client.get(url).content.decode()
+    assert 'name="name"' not in page and 'name="url"' not in page and TOKEN not in page
+    data = {"name": "Renamed", "enabled": "", "events": ["milestone_reached"]}
+    assert admin_client.post(url, data).status_code == 302
+
+    channel.refresh_from_db()
+    assert (channel.name, channel.enabled, channel.events) == (
+        "Discord (DISCORD_WEBHOOK_URL)",
+        False,
+        ["milestone_reached"],
+    )
+    assert channel.url == discord.webhook_url()
