@@ -146,3 +146,18 @@ def test_a_worker_killed_mid_execution_is_recovered_and_the_task_runs_again(sett
     assert period.spent_nanos == analysis_cost + again.cost_nanos
     assert ModelCall.objects.aggregate(total=Sum("cost_nanos"))["total"] == period.spent_nanos
     assert period.failed_count == 1 and period.succeeded_count == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_reservation_without_an_execution_is_released_too():
+    from budget import ledger
+
+    now = timezone.now()
+    ledger.reserve(1_000_000, label="left by a crash before its execution was recorded", now=now - TIMEOUT)
+
+    assert (
+        recover_stalled(now=now + dt.timedelta(seconds=1))
+        == "abandoned executions: 0; expired reservations released: 1"
+    )
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (0, 0)

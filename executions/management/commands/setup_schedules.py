@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
@@ -60,6 +60,8 @@ def wanted_schedules() -> list[Wanted]:
     ]
 
 
+SETUP_LOCK = 0x5C4ED  # an advisory lock key no other code of this database uses
+
 # Functions earlier versions scheduled: a schedule calling one of them is this command's too.
 FORMER_FUNCS = ("budget.jobs.expire_reservations",)
 
@@ -76,6 +78,10 @@ class Command(BaseCommand):
 
 def sync_schedules(wanted: list[Wanted], *, now: dt.datetime) -> list[str]:
     """Bring the schedule table to ``wanted``; one line per schedule saying what happened."""
+    if connection.vendor == "postgresql":
+        # Two deploys at once (several machines starting): the second waits, then finds it all done.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SETUP_LOCK])
     names = {w.name for w in wanted}
     funcs = {w.func for w in wanted} | set(FORMER_FUNCS)
     owned = Schedule.objects.select_for_update().filter(Q(name__in=names) | Q(func__in=funcs))
