@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from budget.models import DailyUsage, Milestone, ModelUsage, Period, Reservation, Threshold
@@ -79,6 +78,10 @@ def _in_database() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _db_datetime(value: dt.datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _expiry(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=settings.RESERVATION_TIMEOUT_SECONDS)
 
@@ -114,16 +117,22 @@ def reserve(
         )
         reservation._state.adding = False  # the row exists: a later save() updates it
         return reservation
+    reservation = Reservation(
+        period=period,
+        label=label[:200],
+        amount_nanos=amount_nanos,
+        held_nanos=amount_nanos,
+        created_at=now,
+        expires_at=_expiry(now),
+    )
     try:
         with transaction.atomic():
-            reservation = Reservation.objects.create(
-                period=period,
-                label=label[:200],
-                amount_nanos=amount_nanos,
-                held_nanos=amount_nanos,
-                created_at=now,
-                expires_at=_expiry(now),
-            )
+            when = [_db_datetime(now), _db_datetime(reservation.expires_at)]
+            (reservation.pk,), *_ = _sql(
+                f"INSERT INTO {RESERVATION} (period_id, label, amount_nanos, held_nanos, charged_nanos, status, "
+                "created_at, expires_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s) RETURNING id",
+                [period.pk, reservation.label, amount_nanos, amount_nanos, reservation.status, *when],
+            )[0]
             # The one write that raises ``reserved``: conditional, atomic, and last in the
             # transaction so the contended period row is locked for the least time.
             _, fits = _sql(
@@ -136,6 +145,7 @@ def reserve(
     except _Refused:
         period.refresh_from_db()
         raise BudgetExhausted(period, amount_nanos) from None
+    reservation._state.adding = False  # the row exists: a later save() updates it
     return reservation
 
 
@@ -277,20 +287,18 @@ def record_execution_started(period: Period, *, now: dt.datetime | None = None) 
     now = now or timezone.now()
     with transaction.atomic():
         _add_daily(period, now, executions=1)
-        Period.objects.filter(pk=period.pk).update(executions_count=F("executions_count") + 1)
+        _sql(f"UPDATE {PERIOD} SET executions_count = executions_count + 1 WHERE id = %s", [period.pk])
 
 
 def record_execution_finished(
     period: Period, *, succeeded: bool, pr_opened: bool, now: dt.datetime | None = None
 ) -> None:
     now = now or timezone.now()
-    outcome = "succeeded_count" if succeeded else "failed_count"
-    changes = {outcome: F(outcome) + 1}
+    counts = ["succeeded_count" if succeeded else "failed_count"] + (["prs_count"] if pr_opened else [])
     with transaction.atomic():
         if pr_opened:
-            changes["prs_count"] = F("prs_count") + 1
             _add_daily(period, now, prs=1)
-        Period.objects.filter(pk=period.pk).update(**changes)
+        _sql(f"UPDATE {PERIOD} SET {', '.join(f'{c} = {c} + 1' for c in counts)} WHERE id = %s", [period.pk])
 
 
 def _unreached_thresholds(period_id: int) -> list[int]:

@@ -13,8 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from budget import ledger
@@ -128,15 +127,21 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
     at = now or timezone.now()
     try:
         with transaction.atomic():
-            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
-                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
+            claimed = _update(
+                Task,
+                task.pk,
+                where={"status": Task.Status.PENDING},
+                add={"attempts": 1},
+                status=Task.Status.RUNNING,
+                claimed_at=at,
+                updated_at=at,
             )
             if not claimed:
                 raise _NotClaimed
             reservation = ledger.reserve(
                 prepared.worst_case_nanos, label=f"task {task.pk}: {task.title}", now=now
             )
-            execution = Execution.objects.create(
+            execution = Execution(
                 task=task,
                 period=reservation.period,
                 reservation=reservation,
@@ -146,6 +151,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 started_at=at,
                 heartbeat_at=at,
             )
+            _insert(execution)
             _remember_calls(execution, [])
             ledger.record_execution_started(reservation.period, now=now)
             events.execution_started(execution)
@@ -244,7 +250,7 @@ def _charge(
     completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage)
     with transaction.atomic():
-        call = ModelCall.objects.create(
+        call = ModelCall(
             execution=execution,
             step=step.name,
             provider=step.resolved.model.provider,
@@ -257,6 +263,7 @@ def _charge(
             simulated=answer.simulated,
             **completion.usage.as_dict(),
         )
+        _insert(call)
         charged = ledger.charge(
             execution.reservation,
             cost,
@@ -266,7 +273,7 @@ def _charge(
             now=now,
         )
         advance.setdefault("heartbeat_at", now or timezone.now())
-        Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost, **advance)
+        _update(Execution, execution.pk, add={"cost_nanos": cost}, **advance)
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     for name, value in advance.items():
@@ -302,7 +309,7 @@ def _change_from(completion: Completion, step: steps.Step) -> Change:
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    Execution.objects.filter(pk=execution.pk).update(**fields)
+    _update(Execution, execution.pk, **fields)
     for name, value in fields.items():
         setattr(execution, name, value)
 
@@ -328,9 +335,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
         ledger.record_execution_finished(
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
-        Task.objects.filter(pk=execution.task_id).update(
-            status=Task.Status.DONE, claimed_at=None, updated_at=at
-        )
+        _update(Task, execution.task_id, status=Task.Status.DONE, claimed_at=None, updated_at=at)
         events.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
@@ -350,10 +355,55 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         _save(execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at)
         ledger.release(execution.reservation, now=now)
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-        Task.objects.filter(pk=task.pk).update(
-            status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=at
+        _update(
+            Task,
+            task.pk,
+            status=Task.Status.PENDING if retry else Task.Status.FAILED,
+            claimed_at=None,
+            updated_at=at,
         )
         events.execution_failed(execution)
     task.status, task.claimed_at = (Task.Status.PENDING if retry else Task.Status.FAILED), None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution
+
+
+# --- writing rows ---------------------------------------------------------------------------------
+# The pipeline's rows are written as plain statements built from the models' fields: on this path
+# Django's query building cost several times the writes themselves (benchmarks/pipeline.py).
+# Each value goes through its field's ``pre_save`` / ``get_db_prep_save``, as in ``save()``.
+
+
+def _insert(obj: models.Model) -> None:
+    """Insert the new ``obj`` as ``obj.save()`` would (``auto_now_add`` included)."""
+    qn, meta = connection.ops.quote_name, obj._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}",
+            values,
+        )
+        (obj.pk,) = cursor.fetchone()
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _update(model, pk: int, *, where: dict | None = None, add: dict[str, int] | None = None, **values) -> int:
+    """``model.objects.filter(pk=pk, **where).update(**values)``, with ``add={name: n}`` meaning
+    ``F(name) + n``. Returns the number of rows changed (0 or 1)."""
+    qn, meta = connection.ops.quote_name, model._meta
+    assignments = [(meta.get_field(name), value) for name, value in values.items()]
+    conditions = [(meta.get_field(name), value) for name, value in (where or {}).items()]
+    additions = [qn(meta.get_field(name).column) for name in add or {}]
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET "
+        + ", ".join([f"{qn(f.column)} = %s" for f, _ in assignments] + [f"{c} = {c} + %s" for c in additions])
+        + f" WHERE {qn(meta.pk.column)} = %s"
+        + "".join(f" AND {qn(f.column)} = %s" for f, _ in conditions)
+    )
+    params = [f.get_db_prep_save(v, connection) for f, v in assignments] + list((add or {}).values())
+    params += [pk] + [f.get_db_prep_value(v, connection) for f, v in conditions]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -17,8 +17,9 @@ from tests.executions.conftest import assert_ledger_consistent
 pytestmark = pytest.mark.django_db
 
 # The pipeline's own statements for one simulated execution (the outbox's are counted apart: they
-# grow with the channels). 46 when this was written; a new query here should be a deliberate one.
-PIPELINE_QUERIES = 48
+# grow with the channels). PostgreSQL's ledger writes are one function call each. A new query
+# here should be a deliberate one: raise the bound in the same commit, and say why.
+PIPELINE_QUERIES = {"sqlite": 39, "postgresql": 26}
 
 
 def test_the_events_carry_the_months_figures_at_that_moment():
@@ -77,7 +78,7 @@ def test_one_execution_makes_a_bounded_number_of_queries():
 
     assert execution.status == Execution.Status.SUCCEEDED
     own = [q["sql"] for q in queries.captured_queries if not _outbox_or_savepoint(q["sql"])]
-    assert len(own) <= PIPELINE_QUERIES, "\n".join(own)
+    assert len(own) <= PIPELINE_QUERIES[connection.vendor], "\n".join(own)
 
 
 def _outbox_or_savepoint(sql: str) -> bool:
