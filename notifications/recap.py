@@ -96,31 +96,23 @@ def is_finished(period: Period, *, now: dt.datetime) -> bool:
 def recap_period(period: Period, *, force: bool = False, now: dt.datetime | None = None) -> bool:
     """Record and announce ``period``'s recap. True when this call sent one.
 
-    Without ``force`` only the first caller for a finished period sends it (later calls: False).
-    With ``force`` a recap is sent again as a new event with its own key; a period not over yet
+    Without ``force`` only the first caller sends it (later calls: False); the caller picks
+    finished periods (``roll_over_periods``, ``send_recap``). With ``force`` a recap that was
+    already sent goes out again as a new event with its own key; a period that is not over yet
     gets a preview that does not count as its recap, so the real one still goes out at month end.
     """
     now = now or timezone.now()
+    preview = force and not is_finished(period, now=now)
     with transaction.atomic():
-        if is_finished(period, now=now) and ledger.mark_recapped(period, now=now):
+        if not preview and ledger.mark_recapped(period, now=now):
             period.refresh_from_db()
-            return (
-                events.emit(
-                    Event.Kind.MONTHLY_RECAP, key=f"recap:{period.pk}", payload=recap_facts(period, now=now)
-                )
-                is not None
+            event = events.emit(
+                Event.Kind.MONTHLY_RECAP, key=f"recap:{period.pk}", payload=recap_facts(period, now=now)
             )
+            return event is not None
         if not force:
             return False
         period.refresh_from_db()
-        payload = {
-            **recap_facts(period, now=now),
-            "forced": True,
-            "preview": not is_finished(period, now=now),
-        }
-        return (
-            events.emit(
-                Event.Kind.MONTHLY_RECAP, key=f"recap:{period.pk}:forced:{now.isoformat()}", payload=payload
-            )
-            is not None
-        )
+        payload = {**recap_facts(period, now=now), "forced": True, "preview": preview}
+        key = f"recap:{period.pk}:{'preview' if preview else 'forced'}:{now.isoformat()}"
+        return events.emit(Event.Kind.MONTHLY_RECAP, key=key, payload=payload) is not None

@@ -1,0 +1,288 @@
+"""The monthly recap: what the ledger charged, recorded and announced once, resent only by force."""
+
+import datetime as dt
+import itertools
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+
+from budget.jobs import roll_over_periods
+from budget.models import Period, Threshold
+from budget.money import dollars_str, format_usd, to_nanos
+from budget.periods import current_period
+from executions.gateways.base import PublishError, PublishResult, RepositoryContext, branch_name
+from executions.models import Execution, ModelCall, StepConfig
+from executions.pipeline import run_execution
+from executions.services import create_task
+from notifications import render
+from notifications.models import Event
+from notifications.recap import recap_facts, recap_period
+from tests.executions.test_two_processes import test_database_url
+
+pytestmark = pytest.mark.django_db
+
+MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
+OCTOBER_DAY = dt.datetime(2026, 10, 10, 9, 0, tzinfo=dt.UTC)
+NOVEMBER_FIRST = dt.datetime(2026, 11, 1, 0, 5, tzinfo=dt.UTC)
+
+
+class PullRequestGateway:
+    """A repository that opens a pull request for every change (numbers count up), in memory."""
+
+    name = "github"
+
+    def __init__(self, refuse: bool = False):
+        self.refuse = refuse
+        self.numbers = itertools.count(100)
+
+    def context(self) -> RepositoryContext:
+        return RepositoryContext(name="acme/app", default_branch="main", files=["README.md"])
+
+    def read_file(self, path):
+        return None
+
+    def publish(self, execution, change) -> PublishResult:
+        if self.refuse:
+            raise PublishError("GitHub refused creating the commit (403): the token cannot push.")
+        number = next(self.numbers)
+        return PublishResult(
+            branch=branch_name(execution.task_id, execution.task.title),
+            commit_sha=f"{number:040x}",
+            pr_number=number,
+            pr_url=f"https://github.com/acme/app/pull/{number}",
+            opened_pr=True,
+        )
+
+
+@pytest.fixture
+def october():
+    """A month of simulated runs on two analysis models: 7 executions, 1 failed, 6 PRs, a milestone."""
+    Threshold.objects.create(amount_nanos=to_nanos("0.10"))
+    gateway = PullRequestGateway()
+    with time_machine.travel(OCTOBER_DAY, tick=False) as clock:
+        for i in range(4):
+            run_execution(create_task(title=f"Sonnet task {i}"), gateway=gateway)
+            clock.shift(dt.timedelta(hours=1))
+        run_execution(create_task(title="Refused task"), gateway=PullRequestGateway(refuse=True))
+        StepConfig.objects.filter(step="analysis").update(model_name="claude-haiku-4-5")
+        for i in range(2):
+            clock.shift(dt.timedelta(hours=1))
+            run_execution(create_task(title=f"Haiku task {i}"), gateway=gateway)
+        period = current_period()
+    return period
+
+
+def test_the_recap_says_what_the_ledger_charged(october):
+    facts = recap_facts(october)
+
+    calls = ModelCall.objects.filter(execution__period=october)
+    charged = calls.aggregate(total=Sum("cost_nanos"))["total"]
+    assert facts["month"] == "2026-10" and facts["limit"] == "15.00"
+    assert facts["spent"] == dollars_str(charged)
+    assert (facts["executions"], facts["succeeded"], facts["failed"], facts["prs"]) == (7, 6, 1, 6)
+    assert facts["cost_per_pr"] == dollars_str(charged // 6)
+    per_model = {
+        row["model"]: row
+        for row in calls.values("model").annotate(
+            cost=Sum("cost_nanos"), input=Sum("input_tokens"), output=Sum("output_tokens")
+        )
+    }
+    assert {m["model"] for m in facts["models"]} == {"claude-sonnet-4-5", "claude-haiku-4-5", "gpt-4o-mini"}
+    for m in facts["models"]:
+        expected = per_model[m["model"]]
+        assert (m["cost"], m["input_tokens"], m["output_tokens"]) == (
+            dollars_str(expected["cost"]),
+            expected["input"],
+            expected["output"],
+        )
+    (milestone,) = facts["milestones"]
+    assert milestone["threshold"] == "0.10" and milestone["reached_at"].startswith("2026-10-10")
+    assert milestone["prs"] == 3  # the $0.10 line fell during the fourth run, after three PRs
+    top = facts["top_executions"]
+    expensive = Execution.objects.filter(period=october).order_by("-cost_nanos", "pk")[:5]
+    assert [(e["id"], e["cost"]) for e in top] == [(x.pk, dollars_str(x.cost_nanos)) for x in expensive]
+    assert top[0]["task_title"] == "Sonnet task 0"
+    assert top[0]["pr_url"] == "https://github.com/acme/app/pull/100"
+    assert facts["simulated_executions"] == 7
+
+
+def test_the_recap_is_recorded_and_sent_once(october):
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        first, second = recap_period(october), recap_period(october)
+
+    assert (first, second) == (True, False)
+    (event,) = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP)
+    assert event.key == f"recap:{october.pk}"
+    october.refresh_from_db()
+    assert october.recapped_at == NOVEMBER_FIRST
+    assert event.payload["spent"] == dollars_str(october.spent_nanos)
+    assert "forced" not in event.payload
+
+
+def test_force_sends_it_again_as_a_new_event(october):
+    with time_machine.travel(NOVEMBER_FIRST, tick=False) as clock:
+        recap_period(october)
+        clock.shift(dt.timedelta(days=2))
+        assert recap_period(october, force=True) is True
+
+    first, again = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).order_by("pk")
+    assert again.key.startswith(f"recap:{october.pk}:forced:")
+    assert again.payload["forced"] is True and again.payload["preview"] is False
+    assert again.payload["spent"] == first.payload["spent"]
+    october.refresh_from_db()
+    assert october.recapped_at == NOVEMBER_FIRST  # the first send is still the one on record
+    assert render.discord(again)["embeds"][0]["title"] == "Recap of October 2026 (sent again)"
+
+
+def test_a_forced_recap_of_a_month_not_over_is_a_preview_that_does_not_count(october):
+    with time_machine.travel(OCTOBER_DAY + dt.timedelta(days=5), tick=False):
+        assert recap_period(october, force=True) is True
+    october.refresh_from_db()
+    assert october.recapped_at is None
+    (preview,) = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP)
+    assert preview.payload["preview"] is True
+    assert "so far" in render.discord(preview)["embeds"][0]["title"]
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        assert recap_period(october) is True  # the real recap still goes out
+
+
+def test_the_recap_embed_carries_every_fact(october):
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        recap_period(october)
+    event = Event.objects.get(kind=Event.Kind.MONTHLY_RECAP)
+    october.refresh_from_db()
+
+    embed = render.discord(event)["embeds"][0]
+
+    spent = october.spent_nanos
+    assert embed["title"] == "Recap of October 2026"
+    assert embed["color"] == 0x9B59B6
+    assert embed["description"].startswith("░░░░░░░░░░ 1% · $0.18 of $15.00")
+    assert "7 executions (6 succeeded, 1 failed), 6 PRs." in embed["description"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Spent"] == f"${dollars_str(spent)} of $15.00"
+    assert fields["Cost per PR"] == format_usd(spent // 6, places=4) == "$0.0302"
+    assert fields["Executions"] == "7 · 6 succeeded · 1 failed" and fields["PRs"] == "6"
+    assert fields["claude-sonnet-4-5"] == "$0.1425 · 10,000 in / 7,500 out tokens · 5 calls"
+    assert fields["Milestones"] == "$0.10 on 2026-10-10 — 3 PRs"
+    top = fields["Most expensive executions"].splitlines()
+    assert len(top) == 5
+    first = Execution.objects.filter(period=october).order_by("-cost_nanos", "pk").first()
+    assert top[0] == (
+        f"#{first.pk} Sonnet task 0 — ${dollars_str(first.cost_nanos)} · "
+        "[PR](https://github.com/acme/app/pull/100) · simulated"
+    )
+    assert embed["footer"]["text"] == "Budget 2026-10 · 7 of 7 executions simulated"
+    assert render.embed_length(embed) <= 6000
+
+
+def test_the_monthly_check_recaps_last_month_once(october):
+    with time_machine.travel(NOVEMBER_FIRST, tick=False) as clock:
+        first = roll_over_periods()
+        clock.shift(dt.timedelta(hours=1))
+        second = roll_over_periods()
+
+    assert first == "open period 2026-11; recaps recorded: 1"
+    assert second == "open period 2026-11; recaps recorded: 0"
+    assert Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP, key=f"recap:{october.pk}").count() == 1
+
+
+# --- send_recap ----------------------------------------------------------------------------------
+
+
+def send_recap(*args) -> str:
+    out = StringIO()
+    call_command("send_recap", *args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_send_recap_sends_last_month_once_then_says_when(october):
+    with time_machine.travel(NOVEMBER_FIRST + dt.timedelta(days=2), tick=False):
+        first = send_recap()
+        second = send_recap()
+    october.refresh_from_db()
+
+    assert first == "Recap of 2026-10 sent: $0.18 of $15.00 spent, 7 executions, 6 PRs."
+    assert second == (
+        "The recap of 2026-10 was already sent on 2026-11-03 00:05 UTC; use --force to send it again."
+    )
+    assert Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).count() == 1
+
+
+def test_send_recap_force_sends_again(october):
+    with time_machine.travel(NOVEMBER_FIRST + dt.timedelta(days=2), tick=False) as clock:
+        send_recap("--month", "2026-10")
+        clock.shift(dt.timedelta(minutes=1))
+        out = send_recap("--month", "2026-10", "--force")
+
+    assert out.startswith("Recap of 2026-10 sent:")
+    assert Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).count() == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--month", "2026-13"], "month must look like 2026-11, not '2026-13'"),
+        (["--month", "October"], "month must look like 2026-11, not 'October'"),
+        (["--month", "2025-01"], "no budget period for 2025-01: nothing was spent that month"),
+        (
+            ["--month", "2026-10"],
+            "2026-10 is not over yet: its recap goes out on 2026-11-01; use --force to send a preview now",
+        ),
+    ],
+)
+def test_send_recap_refuses_bad_usage_with_exit_code_2(october, args, message):
+    with time_machine.travel(OCTOBER_DAY, tick=False), pytest.raises(CommandError) as exc:
+        send_recap(*args)
+    assert (str(exc.value), exc.value.returncode) == (message, 2)
+    assert not Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).exists()
+
+
+def test_send_recap_with_no_period_for_last_month():
+    with time_machine.travel(NOVEMBER_FIRST, tick=False), pytest.raises(CommandError) as exc:
+        send_recap()
+    assert (str(exc.value), exc.value.returncode) == (
+        "no budget period for 2026-10: nothing was spent that month",
+        2,
+    )
+
+
+def test_send_recap_force_previews_the_running_month(october):
+    with time_machine.travel(OCTOBER_DAY, tick=False):
+        out = send_recap("--month", "2026-10", "--force")
+    assert out.startswith("Recap of 2026-10 sent:")
+    october.refresh_from_db()
+    assert october.recapped_at is None
+
+
+def test_send_recap_reports_bad_usage_as_exit_code_2_on_one_line(settings):
+    done = subprocess.run(
+        [sys.executable, str(MANAGE), "send_recap", "--month", "2026/10"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": test_database_url(),
+            "LOCAL_REPO_PATH": settings.LOCAL_REPO_PATH,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "CommandError: month must look like 2026-11, not '2026/10'"
+    assert done.stdout == ""
+
+
+def test_a_period_cut_short_by_a_reset_is_recapped_with_its_month(october):
+    with time_machine.travel(OCTOBER_DAY + dt.timedelta(days=1), tick=False):
+        call_command("reset_budget", "--yes", stdout=StringIO())
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        out = send_recap()
+    assert out.splitlines()[0].startswith("Recap of 2026-10 sent: $0.18")
+    assert out.splitlines()[1] == "Recap of 2026-10 sent: $0.00 of $15.00 spent, 0 executions, 0 PRs."
+    assert Period.objects.filter(month=dt.date(2026, 10, 1), recapped_at__isnull=False).count() == 2
