@@ -4,12 +4,14 @@ import datetime as dt
 import itertools
 import subprocess
 import sys
+import threading
 from io import StringIO
 from pathlib import Path
 
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Sum
 
 from budget.jobs import roll_over_periods
@@ -286,3 +288,57 @@ def test_a_period_cut_short_by_a_reset_is_recapped_with_its_month(october):
     assert out.splitlines()[0].startswith("Recap of 2026-10 sent: $0.18")
     assert out.splitlines()[1] == "Recap of 2026-10 sent: $0.00 of $15.00 spent, 0 executions, 0 PRs."
     assert Period.objects.filter(month=dt.date(2026, 10, 1), recapped_at__isnull=False).count() == 2
+
+
+# --- through the outbox, to a fake Discord that refuses what Discord would refuse ----------------
+
+
+def test_the_recap_reaches_discord_once_and_within_its_limits(october, make_channel, discord):
+    from notifications.delivery import deliver
+
+    make_channel()
+    long_title = "Ünïcödé 👨‍👩‍👧 title " * 20  # 300 characters, the most a task title holds
+    with time_machine.travel(OCTOBER_DAY + dt.timedelta(days=1), tick=False):
+        run_execution(create_task(title=long_title[:300]), gateway=PullRequestGateway())
+    assert set(deliver()) == {"sent"}  # the executions' own messages, the long title's included
+    sent_before = len(discord.messages)
+
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        recap_period(october)
+        recap_period(october)
+        counts = deliver()
+
+    assert counts == {"sent": 1}
+    (body,) = discord.messages[sent_before:]
+    embed = body["embeds"][0]
+    assert embed["title"] == "Recap of October 2026"
+    assert "8 executions (7 succeeded, 1 failed), 7 PRs." in embed["description"]
+
+
+@pytest.mark.postgres
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_recapping_at_once_send_one_recap():
+    with time_machine.travel(OCTOBER_DAY, tick=False):
+        october = current_period()
+    results, errors = [], []
+    start = threading.Barrier(4)
+
+    def work():
+        try:
+            start.wait()
+            results.append(recap_period(Period.objects.get(pk=october.pk), now=NOVEMBER_FIRST))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert not errors, errors
+    assert sorted(results) == [False, False, False, True]
+    assert Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).count() == 1
