@@ -37,7 +37,9 @@ def start_run(task_id: int, settings) -> subprocess.Popen:
         "DATABASE_URL": test_database_url(),
         "LOCAL_REPO_PATH": settings.LOCAL_REPO_PATH,
         "ORCHESTRATOR_MODE": "simulated",
-        "SIMULATED_LATENCY_SECONDS": "0.5",  # so the two runs overlap
+        # So the two runs overlap: the first holds the task longer than a second Django process
+        # takes to start on a busy machine (0.5 s per call was not always enough).
+        "SIMULATED_LATENCY_SECONDS": "2",
     }
     return subprocess.Popen(
         [sys.executable, str(MANAGE), "run_execution", "--task", str(task_id)],
