@@ -4,7 +4,9 @@ The invariant ``spent + reserved <= limit`` holds because the only write that ra
 is one conditional UPDATE that checks it in the database (``reserve``). Charges move money from a
 reservation into ``spent``; a real cost never exceeds its reservation's worst case, so ``spent``
 never passes the limit. Every function is one short transaction: no lock is ever held across an
-HTTP call, and a crash between calls leaves committed, consistent rows.
+HTTP call, and a crash between calls leaves committed, consistent rows. Called inside a caller's
+transaction, a function joins it without a savepoint: if it fails, the caller's whole transaction
+rolls back, never half of a ledger write.
 """
 
 from __future__ import annotations
@@ -103,21 +105,13 @@ def reserve(
             "SELECT budget_reserve(%s, %s, %s, %s, %s)",
             [period.pk, amount_nanos, label[:200], now, _expiry(now)],
         )[0]
-        if reservation_id is None:
-            period.refresh_from_db()
-            raise BudgetExhausted(period, amount_nanos)
-        reservation = Reservation(
-            pk=reservation_id,
-            period=period,
-            label=label[:200],
-            amount_nanos=amount_nanos,
-            held_nanos=amount_nanos,
-            created_at=now,
-            expires_at=_expiry(now),
-        )
-        reservation._state.adding = False  # the row exists: a later save() updates it
-        return reservation
+    else:
+        reservation_id = _reserve(period, amount_nanos, label[:200], now)
+    if reservation_id is None:
+        period.refresh_from_db()
+        raise BudgetExhausted(period, amount_nanos)
     reservation = Reservation(
+        pk=reservation_id,
         period=period,
         label=label[:200],
         amount_nanos=amount_nanos,
@@ -125,32 +119,32 @@ def reserve(
         created_at=now,
         expires_at=_expiry(now),
     )
-    try:
-        with transaction.atomic():
-            when = [_db_datetime(now), _db_datetime(reservation.expires_at)]
-            (reservation.pk,), *_ = _sql(
-                f"INSERT INTO {RESERVATION} (period_id, label, amount_nanos, held_nanos, charged_nanos, status, "
-                "created_at, expires_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s) RETURNING id",
-                [period.pk, reservation.label, amount_nanos, amount_nanos, reservation.status, *when],
-            )[0]
-            # The one write that raises ``reserved``: conditional, atomic, and last in the
-            # transaction so the contended period row is locked for the least time.
-            _, fits = _sql(
-                f"UPDATE {PERIOD} SET reserved_nanos = reserved_nanos + %s "
-                "WHERE id = %s AND closed_at IS NULL AND spent_nanos + reserved_nanos + %s <= limit_nanos",
-                [amount_nanos, period.pk, amount_nanos],
-            )
-            if not fits:
-                raise _Refused
-    except _Refused:
-        period.refresh_from_db()
-        raise BudgetExhausted(period, amount_nanos) from None
     reservation._state.adding = False  # the row exists: a later save() updates it
     return reservation
 
 
-class _Refused(Exception):
-    """Rolls back the reservation row when the period has no room for it."""
+def _reserve(period: Period, amount_nanos: int, label: str, now: dt.datetime) -> int | None:
+    """``reserve`` in portable SQL (SQLite); ``budget_reserve`` in migration 0003 on PostgreSQL.
+
+    The one write that raises ``reserved`` is the conditional UPDATE. SQLite serialises writers,
+    so it can come first: the reservation row is written only when the money fits, and a refusal
+    writes nothing (no savepoint to roll back). Returns the new reservation's id, or None.
+    """
+    with transaction.atomic(savepoint=False):
+        _, fits = _sql(
+            f"UPDATE {PERIOD} SET reserved_nanos = reserved_nanos + %s "
+            "WHERE id = %s AND closed_at IS NULL AND spent_nanos + reserved_nanos + %s <= limit_nanos",
+            [amount_nanos, period.pk, amount_nanos],
+        )
+        if not fits:
+            return None
+        when = [_db_datetime(now), _db_datetime(_expiry(now))]
+        (reservation_id,), *_ = _sql(
+            f"INSERT INTO {RESERVATION} (period_id, label, amount_nanos, held_nanos, charged_nanos, status, "
+            "created_at, expires_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s) RETURNING id",
+            [period.pk, label, amount_nanos, amount_nanos, Reservation.Status.OPEN, *when],
+        )[0]
+    return reservation_id
 
 
 def charge(
@@ -202,7 +196,7 @@ def charge(
 def _charge(reservation, period, cost_nanos, model_name, provider, usage, now, expires_at):
     """``charge`` in portable SQL (SQLite); ``budget_charge`` in migration 0003 is the same on PostgreSQL."""
     candidates = _unreached_thresholds(period.pk)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         (status, held), *_ = _sql(
             f"SELECT status, held_nanos FROM {RESERVATION} WHERE id = %s{_for_update()}", [reservation.pk]
         )[0]
@@ -244,7 +238,7 @@ def release(reservation: Reservation, *, now: dt.datetime | None = None, expired
 
 def _release(reservation: Reservation, status: str, now: dt.datetime) -> int | None:
     """``release`` in portable SQL (SQLite); ``budget_release`` in migration 0003 on PostgreSQL."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         rows, _ = _sql(
             f"SELECT period_id, held_nanos FROM {RESERVATION} WHERE id = %s AND status = %s{_for_update()}",
             [reservation.pk, Reservation.Status.OPEN],
@@ -285,7 +279,7 @@ def mark_recapped(period: Period, *, now: dt.datetime | None = None) -> bool:
 
 def record_execution_started(period: Period, *, now: dt.datetime | None = None) -> None:
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _add_daily(period, now, executions=1)
         _sql(f"UPDATE {PERIOD} SET executions_count = executions_count + 1 WHERE id = %s", [period.pk])
 
@@ -295,7 +289,7 @@ def record_execution_finished(
 ) -> None:
     now = now or timezone.now()
     counts = ["succeeded_count" if succeeded else "failed_count"] + (["prs_count"] if pr_opened else [])
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if pr_opened:
             _add_daily(period, now, prs=1)
         _sql(f"UPDATE {PERIOD} SET {', '.join(f'{c} = {c} + 1' for c in counts)} WHERE id = %s", [period.pk])

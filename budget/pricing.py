@@ -7,7 +7,7 @@ vendor's usage object (SDK object or plain dict). ``cost_nanos`` prices each par
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.utils import timezone
@@ -53,19 +53,20 @@ class Usage:
     cache_write_1h_tokens: int = 0
 
     def __post_init__(self):
-        for name, value in asdict(self).items():
+        for name, value in self.as_dict().items():
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"usage {name} must be a non-negative integer, got {value!r}")
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
+        return Usage(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
 
     @property
     def total_tokens(self) -> int:
-        return sum(asdict(self).values())
+        return sum(self.as_dict().values())
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies, and this runs several times per charge.
+        return {name: getattr(self, name) for name in _USAGE_FIELDS}
 
     @classmethod
     def from_anthropic(cls, usage: Any) -> Usage:
@@ -96,6 +97,9 @@ class Usage:
             output_tokens=_field(usage, "completion_tokens"),
             cache_read_tokens=cached,
         )
+
+
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
 def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:

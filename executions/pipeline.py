@@ -66,7 +66,7 @@ def run_execution(
     """
     providers = providers or providers_for_mode()
     gateway = gateway or get_gateway()
-    task.refresh_from_db()
+    _reload(task)
     if task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
     prepared = prepare(task, providers=providers, gateway=gateway, now=now)
@@ -152,7 +152,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 heartbeat_at=at,
             )
             _insert(execution)
-            _remember_calls(execution, [])
+            _hold_calls(execution)
             ledger.record_execution_started(reservation.period, now=now)
             events.execution_started(execution)
     except _NotClaimed:
@@ -279,17 +279,20 @@ def _charge(
     for name, value in advance.items():
         setattr(execution, name, value)
     execution.cost_nanos += cost
-    _remember_calls(execution, [*execution.calls.all(), call])
+    _hold_calls(execution).append(call)
 
 
-def _remember_calls(execution: Execution, calls: list[ModelCall]) -> None:
-    """Keep the calls this execution made (all of them: only this run writes its calls) as its
-    loaded ``execution.calls``, as ``prefetch_related`` would, so the events do not read them back.
-    ``execution.calls.all()`` answers from memory; a filtered or ordered query still runs."""
-    execution._prefetched_objects_cache = {}
-    loaded = execution.calls.all()  # lazy: no query runs
-    loaded._result_cache, loaded._prefetch_done = list(calls), True
-    execution._prefetched_objects_cache = {"calls": loaded}
+def _hold_calls(execution: Execution) -> list[ModelCall]:
+    """The calls this execution made, held as its loaded ``execution.calls`` the way
+    ``prefetch_related`` holds them, so the events do not read back rows this run just wrote (only
+    this run writes its calls). Append each new call. ``execution.calls.all()`` answers from
+    memory; a filtered or ordered query still runs."""
+    cache = execution.__dict__.setdefault("_prefetched_objects_cache", {})
+    if "calls" not in cache:
+        loaded = execution.calls.all()  # lazy: no query runs
+        loaded._result_cache, loaded._prefetch_done = [], True
+        cache["calls"] = loaded
+    return cache["calls"]._result_cache
 
 
 def _change_from(completion: Completion, step: steps.Step) -> Change:
@@ -372,6 +375,26 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
 # The pipeline's rows are written as plain statements built from the models' fields: on this path
 # Django's query building cost several times the writes themselves (benchmarks/pipeline.py).
 # Each value goes through its field's ``pre_save`` / ``get_db_prep_save``, as in ``save()``.
+
+
+def _reload(obj: models.Model) -> None:
+    """``obj.refresh_from_db()`` for a model without relations, each value converted as the ORM
+    converts it (SQLite, for one, returns naive datetimes)."""
+    qn, meta = connection.ops.quote_name, obj._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(qn(f.column) for f in meta.concrete_fields)} FROM {qn(meta.db_table)} "
+            f"WHERE {qn(meta.pk.column)} = %s",
+            [obj.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise meta.model.DoesNotExist(f"{meta.object_name} {obj.pk} does not exist.")
+    for field, value in zip(meta.concrete_fields, row, strict=True):
+        column = field.cached_col
+        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            value = convert(value, column, connection)
+        setattr(obj, field.attname, value)
 
 
 def _insert(obj: models.Model) -> None:

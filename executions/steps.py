@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import connection
+
 from budget import catalog
 from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
@@ -84,10 +86,20 @@ class Step:
 
 def configured_steps(*, on: dt.date) -> tuple[Step, Step]:
     """The (analysis, codegen) steps for ``on``. Raises ``ConfigurationError`` or ``PricingError``."""
-    configs = {config.step: config for config in StepConfig.objects.all()}
+    configs = _step_configs()
     # One query for the usual case; a retired, unpriced or unknown model takes ``resolve``'s path.
     current = catalog.resolve_current([config.model_name for config in configs.values()], on=on)
     return tuple(_step(name, configs.get(name), on, current) for name in (ANALYSIS, CODEGEN))
+
+
+def _step_configs() -> dict[str, StepConfig]:
+    """Each step's configuration, read afresh: an edit in the admin applies to the next execution.
+    One plain query (the ORM's query building cost more than the read; benchmarks/pipeline.py)."""
+    columns = ["id", "step", "model_name", "max_tokens"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {StepConfig._meta.db_table}")
+        rows = cursor.fetchall()
+    return {row[1]: StepConfig.from_db(connection.alias, columns, row) for row in rows}
 
 
 def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, ResolvedModel]) -> Step:

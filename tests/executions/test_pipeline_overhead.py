@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from budget.models import LanguageModel, Price
 from budget.periods import current_period
-from executions.models import Execution, StepConfig
+from executions.models import Execution, StepConfig, Task
 from executions.pipeline import run_execution
 from executions.services import create_task
 from notifications.models import Event
@@ -55,6 +55,26 @@ def test_an_admin_edit_applies_to_the_very_next_execution():
     assert analysis.cost_nanos == 2000 * 1000 + 1000 * 5000
     assert second.reserved_nanos < first.reserved_nanos
     assert_ledger_consistent(current_period())
+
+
+def test_the_task_is_read_afresh_before_it_runs():
+    held = create_task(title="Old title")
+    Task.objects.filter(pk=held.pk).update(title="New title", max_attempts=5)
+
+    execution = run_execution(held)
+
+    assert execution.calls.get(step="analysis").request_id  # it ran
+    assert (held.title, held.max_attempts, held.status) == ("New title", 5, Task.Status.DONE)
+    assert held.created_at == Task.objects.get(pk=held.pk).created_at and timezone.is_aware(held.created_at)
+    assert Event.objects.get(kind="execution_started").payload["execution"]["task_title"] == "New title"
+
+
+def test_a_deleted_task_is_said_to_be_missing():
+    task = create_task(title="Gone")
+    Task.objects.filter(pk=task.pk).delete()
+
+    with pytest.raises(Task.DoesNotExist):
+        run_execution(task)
 
 
 def test_the_calls_an_execution_holds_are_the_rows_it_wrote():
