@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from budget.money import dollars_str
-from notifications.text import clean, clip, count, day, parse_nanos, progress_bar, safe_url, usd, usd_short
+from notifications.text import (
+    clean,
+    clip,
+    count,
+    day,
+    parse_nanos,
+    plural,
+    progress_bar,
+    safe_url,
+    usd,
+    usd_short,
+)
 
 if TYPE_CHECKING:
     from notifications.models import Event
@@ -107,7 +118,7 @@ def _model_fields(models: list) -> list[Field]:
             continue
         value = f"{usd(m.get('cost'))} · {_tokens(m)}"
         if "calls" in m:
-            value += f" · {count(m.get('calls'))} calls"
+            value += f" · {plural(m.get('calls'), 'call')}"
         fields.append(Field(clean(m.get("model")), value, inline=True))
     return fields
 
@@ -191,12 +202,12 @@ def _token_sum(calls: list) -> dict:
 
 def _compose_milestone(kind: str, payload: dict, style: Style) -> Message:
     budget = payload.get("budget") or {}
-    title = f"{usd_short(payload.get('threshold'))} milestone reached — {count(payload.get('prs'))} PRs"
+    title = f"{usd_short(payload.get('threshold'))} milestone reached — {plural(payload.get('prs'), 'PR')}"
     text = "\n".join(
         [
             _bar_line(budget),
             f"Crossed on {day(payload.get('reached_at'))} at {usd(payload.get('spent'), places=2)} spent, "
-            f"after {count(payload.get('executions'))} executions.",
+            f"after {plural(payload.get('executions'), 'execution')}.",
         ]
     )
     fields = _month_fields(budget) + _model_fields(budget.get("models"))
@@ -234,8 +245,8 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     text = "\n".join(
         [
             progress_bar(payload.get("spent"), payload.get("limit")),
-            f"{count(payload.get('executions'))} executions ({count(payload.get('succeeded'))} succeeded, "
-            f"{count(payload.get('failed'))} failed), {count(payload.get('prs'))} PRs.",
+            f"{plural(payload.get('executions'), 'execution')} ({count(payload.get('succeeded'))} succeeded, "
+            f"{count(payload.get('failed'))} failed), {plural(payload.get('prs'), 'PR')}.",
         ]
     )
     cost_per_pr = payload.get("cost_per_pr")
@@ -254,7 +265,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     ]
     fields += _model_fields(payload.get("models"))
     milestones = [
-        f"{usd_short(m.get('threshold'))} on {day(m.get('reached_at'))} — {count(m.get('prs'))} PRs"
+        f"{usd_short(m.get('threshold'))} on {day(m.get('reached_at'))} — {plural(m.get('prs'), 'PR')}"
         for m in payload.get("milestones") or []
         if isinstance(m, dict)
     ]
@@ -265,7 +276,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     simulated = int(payload.get("simulated_executions") or 0)
     footer = f"Budget {clean(payload.get('month'))}"
     if simulated:
-        footer += f" · {simulated} of {count(payload.get('executions'))} executions simulated"
+        footer += f" · {simulated} of {plural(payload.get('executions'), 'execution')} simulated"
     return Message(kind, title, text, None, fields, footer, simulated > 0)
 
 
@@ -301,7 +312,9 @@ def _compose_model_retiring(kind: str, payload: dict, style: Style) -> Message:
         if successor
         else "No successor is configured: set one in the admin, or calls will be refused."
     )
-    title = f"Model retiring in {count(payload.get('days_left'))} days: {model}"
+    days = payload.get("days_left")
+    when = "today" if days == 0 else f"in {plural(days, 'day')}"
+    title = f"Model retiring {when}: {model}"
     return Message(kind, title, text)
 
 

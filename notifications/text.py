@@ -112,6 +112,15 @@ def count(value: object) -> str:
         return "—"
 
 
+def plural(value: object, noun: str) -> str:
+    """``1 PR``, ``160 PRs``, ``2,000 calls``."""
+    try:
+        one = int(value) == 1
+    except (TypeError, ValueError):
+        one = False
+    return f"{count(value)} {noun}{'' if one else 's'}"
+
+
 def day(iso: object) -> str:
     try:
         return dt.datetime.fromisoformat(str(iso)).date().isoformat()

@@ -342,3 +342,25 @@ def test_two_workers_recapping_at_once_send_one_recap():
     assert not errors, errors
     assert sorted(results) == [False, False, False, True]
     assert Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).count() == 1
+
+
+def test_a_quiet_month_still_gets_a_plain_recap():
+    with time_machine.travel(OCTOBER_DAY, tick=False):
+        quiet = current_period()
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        assert recap_period(quiet)
+
+    event = Event.objects.get(kind=Event.Kind.MONTHLY_RECAP)
+    assert (event.payload["spent"], event.payload["cost_per_pr"], event.payload["top_executions"]) == (
+        "0.00",
+        None,
+        [],
+    )
+    embed = render.discord(event)["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert (
+        embed["description"]
+        == "░░░░░░░░░░ 0% · $0.00 of $15.00\n0 executions (0 succeeded, 0 failed), 0 PRs."
+    )
+    assert (fields["Cost per PR"], fields["Milestones"]) == ("no PRs", "none reached")
+    assert "Most expensive executions" not in fields

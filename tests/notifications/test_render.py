@@ -264,9 +264,7 @@ def test_an_odd_threshold_keeps_its_cents():
         "executions": 2,
         "budget": budget(),
     }
-    assert (
-        embed_of(event(Event.Kind.MILESTONE_REACHED, payload))["title"] == "$7.50 milestone reached — 1 PRs"
-    )
+    assert embed_of(event(Event.Kind.MILESTONE_REACHED, payload))["title"] == "$7.50 milestone reached — 1 PR"
 
 
 def test_exhaustion_says_what_was_needed_and_when_it_resumes():
@@ -295,6 +293,8 @@ def test_model_events_and_errors():
         )
     )
     assert retiring["title"] == "Model retiring in 5 days: claude-sonnet-4-5"
+    tomorrow = {"model": "m", "retires_on": "2026-11-30", "successor": "n", "days_left": 1}
+    assert embed_of(event(Event.Kind.MODEL_RETIRING, tomorrow))["title"] == "Model retiring in 1 day: m"
     assert "No successor is configured" in retiring["description"]
     error = embed_of(event(Event.Kind.ERROR, {"where": "delivery", "message": "Discord answered 500"}))
     assert (error["title"], error["description"]) == ("Error in delivery", "Discord answered 500")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from budget.money import format_usd
 from budget.periods import month_start, next_month, parse_month, periods_for_month
 from notifications.recap import is_finished, recap_period
+from notifications.text import plural
 
 
 class Command(BaseCommand):
@@ -52,8 +53,8 @@ class Command(BaseCommand):
                 period.refresh_from_db()
                 self.stdout.write(
                     f"Recap of {period.month:%Y-%m} sent: {format_usd(period.spent_nanos, places=2)} of "
-                    f"{format_usd(period.limit_nanos, places=2)} spent, {period.executions_count} executions, "
-                    f"{period.prs_count} PRs."
+                    f"{format_usd(period.limit_nanos, places=2)} spent, {plural(period.executions_count, 'execution')}, "
+                    f"{plural(period.prs_count, 'PR')}."
                 )
             else:
                 period.refresh_from_db()
