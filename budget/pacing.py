@@ -44,7 +44,11 @@ def projected_spend_nanos(period: Period, now: dt.datetime) -> int:
     return min(int(period.spent_nanos / fraction), period.limit_nanos)
 
 
-def may_start(period: Period, now: dt.datetime, worst_case_nanos: int) -> bool:
-    """Pacing's gate: start only while committed spend is within one execution of the line."""
-    committed = period.spent_nanos + period.reserved_nanos
-    return committed <= even_spend_nanos(period, now) + worst_case_nanos
+def may_start(period: Period, now: dt.datetime) -> bool:
+    """Pacing's gate: whether the next execution may start now.
+
+    The month's spend counting the new execution's worst case must stay at or below the
+    even-spend line plus that worst case; equivalently, what is spent and held already is at or
+    below the line. Spend then never runs more than one execution ahead of the line.
+    """
+    return period.spent_nanos + period.reserved_nanos <= even_spend_nanos(period, now)

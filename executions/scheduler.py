@@ -5,7 +5,7 @@
 - a run slot is free: at most MAX_CONCURRENT_EXECUTIONS executions at once, across every
   cluster and machine (``run_slot``), and no more than that already running;
 - the month is on pace (PACING_ENABLED): spend, counting the execution about to start, stays
-  within one worst case of the even-spend line (``on_pace``), so the budget lasts the month;
+  within one worst case of the even-spend line (``pacing.may_start``), so the budget lasts the month;
 - the worst case fits, or the month is not yet known to be exhausted (the pipeline records and
   announces an exhaustion once; later runs skip it quietly).
 
@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from budget import pacing
 from budget.ledger import BudgetExhausted
-from budget.models import Period
 from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
@@ -36,17 +35,6 @@ from executions.services import next_pending_task
 from executions.slots import run_slot
 
 log = logging.getLogger(__name__)
-
-
-def on_pace(period: Period, now: dt.datetime) -> bool:
-    """Whether pacing lets the next execution start now.
-
-    The month's spend counting this execution's worst case must stay at or below the even-spend
-    line plus that worst case; equivalently, what is spent and held already is at or below the
-    line. Spend then never runs more than one execution ahead of the line. (``pacing.may_start``
-    leaves the new worst case out of the spend, which lets it run up to two executions ahead.)
-    """
-    return period.spent_nanos + period.reserved_nanos <= pacing.even_spend_nanos(period, now)
 
 
 def run_next_execution(
@@ -89,7 +77,7 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
     at = now or timezone.now()
     period = current_period(now=at)
     # Pacing first: it needs no worst case, so a runner that waits reads no repository context.
-    if settings.PACING_ENABLED and not on_pace(period, at):
+    if settings.PACING_ENABLED and not pacing.may_start(period, at):
         return _skip(
             f"ahead of pace: {format_usd(period.spent_nanos + period.reserved_nanos, places=4)} spent or "
             f"held, even-spend line {format_usd(pacing.even_spend_nanos(period, at), places=4)}"
