@@ -9,6 +9,7 @@ or publishing failure ends the execution as failed with a readable ``error``; it
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -380,13 +381,9 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
 def _reload(obj: models.Model) -> None:
     """``obj.refresh_from_db()`` for a model without relations, each value converted as the ORM
     converts it (SQLite, for one, returns naive datetimes)."""
-    qn, meta = connection.ops.quote_name, obj._meta
+    meta = obj._meta
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(qn(f.column) for f in meta.concrete_fields)} FROM {qn(meta.db_table)} "
-            f"WHERE {qn(meta.pk.column)} = %s",
-            [obj.pk],
-        )
+        cursor.execute(_select_sql(meta.model, connection.vendor), [obj.pk])
         row = cursor.fetchone()
     if row is None:
         raise meta.model.DoesNotExist(f"{meta.object_name} {obj.pk} does not exist.")
@@ -399,15 +396,10 @@ def _reload(obj: models.Model) -> None:
 
 def _insert(obj: models.Model) -> None:
     """Insert the new ``obj`` as ``obj.save()`` would (``auto_now_add`` included)."""
-    qn, meta = connection.ops.quote_name, obj._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}",
-            values,
-        )
+        cursor.execute(_insert_sql(obj._meta.model, connection.vendor), values)
         (obj.pk,) = cursor.fetchone()
     obj._state.adding, obj._state.db = False, connection.alias
 
@@ -415,18 +407,42 @@ def _insert(obj: models.Model) -> None:
 def _update(model, pk: int, *, where: dict | None = None, add: dict[str, int] | None = None, **values) -> int:
     """``model.objects.filter(pk=pk, **where).update(**values)``, with ``add={name: n}`` meaning
     ``F(name) + n``. Returns the number of rows changed (0 or 1)."""
-    qn, meta = connection.ops.quote_name, model._meta
-    assignments = [(meta.get_field(name), value) for name, value in values.items()]
-    conditions = [(meta.get_field(name), value) for name, value in (where or {}).items()]
-    additions = [qn(meta.get_field(name).column) for name in add or {}]
-    sql = (
-        f"UPDATE {qn(meta.db_table)} SET "
-        + ", ".join([f"{qn(f.column)} = %s" for f, _ in assignments] + [f"{c} = {c} + %s" for c in additions])
-        + f" WHERE {qn(meta.pk.column)} = %s"
-        + "".join(f" AND {qn(f.column)} = %s" for f, _ in conditions)
-    )
-    params = [f.get_db_prep_save(v, connection) for f, v in assignments] + list((add or {}).values())
-    params += [pk] + [f.get_db_prep_value(v, connection) for f, v in conditions]
+    where, add, get_field = where or {}, add or {}, model._meta.get_field
+    sql = _update_sql(model, connection.vendor, tuple(values), tuple(add), tuple(where))
+    params = [get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    params += [*add.values(), pk]
+    params += [get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+# Each statement's text depends only on the model, the backend (its quoting) and the field names.
+
+
+@functools.cache
+def _select_sql(model: type[models.Model], vendor: str) -> str:
+    qn, meta = connection.ops.quote_name, model._meta
+    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+    return f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model], vendor: str) -> str:
+    qn, meta = connection.ops.quote_name, model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    return (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}"
+    )
+
+
+@functools.cache
+def _update_sql(model: type[models.Model], vendor: str, names: tuple, added: tuple, conditions: tuple) -> str:
+    qn, meta = connection.ops.quote_name, model._meta
+    column = {name: qn(meta.get_field(name).column) for name in (*names, *added, *conditions)}
+    assignments = [f"{column[n]} = %s" for n in names] + [f"{column[n]} = {column[n]} + %s" for n in added]
+    return (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {qn(meta.pk.column)} = %s"
+        + "".join(f" AND {column[n]} = %s" for n in conditions)
+    )
