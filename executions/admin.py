@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from budget.admin import ReadOnlyAdmin
 from budget.money import format_usd
 from budget.pricing import PricingError, lookup_model
 from executions import services
@@ -212,7 +213,7 @@ def branch_url(execution: Execution) -> str:
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ReadOnlyAdmin):
     list_display = ["pk", "task", "status_badge", "simulated", "cost", "result", "created_at"]
     list_filter = ["status", "simulated", "publisher", "period"]
     search_fields = ["task__title", "branch", "commit_sha"]
@@ -261,15 +262,6 @@ class ExecutionAdmin(admin.ModelAdmin):
     def files(self, e: Execution) -> str:
         paths = [f.get("path", "") for f in (e.change or {}).get("files", []) if isinstance(f, dict)]
         return ", ".join(paths) or "—"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # --- Which model each step uses ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils.html import format_html
 
+from budget.admin import ReadOnlyAdmin
 from notifications import channels, delivery
 from notifications.models import Channel, Delivery, Event
 
@@ -217,22 +218,13 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "key", "delivery_states"]
     list_filter = ["kind"]
     search_fields = ["key"]
     readonly_fields = ["kind", "key", "created_at", "pretty_payload"]
     fields = readonly_fields
     inlines = [DeliveryInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("deliveries")
