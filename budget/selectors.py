@@ -6,10 +6,11 @@ Every figure comes from the ledger's running totals, which are sums of what was 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from budget import pacing
@@ -168,13 +169,24 @@ def _columns(model) -> str:
 def _instance(model, row):
     """A model instance from a row of ``_columns(model)``, its values converted as the ORM
     converts them (SQLite, for one, returns naive datetimes)."""
-    values = []
-    for column, value in zip(model._meta.concrete_fields, row, strict=True):
-        expression = column.cached_col
-        for convert in connection.ops.get_db_converters(expression) + column.get_db_converters(connection):
-            value = convert(value, expression, connection)
-        values.append(value)
+    values = list(row)
+    db = connections[connection.alias]  # the thread's own connection (``connection`` is a proxy)
+    for position, expression, converters in _converters(model, db):
+        for convert in converters:
+            values[position] = convert(values[position], expression, db)
     return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
+
+
+@functools.lru_cache(maxsize=64)
+def _converters(model, db) -> list[tuple[int, object, list]]:
+    """Each column of ``model`` that ``db`` converts: its position, expression and converters."""
+    found = []
+    for position, column in enumerate(model._meta.concrete_fields):
+        expression = column.cached_col
+        converters = db.ops.get_db_converters(expression) + column.get_db_converters(db)
+        if converters:
+            found.append((position, expression, converters))
+    return found
 
 
 def all_periods() -> list[Period]:
