@@ -379,7 +379,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
 
 
 def _reload(obj: models.Model) -> None:
-    """``obj.refresh_from_db()`` for a model without relations, each value converted as the ORM
+    """``obj.refresh_from_db()`` for a model without foreign keys, each value converted as the ORM
     converts it (SQLite, for one, returns naive datetimes)."""
     meta = obj._meta
     with connection.cursor() as cursor:
@@ -387,6 +387,7 @@ def _reload(obj: models.Model) -> None:
         row = cursor.fetchone()
     if row is None:
         raise meta.model.DoesNotExist(f"{meta.object_name} {obj.pk} does not exist.")
+    obj.__dict__.pop("_prefetched_objects_cache", None)  # as refresh_from_db: related rows may have changed
     for field, value in zip(meta.concrete_fields, row, strict=True):
         column = field.cached_col
         for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
