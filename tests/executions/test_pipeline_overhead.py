@@ -10,6 +10,8 @@ from budget.models import LanguageModel, Price
 from budget.periods import current_period
 from executions.models import Execution, StepConfig, Task
 from executions.pipeline import run_execution
+from executions.providers import Providers
+from executions.providers.simulated import SimulatedProvider, simulated_providers
 from executions.services import create_task
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
@@ -75,6 +77,29 @@ def test_a_deleted_task_is_said_to_be_missing():
 
     with pytest.raises(Task.DoesNotExist):
         run_execution(task)
+
+
+class BlankAnalyst(SimulatedProvider):
+    """Answers (and is billed) with an empty plan."""
+
+    def _plan(self, request):
+        return "   "
+
+
+def test_an_empty_plan_is_charged_and_fails_the_execution_in_the_state_it_reached():
+    providers = Providers(
+        analysis=BlankAnalyst("anthropic", "analysis"), codegen=simulated_providers().codegen
+    )
+
+    execution = run_execution(create_task(title="Blank"), providers=providers)
+
+    stored = Execution.objects.get(pk=execution.pk)
+    assert stored.status == Execution.Status.FAILED and "empty plan" in stored.error
+    assert (stored.plan, [c.step for c in stored.calls.all()]) == ("", ["analysis"])
+    assert stored.cost_nanos == stored.calls.get().cost_nanos == 28_500_000
+    failed = Event.objects.get(kind="execution_failed").payload["execution"]
+    assert [c["step"] for c in failed["calls"]] == ["analysis"] and failed["cost"] == "0.0285"
+    assert_ledger_consistent(current_period())
 
 
 def test_the_calls_an_execution_holds_are_the_rows_it_wrote():
