@@ -6,11 +6,9 @@ Every figure comes from the ledger's running totals, which are sums of what was 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, connections
 from django.utils import timezone
 
 from budget import pacing
@@ -114,18 +112,22 @@ class PeriodSummary:
         }
 
 
-# The summary is read on every execution's events, so it is plain SQL: the ORM's query building
-# cost more than the reads themselves. Columns come from the models, so they cannot drift.
-_TOTALS = [f.name for f in ModelTotals.__dataclass_fields__.values()]
-
-
 def model_totals(period: Period) -> list[ModelTotals]:
-    rows = _fetch(
-        f"SELECT {', '.join(_TOTALS)} FROM {ModelUsage._meta.db_table} WHERE period_id = %s "
-        "ORDER BY cost_nanos DESC, model_name",
-        [period.pk],
-    )
-    return [ModelTotals(*row) for row in rows]
+    rows = ModelUsage.objects.filter(period=period).order_by("-cost_nanos", "model_name")
+    return [
+        ModelTotals(
+            model_name=r.model_name,
+            provider=r.provider,
+            calls=r.calls,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            cache_read_tokens=r.cache_read_tokens,
+            cache_write_5m_tokens=r.cache_write_5m_tokens,
+            cache_write_1h_tokens=r.cache_write_1h_tokens,
+            cost_nanos=r.cost_nanos,
+        )
+        for r in rows
+    ]
 
 
 def period_summary(period: Period | None = None, *, now: dt.datetime | None = None) -> PeriodSummary:
@@ -135,58 +137,20 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
     the charges of an execution) still says what is true now.
     """
     now = now or timezone.now()
-    period = period or current_period(now=now)
-    (*columns, next_threshold), *_ = _fetch(
-        f"SELECT {_columns(Period)}, (SELECT MIN(amount_nanos) FROM {Threshold._meta.db_table} "
-        f"WHERE enabled AND amount_nanos > {Period._meta.db_table}.spent_nanos) "
-        f"FROM {Period._meta.db_table} WHERE id = %s",
-        [period.pk],
-    )
-    milestones = _fetch(
-        f"SELECT {_columns(Milestone)} FROM {Milestone._meta.db_table} WHERE period_id = %s "
-        "ORDER BY threshold_nanos",
-        [period.pk],
+    period = Period.objects.get(pk=period.pk) if period else current_period(now=now)
+    next_threshold = (
+        Threshold.objects.filter(enabled=True, amount_nanos__gt=period.spent_nanos)
+        .order_by("amount_nanos")
+        .values_list("amount_nanos", flat=True)
+        .first()
     )
     return PeriodSummary(
-        period=_instance(Period, columns),
+        period=period,
         now=now,
         models=model_totals(period),
-        milestones=[_instance(Milestone, row) for row in milestones],
+        milestones=list(Milestone.objects.filter(period=period).order_by("threshold_nanos")),
         next_milestone_nanos=next_threshold,
     )
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _columns(model) -> str:
-    return ", ".join(f"{model._meta.db_table}.{f.column}" for f in model._meta.concrete_fields)
-
-
-def _instance(model, row):
-    """A model instance from a row of ``_columns(model)``, its values converted as the ORM
-    converts them (SQLite, for one, returns naive datetimes)."""
-    values = list(row)
-    db = connections[connection.alias]  # the thread's own connection (``connection`` is a proxy)
-    for position, expression, converters in _converters(model, db):
-        for convert in converters:
-            values[position] = convert(values[position], expression, db)
-    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
-
-
-@functools.lru_cache(maxsize=64)
-def _converters(model, db) -> list[tuple[int, object, list]]:
-    """Each column of ``model`` that ``db`` converts: its position, expression and converters."""
-    found = []
-    for position, column in enumerate(model._meta.concrete_fields):
-        expression = column.cached_col
-        converters = db.ops.get_db_converters(expression) + column.get_db_converters(db)
-        if converters:
-            found.append((position, expression, converters))
-    return found
 
 
 def all_periods() -> list[Period]:

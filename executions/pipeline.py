@@ -9,12 +9,12 @@ or publishing failure ends the execution as failed with a readable ``error``; it
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger
@@ -373,77 +373,18 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
 
 
 # --- writing rows ---------------------------------------------------------------------------------
-# The pipeline's rows are written as plain statements built from the models' fields: on this path
-# Django's query building cost several times the writes themselves (benchmarks/pipeline.py).
-# Each value goes through its field's ``pre_save`` / ``get_db_prep_save``, as in ``save()``.
 
 
 def _reload(obj: models.Model) -> None:
-    """``obj.refresh_from_db()`` for a model without foreign keys, each value converted as the ORM
-    converts it (SQLite, for one, returns naive datetimes)."""
-    meta = obj._meta
-    with connection.cursor() as cursor:
-        cursor.execute(_select_sql(meta.model, connection.vendor), [obj.pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise meta.model.DoesNotExist(f"{meta.object_name} {obj.pk} does not exist.")
-    obj.__dict__.pop("_prefetched_objects_cache", None)  # as refresh_from_db: related rows may have changed
-    for field, value in zip(meta.concrete_fields, row, strict=True):
-        column = field.cached_col
-        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = convert(value, column, connection)
-        setattr(obj, field.attname, value)
+    obj.refresh_from_db()
 
 
 def _insert(obj: models.Model) -> None:
-    """Insert the new ``obj`` as ``obj.save()`` would (``auto_now_add`` included)."""
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(obj._meta.model, connection.vendor), values)
-        (obj.pk,) = cursor.fetchone()
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj.save(force_insert=True)
 
 
 def _update(model, pk: int, *, where: dict | None = None, add: dict[str, int] | None = None, **values) -> int:
     """``model.objects.filter(pk=pk, **where).update(**values)``, with ``add={name: n}`` meaning
     ``F(name) + n``. Returns the number of rows changed (0 or 1)."""
-    where, add, get_field = where or {}, add or {}, model._meta.get_field
-    sql = _update_sql(model, connection.vendor, tuple(values), tuple(add), tuple(where))
-    params = [get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
-    params += [*add.values(), pk]
-    params += [get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-# Each statement's text depends only on the model, the backend (its quoting) and the field names.
-
-
-@functools.cache
-def _select_sql(model: type[models.Model], vendor: str) -> str:
-    qn, meta = connection.ops.quote_name, model._meta
-    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
-    return f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"
-
-
-@functools.cache
-def _insert_sql(model: type[models.Model], vendor: str) -> str:
-    qn, meta = connection.ops.quote_name, model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    return (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}"
-    )
-
-
-@functools.cache
-def _update_sql(model: type[models.Model], vendor: str, names: tuple, added: tuple, conditions: tuple) -> str:
-    qn, meta = connection.ops.quote_name, model._meta
-    column = {name: qn(meta.get_field(name).column) for name in (*names, *added, *conditions)}
-    assignments = [f"{column[n]} = %s" for n in names] + [f"{column[n]} = {column[n]} + %s" for n in added]
-    return (
-        f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {qn(meta.pk.column)} = %s"
-        + "".join(f" AND {column[n]} = %s" for n in conditions)
-    )
+    increments = {name: F(name) + n for name, n in (add or {}).items()}
+    return model.objects.filter(pk=pk, **(where or {})).update(**values, **increments)

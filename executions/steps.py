@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connection
-
 from budget import catalog
 from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
@@ -93,13 +91,8 @@ def configured_steps(*, on: dt.date) -> tuple[Step, Step]:
 
 
 def _step_configs() -> dict[str, StepConfig]:
-    """Each step's configuration, read afresh: an edit in the admin applies to the next execution.
-    One plain query (the ORM's query building cost more than the read; benchmarks/pipeline.py)."""
-    columns = ["id", "step", "model_name", "max_tokens"]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)} FROM {StepConfig._meta.db_table}")
-        rows = cursor.fetchall()
-    return {row[1]: StepConfig.from_db(connection.alias, columns, row) for row in rows}
+    """Each step's configuration, read afresh: an edit in the admin applies to the next execution."""
+    return {config.step: config for config in StepConfig.objects.all()}
 
 
 def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, ResolvedModel]) -> Step:
