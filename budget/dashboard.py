@@ -39,17 +39,11 @@ def next_scheduled_run():
     return Schedule.objects.filter(name=SCHEDULE_NAME).order_by("next_run").first()
 
 
-def dead_deliveries() -> int | None:
-    """Deliveries that gave up after their last attempt; None while notifications has no such table."""
-    try:
-        from notifications.models import Delivery
-    except ImportError:
-        return None
-    status = getattr(Delivery, "Status", None)
-    dead = getattr(status, "DEAD", None) if status else None
-    if dead is None:
-        return None
-    return Delivery.objects.filter(status=dead).count()
+def dead_deliveries() -> int:
+    """Notification deliveries that gave up after their last attempt."""
+    from notifications.models import Delivery
+
+    return Delivery.objects.filter(status=Delivery.Status.DEAD).count()
 
 
 def warnings(period: Period, *, today: dt.date) -> list[str]:

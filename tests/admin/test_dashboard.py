@@ -10,6 +10,7 @@ from budget import ledger
 from budget.models import LanguageModel, Threshold
 from budget.money import to_nanos
 from budget.periods import current_period, set_limit
+from notifications.models import Channel, Delivery, Event
 from tests.api.conftest import NOW, paid_execution
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +87,19 @@ def test_warnings_for_a_retiring_model_and_an_exhausted_budget(admin_client, fro
 
     assert "Model claude-sonnet-4-5 retires on 2026-11-30; claude-sonnet-5-5 replaces it." in page
     assert "The budget for November 2026 is exhausted (since Nov 20, 12:00)" in page
+
+
+def test_a_warning_for_dead_deliveries(admin_client, frozen_now):
+    channel = Channel.objects.create(
+        name="Team", kind=Channel.Kind.DISCORD, url="https://discord.com/api/webhooks/1/t"
+    )
+    for n in (1, 2):
+        event = Event.objects.create(kind=Event.Kind.ERROR, key=f"test:{n}", payload={})
+        Delivery.objects.create(
+            event=event, channel=channel, status=Delivery.Status.DEAD, attempts=8, next_attempt_at=NOW
+        )
+
+    assert "2 notification deliveries failed for good: see Deliveries." in dashboard(admin_client)
 
 
 def test_nothing_to_warn_about(admin_client, frozen_now):
