@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -67,7 +67,7 @@ def run_execution(
     """
     providers = providers or providers_for_mode()
     gateway = gateway or get_gateway()
-    _reload(task)
+    task.refresh_from_db()
     if task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
     prepared = prepare(task, providers=providers, gateway=gateway, now=now)
@@ -128,21 +128,15 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
     at = now or timezone.now()
     try:
         with transaction.atomic():
-            claimed = _update(
-                Task,
-                task.pk,
-                where={"status": Task.Status.PENDING},
-                add={"attempts": 1},
-                status=Task.Status.RUNNING,
-                claimed_at=at,
-                updated_at=at,
+            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
+                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
             )
             if not claimed:
                 raise _NotClaimed
             reservation = ledger.reserve(
                 prepared.worst_case_nanos, label=f"task {task.pk}: {task.title}", now=now
             )
-            execution = Execution(
+            execution = Execution.objects.create(
                 task=task,
                 period=reservation.period,
                 reservation=reservation,
@@ -152,7 +146,6 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 started_at=at,
                 heartbeat_at=at,
             )
-            _insert(execution)
             _hold_calls(execution)
             ledger.record_execution_started(reservation.period, now=now)
             events.execution_started(execution)
@@ -251,7 +244,7 @@ def _charge(
     completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage)
     with transaction.atomic():
-        call = ModelCall(
+        call = ModelCall.objects.create(
             execution=execution,
             step=step.name,
             provider=step.resolved.model.provider,
@@ -264,7 +257,6 @@ def _charge(
             simulated=answer.simulated,
             **completion.usage.as_dict(),
         )
-        _insert(call)
         charged = ledger.charge(
             execution.reservation,
             cost,
@@ -274,7 +266,7 @@ def _charge(
             now=now,
         )
         advance.setdefault("heartbeat_at", now or timezone.now())
-        _update(Execution, execution.pk, add={"cost_nanos": cost}, **advance)
+        Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost, **advance)
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     for name, value in advance.items():
@@ -313,7 +305,7 @@ def _change_from(completion: Completion, step: steps.Step) -> Change:
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    _update(Execution, execution.pk, **fields)
+    Execution.objects.filter(pk=execution.pk).update(**fields)
     for name, value in fields.items():
         setattr(execution, name, value)
 
@@ -339,7 +331,9 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
         ledger.record_execution_finished(
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
-        _update(Task, execution.task_id, status=Task.Status.DONE, claimed_at=None, updated_at=at)
+        Task.objects.filter(pk=execution.task_id).update(
+            status=Task.Status.DONE, claimed_at=None, updated_at=at
+        )
         events.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
@@ -359,32 +353,10 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         _save(execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at)
         ledger.release(execution.reservation, now=now)
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-        _update(
-            Task,
-            task.pk,
-            status=Task.Status.PENDING if retry else Task.Status.FAILED,
-            claimed_at=None,
-            updated_at=at,
+        Task.objects.filter(pk=task.pk).update(
+            status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=at
         )
         events.execution_failed(execution)
     task.status, task.claimed_at = (Task.Status.PENDING if retry else Task.Status.FAILED), None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution
-
-
-# --- writing rows ---------------------------------------------------------------------------------
-
-
-def _reload(obj: models.Model) -> None:
-    obj.refresh_from_db()
-
-
-def _insert(obj: models.Model) -> None:
-    obj.save(force_insert=True)
-
-
-def _update(model, pk: int, *, where: dict | None = None, add: dict[str, int] | None = None, **values) -> int:
-    """``model.objects.filter(pk=pk, **where).update(**values)``, with ``add={name: n}`` meaning
-    ``F(name) + n``. Returns the number of rows changed (0 or 1)."""
-    increments = {name: F(name) + n for name, n in (add or {}).items()}
-    return model.objects.filter(pk=pk, **(where or {})).update(**values, **increments)
