@@ -95,7 +95,8 @@ def send_test(channel: Channel) -> str:
     raises ``ValueError`` with a safe line when it did not arrive."""
     from notifications.transports import transport_for
 
-    outcome = transport_for(channel).post(transport_for(channel).test_payload())
+    transport = transport_for(channel)
+    outcome = transport.post(transport.test_payload())
     if outcome.ok:
         return f"Test message sent to {channel.name} ({outcome.status})."
     raise ValueError(f"The test message to {channel.name} failed: {outcome.error}")

@@ -6,6 +6,7 @@ The table of variables is in README.md ("Configuration").
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -169,8 +170,6 @@ ORCHESTRATOR_MODE = env.str(
     default="live" if ANTHROPIC_API_KEY and OPENAI_API_KEY else "simulated",
 )
 if ORCHESTRATOR_MODE not in ("live", "simulated"):
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(f"ORCHESTRATOR_MODE must be 'live' or 'simulated', not {ORCHESTRATOR_MODE!r}.")
 
 MONTHLY_BUDGET = env.str("MONTHLY_BUDGET", default="15.00")  # USD; validated by budget.money
@@ -203,10 +202,12 @@ SCHEDULE_MINUTES = env.int("SCHEDULE_MINUTES", default=30)
 PACING_ENABLED = env.bool("PACING_ENABLED", default=True)
 MAX_CONCURRENT_EXECUTIONS = env.int("MAX_CONCURRENT_EXECUTIONS", default=1)
 MODEL_RETIREMENT_NOTICE_DAYS = env.int("MODEL_RETIREMENT_NOTICE_DAYS", default=30)
-for _name, _minimum in (("SCHEDULE_MINUTES", 1), ("MAX_CONCURRENT_EXECUTIONS", 1), ("MODEL_RETIREMENT_NOTICE_DAYS", 0)):
+for _name, _minimum in (
+    ("SCHEDULE_MINUTES", 1),
+    ("MAX_CONCURRENT_EXECUTIONS", 1),
+    ("MODEL_RETIREMENT_NOTICE_DAYS", 0),
+):
     if globals()[_name] < _minimum:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")
 
 # --- django-q2 ----------------------------------------------------------------------------
@@ -248,16 +249,12 @@ else:
     Q_CLUSTER["orm"] = "default"
 _LONGEST_MODEL_CALLS = int(2 * LLM_TIMEOUT_SECONDS * (LLM_MAX_RETRIES + 1))  # two steps, every attempt
 if not _LONGEST_MODEL_CALLS < Q_TIMEOUT_SECONDS:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"Q_TIMEOUT_SECONDS ({Q_TIMEOUT_SECONDS}) must be longer than an execution's model calls can "
         f"take (2 × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = {_LONGEST_MODEL_CALLS} s), or the "
         "worker would be killed mid-execution."
     )
 if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"Q_TIMEOUT_SECONDS ({Q_TIMEOUT_SECONDS}) must be shorter than RESERVATION_TIMEOUT_SECONDS "
         f"({RESERVATION_TIMEOUT_SECONDS}), or the reaper could abandon an execution a worker still runs."
@@ -312,13 +309,9 @@ NOTIFY_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFY_CONNECT_TIMEOUT_SECONDS", def
 NOTIFY_READ_TIMEOUT_SECONDS = env.float("NOTIFY_READ_TIMEOUT_SECONDS", default=10.0)
 NOTIFY_LEASE_SECONDS = env.int("NOTIFY_LEASE_SECONDS", default=5 * 60)
 if not NOTIFY_CONNECT_TIMEOUT_SECONDS + NOTIFY_READ_TIMEOUT_SECONDS < NOTIFY_LEASE_SECONDS:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         "NOTIFY_LEASE_SECONDS must be longer than NOTIFY_CONNECT_TIMEOUT_SECONDS + "
         "NOTIFY_READ_TIMEOUT_SECONDS, or a slow send could be claimed and sent a second time."
     )
 if NOTIFY_MAX_ATTEMPTS < 1:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(f"NOTIFY_MAX_ATTEMPTS must be at least 1, not {NOTIFY_MAX_ATTEMPTS}.")
