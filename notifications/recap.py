@@ -53,27 +53,16 @@ def simulated_execution_count(period: Period) -> int:
 
 
 def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
-    """Everything the recap says about ``period``, as JSON (money as decimal-string dollars).
+    """Everything the recap says about ``period``, as JSON (money as decimal-string dollars):
+    the status's figures (``PeriodSummary.as_json``) and the recap's own.
 
     Totals are the ledger's running totals (sums of what was charged), not re-estimates.
     """
     summary = period_summary(period, now=now)
     p = summary.period
-    return {
+    return summary.as_json() | {
         "period_id": p.pk,
-        "month": f"{p.month:%Y-%m}",
-        "starts_at": p.starts_at.isoformat(),
-        "ends_at": p.ends_at.isoformat(),
-        "limit": dollars_str(p.limit_nanos),
-        "spent": dollars_str(p.spent_nanos),
-        "percent": str(summary.percent),
-        "executions": p.executions_count,
-        "succeeded": p.succeeded_count,
-        "failed": p.failed_count,
-        "prs": p.prs_count,
-        "cost_per_pr": None if summary.cost_per_pr_nanos is None else dollars_str(summary.cost_per_pr_nanos),
-        "exhausted": p.exhausted_at is not None,
-        "models": [m.as_json() for m in summary.models],
+        # The recap tells more of each milestone than the status does.
         "milestones": [
             {
                 "threshold": dollars_str(m.threshold_nanos),
