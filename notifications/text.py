@@ -92,15 +92,11 @@ def progress_bar(spent: object, limit: object, *, width: int = BAR_WIDTH) -> str
     (or a zero limit) still draws a sane bar.
     """
     spent_n, limit_n = parse_nanos(spent) or 0, parse_nanos(limit) or 0
-    if limit_n <= 0:
-        percent = 100 if spent_n > 0 else 0
-    else:
+    if limit_n > 0:
         percent = min(max(spent_n * 100 // limit_n, 0), 100)
-    filled = (
-        0
-        if limit_n <= 0 and not spent_n
-        else (width if limit_n <= 0 else min(max(spent_n * width // limit_n, 0), width))
-    )
+        filled = min(max(spent_n * width // limit_n, 0), width)
+    else:
+        percent, filled = (100, width) if spent_n > 0 else (0, 0)
     bar = "█" * filled + "░" * (width - filled)
     return f"{bar} {percent}% · {usd(spent, places=2)} of {usd(limit, places=2)}"
 
