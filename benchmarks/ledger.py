@@ -7,6 +7,10 @@ processes, each with its own connection, doing reserve → charge → charge →
 one period for the same measured seconds (all start together, once every worker has set up Django).
 The limit ($1,000, or BENCH_LIMIT) leaves room for the whole run; set a small BENCH_LIMIT to add
 refusals to the load. Prints cycles per second and the overspend, which must be $0.
+
+It also prints where the time goes, to tell the ledger's limits from the machine's: the workers'
+own CPU per cycle (Python and the driver; the cores left over are all PostgreSQL has), and what
+the same workers reach with four round trips per cycle that do nothing (``SELECT 1``).
 """
 
 import argparse
@@ -45,6 +49,7 @@ def worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Bar
     cycles = refused = charged = 0
     ledger.release(ledger.reserve(1, period=period))  # connect before the clock starts
     start.wait()
+    cpu = time.process_time()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -58,11 +63,45 @@ def worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Bar
             charged += cost
         ledger.release(reservation)
         cycles += 1
-    results.put((cycles, refused, charged))
+    results.put((cycles, refused, charged, time.process_time() - cpu))
+
+
+def empty_worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Barrier) -> None:
+    """The same cycle's four round trips through Django's connection, doing nothing."""
+    setup_django(url)
+    from django.db import connection
+
+    cycles = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # connect before the clock starts
+        start.wait()
+        cpu = time.process_time()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for _ in range(4):
+                cursor.execute("SELECT 1")
+                cursor.fetchall()
+            cycles += 1
+    results.put((cycles, 0, 0, time.process_time() - cpu))
+
+
+def run_workers(target, url: str, workers: int, seconds: float) -> list[tuple[int, int, int, float]]:
+    """Start ``workers`` processes running ``target``; their (cycles, refused, charged, CPU seconds)."""
+    results: mp.Queue = mp.Queue()
+    start = mp.Barrier(workers)
+    procs = [mp.Process(target=target, args=(url, seconds, i, results, start)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    totals = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return totals
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/postgres")
@@ -87,36 +126,42 @@ def main() -> None:
 
         period = current_period()
         # Small enough that the limit is reached during the run: refusals are part of the load.
-        Period.objects.filter(pk=period.pk).update(limit_nanos=to_nanos(os.environ.get("BENCH_LIMIT", "1000")))
+        Period.objects.filter(pk=period.pk).update(
+            limit_nanos=to_nanos(os.environ.get("BENCH_LIMIT", "1000"))
+        )
         connections.close_all()
 
-        results: mp.Queue = mp.Queue()
-        start = mp.Barrier(args.workers)
-        procs = [
-            mp.Process(target=worker, args=(bench_url, args.seconds, i, results, start))
-            for i in range(args.workers)
-        ]
         started = time.monotonic()
-        for p in procs:
-            p.start()
-        totals = [results.get() for _ in procs]
-        for p in procs:
-            p.join()
+        totals = run_workers(worker, bench_url, args.workers, args.seconds)
         elapsed = time.monotonic() - started
+        empty = run_workers(empty_worker, bench_url, args.workers, args.seconds)
+        empty_cycles, empty_cpu = sum(t[0] for t in empty), sum(t[3] for t in empty)
 
         cycles = sum(t[0] for t in totals)
         refused = sum(t[1] for t in totals)
         charged = sum(t[2] for t in totals)
+        worker_cpu = sum(t[3] for t in totals)
         period.refresh_from_db()
         overspend = max(period.spent_nanos - period.limit_nanos, 0)
         print(f"workers            {args.workers}")
-        print(f"cycles             {cycles} in {args.seconds:g} s (worker start-up took {elapsed - args.seconds:.1f} s more)")
+        print(
+            f"cycles             {cycles} in {args.seconds:g} s (worker start-up took {elapsed - args.seconds:.1f} s more)"
+        )
         print(f"cycles per second  {cycles / args.seconds:.0f}")
+        print(
+            f"worker CPU         {worker_cpu / max(cycles, 1) * 1000:.2f} ms per cycle "
+            f"(Python and the driver; {os.cpu_count()} cores allow {os.cpu_count() / worker_cpu * cycles:.0f} "
+            "cycles/s if the database cost nothing)"
+        )
         print(f"refused reserves   {refused}")
         print(f"spent              {format_usd(period.spent_nanos)} of {format_usd(period.limit_nanos)}")
         print(f"charged by workers {format_usd(charged)} (ledger matches: {charged == period.spent_nanos})")
         print(f"reserved left      {format_usd(period.reserved_nanos)}")
         print(f"overspend          {format_usd(overspend)}")
+        print(
+            f"empty cycles/s     {empty_cycles / args.seconds:.0f} (the same workers, four SELECT 1 per cycle; "
+            f"worker CPU {empty_cpu / max(empty_cycles, 1) * 1000:.2f} ms per cycle)"
+        )
         connections.close_all()
         if overspend or charged != period.spent_nanos or period.reserved_nanos:
             sys.exit(1)
