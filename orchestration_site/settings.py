@@ -8,6 +8,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from budget.money import MoneyError, parse_dollars  # pure Python: safe to import before set-up
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -172,7 +174,11 @@ ORCHESTRATOR_MODE = env.str(
 if ORCHESTRATOR_MODE not in ("live", "simulated"):
     raise ImproperlyConfigured(f"ORCHESTRATOR_MODE must be 'live' or 'simulated', not {ORCHESTRATOR_MODE!r}.")
 
-MONTHLY_BUDGET = env.str("MONTHLY_BUDGET", default="15.00")  # USD; validated by budget.money
+MONTHLY_BUDGET = env.str("MONTHLY_BUDGET", default="15.00")  # USD, the limit a first period opens with
+try:  # checked at start-up: a bad value must stop the process, not the first new month
+    parse_dollars(MONTHLY_BUDGET, what="MONTHLY_BUDGET")
+except MoneyError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
 # A reservation whose execution has made no progress for this long is released by the reaper.
 RESERVATION_TIMEOUT_SECONDS = env.int("RESERVATION_TIMEOUT_SECONDS", default=30 * 60)
 

@@ -29,10 +29,24 @@ def test_production_settings_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
+def assert_configuration_error(result, message: str) -> None:
+    """Exit code 2 and one line naming the problem, not a traceback."""
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"Configuration error: {message}"]
+
+
 def test_debug_off_without_a_secret_key_is_a_configuration_error():
-    result = manage("check", DEBUG="0")
-    assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+    assert_configuration_error(manage("check", DEBUG="0"), "Set the SECRET_KEY environment variable")
+
+
+def test_a_bad_monthly_budget_stops_every_command_before_anything_runs():
+    assert_configuration_error(
+        manage("budget", "status", MONTHLY_BUDGET="-1"), "MONTHLY_BUDGET cannot be negative (got -1)"
+    )
+    assert_configuration_error(
+        manage("run_execution", "A task", MONTHLY_BUDGET="lots"),
+        "MONTHLY_BUDGET must be a number of dollars, like 15.00 (got 'lots')",
+    )
 
 
 def test_a_postgres_url_selects_postgresql():
@@ -46,6 +60,7 @@ def test_a_postgres_url_selects_postgresql():
 
 
 def test_an_unknown_mode_is_refused_with_a_clear_message():
-    result = manage("check", ORCHESTRATOR_MODE="turbo")
-    assert result.returncode != 0
-    assert "ORCHESTRATOR_MODE must be 'live' or 'simulated'" in result.stderr
+    assert_configuration_error(
+        manage("check", ORCHESTRATOR_MODE="turbo"),
+        "ORCHESTRATOR_MODE must be 'live' or 'simulated', not 'turbo'.",
+    )
