@@ -8,9 +8,10 @@ one period for the same measured seconds (all start together, once every worker 
 The limit ($1,000, or BENCH_LIMIT) leaves room for the whole run; set a small BENCH_LIMIT to add
 refusals to the load. Prints cycles per second and the overspend, which must be $0.
 
-It also prints where the time goes, to tell the ledger's limits from the machine's: the workers'
-own CPU per cycle (Python and the driver; the cores left over are all PostgreSQL has), and what
-the same workers reach with four round trips per cycle that do nothing (``SELECT 1``).
+It also prints where each cycle's CPU goes, to tell the ledger's limits from the machine's: the
+workers' own (Python and the driver) and their PostgreSQL backends' (read from /proc when the server
+is local), with the most cycles a second the cores allow at that cost; then the same for four round
+trips per cycle that do nothing (``SELECT 1``).
 """
 
 import argparse
@@ -19,6 +20,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +32,54 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestration_site.settings")
     os.environ["CONN_MAX_AGE"] = "600"
+    # As in production: DEBUG off, so Django does not keep a log of every query.
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-key")
     import django
 
     django.setup()
+
+
+@dataclass
+class Tally:
+    """One worker's results: its cycles and where its CPU time went."""
+
+    cycles: int = 0
+    refused: int = 0
+    charged: int = 0
+    worker_cpu: float = 0.0  # seconds, this process (Python and the driver)
+    database_cpu: float | None = None  # seconds, its PostgreSQL backend; None if the server is not local
+
+
+def backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a local process has used, from /proc; None if it is not readable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(cycle, seconds: float, start: mp.Barrier) -> Tally:
+    """Run ``cycle(tally)`` until ``seconds`` have passed, timing this process and its backend."""
+    tally, pid = Tally(), backend_pid()  # also connects before the clock starts
+    start.wait()
+    cpu, database = time.process_time(), process_cpu(pid)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        cycle(tally)
+    tally.worker_cpu = time.process_time() - cpu
+    if database is not None and (now := process_cpu(pid)) is not None:
+        tally.database_cpu = now - database
+    return tally
 
 
 def worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Barrier) -> None:
@@ -46,24 +93,22 @@ def worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Bar
     worst = to_nanos("0.09")
     period = current_period()
     usage = Usage(input_tokens=2000, output_tokens=1500)
-    cycles = refused = charged = 0
-    ledger.release(ledger.reserve(1, period=period))  # connect before the clock starts
-    start.wait()
-    cpu = time.process_time()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    calls = (("claude-sonnet-4-5", "anthropic", 0.8), ("gpt-4o-mini", "openai", 0.2))
+
+    def cycle(tally: Tally) -> None:
         try:
             reservation = ledger.reserve(worst, period=period)
         except ledger.BudgetExhausted:
-            refused += 1
-            continue
-        for model, share in (("claude-sonnet-4-5", 0.8), ("gpt-4o-mini", 0.2)):
+            tally.refused += 1
+            return
+        for model, provider, share in calls:
             cost = rng.randint(1, int(worst * share))
-            ledger.charge(reservation, cost, model_name=model, provider="anthropic", usage=usage)
-            charged += cost
+            ledger.charge(reservation, cost, model_name=model, provider=provider, usage=usage)
+            tally.charged += cost
         ledger.release(reservation)
-        cycles += 1
-    results.put((cycles, refused, charged, time.process_time() - cpu))
+        tally.cycles += 1
+
+    results.put(measured(cycle, seconds, start))
 
 
 def empty_worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Barrier) -> None:
@@ -71,31 +116,40 @@ def empty_worker(url: str, seconds: float, seed: int, results: mp.Queue, start: 
     setup_django(url)
     from django.db import connection
 
-    cycles = 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")  # connect before the clock starts
-        start.wait()
-        cpu = time.process_time()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+    def cycle(tally: Tally) -> None:
+        with connection.cursor() as cursor:
             for _ in range(4):
                 cursor.execute("SELECT 1")
                 cursor.fetchall()
-            cycles += 1
-    results.put((cycles, 0, 0, time.process_time() - cpu))
+        tally.cycles += 1
+
+    results.put(measured(cycle, seconds, start))
 
 
-def run_workers(target, url: str, workers: int, seconds: float) -> list[tuple[int, int, int, float]]:
-    """Start ``workers`` processes running ``target``; their (cycles, refused, charged, CPU seconds)."""
+def run_workers(target, url: str, workers: int, seconds: float) -> list[Tally]:
+    """Start ``workers`` processes running ``target``, all measuring the same seconds."""
     results: mp.Queue = mp.Queue()
     start = mp.Barrier(workers)
     procs = [mp.Process(target=target, args=(url, seconds, i, results, start)) for i in range(workers)]
     for p in procs:
         p.start()
-    totals = [results.get() for _ in procs]
+    tallies = [results.get() for _ in procs]
     for p in procs:
         p.join()
-    return totals
+    return tallies
+
+
+def cpu_per_cycle(tallies: list[Tally]) -> str:
+    """Where one cycle's CPU went, and the most cycles a second this machine's cores allow at that cost."""
+    cycles = max(sum(t.cycles for t in tallies), 1)
+    worker = sum(t.worker_cpu for t in tallies) / cycles
+    if any(t.database_cpu is None for t in tallies):
+        return f"worker {worker * 1000:.2f} ms per cycle (the database's CPU is not measurable from here)"
+    database = sum(t.database_cpu for t in tallies) / cycles
+    return (
+        f"worker {worker * 1000:.2f} ms + database {database * 1000:.2f} ms per cycle: "
+        f"{os.cpu_count()} cores allow at most {os.cpu_count() / (worker + database):,.0f} cycles/s"
+    )
 
 
 def main() -> None:
@@ -132,35 +186,28 @@ def main() -> None:
         connections.close_all()
 
         started = time.monotonic()
-        totals = run_workers(worker, bench_url, args.workers, args.seconds)
+        tallies = run_workers(worker, bench_url, args.workers, args.seconds)
         elapsed = time.monotonic() - started
         empty = run_workers(empty_worker, bench_url, args.workers, args.seconds)
-        empty_cycles, empty_cpu = sum(t[0] for t in empty), sum(t[3] for t in empty)
 
-        cycles = sum(t[0] for t in totals)
-        refused = sum(t[1] for t in totals)
-        charged = sum(t[2] for t in totals)
-        worker_cpu = sum(t[3] for t in totals)
+        cycles = sum(t.cycles for t in tallies)
+        charged = sum(t.charged for t in tallies)
         period.refresh_from_db()
         overspend = max(period.spent_nanos - period.limit_nanos, 0)
         print(f"workers            {args.workers}")
         print(
-            f"cycles             {cycles} in {args.seconds:g} s (worker start-up took {elapsed - args.seconds:.1f} s more)"
+            f"cycles             {cycles} in {args.seconds:g} s (start-up took {elapsed - args.seconds:.1f} s more)"
         )
         print(f"cycles per second  {cycles / args.seconds:.0f}")
-        print(
-            f"worker CPU         {worker_cpu / max(cycles, 1) * 1000:.2f} ms per cycle "
-            f"(Python and the driver; {os.cpu_count()} cores allow {os.cpu_count() / worker_cpu * cycles:.0f} "
-            "cycles/s if the database cost nothing)"
-        )
-        print(f"refused reserves   {refused}")
+        print(f"refused reserves   {sum(t.refused for t in tallies)}")
         print(f"spent              {format_usd(period.spent_nanos)} of {format_usd(period.limit_nanos)}")
         print(f"charged by workers {format_usd(charged)} (ledger matches: {charged == period.spent_nanos})")
         print(f"reserved left      {format_usd(period.reserved_nanos)}")
         print(f"overspend          {format_usd(overspend)}")
+        print(f"CPU                {cpu_per_cycle(tallies)}")
+        empty_cycles = sum(t.cycles for t in empty)
         print(
-            f"empty cycles/s     {empty_cycles / args.seconds:.0f} (the same workers, four SELECT 1 per cycle; "
-            f"worker CPU {empty_cpu / max(empty_cycles, 1) * 1000:.2f} ms per cycle)"
+            f"empty cycles/s     {empty_cycles / args.seconds:.0f} (four SELECT 1 per cycle; {cpu_per_cycle(empty)})"
         )
         connections.close_all()
         if overspend or charged != period.spent_nanos or period.reserved_nanos:
