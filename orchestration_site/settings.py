@@ -3,16 +3,18 @@
 The table of variables is in README.md ("Configuration").
 """
 
+import re
+import zoneinfo
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from budget.money import MoneyError, parse_dollars  # pure Python: safe to import before set-up
+from orchestration_site.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+env = Env()
 
 DEBUG = env.bool("DEBUG", default=True)
 if DEBUG:
@@ -70,7 +72,11 @@ TEMPLATES = [
 WSGI_APPLICATION = "orchestration_site.wsgi.application"
 ASGI_APPLICATION = "orchestration_site.asgi.application"
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+if _DATABASE_URL.partition("://")[0] not in ("postgres", "postgresql", "pgsql", "sqlite"):
+    # Checked before parsing, which would print the URL (and its password) in a warning.
+    raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:/// URL.")
+DATABASES = {"default": env.db_url_config(_DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock up front, so two writers queue on the
@@ -102,6 +108,12 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be an IANA time zone like Europe/Paris, not {TIME_ZONE!r}."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -140,6 +152,11 @@ LOGGING = {
 
 # --- REST API -----------------------------------------------------------------------------
 
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)s?", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_THROTTLE_RATE must look like 600/minute (per second, minute, hour or day), not {API_THROTTLE_RATE!r}."
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -150,7 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="600/minute")},
+    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_RATE},
     "COERCE_DECIMAL_TO_STRING": True,
 }
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,3 +66,47 @@ def test_an_unknown_mode_is_refused_with_a_clear_message():
         manage("check", ORCHESTRATOR_MODE="turbo"),
         "ORCHESTRATOR_MODE must be 'live' or 'simulated', not 'turbo'.",
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("Q_WORKERS", "two", "Q_WORKERS must be a whole number, not 'two'."),
+        ("LLM_TIMEOUT_SECONDS", "soon", "LLM_TIMEOUT_SECONDS must be a number, not 'soon'."),
+        (
+            "PACING_ENABLED",
+            "maybe",
+            "PACING_ENABLED must be true or false (or 1/0, yes/no, on/off), not 'maybe'.",
+        ),
+        (
+            "TIME_ZONE",
+            "Mars/Olympus",
+            "TIME_ZONE must be an IANA time zone like Europe/Paris, not 'Mars/Olympus'.",
+        ),
+        (
+            "API_THROTTLE_RATE",
+            "lots",
+            "API_THROTTLE_RATE must look like 600/minute (per second, minute, hour or day), not 'lots'.",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://admin:hunter2@db/orchestrator",
+            "DATABASE_URL must be a postgres:// or sqlite:/// URL.",
+        ),
+    ],
+)
+def test_a_malformed_setting_is_named_in_one_line(variable, value, message):
+    result = manage("check", **{variable: value})
+    assert_configuration_error(result, message)
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_the_usual_spellings_of_true_and_false_are_accepted():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.PACING_ENABLED, settings.GITHUB_DRAFT_PRS)",
+        PACING_ENABLED="off",
+        GITHUB_DRAFT_PRS="Yes",
+    )
+    assert result.stdout.split()[-2:] == ["False", "True"], result.stderr
