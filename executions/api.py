@@ -69,6 +69,16 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(text)
 
 
+def _status_filter(queryset: QuerySet, request: Request, statuses: list[str]) -> QuerySet:
+    """Only rows with ``?status=``, when given; a status that does not exist is a 400."""
+    value = request.query_params.get("status")
+    if value is None:
+        return queryset
+    if value not in statuses:
+        raise ParseError(f"status must be one of {', '.join(statuses)} (got {value!r})")
+    return queryset.filter(status=value)
+
+
 EXECUTION_FILTERS = [
     OpenApiParameter(
         "status", OpenApiTypes.STR, enum=Execution.Status.values, description="Only this status."
@@ -112,12 +122,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     @staticmethod
     def filter(queryset: QuerySet[Execution], request: Request) -> QuerySet[Execution]:
         params = request.query_params
-        if (value := params.get("status")) is not None:
-            if value not in Execution.Status.values:
-                raise ParseError(
-                    f"status must be one of {', '.join(Execution.Status.values)} (got {value!r})"
-                )
-            queryset = queryset.filter(status=value)
+        queryset = _status_filter(queryset, request, Execution.Status.values)
         if (task := _int_param(request, "task")) is not None:
             queryset = queryset.filter(task_id=task)
         if (value := params.get("month")) is not None:
@@ -135,6 +140,11 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Tasks, in the order they will run",
+        parameters=[
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=Task.Status.values, description="Only this status."
+            )
+        ],
         responses={200: TaskSerializer(many=True), 400: ERROR, 401: ERROR, 403: ERROR},
         tags=["tasks"],
     ),
@@ -162,6 +172,12 @@ class TaskViewSet(
     pagination_class = Pages
     queryset = Task.objects.order_by("-priority", "created_at", "pk")
     serializer_class = TaskSerializer
+
+    def get_queryset(self) -> QuerySet[Task]:
+        queryset = super().get_queryset()
+        return (
+            _status_filter(queryset, self.request, Task.Status.values) if self.action == "list" else queryset
+        )
 
     def create(self, request: Request) -> Response:
         form = TaskCreateSerializer(data=request.data)

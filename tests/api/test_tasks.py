@@ -19,6 +19,18 @@ def test_the_backlog_is_listed_in_the_order_it_runs(api):
     assert [(r["id"], r["status"]) for r in rows] == [(high.pk, "pending"), (low.pk, "pending")]
 
 
+def test_the_backlog_filters_by_status(api):
+    done = create_task(title="Add a licence file")
+    Task.objects.filter(pk=done.pk).update(status=Task.Status.DONE)
+    pending = create_task(title="Fix the broken link")
+
+    assert [r["id"] for r in api.get("/api/v1/tasks/?status=pending").json()["results"]] == [pending.pk]
+    assert [r["id"] for r in api.get("/api/v1/tasks/?status=done").json()["results"]] == [done.pk]
+    refused = api.get("/api/v1/tasks/?status=finished")
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith("status must be one of pending, ")
+
+
 def test_staff_create_a_task(staff_api):
     response = staff_api.post(
         "/api/v1/tasks/", {"title": "  Add a   CODEOWNERS file ", "description": "for docs/", "priority": 3},
