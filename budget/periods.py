@@ -35,6 +35,16 @@ def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+def part_of_month(starts_at: dt.datetime, ends_at: dt.datetime) -> str | None:
+    """``Oct 1–11`` for a period that covers only part of its month (``reset_budget`` cut the month
+    in two), or None for a whole month: two recaps of one month must say which part each is."""
+    if (starts_at, ends_at) == month_bounds(month_start(starts_at)):
+        return None
+    first = timezone.localtime(starts_at)
+    last = timezone.localtime(ends_at - dt.timedelta(microseconds=1))
+    return f"{first:%b} {first.day}–{last.day}"
+
+
 def parse_month(text: str) -> dt.date:
     """``YYYY-MM`` to the first day of that month, or ``ValueError`` with a readable message."""
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from budget.money import dollars_str
+from budget.periods import part_of_month
 from notifications.text import (
     clean,
     clip,
@@ -238,6 +239,15 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     except ValueError:
         month = clean(payload.get("month"))
     title = f"Recap of {month}"
+    try:
+        part = part_of_month(
+            dt.datetime.fromisoformat(str(payload.get("starts_at"))),
+            dt.datetime.fromisoformat(str(payload.get("ends_at"))),
+        )
+    except ValueError:
+        part = None
+    if part:
+        title += f" ({part})"
     if payload.get("preview"):
         title += " so far (the month is not over)"
     elif payload.get("forced"):

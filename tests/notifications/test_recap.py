@@ -285,9 +285,25 @@ def test_a_period_cut_short_by_a_reset_is_recapped_with_its_month(october):
         call_command("reset_budget", "--yes", stdout=StringIO())
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
         out = send_recap()
-    assert out.splitlines()[0].startswith("Recap of 2026-10 sent: $0.18")
-    assert out.splitlines()[1] == "Recap of 2026-10 sent: $0.00 of $15.00 spent, 0 executions, 0 PRs."
+    # One recap per period, each saying which part of the month it covers.
+    assert out.splitlines()[0].startswith("Recap of 2026-10 (Oct 1–11) sent: $0.18")
+    assert (
+        out.splitlines()[1]
+        == "Recap of 2026-10 (Oct 11–31) sent: $0.00 of $15.00 spent, 0 executions, 0 PRs."
+    )
     assert Period.objects.filter(month=dt.date(2026, 10, 1), recapped_at__isnull=False).count() == 2
+    titles = [
+        render.discord(e)["embeds"][0]["title"]
+        for e in Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).order_by("pk")
+    ]
+    assert titles == ["Recap of October 2026 (Oct 1–11)", "Recap of October 2026 (Oct 11–31)"]
+
+
+def test_a_whole_month_is_recapped_without_dates(october):
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        send_recap()
+    [event] = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP)
+    assert render.discord(event)["embeds"][0]["title"] == "Recap of October 2026"
 
 
 # --- through the outbox, to a fake Discord that refuses what Discord would refuse ----------------

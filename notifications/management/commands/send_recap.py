@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from budget.money import format_usd
-from budget.periods import month_start, next_month, parse_month, periods_for_month
+from budget.periods import month_start, next_month, parse_month, part_of_month, periods_for_month
 from notifications.recap import is_finished, recap_period
 from notifications.text import plural
 
@@ -49,10 +49,12 @@ class Command(BaseCommand):
                 returncode=2,
             )
         for period in periods:
+            part = part_of_month(period.starts_at, period.ends_at)
+            label = f"{period.month:%Y-%m}" + (f" ({part})" if part else "")
             if recap_period(period, force=force, now=now):
                 period.refresh_from_db()
                 self.stdout.write(
-                    f"Recap of {period.month:%Y-%m} sent: {format_usd(period.spent_nanos, places=2)} of "
+                    f"Recap of {label} sent: {format_usd(period.spent_nanos, places=2)} of "
                     f"{format_usd(period.limit_nanos, places=2)} spent, {plural(period.executions_count, 'execution')}, "
                     f"{plural(period.prs_count, 'PR')}."
                 )
@@ -60,6 +62,6 @@ class Command(BaseCommand):
                 period.refresh_from_db()
                 sent = timezone.localtime(period.recapped_at)
                 self.stdout.write(
-                    f"The recap of {period.month:%Y-%m} was already sent on {sent:%Y-%m-%d %H:%M %Z}; "
+                    f"The recap of {label} was already sent on {sent:%Y-%m-%d %H:%M %Z}; "
                     "use --force to send it again."
                 )
