@@ -8,7 +8,8 @@ as false (``PACING_ENABLED=maybe`` would turn pacing off without a word). ``mana
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BOOLEAN_WORDS = {"true", "on", "ok", "y", "yes", "1", "false", "off", "n", "no", "0"}
+# django-environ's words for true, and their opposites; empty (FOO= in a compose file) is false.
+BOOLEAN_WORDS = {"true", "on", "ok", "y", "yes", "1", "false", "off", "n", "no", "0", ""}
 KINDS = {int: "a whole number", float: "a number"}
 
 
