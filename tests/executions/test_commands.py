@@ -106,6 +106,10 @@ def test_import_tasks_refuses_bad_usage_and_bad_files(tmp_path):
         2,
         f"{bad}: line 2: a checklist item needs a title after the box.",
     )
+    assert exit_code("import_tasks", str(tmp_path)) == (
+        2,
+        f"{tmp_path}: is a directory; give the checklist file.",
+    )
     assert not Task.objects.exists()
 
 

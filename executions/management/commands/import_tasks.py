@@ -49,6 +49,8 @@ class Command(BaseCommand):
             return Path(file).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise CommandError(f"{file}: no such file.", returncode=2) from None
+        except IsADirectoryError:
+            raise CommandError(f"{file}: is a directory; give the checklist file.", returncode=2) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(
                 f"{file}: cannot be read as UTF-8 text ({type(exc).__name__}).", returncode=2
