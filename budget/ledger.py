@@ -204,7 +204,7 @@ def _charge(reservation, period, cost_nanos, model_name, provider, usage, now, e
         _sql(
             f"UPDATE {RESERVATION} SET held_nanos = held_nanos - %s, charged_nanos = charged_nanos + %s, "
             "expires_at = %s WHERE id = %s",
-            [from_held, cost_nanos, connection.ops.adapt_datetimefield_value(expires_at), reservation.pk],
+            [from_held, cost_nanos, _db_datetime(expires_at), reservation.pk],
         )
         _add_model_usage(period.pk, model_name, provider, usage, cost_nanos)
         _add_daily(period, now, cost_nanos=cost_nanos, calls=1)
@@ -248,7 +248,7 @@ def _release(reservation: Reservation, status: str, now: dt.datetime) -> int | N
         (period_id, held), *_ = rows
         _sql(
             f"UPDATE {RESERVATION} SET status = %s, held_nanos = 0, closed_at = %s WHERE id = %s",
-            [status, connection.ops.adapt_datetimefield_value(now), reservation.pk],
+            [status, _db_datetime(now), reservation.pk],
         )
         _sql(f"UPDATE {PERIOD} SET reserved_nanos = reserved_nanos - %s WHERE id = %s", [held, period_id])
     return held

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 
-from budget.money import MoneyError, format_usd, to_nanos
+from budget.money import NANOS_PER_DOLLAR, MoneyError, format_usd, to_nanos
 
 ELLIPSIS = "…"
 BAR_WIDTH = 10
@@ -80,7 +80,7 @@ def usd(dollars: object, *, places: int | None = None) -> str:
 def usd_short(dollars: object) -> str:
     """``$5`` for whole dollars, else ``$7.50`` (thresholds and milestones)."""
     amount = parse_nanos(dollars)
-    if amount is not None and amount % 1_000_000_000 == 0:
+    if amount is not None and amount % NANOS_PER_DOLLAR == 0:
         return format_usd(amount, places=0)
     return usd(dollars, places=2)
 

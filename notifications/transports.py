@@ -16,7 +16,7 @@ import requests
 from django.conf import settings
 
 from notifications import render
-from notifications.models import Channel, Event, mask_url
+from notifications.models import Channel, Event
 
 USER_AGENT = "pr-orchestrator-notifications/1.0"
 MAX_ERROR_CHARS = 300
@@ -220,6 +220,3 @@ TRANSPORTS = {cls.kind: cls for cls in (Discord, Slack, Webhook)}
 
 def transport_for(channel: Channel) -> Transport:
     return TRANSPORTS[channel.kind](channel)
-
-
-__all__ = ["Outcome", "Transport", "Discord", "Slack", "Webhook", "transport_for", "mask_url"]
