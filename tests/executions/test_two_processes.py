@@ -31,20 +31,21 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
-def start_run(task_id: int, settings) -> subprocess.Popen:
+def start_run(task_id: int, settings, *, latency: str = "2", stdout=subprocess.PIPE) -> subprocess.Popen:
+    """``manage.py run_execution --task ID`` in a process of its own, simulated, each model call
+    taking ``latency`` seconds. The default makes two runs overlap: the first holds the task longer
+    than a second Django process takes to start on a busy machine (0.5 s was not always enough)."""
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "LOCAL_REPO_PATH": settings.LOCAL_REPO_PATH,
         "ORCHESTRATOR_MODE": "simulated",
-        # So the two runs overlap: the first holds the task longer than a second Django process
-        # takes to start on a busy machine (0.5 s per call was not always enough).
-        "SIMULATED_LATENCY_SECONDS": "2",
+        "SIMULATED_LATENCY_SECONDS": latency,
     }
     return subprocess.Popen(
         [sys.executable, str(MANAGE), "run_execution", "--task", str(task_id)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )

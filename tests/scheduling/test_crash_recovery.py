@@ -2,10 +2,8 @@
 charges, and the task runs again."""
 
 import datetime as dt
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -21,7 +19,7 @@ from executions.reaper import abandon_stalled_executions
 from executions.services import create_task
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
-from tests.executions.test_two_processes import MANAGE, test_database_url
+from tests.executions.test_two_processes import start_run
 
 TIMEOUT = dt.timedelta(minutes=30)  # RESERVATION_TIMEOUT_SECONDS's default
 
@@ -77,23 +75,6 @@ def test_a_task_out_of_attempts_fails_instead_of_looping():
     assert Task.objects.get(pk=task.pk).status == Task.Status.FAILED
 
 
-def start_run(task_id: int, settings) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_database_url(),
-        "LOCAL_REPO_PATH": settings.LOCAL_REPO_PATH,
-        "ORCHESTRATOR_MODE": "simulated",
-        "SIMULATED_LATENCY_SECONDS": "1.5",  # each model call: time to kill it mid-way
-    }
-    return subprocess.Popen(
-        [sys.executable, str(MANAGE), "run_execution", "--task", str(task_id)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def wait_for_status(task: Task, status: str, process: subprocess.Popen, timeout: float = 30) -> Execution:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,7 +91,8 @@ def wait_for_status(task: Task, status: str, process: subprocess.Popen, timeout:
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_execution_is_recovered_and_the_task_runs_again(settings):
     task = create_task(title="Add a health check endpoint")
-    worker = start_run(task.pk, settings)
+    # Each model call takes 1.5 s: time to kill the worker mid-way.
+    worker = start_run(task.pk, settings, latency="1.5", stdout=subprocess.DEVNULL)
     # Generating: the analysis call is charged, the code generation call is in flight.
     wait_for_status(task, Execution.Status.GENERATING, worker)
     worker.send_signal(signal.SIGKILL)
