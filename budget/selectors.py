@@ -77,8 +77,8 @@ class PeriodSummary:
     def even_spend_nanos(self) -> int:
         return pacing.even_spend_nanos(self.period, self.now)
 
-    def as_json(self) -> dict:
-        """The stable JSON object of ``budget status --json`` and ``/api/v1/usage/current/``."""
+    def figures(self) -> dict:
+        """The period's own figures: the first part of ``as_json``."""
         p = self.period
         return {
             "month": f"{p.month:%Y-%m}",
@@ -94,6 +94,12 @@ class PeriodSummary:
             "failed": p.failed_count,
             "prs": p.prs_count,
             "cost_per_pr": None if self.cost_per_pr_nanos is None else dollars_str(self.cost_per_pr_nanos),
+        }
+
+    def as_json(self) -> dict:
+        """The stable JSON object of ``budget status --json`` and ``/api/v1/usage/current/``."""
+        return {
+            **self.figures(),
             "models": [m.as_json() for m in self.models],
             "milestones": [
                 {
@@ -109,12 +115,12 @@ class PeriodSummary:
             "pace": self.pace,
             "even_spend": dollars_str(self.even_spend_nanos),
             "projected_spend": dollars_str(self.projected_spend_nanos),
-            "exhausted": p.exhausted_at is not None,
+            "exhausted": self.period.exhausted_at is not None,
         }
 
 
-# The summary is read for every execution's events: its three reads are written out in SQL (no
-# query building, which cost more than the reads), and ``raw()`` turns rows into model instances.
+# The summary and the figures are read for every execution's events: their reads are written out
+# in SQL (no query building, which costs more than the reads), and ``raw()`` makes the instances.
 _TOTALS = [f.name for f in ModelTotals.__dataclass_fields__.values()]
 
 
@@ -152,6 +158,13 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         milestones=list(milestones),
         next_milestone_nanos=period.next_threshold_nanos,
     )
+
+
+def period_figures(period: Period, *, now: dt.datetime | None = None) -> dict:
+    """``period``'s own figures, read afresh (``PeriodSummary.figures``): one read, without the
+    per-model totals, milestones and pace of ``period_summary``."""
+    [fresh] = Period.objects.raw(f"SELECT * FROM {Period._meta.db_table} WHERE id = %s", [period.pk])
+    return PeriodSummary(period=fresh, now=now or timezone.now()).figures()
 
 
 def all_periods() -> list[Period]:

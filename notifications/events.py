@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 
 from budget.money import dollars_str
-from budget.selectors import period_summary
+from budget.selectors import period_figures, period_summary
 from notifications.delivery import fan_out
 from notifications.models import Event
 
@@ -28,7 +28,7 @@ def emit(kind: str, *, key: str, payload: dict) -> Event | None:
     """Record an event once per ``key``, with one delivery per enabled channel that wants it, all
     in the caller's transaction (they commit or roll back with the change they report). Delivery
     is triggered after commit. Returns None when the key was already recorded."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the caller's transaction: its fate is theirs
         try:
             with transaction.atomic():
                 event = Event.objects.create(kind=kind, key=key, payload=payload)
@@ -71,10 +71,12 @@ def _execution_facts(execution: Execution) -> dict:
 
 
 def _execution_event(kind: str, execution: Execution) -> Event | None:
+    # The month's own figures only: an execution's message shows its own calls per model, and the
+    # month's per-model totals and milestones belong to the milestone and exhaustion messages.
     return emit(
         kind,
         key=f"execution:{execution.pk}:{kind}",
-        payload={"execution": _execution_facts(execution), "budget": budget_snapshot(execution.period)},
+        payload={"execution": _execution_facts(execution), "budget": period_figures(execution.period)},
     )
 
 
