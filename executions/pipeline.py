@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger
@@ -31,6 +30,7 @@ from executions.gateways.base import (
 )
 from executions.models import Execution, ModelCall, Task
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
+from executions.rows import update_row
 from executions.validation import parse_change
 from notifications import events
 
@@ -128,8 +128,14 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
     at = now or timezone.now()
     try:
         with transaction.atomic():
-            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
-                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
+            claimed = update_row(
+                Task,
+                task.pk,
+                where={"status": Task.Status.PENDING},
+                add={"attempts": 1},
+                status=Task.Status.RUNNING,
+                claimed_at=at,
+                updated_at=at,
             )
             if not claimed:
                 raise _NotClaimed
@@ -266,7 +272,7 @@ def _charge(
             now=now,
         )
         advance.setdefault("heartbeat_at", now or timezone.now())
-        Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost, **advance)
+        update_row(Execution, execution.pk, add={"cost_nanos": cost}, **advance)
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     for name, value in advance.items():
@@ -305,7 +311,7 @@ def _change_from(completion: Completion, step: steps.Step) -> Change:
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    Execution.objects.filter(pk=execution.pk).update(**fields)
+    update_row(Execution, execution.pk, **fields)
     for name, value in fields.items():
         setattr(execution, name, value)
 
@@ -331,9 +337,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
         ledger.record_execution_finished(
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
-        Task.objects.filter(pk=execution.task_id).update(
-            status=Task.Status.DONE, claimed_at=None, updated_at=at
-        )
+        update_row(Task, execution.task_id, status=Task.Status.DONE, claimed_at=None, updated_at=at)
         events.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
@@ -353,10 +357,9 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         _save(execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at)
         ledger.release(execution.reservation, now=now)
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-        Task.objects.filter(pk=task.pk).update(
-            status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=at
-        )
+        outcome = Task.Status.PENDING if retry else Task.Status.FAILED
+        update_row(Task, task.pk, status=outcome, claimed_at=None, updated_at=at)
         events.execution_failed(execution)
-    task.status, task.claimed_at = (Task.Status.PENDING if retry else Task.Status.FAILED), None
+    task.status, task.claimed_at = outcome, None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution
