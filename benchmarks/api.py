@@ -255,7 +255,10 @@ def rebuild_totals() -> None:
             GROUP BY e.period_id, c.model, c.provider
             """
         )
-        cursor.execute("ANALYZE")
+        # A database that grew to this size over months has been vacuumed and checkpointed: do it
+        # now, or autovacuum and the checkpointer work through the bulk load during the timing.
+        cursor.execute("VACUUM (ANALYZE)")
+        cursor.execute("CHECKPOINT")
     Milestone.objects.all().delete()
     for period in Period.objects.all():
         for threshold in Threshold.objects.filter(amount_nanos__lte=period.spent_nanos):
