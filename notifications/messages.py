@@ -17,6 +17,7 @@ from notifications.text import (
     clip,
     count,
     day,
+    number,
     parse_nanos,
     plural,
     progress_bar,
@@ -167,14 +168,14 @@ def _compose_execution(kind: str, payload: dict, style: Style) -> Message:
         "execution_completed": "completed",
         "execution_failed": "failed",
     }[kind]
-    title = f"{mark}Execution #{count(ex.get('id'))} {verb}: {clean(ex.get('task_title'))}"
+    title = f"{mark}Execution #{number(ex.get('id'))} {verb}: {clean(ex.get('task_title'))}"
     lines = [_bar_line(budget)]
     url = None
     if kind == "execution_completed":
         url = safe_url(ex.get("pr_url"))
         if url:
-            number = f"#{count(ex.get('pr_number'))}" if ex.get("pr_number") else "open"
-            lines.append(f"Pull request: {style.link(number, url)}")
+            pr = f"#{number(ex.get('pr_number'))}" if ex.get("pr_number") else "open"
+            lines.append(f"Pull request: {style.link(pr, url)}")
         elif ex.get("branch"):
             sha = clean(ex.get("commit_sha"))[:12]
             lines.append(
@@ -293,7 +294,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
 def _top_line(e: dict, style: Style) -> str:
     """One execution of the recap's top list; the title is cut so five lines fit a field."""
     title = clip(style.esc(e.get("task_title")), 80)
-    line = f"#{count(e.get('id'))} {title} — {usd(e.get('cost'))}"
+    line = f"#{number(e.get('id'))} {title} — {usd(e.get('cost'))}"
     if safe_url(e.get("pr_url")):
         line += f" · {style.link('PR', e.get('pr_url'))}"
     elif e.get("branch"):

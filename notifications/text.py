@@ -108,6 +108,14 @@ def count(value: object) -> str:
         return "—"
 
 
+def number(value: object) -> str:
+    """An identifier as people see it elsewhere: ``#1234`` on GitHub, not ``#1,234``."""
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return "—"
+
+
 def plural(value: object, noun: str) -> str:
     """``1 PR``, ``160 PRs``, ``2,000 calls``."""
     try:

@@ -205,6 +205,12 @@ def test_a_completed_execution_links_its_pull_request():
     assert f"Pull request: [#42]({PR_URL})" in embed["description"]
 
 
+def test_ids_and_pr_numbers_are_written_as_github_writes_them():
+    embed = embed_of(execution_event(Event.Kind.EXECUTION_COMPLETED, id=12345, pr_number=1234))
+    assert embed["title"] == "Execution #12345 completed: Add a health check endpoint"
+    assert f"Pull request: [#1234]({PR_URL})" in embed["description"]
+
+
 def test_a_completed_local_run_names_its_branch():
     embed = embed_of(execution_event(Event.Kind.EXECUTION_COMPLETED, pr_url="", pr_number=None))
     assert "url" not in embed
