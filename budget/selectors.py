@@ -160,11 +160,11 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
     )
 
 
-def period_figures(period: Period, *, now: dt.datetime | None = None) -> dict:
+def period_figures(period: Period) -> dict:
     """``period``'s own figures, read afresh (``PeriodSummary.figures``): one read, without the
     per-model totals, milestones and pace of ``period_summary``."""
     [fresh] = Period.objects.raw(f"SELECT * FROM {Period._meta.db_table} WHERE id = %s", [period.pk])
-    return PeriodSummary(period=fresh, now=now or timezone.now()).figures()
+    return PeriodSummary(period=fresh, now=timezone.now()).figures()
 
 
 def all_periods() -> list[Period]:
