@@ -179,7 +179,7 @@ def main() -> None:
         from budget.periods import current_period
 
         period = current_period()
-        # Small enough that the limit is reached during the run: refusals are part of the load.
+        # $1,000 by default leaves room for the whole run; a small BENCH_LIMIT adds refusals to the load.
         Period.objects.filter(pk=period.pk).update(
             limit_nanos=to_nanos(os.environ.get("BENCH_LIMIT", "1000"))
         )
