@@ -334,10 +334,10 @@ def _record_milestones(
 
 def _day_in_period(period: Period, now: dt.datetime) -> dt.date:
     """Today in TIME_ZONE, kept inside the period: a run crossing midnight counts where it began."""
-    day = timezone.localtime(now).date()
-    first = timezone.localtime(period.starts_at).date()
-    last = timezone.localtime(period.ends_at - dt.timedelta(microseconds=1)).date()
-    return min(max(day, first), last)
+    # Clamping the instant and then taking its date is clamping the date (dates only grow with
+    # time), with one conversion to local time instead of three: this runs on every charge.
+    last = period.ends_at - dt.timedelta(microseconds=1)
+    return timezone.localtime(min(max(now, period.starts_at), last)).date()
 
 
 def _upsert_adding(table: str, key: dict, increments: dict[str, int], other: dict | None = None) -> None:

@@ -4,11 +4,13 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from budget import ledger
 from budget.models import Milestone, ModelUsage, Period, Reservation
 from budget.money import to_nanos
-from budget.periods import LimitError, current_period, set_limit
+from budget.periods import LimitError, current_period, month_bounds, set_limit
 from budget.pricing import Usage
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +104,18 @@ def test_limit_cannot_drop_below_committed_money():
     with pytest.raises(LimitError, match="cannot be negative"):
         set_limit(period, "-1")
     assert set_limit(period, "3.00").limit_nanos == 3 * DOLLAR
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Pacific/Kiritimati"])
+@given(
+    month=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2035, 12, 1)).map(lambda d: d.replace(day=1)),
+    offset=st.timedeltas(min_value=dt.timedelta(days=-40), max_value=dt.timedelta(days=70)),
+)
+def test_a_charge_counts_on_the_local_day_clamped_to_its_period(time_zone, month, offset):
+    with timezone.override(time_zone):
+        starts_at, ends_at = month_bounds(month)
+        period = Period(starts_at=starts_at, ends_at=ends_at)
+        now = starts_at + offset
+        first = timezone.localtime(starts_at).date()
+        last = timezone.localtime(ends_at - dt.timedelta(microseconds=1)).date()
+        assert ledger._day_in_period(period, now) == min(max(timezone.localtime(now).date(), first), last)
