@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -119,3 +121,23 @@ def test_a_charge_counts_on_the_local_day_clamped_to_its_period(time_zone, month
         first = timezone.localtime(starts_at).date()
         last = timezone.localtime(ends_at - dt.timedelta(microseconds=1)).date()
         assert ledger._day_in_period(period, now) == min(max(timezone.localtime(now).date(), first), last)
+
+
+@pytest.mark.postgres
+def test_migration_0004_goes_back_to_0003s_charge_and_forward_again():
+    def charge_source():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_functiondef('budget_charge'::regproc)")
+            return cursor.fetchone()[0]
+
+    updates_in_place = "WHERE period_id = v_period AND model_name = p_model"
+    assert updates_in_place in charge_source()
+    call_command("migrate", "budget", "0003", verbosity=0)
+    assert updates_in_place not in charge_source()
+    call_command("migrate", "budget", verbosity=0)
+    assert updates_in_place in charge_source()
+    reservation = ledger.reserve(DOLLAR)
+    charge(reservation, "0.25")
+    charge(reservation, "0.25")
+    usage = ModelUsage.objects.get(model_name="gpt-4o-mini")
+    assert (usage.calls, usage.cost_nanos, usage.input_tokens, usage.output_tokens) == (2, to_nanos("0.5"), 20, 10)

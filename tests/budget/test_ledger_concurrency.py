@@ -37,14 +37,9 @@ def worker(seed, charged, announced, refused, exhausted_marks, errors):
             for model, share in (("claude-sonnet-4-5", 0.7), ("gpt-4o-mini", 0.3)):
                 # A real cost: anything from nothing up to this call's share of the worst case.
                 cost = rng.randint(0, int(WORST_CASE * share))
-                result = ledger.charge(
-                    reservation,
-                    cost,
-                    model_name=model,
-                    provider="anthropic",
-                    usage=Usage(input_tokens=rng.randint(1, 3000), output_tokens=rng.randint(1, 2000)),
-                )
-                charged.append(cost)
+                usage = Usage(input_tokens=rng.randint(1, 3000), output_tokens=rng.randint(1, 2000))
+                result = ledger.charge(reservation, cost, model_name=model, provider="anthropic", usage=usage)
+                charged.append((cost, usage))
                 announced.extend(m.threshold_nanos for m in result.milestones)
             ledger.release(reservation)
     except Exception as exc:  # surfaced by the test, not swallowed
@@ -74,10 +69,19 @@ def test_concurrent_reserve_charge_release_never_overspends():
     period.refresh_from_db()
     assert period.spent_nanos <= period.limit_nanos
     assert period.reserved_nanos == 0
-    assert period.spent_nanos == sum(charged)
+    assert period.spent_nanos == sum(cost for cost, _ in charged)
     assert period.spent_nanos == Reservation.objects.aggregate(s=Sum("charged_nanos"))["s"]
     assert period.spent_nanos == period.model_usage.aggregate(s=Sum("cost_nanos"))["s"]
     assert period.spent_nanos == period.daily_usage.aggregate(s=Sum("cost_nanos"))["s"]
+    # The per-model and per-day rows, created by racing first calls and then updated in place,
+    # count every call and every token.
+    totals = period.model_usage.aggregate(calls=Sum("calls"), input=Sum("input_tokens"), output=Sum("output_tokens"))
+    assert totals == {
+        "calls": len(charged),
+        "input": sum(usage.input_tokens for _, usage in charged),
+        "output": sum(usage.output_tokens for _, usage in charged),
+    }
+    assert period.daily_usage.aggregate(calls=Sum("calls"))["calls"] == len(charged)
     # Every milestone at or below the spend exists exactly once (the unique constraint holds it).
     reached = sorted(Milestone.objects.filter(period=period).values_list("threshold_nanos", flat=True))
     assert reached == [
