@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from budget.models import DailyUsage, Milestone, ModelUsage, Period, Reservation, Threshold
@@ -61,13 +61,40 @@ def _sql(sql: str, params: list) -> tuple[list[tuple], int]:
         return (cursor.fetchall() if cursor.description else []), cursor.rowcount
 
 
+def _call(sql: str, params: list) -> tuple:
+    """Call one of the ledger's PostgreSQL functions (migrations 0003 and 0004); the row it returns.
+
+    Django's cursors bind parameters in Python and send each call as new SQL text, which the
+    server parses and plans again. A server-binding cursor sends the parameters apart from the
+    text, so psycopg prepares each of these calls once per connection (``prepare_threshold`` in
+    settings) and the server only executes it: the ledger's calls are the most frequent writes
+    there are. The cursor is wrapped as Django wraps its own (``BaseDatabaseWrapper._cursor``):
+    the same checks and error classes. While Django logs queries (DEBUG, or a test capturing
+    them) the call goes through Django's own cursor, whose log shows the SQL with its values;
+    a prepared statement's would show none.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db = connections[DEFAULT_DB_ALIAS]  # what ``connection`` stands for, looked up once, not per use
+    if db.queries_logged:
+        cursor = db.cursor()
+    else:
+        db.close_if_health_check_failed()
+        db.ensure_connection()
+        with db.wrap_database_errors:
+            cursor = db._prepare_cursor(ServerBindingCursor(db.connection))
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def _for_update() -> str:
     # SQLite has no row locks; its IMMEDIATE transactions already serialise every writer.
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
 def _in_database() -> bool:
-    """Whether the ledger's writes run as the PostgreSQL functions of migration 0003.
+    """Whether the ledger's writes run as the PostgreSQL functions of migrations 0003 and 0004.
 
     There, each write is one round trip, so the contended period row is locked for microseconds
     rather than for several round trips; charges and releases also commit without waiting for the
@@ -101,10 +128,9 @@ def reserve(
     now = now or timezone.now()
     period = period or current_period(now=now)
     if _in_database():
-        (reservation_id,), *_ = _sql(
-            "SELECT budget_reserve(%s, %s, %s, %s, %s)",
-            [period.pk, amount_nanos, label[:200], now, _expiry(now)],
-        )[0]
+        (reservation_id,) = _call(
+            "SELECT budget_reserve(%s, %s, %s, %s, %s)", [period.pk, amount_nanos, label[:200], now, _expiry(now)]
+        )
     else:
         reservation_id = _reserve(period, amount_nanos, label[:200], now)
     if reservation_id is None:
@@ -167,11 +193,11 @@ def charge(
     period = reservation.period  # its bounds never change: no need to read them again
     expires_at = _expiry(now)  # progress: the reaper leaves a live execution alone
     if _in_database():
-        (from_held, held, milestone_ids), *_ = _sql(
+        from_held, held, milestone_ids = _call(
             "SELECT * FROM budget_charge(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [reservation.pk, cost_nanos, model_name, provider, *_usage_columns(usage),
              _day_in_period(period, now), now, expires_at],
-        )[0]
+        )
         milestones = (
             list(Milestone.objects.filter(pk__in=milestone_ids).order_by("threshold_nanos")) if milestone_ids else []
         )
@@ -227,7 +253,7 @@ def release(reservation: Reservation, *, now: dt.datetime | None = None, expired
     now = now or timezone.now()
     status = Reservation.Status.EXPIRED if expired else Reservation.Status.RELEASED
     if _in_database():
-        (held,), *_ = _sql("SELECT budget_release(%s, %s, %s)", [reservation.pk, status, now])[0]
+        (held,) = _call("SELECT budget_release(%s, %s, %s)", [reservation.pk, status, now])
     else:
         held = _release(reservation, status, now)
     if held is None:

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,6 +122,40 @@ def test_a_charge_counts_on_the_local_day_clamped_to_its_period(time_zone, month
         first = timezone.localtime(starts_at).date()
         last = timezone.localtime(ends_at - dt.timedelta(microseconds=1)).date()
         assert ledger._day_in_period(period, now) == min(max(timezone.localtime(now).date(), first), last)
+
+
+def cycles(times):
+    for _ in range(times):
+        reservation = ledger.reserve(to_nanos("0.05"))
+        charge(reservation, "0.01")
+        ledger.release(reservation)
+    return reservation
+
+
+@pytest.mark.postgres
+def test_ledger_calls_are_prepared_once_per_connection():
+    """The three functions run as prepared statements: parsed and planned once per connection."""
+    reservation = cycles(6)  # psycopg prepares a statement on its sixth run (prepare_threshold 5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(statement for (statement,) in cursor.fetchall())
+    for function in ("budget_reserve(", "budget_charge(", "budget_release("):
+        assert function in prepared
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.06"), 0)
+
+    gone = Reservation(pk=reservation.pk + 1000, period=reservation.period)
+    with pytest.raises(DatabaseError):  # Django's error classes, as from its own cursors
+        charge(gone, "0.01")
+
+
+def test_ledger_calls_show_in_djangos_query_log_with_their_values():
+    with CaptureQueriesContext(connection) as queries:
+        cycles(6)
+    logged = " ".join(query["sql"] for query in queries.captured_queries)
+    if connection.vendor == "postgresql":
+        assert logged.count("budget_charge(") == 6 and logged.count("budget_release(") == 6
+    assert str(to_nanos("0.05")) in logged
 
 
 @pytest.mark.postgres
