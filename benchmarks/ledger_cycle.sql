@@ -4,8 +4,9 @@
 --   DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_sql python manage.py migrate
 --   DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_sql python manage.py shell -c \
 --     "from budget.periods import current_period, set_limit; set_limit(current_period(), '1000000')"
---   pgbench -h 127.0.0.1 -U postgres -n -c 32 -j 2 -T 10 -f benchmarks/ledger_cycle.sql bench_sql
+--   pgbench -h 127.0.0.1 -U postgres -n -M prepared -c 32 -j 2 -T 10 -f benchmarks/ledger_cycle.sql bench_sql
 --
+-- -M prepared, because the ledger's calls are prepared statements (budget.ledger._call).
 -- Period 1 is the one the commands above open. Each transaction pgbench reports is one cycle.
 \set analysis random(1, 50000000)
 \set codegen random(1, 10000000)
