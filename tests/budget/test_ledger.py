@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
@@ -145,8 +145,10 @@ def test_ledger_calls_are_prepared_once_per_connection():
     assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.06"), 0)
 
     gone = Reservation(pk=reservation.pk + 1000, period=reservation.period)
-    with pytest.raises(DatabaseError):  # Django's error classes, as from its own cursors
+    with pytest.raises(DatabaseError), transaction.atomic():  # Django's error classes, as from its own cursors
         charge(gone, "0.01")
+    period.refresh_from_db()
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.06"), 0)  # nothing written
 
 
 def test_ledger_calls_show_in_djangos_query_log_with_their_values():
