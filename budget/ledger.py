@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -68,24 +69,34 @@ def _call(sql: str, params: list) -> tuple:
     server parses and plans again. A server-binding cursor sends the parameters apart from the
     text, so psycopg prepares each of these calls once per connection (``prepare_threshold`` in
     settings) and the server only executes it: the ledger's calls are the most frequent writes
-    there are. The cursor is wrapped as Django wraps its own (``BaseDatabaseWrapper._cursor``):
-    the same checks and error classes. While Django logs queries (DEBUG, or a test capturing
-    them) the call goes through Django's own cursor, whose log shows the SQL with its values;
-    a prepared statement's would show none.
+    there are. Each connection keeps one such cursor, and a call makes the checks Django's
+    cursor wrapper makes (``CursorWrapper._execute``) with the same error classes, without a new
+    cursor and wrapper each time. While anything watches Django's queries (DEBUG or a test
+    capturing them, or an ``execute_wrapper``) the call goes through Django's own cursor, so the
+    watcher sees it with its values.
     """
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
     db = connections[DEFAULT_DB_ALIAS]  # what ``connection`` stands for, looked up once, not per use
-    if db.queries_logged:
-        cursor = db.cursor()
-    else:
-        db.close_if_health_check_failed()
-        db.ensure_connection()
-        with db.wrap_database_errors:
-            cursor = db._prepare_cursor(ServerBindingCursor(db.connection))
-    with cursor:
+    if db.queries_logged or db.execute_wrappers:
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors:
+        cursor = _prepared_cursors.get(db)
+        if cursor is None or cursor.connection is not db.connection:  # first call, or reconnected
+            from django.db.backends.postgresql.base import ServerBindingCursor  # needs psycopg
+
+            cursor = _prepared_cursors[db] = ServerBindingCursor(db.connection)
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+# Each thread's connection wrapper and the server-binding cursor of its current connection. A
+# cursor holds its connection: keyed by the connection, no entry would ever be dropped.
+_prepared_cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _for_update() -> str:

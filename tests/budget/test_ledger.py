@@ -1,10 +1,13 @@
 """The ledger: reserve, charge, release, expire; milestones and exhaustion exactly once."""
 
 import datetime as dt
+import gc
+import weakref
 
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
@@ -158,6 +161,47 @@ def test_ledger_calls_show_in_djangos_query_log_with_their_values():
     if connection.vendor == "postgresql":
         assert logged.count("budget_charge(") == 6 and logged.count("budget_release(") == 6
     assert str(to_nanos("0.05")) in logged
+
+
+def test_ledger_calls_pass_through_djangos_execute_wrappers():
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        cycles(6)
+    charges = [params for sql, params in seen if to_nanos("0.01") in (params or ())]
+    assert charges  # the charges' statements, with their values
+    if connection.vendor == "postgresql":  # the prepared calls too, not just Django's own statements
+        assert len(charges) == 6 and sum("budget_release(" in sql for sql, _ in seen) == 6
+
+
+def test_a_ledger_call_in_a_broken_transaction_is_refused_as_djangos_would_be():
+    with transaction.atomic():
+        reservation = ledger.reserve(DOLLAR)
+        transaction.set_rollback(True)  # as after an error caught inside the block
+        with pytest.raises(TransactionManagementError):
+            charge(reservation, "0.25")
+    assert not Reservation.objects.exists()
+    assert current_period().spent_nanos == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # closes the connection, which a test's transaction cannot survive
+def test_a_new_connection_prepares_its_own_calls():
+    cycles(6)
+    closed = weakref.ref(connection.connection)
+    connection.close()
+    cycles(6)
+    gc.collect()
+    assert closed() is None  # the ledger does not keep a closed connection alive
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%budget_charge(%%'")
+        assert cursor.fetchone() == (1,)
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.12"), 0)
 
 
 @pytest.mark.postgres
