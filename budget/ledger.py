@@ -7,6 +7,10 @@ never passes the limit. Every function is one short transaction: no lock is ever
 HTTP call, and a crash between calls leaves committed, consistent rows. Called inside a caller's
 transaction, a function joins it without a savepoint: if it fails, the caller's whole transaction
 rolls back, never half of a ledger write.
+
+Every write takes its rows in one order: the reservation, the period, then the per-model and
+per-day usage rows. An execution's start reserves (the period row) and then counts itself (the
+day's row) in one transaction; a write taking them the other way round could deadlock with it.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def _sql(sql: str, params: list) -> tuple[list[tuple], int]:
 
 
 def _call(sql: str, params: list) -> tuple:
-    """Call one of the ledger's PostgreSQL functions (migrations 0003 and 0004); the row it returns.
+    """Call one of the ledger's PostgreSQL functions (migrations 0003 to 0005); the row it returns.
 
     Django's cursors bind parameters in Python and send each call as new SQL text, which the
     server parses and plans again. A server-binding cursor sends the parameters apart from the
@@ -105,7 +109,7 @@ def _for_update() -> str:
 
 
 def _in_database() -> bool:
-    """Whether the ledger's writes run as the PostgreSQL functions of migrations 0003 and 0004.
+    """Whether the ledger's writes run as the PostgreSQL functions of migrations 0003 to 0005.
 
     There, each write is one round trip, so the contended period row is locked for microseconds
     rather than for several round trips; charges and releases also commit without waiting for the
@@ -231,7 +235,7 @@ def charge(
 
 
 def _charge(reservation, period, cost_nanos, model_name, provider, usage, now, expires_at):
-    """``charge`` in portable SQL (SQLite); ``budget_charge`` in migration 0003 is the same on PostgreSQL."""
+    """``charge`` in portable SQL (SQLite); ``budget_charge`` (migration 0005) on PostgreSQL."""
     candidates = _unreached_thresholds(period.pk)
     with transaction.atomic(savepoint=False):
         (status, held), *_ = _sql(
@@ -243,14 +247,13 @@ def _charge(reservation, period, cost_nanos, model_name, provider, usage, now, e
             "expires_at = %s WHERE id = %s",
             [from_held, cost_nanos, _db_datetime(expires_at), reservation.pk],
         )
-        _add_model_usage(period.pk, model_name, provider, usage, cost_nanos)
-        _add_daily(period, now, cost_nanos=cost_nanos, calls=1)
-        # The period row last: its lock is the contended one, so hold it for the least time.
         (spent, prs, executions), *_ = _sql(
             f"UPDATE {PERIOD} SET spent_nanos = spent_nanos + %s, reserved_nanos = reserved_nanos - %s "
             "WHERE id = %s RETURNING spent_nanos, prs_count, executions_count",
             [cost_nanos, from_held, period.pk],
         )[0]
+        _add_model_usage(period.pk, model_name, provider, usage, cost_nanos)
+        _add_daily(period, now, cost_nanos=cost_nanos, calls=1)
         crossed = [threshold for threshold in candidates if threshold <= spent]
         milestones = _record_milestones(period.pk, crossed, spent, prs, executions, now)
     return from_held, held, milestones
@@ -317,8 +320,8 @@ def mark_recapped(period: Period, *, now: dt.datetime | None = None) -> bool:
 def record_execution_started(period: Period, *, now: dt.datetime | None = None) -> None:
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
-        _add_daily(period, now, executions=1)
         _sql(f"UPDATE {PERIOD} SET executions_count = executions_count + 1 WHERE id = %s", [period.pk])
+        _add_daily(period, now, executions=1)
 
 
 def record_execution_finished(
@@ -327,9 +330,9 @@ def record_execution_finished(
     now = now or timezone.now()
     counts = ["succeeded_count" if succeeded else "failed_count"] + (["prs_count"] if pr_opened else [])
     with transaction.atomic(savepoint=False):
+        _sql(f"UPDATE {PERIOD} SET {', '.join(f'{c} = {c} + 1' for c in counts)} WHERE id = %s", [period.pk])
         if pr_opened:
             _add_daily(period, now, prs=1)
-        _sql(f"UPDATE {PERIOD} SET {', '.join(f'{c} = {c} + 1' for c in counts)} WHERE id = %s", [period.pk])
 
 
 def _unreached_thresholds(period_id: int) -> list[int]:

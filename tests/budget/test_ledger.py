@@ -205,18 +205,24 @@ def test_a_new_connection_prepares_its_own_calls():
 
 
 @pytest.mark.postgres
-def test_migration_0004_goes_back_to_0003s_charge_and_forward_again():
+def test_the_charge_migrations_go_back_and_forward_again():
     def charge_source():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_get_functiondef('budget_charge'::regproc)")
             return cursor.fetchone()[0]
 
-    updates_in_place = "WHERE period_id = v_period AND model_name = p_model"
-    assert updates_in_place in charge_source()
+    def period_first():  # 0005: the period row before the usage rows
+        source = charge_source()
+        return source.index("UPDATE budget_period") < source.index("UPDATE budget_modelusage")
+
+    updates_in_place = "WHERE period_id = v_period AND model_name = p_model"  # 0004
+    assert updates_in_place in charge_source() and period_first()
+    call_command("migrate", "budget", "0004", verbosity=0)
+    assert updates_in_place in charge_source() and not period_first()
     call_command("migrate", "budget", "0003", verbosity=0)
     assert updates_in_place not in charge_source()
     call_command("migrate", "budget", verbosity=0)
-    assert updates_in_place in charge_source()
+    assert updates_in_place in charge_source() and period_first()
     reservation = ledger.reserve(DOLLAR)
     charge(reservation, "0.25")
     charge(reservation, "0.25")

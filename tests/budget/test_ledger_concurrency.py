@@ -6,9 +6,10 @@ second. Each thread has its own database connection, as separate workers would.
 
 import random
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import Sum
 
 from budget import ledger
@@ -92,3 +93,68 @@ def test_concurrent_reserve_charge_release_never_overspends():
     assert refused, "the limit is small enough that some reservations must be refused"
     assert marks.count(True) == 1
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.postgres
+def test_a_charge_racing_an_execution_start_waits_instead_of_deadlocking():
+    """Every ledger write takes the period row before the per-model and per-day rows.
+
+    An execution starts in one transaction: its reservation locks the period row, and counting it
+    then updates the day's row. A charge of another execution arriving in between must wait for
+    that transaction, not hold the day's row while it waits for the period (a deadlock, which
+    PostgreSQL breaks by failing one of them: a charge lost, or a start refused).
+    """
+    usage = Usage(input_tokens=10, output_tokens=5)
+    running = ledger.reserve(to_nanos("1"), label="running")
+    ledger.charge(running, 1, model_name="gpt-4o-mini", provider="openai", usage=usage)  # today's rows exist
+    period = current_period()
+    period_locked, go_on, errors = threading.Event(), threading.Event(), []
+
+    def start_execution():
+        try:
+            with transaction.atomic():  # as executions.pipeline._start
+                ledger.reserve(to_nanos("0.50"), label="starting")
+                period_locked.set()
+                go_on.wait(timeout=10)
+                ledger.record_execution_started(period)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def charge_running():
+        try:
+            ledger.charge(running, 2, model_name="gpt-4o-mini", provider="openai", usage=usage)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    starter = threading.Thread(target=start_execution)
+    starter.start()
+    assert period_locked.wait(timeout=10)
+    charger = threading.Thread(target=charge_running)
+    charger.start()
+    waiting_on_a_lock(timeout=10)  # the charge is blocked by the starting execution
+    go_on.set()
+    starter.join(timeout=30)
+    charger.join(timeout=30)
+    assert not errors, errors
+
+    period.refresh_from_db()
+    assert (period.spent_nanos, period.reserved_nanos) == (3, to_nanos("1.50") - 3)
+    assert period.executions_count == 1
+    assert period.daily_usage.get().calls == 2
+
+
+def waiting_on_a_lock(timeout):
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the charge never waited on the starting execution's lock")
