@@ -67,7 +67,7 @@ def _sql(sql: str, params: list) -> tuple[list[tuple], int]:
 
 
 def _call(sql: str, params: list) -> tuple:
-    """Call one of the ledger's PostgreSQL functions (migrations 0003 to 0005); the row it returns.
+    """Call one of the ledger's PostgreSQL functions (migrations 0003 to 0006); the row it returns.
 
     Django's cursors bind parameters in Python and send each call as new SQL text, which the
     server parses and plans again. A server-binding cursor sends the parameters apart from the
@@ -109,14 +109,14 @@ def _for_update() -> str:
 
 
 def _in_database() -> bool:
-    """Whether the ledger's writes run as the PostgreSQL functions of migrations 0003 to 0005.
+    """Whether the ledger's writes run as the PostgreSQL functions of migrations 0003 to 0006.
 
     There, each write is one round trip, so the contended period row is locked for microseconds
-    rather than for several round trips; charges and releases also commit without waiting for the
-    WAL flush (never ``reserve``: a reservation must be durable before the HTTP call it pays for).
-    A charge lost to a database crash is the same loss as a worker dying between the vendor's
-    answer and the charge, a window the ledger accepts anyway; a lost release only holds money
-    until the reaper frees it. SQLite runs the same rules in portable SQL (``_charge``,
+    rather than for several round trips; they also commit without waiting for the WAL flush. A
+    reservation must be durable before the HTTP call it pays for, so ``reserve`` then waits for
+    the flush, with no lock held (``_wait_for_flush``). A charge lost to a database crash is the
+    same loss as a worker dying between the vendor's answer and the charge, a window the ledger
+    accepts anyway; a lost release only holds money until the reaper frees it. SQLite runs the same rules in portable SQL (``_charge``,
     ``_release``, the second half of ``reserve``); it serialises writers anyway.
     """
     return connection.vendor == "postgresql"
@@ -146,6 +146,9 @@ def reserve(
         (reservation_id,) = _call(
             "SELECT budget_reserve(%s, %s, %s, %s, %s)", [period.pk, amount_nanos, label[:200], now, _expiry(now)]
         )
+        if reservation_id is not None:
+            # Right away in autocommit; inside a caller's transaction, as soon as it commits.
+            transaction.on_commit(_wait_for_flush)
     else:
         reservation_id = _reserve(period, amount_nanos, label[:200], now)
     if reservation_id is None:
@@ -164,8 +167,20 @@ def reserve(
     return reservation
 
 
+def _wait_for_flush() -> None:
+    """Return once the reservation's commit is on disk, which it must be before the call it pays for.
+
+    ``budget_reserve`` (migration 0006) commits without waiting for the WAL flush, because a
+    commit keeps its row locks until the flush is done, and the other ledger calls would queue for
+    the period row meanwhile. This waits for it with no lock held: a transaction that takes an id
+    commits synchronously, writing its commit record after the reservation's, and returns only
+    once the WAL is flushed (and, where configured, replicated) past it.
+    """
+    _call("SELECT pg_current_xact_id()", [])
+
+
 def _reserve(period: Period, amount_nanos: int, label: str, now: dt.datetime) -> int | None:
-    """``reserve`` in portable SQL (SQLite); ``budget_reserve`` in migration 0003 on PostgreSQL.
+    """``reserve`` in portable SQL (SQLite); ``budget_reserve`` (migration 0006) on PostgreSQL.
 
     The one write that raises ``reserved`` is the conditional UPDATE. SQLite serialises writers,
     so it can come first: the reservation row is written only when the money fits, and a refusal

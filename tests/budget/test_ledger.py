@@ -205,7 +205,33 @@ def test_a_new_connection_prepares_its_own_calls():
 
 
 @pytest.mark.postgres
-def test_the_charge_migrations_go_back_and_forward_again():
+@pytest.mark.django_db(transaction=True)  # the wait follows the reservation's commit
+def test_a_reservation_waits_for_the_flush_once_its_transaction_has_committed():
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    def flush_waits():
+        return sum("pg_current_xact_id()" in sql for sql in statements)
+
+    with connection.execute_wrapper(record):
+        ledger.reserve(DOLLAR)  # in autocommit: its own transaction, so right away
+        assert flush_waits() == 1 and "budget_reserve(" in statements[-2]
+        with transaction.atomic():  # as an execution's start
+            ledger.reserve(DOLLAR)
+            assert flush_waits() == 1  # not while the caller's transaction holds the period row
+        assert flush_waits() == 2 and "pg_current_xact_id()" in statements[-1]
+        with pytest.raises(ledger.BudgetExhausted):
+            ledger.reserve(current_period().limit_nanos)
+        assert flush_waits() == 2  # a refusal holds nothing
+    period = current_period()
+    assert period.reserved_nanos == 2 * DOLLAR
+
+
+@pytest.mark.postgres
+def test_the_ledger_function_migrations_go_back_and_forward_again():
     def charge_source():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_get_functiondef('budget_charge'::regproc)")
@@ -215,14 +241,21 @@ def test_the_charge_migrations_go_back_and_forward_again():
         source = charge_source()
         return source.index("UPDATE budget_period") < source.index("UPDATE budget_modelusage")
 
+    def reserve_waits():  # 0006: budget_reserve leaves the flush to ledger._wait_for_flush
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_functiondef('budget_reserve'::regproc)")
+            return "synchronous_commit" not in cursor.fetchone()[0]
+
     updates_in_place = "WHERE period_id = v_period AND model_name = p_model"  # 0004
-    assert updates_in_place in charge_source() and period_first()
+    assert updates_in_place in charge_source() and period_first() and not reserve_waits()
+    call_command("migrate", "budget", "0005", verbosity=0)
+    assert period_first() and reserve_waits()
     call_command("migrate", "budget", "0004", verbosity=0)
     assert updates_in_place in charge_source() and not period_first()
     call_command("migrate", "budget", "0003", verbosity=0)
     assert updates_in_place not in charge_source()
     call_command("migrate", "budget", verbosity=0)
-    assert updates_in_place in charge_source() and period_first()
+    assert updates_in_place in charge_source() and period_first() and not reserve_waits()
     reservation = ledger.reserve(DOLLAR)
     charge(reservation, "0.25")
     charge(reservation, "0.25")
