@@ -11,6 +11,7 @@
 \set analysis random(1, 50000000)
 \set codegen random(1, 10000000)
 SELECT budget_reserve(1, 90000000, '', now(), now() + interval '1 hour') AS reservation \gset
+SELECT pg_current_xact_id();  -- ledger._wait_for_flush: the reservation is on disk
 SELECT * FROM budget_charge(:reservation, :analysis, 'claude-sonnet-4-5', 'anthropic', 2000, 1500, 0, 0, 0,
                             current_date, now(), now() + interval '1 hour');
 SELECT * FROM budget_charge(:reservation, :codegen, 'gpt-4o-mini', 'openai', 2500, 4000, 0, 0, 0,
