@@ -116,8 +116,9 @@ def _in_database() -> bool:
     reservation must be durable before the HTTP call it pays for, so ``reserve`` then waits for
     the flush, with no lock held (``_wait_for_flush``). A charge lost to a database crash is the
     same loss as a worker dying between the vendor's answer and the charge, a window the ledger
-    accepts anyway; a lost release only holds money until the reaper frees it. SQLite runs the same rules in portable SQL (``_charge``,
-    ``_release``, the second half of ``reserve``); it serialises writers anyway.
+    accepts anyway; a lost release only holds money until the reaper frees it. SQLite runs the
+    same rules in portable SQL (``_charge``, ``_release``, the second half of ``reserve``); it
+    serialises writers anyway.
     """
     return connection.vendor == "postgresql"
 
