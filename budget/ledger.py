@@ -138,7 +138,11 @@ def reserve(
     period: Period | None = None,
     now: dt.datetime | None = None,
 ) -> Reservation:
-    """Hold ``amount_nanos`` in the open period, or raise ``BudgetExhausted`` (nothing written)."""
+    """Hold ``amount_nanos`` in the open period, or raise ``BudgetExhausted`` (nothing written).
+
+    The reservation is on disk when this returns or, inside a caller's transaction, when that
+    transaction's commit returns: before the call it pays for (``_wait_for_flush``).
+    """
     if amount_nanos <= 0:
         raise ValueError("a reservation must be a positive amount")
     now = now or timezone.now()
