@@ -1,10 +1,14 @@
 """Shared fixtures. No test reaches the internet: vendor base URLs point at a closed local port
 unless a test starts a fake and points them at it."""
 
+import datetime as dt
 import os
 
 import pytest
+import time_machine
 from django.db import connection
+
+from tests.clock import CLOCK_SHIFT_DAYS
 
 # Before Django reads settings: no real keys, simulated models, vendors unreachable by default.
 for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "GITHUB_REPOSITORY",
@@ -16,6 +20,11 @@ os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
 os.environ["GITHUB_API_URL"] = "http://127.0.0.1:9"
 os.environ["GITHUB_SECONDS_BETWEEN_REQUESTS"] = "0"
 os.environ["GITHUB_SECONDS_BETWEEN_WRITES"] = "0"
+
+# A day on which every model the seed configures is in service (claude-sonnet-4-5 retires on
+# 2026-11-30, gpt-4o-mini on 2027-01-14): tests that expect the seeded models' prices pin it.
+PINNED_DAY = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)
+
 
 
 def pytest_collection_modifyitems(config, items):
@@ -40,6 +49,27 @@ def restore_seed_rows(item):
     if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
         kwargs = {**marker.kwargs, "serialized_rollback": True}
         item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _shifted_clock():
+    """The year-ahead check (bin/test's third pass): TEST_CLOCK_SHIFT_DAYS=365 moves the clock of
+    every test that does not pin its own (it keeps ticking), so a test that silently depends on
+    today's date fails now rather than on the day a model retires. A pin inside a test
+    (``time_machine.travel``, ``pinned_clock``) still wins: the innermost travel applies."""
+    if not CLOCK_SHIFT_DAYS:
+        yield
+        return
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=CLOCK_SHIFT_DAYS)
+    with time_machine.travel(ahead, tick=True):
+        yield
+
+
+@pytest.fixture
+def pinned_clock():
+    """The clock at PINNED_DAY (ticking), for tests whose figures follow the seeded models."""
+    with time_machine.travel(PINNED_DAY, tick=True):
+        yield PINNED_DAY
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from tests.api.conftest import NOW, paid_execution
 pytestmark = pytest.mark.django_db
 
 
-def test_an_execution_shows_its_calls_cost_and_branch(admin_client, settings):
+def test_an_execution_shows_its_calls_cost_and_branch(admin_client, settings, pinned_clock):
     execution = run_execution(create_task(title="Add a CONTRIBUTING file"))
 
     page = admin_client.get(f"/admin/executions/execution/{execution.pk}/change/").content.decode()

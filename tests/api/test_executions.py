@@ -15,7 +15,7 @@ from tests.api.conftest import ANALYSIS, NOW, paid_execution
 pytestmark = pytest.mark.django_db
 
 
-def test_a_simulated_run_is_listed_with_what_the_ledger_charged(api):
+def test_a_simulated_run_is_listed_with_what_the_ledger_charged(api, pinned_clock):
     execution = run_execution(create_task(title="Add a CONTRIBUTING file"))
     period = Period.objects.get(pk=execution.period_id)
 
@@ -30,7 +30,7 @@ def test_a_simulated_run_is_listed_with_what_the_ledger_charged(api):
     assert row["branch"] == execution.branch and row["commit_sha"] == execution.commit_sha
 
 
-def test_the_detail_carries_every_model_call(api):
+def test_the_detail_carries_every_model_call(api, pinned_clock):
     execution = run_execution(create_task(title="Document the release steps"))
 
     body = api.get(f"/api/v1/executions/{execution.pk}/").json()

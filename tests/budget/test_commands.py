@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -11,6 +10,7 @@ from budget import ledger
 from budget.models import Period
 from budget.money import to_nanos
 from budget.pricing import Usage
+from tests.clock import manage_py
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(args, mess
 
 def test_malformed_flag_combinations_exit_2_from_the_command_line():
     for args in (["budget"], ["budget", "status", "--json", "--csv"], ["budget", "--json"]):
-        result = subprocess.run([sys.executable, "manage.py", *args], capture_output=True, text=True)
+        result = subprocess.run(manage_py(*args), capture_output=True, text=True)
         assert result.returncode == 2, args
         assert "error:" in result.stderr
 

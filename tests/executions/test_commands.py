@@ -14,7 +14,8 @@ from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, Task
 from tests.executions.conftest import assert_ledger_consistent
 
-pytestmark = pytest.mark.django_db
+# The seeded models and their prices are the ones in service on the pinned day.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 BACKLOG = """\
 - [ ] Add a health check endpoint

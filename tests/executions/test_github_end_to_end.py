@@ -15,7 +15,8 @@ from tests.fakes.github import GOOD_TOKEN, SEED_FILES, serving_github
 from tests.fakes.openai import API_KEY as OPENAI_KEY
 from tests.fakes.openai import CHANGE
 
-pytestmark = pytest.mark.django_db
+# The seeded models and their prices are the ones in service on the pinned day.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_the_repository_is_created_on_first_use_with_a_readme(settings):
     )
 
 
-def test_one_branch_per_task_and_one_commit_per_execution(settings):
+def test_one_branch_per_task_and_one_commit_per_execution(settings, pinned_clock):
     task = create_task(title="Add a changelog")
     first = run_execution(task)
     requeue_task(task)

@@ -23,7 +23,8 @@ from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY
 from tests.fakes.anthropic import PLAN
 from tests.fakes.openai import API_KEY as OPENAI_KEY
 
-pytestmark = pytest.mark.django_db
+# The seeded models and their prices are the ones in service on the pinned day.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 
 def new_task(title="Add a health check endpoint"):

@@ -16,7 +16,8 @@ from executions.services import create_task
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 
-pytestmark = pytest.mark.django_db
+# The seeded models and their prices are the ones in service on the pinned day.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 # The pipeline's own statements for one simulated execution (the outbox's are counted apart: they
 # grow with the channels). PostgreSQL's ledger writes are one function call each. A new query

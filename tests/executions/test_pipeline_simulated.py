@@ -23,7 +23,8 @@ from executions.services import create_task
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 
-pytestmark = pytest.mark.django_db
+# The seeded models and their prices are the ones in service on the pinned day.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 SEED_EXECUTION_NANOS = 31_275_000  # $0.0285 + $0.002775, as `budget costs` says
 

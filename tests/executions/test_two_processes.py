@@ -2,22 +2,23 @@
 
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 
 from budget.periods import current_period
 from executions.models import Execution, Task
 from executions.services import create_task
+from tests.clock import manage_py
 from tests.executions.conftest import assert_ledger_consistent
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-MANAGE = Path(django_settings.BASE_DIR) / "manage.py"
+# The subprocesses run the seeded models, in service on the pinned day (tests.clock passes it on).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("pinned_clock"),
+]
 
 
 def test_database_url() -> str:
@@ -43,7 +44,7 @@ def start_run(task_id: int, settings, *, latency: str = "2", stdout=subprocess.P
         "SIMULATED_LATENCY_SECONDS": latency,
     }
     return subprocess.Popen(
-        [sys.executable, str(MANAGE), "run_execution", "--task", str(task_id)],
+        manage_py("run_execution", "--task", str(task_id)),
         env=env,
         stdout=stdout,
         stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+import time_machine
 
 from notifications.delivery import claim_next, deliver_due, record
 from notifications.models import Delivery
@@ -12,9 +12,15 @@ from tests.notifications.conftest import error_event, markers
 
 pytestmark = pytest.mark.django_db
 
-# The tests drive the clock from here. Deliveries become due when they are created (the real
-# clock), so T0 lies well after any test of the suite starts, however long collection took.
-T0 = timezone.now() + dt.timedelta(hours=6)
+# The tests drive the clock from here. Deliveries become due when they are created (the clock,
+# pinned six hours before T0), so every delivery a test makes is due at T0.
+T0 = dt.datetime(2026, 11, 14, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(T0 - dt.timedelta(hours=6), tick=True):
+        yield
 
 
 def at(seconds: float) -> dt.datetime:

@@ -11,7 +11,8 @@ from budget.models import LanguageModel, Milestone, Price
 from budget.periods import current_period
 from notifications.models import Delivery, Event
 
-pytestmark = pytest.mark.django_db
+# The runs are priced at the seeded models, in service on the pinned day.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 
 def make_analysis_pricier() -> None:

@@ -4,17 +4,15 @@ the next worker, once; until then no one else takes it."""
 import datetime as dt
 import os
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from notifications.delivery import deliver_due
 from notifications.models import Channel, Delivery
+from tests.clock import manage_py
 from tests.executions.test_two_processes import test_database_url
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.server import Request, Response
@@ -22,7 +20,6 @@ from tests.notifications.conftest import error_event, markers
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-MANAGE = Path(django_settings.BASE_DIR) / "manage.py"
 
 
 class HangingDiscord(FakeDiscord):
@@ -44,7 +41,7 @@ def test_a_killed_worker_leaves_a_claim_that_runs_out_then_the_message_goes_once
         Channel.objects.create(name="Team", url=fake.webhook_url())
         error_event(1)
         worker = subprocess.Popen(
-            [sys.executable, str(MANAGE), "send_notifications"],
+            manage_py("send_notifications"),
             env={**os.environ, "DATABASE_URL": test_database_url(), "NOTIFY_LEASE_SECONDS": "300"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 
-from tests.executions.test_two_processes import MANAGE, test_database_url
+from tests.clock import manage_py
+from tests.executions.test_two_processes import test_database_url
 
 # The cluster runs its scheduler once per 30 s of guard cycles: with a 30 s cycle that is at its
 # first cycle, right after it starts, and then every 30 s.
@@ -38,7 +38,7 @@ class Cluster:
 
     def start(self) -> Cluster:
         self.process = subprocess.Popen(
-            [sys.executable, str(MANAGE), "qcluster"],
+            manage_py("qcluster"),
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -17,7 +17,13 @@ from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.discord import FakeDiscord
 from tests.scheduling.cluster import Cluster, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# The clusters run the seeded models, in service on the pinned day (tests.clock passes it on).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("pinned_clock"),
+]
 
 
 def discord_titles(discord: FakeDiscord) -> list[str]:

@@ -89,7 +89,7 @@ def wait_for_status(task: Task, status: str, process: subprocess.Popen, timeout:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_execution_is_recovered_and_the_task_runs_again(settings):
+def test_a_worker_killed_mid_execution_is_recovered_and_the_task_runs_again(settings, pinned_clock):
     task = create_task(title="Add a health check endpoint")
     # Each model call takes 1.5 s: time to kill the worker mid-way.
     worker = start_run(task.pk, settings, latency="1.5", stdout=subprocess.DEVNULL)

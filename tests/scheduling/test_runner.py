@@ -131,7 +131,7 @@ def test_a_configuration_problem_is_reported_not_raised(memory_gateway):
     assert Task.objects.get().status == Task.Status.PENDING
 
 
-def test_without_now_it_uses_the_clock(memory_gateway):
+def test_without_now_it_uses_the_clock(memory_gateway, pinned_clock):
     create_task(title="Now")
     assert "succeeded" in run_next_execution(providers=simulated_providers(), gateway=memory_gateway)
     assert Execution.objects.get().started_at <= timezone.now()

@@ -17,11 +17,13 @@ from executions.services import create_task
 from tests.executions.conftest import assert_ledger_consistent
 from tests.scheduling.cluster import Cluster, wait_for
 
+# The clusters run the seeded models, in service on the pinned day (tests.clock passes it on).
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.postgres,
     pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("pinned_clock"),
 ]
 
 EXTRA_RUNNERS = [f"extra-runner-{n}" for n in range(1, 6)]
