@@ -314,6 +314,18 @@ def _release(reservation: Reservation, status: str, now: dt.datetime) -> int | N
     return held
 
 
+def hold_until(reservation: Reservation, expires_at: dt.datetime) -> bool:
+    """Keep an open reservation from expiring before ``expires_at`` (an execution waiting in a
+    vendor batch makes no progress for hours). True if it was still open. The next ``charge``
+    sets the usual expiry again."""
+    held = bool(
+        Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN).update(expires_at=expires_at)
+    )
+    if held:
+        reservation.expires_at = expires_at
+    return held
+
+
 def expire_reservations(*, now: dt.datetime | None = None) -> int:
     """Release every open reservation past its expiry (its execution stopped making progress)."""
     now = now or timezone.now()

@@ -102,8 +102,45 @@ class Usage:
 _USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
+class InexactBatchPrice(PricingError):
+    def __init__(self, price: Price, field: str, rate: int):
+        name = field.removesuffix("_nanos").replace("_", " ")
+        super().__init__(
+            f"{price.model.name}'s {name} rate ({rate} nanodollars per token) less its "
+            f"{price.batch_discount_percent}% batch discount is not a whole nanodollar, so a batch call "
+            "cannot be charged exactly: turn batch off for this step in the admin, or use another model."
+        )
+        self.model = price.model.name
+
+
+RATE_FIELDS = ("input_nanos", "output_nanos", "cache_read_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos")
+
+
+def rate(price: Price, field: str, *, batch: bool = False) -> int | None:
+    """One token class's rate in nanodollars per token; with ``batch``, less the batch discount.
+
+    The discount applies to every class (cache reads and writes too: the discounts stack). A
+    batch rate that is not a whole nanodollar raises ``InexactBatchPrice``: costs stay exact.
+    """
+    standard = getattr(price, field)
+    if not batch or standard is None:
+        return standard
+    scaled = standard * (100 - price.batch_discount_percent)
+    if scaled % 100:
+        raise InexactBatchPrice(price, field, standard)
+    return scaled // 100
+
+
+def check_batch_price(price: Price) -> None:
+    """Raise ``InexactBatchPrice`` unless every batch rate of ``price`` is a whole nanodollar."""
+    for field in RATE_FIELDS:
+        rate(price, field, batch=True)
+
+
 def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:
-    """The exact cost of ``usage`` at ``price``. Batch calls get the discount, rounded up."""
+    """The exact cost of ``usage`` at ``price`` (at its batch rates with ``batch``)."""
+    if batch:
+        check_batch_price(price)
     parts = (
         ("input_nanos", usage.input_tokens),
         ("output_nanos", usage.output_tokens),
@@ -115,33 +152,35 @@ def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:
     for field, tokens in parts:
         if not tokens:
             continue
-        rate = getattr(price, field)
-        if rate is None:
+        per_token = rate(price, field, batch=batch)
+        if per_token is None:
             raise PricingError(
                 f"{price.model.name} has no {field.removesuffix('_nanos').replace('_', ' ')} price, "
                 f"but the vendor reported {tokens} such tokens: add the rate in the admin."
             )
-        total += rate * tokens
-    if batch and price.batch_discount_percent:
-        # Round up: never charge less than the vendor can bill.
-        total = -(-total * (100 - price.batch_discount_percent) // 100)
+        total += per_token * tokens
     return total
 
 
-def max_input_rate(price: Price) -> int:
+def max_input_rate(price: Price, *, batch: bool = False) -> int:
     """The dearest rate an input token can be billed at (plain, cache write or cache read)."""
     rates = [
-        price.input_nanos,
-        price.cache_write_5m_nanos,
-        price.cache_write_1h_nanos,
-        price.cache_read_nanos,
+        rate(price, field, batch=batch)
+        for field in ("input_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos", "cache_read_nanos")
     ]
     return max(r for r in rates if r is not None)
 
 
-def worst_case_nanos(price: Price, *, max_input_tokens: int, max_output_tokens: int) -> int:
-    """A true upper bound on one call's cost, whatever the vendor's cache does."""
-    return max_input_tokens * max_input_rate(price) + max_output_tokens * price.output_nanos
+def worst_case_nanos(
+    price: Price, *, max_input_tokens: int, max_output_tokens: int, batch: bool = False
+) -> int:
+    """A true upper bound on one call's cost, whatever the vendor's cache does (at batch rates
+    with ``batch``: raises ``InexactBatchPrice`` before any request for a price it cannot charge)."""
+    if batch:
+        check_batch_price(price)
+    return max_input_tokens * max_input_rate(price, batch=batch) + max_output_tokens * rate(
+        price, "output_nanos", batch=batch
+    )
 
 
 # A byte-level BPE token is at least one byte, so UTF-8 bytes bound the token count. Each message

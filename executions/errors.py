@@ -25,3 +25,11 @@ class ProviderError(ExecutionError):
 
 class ChangeRejected(ExecutionError):
     """The generated change is not one the product may publish (see ``executions.validation``)."""
+
+
+class BatchRefused(ProviderError):
+    """The vendor refused a batch submission outright (a 4xx answer): no batch was created."""
+
+
+class BatchUndecided(ProviderError):
+    """Whether a lost batch submission reached the vendor cannot be told yet: ask again later."""

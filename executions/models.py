@@ -71,6 +71,11 @@ class Execution(models.Model):
     commit_sha = models.CharField(max_length=64, blank=True)
     pr_number = models.PositiveIntegerField(null=True, blank=True)
     pr_url = models.URLField(max_length=500, blank=True)
+    batch = models.ForeignKey(
+        "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="executions",
+        help_text="The vendor batch this execution is waiting in (batch mode); empty otherwise.",
+    )
+    batched = models.BooleanField(default=False, help_text="A step of it ran through a vendor's batch API.")
     reserved_nanos = models.BigIntegerField(default=0, help_text="The worst case held at the start.")
     cost_nanos = models.BigIntegerField(default=0, help_text="Sum of this execution's call costs.")
     error = models.TextField(blank=True)
@@ -117,6 +122,13 @@ class ModelCall(models.Model):
     cache_write_5m_tokens = models.BigIntegerField(default=0)
     cache_write_1h_tokens = models.BigIntegerField(default=0)
     cost_nanos = models.BigIntegerField()
+    batch = models.ForeignKey(
+        "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="calls",
+        help_text="The vendor batch this call went through (charged at the batch price).",
+    )
+    standard_cost_nanos = models.BigIntegerField(
+        null=True, blank=True, help_text="What the call would have cost at the standard price (batch calls)."
+    )
     request_id = models.CharField(max_length=200, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     simulated = models.BooleanField(default=False)
@@ -135,6 +147,11 @@ class StepConfig(models.Model):
     step = models.CharField(max_length=10, choices=ModelCall.Step.choices, unique=True)
     model_name = models.CharField(max_length=100, help_text="A model id from the catalog.")
     max_tokens = models.PositiveIntegerField()
+    batch = models.BooleanField(
+        null=True, blank=True,
+        help_text="Run this step through the vendor's batch API at its batch price (results within 24 h). "
+        "Empty: follow the LLM_BATCH setting.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -143,3 +160,51 @@ class StepConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step}: {self.model_name} (max {self.max_tokens} tokens)"
+
+
+class Batch(models.Model):
+    """One vendor batch of one step's requests, ``custom_id`` = the execution's id.
+
+    The row is written before the submit call and gets the vendor's id right after it, so a crash
+    in between leaves a row in ``submitting`` that the next ``run_batches`` pass reconciles with the
+    vendor. At most one batch per step is being submitted at a time (the constraint below): that is
+    what makes two passes at once submit one batch, not two.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTING = "submitting"  # the row exists; the vendor's id is not known yet
+        IN_PROGRESS = "in_progress"  # the vendor has it
+        ENDED = "ended"  # its results are all charged and handled
+        FAILED = "failed"  # never reached the vendor (or the vendor refused it): nothing was spent
+
+    IN_FLIGHT = (Status.SUBMITTING, Status.IN_PROGRESS)
+
+    step = models.CharField(max_length=10, choices=ModelCall.Step.choices)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTING)
+    vendor_batch_id = models.CharField(max_length=200, blank=True)
+    vendor_status = models.CharField(max_length=30, blank=True, help_text="As the vendor last reported it.")
+    simulated = models.BooleanField(default=False)
+    requested_model = models.CharField(max_length=100)
+    model = models.CharField(max_length=100)
+    price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="batches")
+    max_tokens = models.PositiveIntegerField()
+    request_count = models.PositiveIntegerField(default=0)
+    polls = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(help_text="A pass working on the row holds it until then.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "batches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step"], condition=Q(status="submitting"), name="one_batch_submitting_per_step"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} batch {self.pk} ({self.status}, {self.request_count} requests)"

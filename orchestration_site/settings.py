@@ -230,10 +230,20 @@ SCHEDULE_MINUTES = env.int("SCHEDULE_MINUTES", default=30)
 PACING_ENABLED = env.bool("PACING_ENABLED", default=True)
 MAX_CONCURRENT_EXECUTIONS = env.int("MAX_CONCURRENT_EXECUTIONS", default=1)
 MODEL_RETIREMENT_NOTICE_DAYS = env.int("MODEL_RETIREMENT_NOTICE_DAYS", default=30)
+# Batch mode (docs/batch.md): each step's default for Step configs' "batch", how often
+# ``run_batches`` runs, and how many tasks one batch takes at most.
+LLM_BATCH = env.bool("LLM_BATCH", default=False)
+BATCH_POLL_MINUTES = env.int("BATCH_POLL_MINUTES", default=5)
+BATCH_MAX_TASKS = env.int("BATCH_MAX_TASKS", default=50)
+# A batch ends within 24 h or expires: its executions' reservations are held that long plus a margin.
+BATCH_WINDOW_SECONDS = env.int("BATCH_WINDOW_SECONDS", default=24 * 60 * 60)
+BATCH_MARGIN_SECONDS = env.int("BATCH_MARGIN_SECONDS", default=2 * 60 * 60)
 for _name, _minimum in (
     ("SCHEDULE_MINUTES", 1),
     ("MAX_CONCURRENT_EXECUTIONS", 1),
     ("MODEL_RETIREMENT_NOTICE_DAYS", 0),
+    ("BATCH_POLL_MINUTES", 1),
+    ("BATCH_MAX_TASKS", 1),
 ):
     if globals()[_name] < _minimum:
         raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")

@@ -7,14 +7,22 @@ retries 408/409/429/5xx (529 included), honouring ``retry-after``.
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 
 import anthropic
 from django.conf import settings
 
 from budget.pricing import Usage
-from executions.errors import ConfigurationError, ProviderError
-from executions.providers.base import Completion, CompletionRequest, describe_failure
+from executions.errors import BatchRefused, BatchUndecided, ConfigurationError, ProviderError
+from executions.providers.base import (
+    BatchItem,
+    BatchState,
+    Completion,
+    CompletionRequest,
+    describe_failure,
+    is_refusal,
+)
 
 VENDOR = "Anthropic"
 
@@ -40,28 +48,119 @@ class AnthropicProvider:
     def complete(self, request: CompletionRequest) -> Completion:
         # No sampling parameters: this SDK no longer takes them, and Sonnet 5.x rejects them anyway.
         try:
-            with (
-                warnings.catch_warnings(),
-                anthropic.Anthropic(
-                    api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
-                ) as client,
-            ):
+            with self._client() as client, warnings.catch_warnings():
                 # The SDK warns about deprecated models; the catalog already warns and switches.
                 warnings.simplefilter("ignore", DeprecationWarning)
-                message = client.messages.create(
-                    model=request.model,
-                    max_tokens=request.max_tokens,
-                    system=[{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
-                    messages=[{"role": "user", "content": request.user}],
+                message = client.messages.create(**params_for(request))
+        except anthropic.APIError as exc:
+            raise self._error(exc) from None
+        return completion_from(message)
+
+    def _client(self, *, max_retries: int | None = None) -> anthropic.Anthropic:
+        retries = self.max_retries if max_retries is None else max_retries
+        return anthropic.Anthropic(api_key=self.api_key, max_retries=retries, timeout=self.timeout)
+
+    def _error(self, exc: anthropic.APIError, *, retries: int | None = None) -> ProviderError:
+        retries = self.max_retries if retries is None else retries
+        reason = describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout)
+        error = BatchRefused if is_refusal(exc) else ProviderError
+        return error(reason.replace(self.api_key, "[redacted]"))
+
+    # --- Message Batches (batch mode: executions/batches.py) --------------------------------------
+
+    def submit_batch(self, requests: dict[str, CompletionRequest], *, marker: dict[str, str]) -> str:
+        """Submit one Message Batch (``custom_id`` → request); the vendor's batch id.
+
+        No SDK retries: a retry after a lost answer would submit a second, paid batch. A failure
+        the vendor clearly refused raises ``BatchRefused``; any other ``ProviderError`` leaves it
+        unknown whether the batch exists (``find_batch`` settles it). Anthropic batches carry no
+        metadata: ``marker`` is not sent, they are found again by their ``custom_id``s.
+        """
+        try:
+            with self._client(max_retries=0) as client, warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                batch = client.messages.batches.create(
+                    requests=[{"custom_id": cid, "params": params_for(r)} for cid, r in requests.items()]
                 )
         except anthropic.APIError as exc:
-            reason = describe_failure(VENDOR, exc, retries=self.max_retries, timeout=self.timeout)
-            raise ProviderError(reason.replace(self.api_key, "[redacted]")) from None
-        text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-        return Completion(
-            text=text,
-            usage=Usage.from_anthropic(message.usage),
-            request_id=message._request_id or message.id or "",
-            stop_reason=message.stop_reason or "",
-            truncated=message.stop_reason == "max_tokens",
-        )
+            raise self._error(exc, retries=0) from None
+        return batch.id
+
+    def batch_state(self, vendor_id: str) -> BatchState:
+        try:
+            with self._client() as client:
+                batch = client.messages.batches.retrieve(vendor_id)
+        except anthropic.APIError as exc:
+            raise self._error(exc) from None
+        return BatchState(vendor_id, batch.processing_status, ended=batch.processing_status == "ended")
+
+    def batch_results(self, vendor_id: str) -> list[BatchItem]:
+        """Every result of an ended batch: a completion to charge, or the vendor's reason it has none."""
+        items = []
+        try:
+            with self._client() as client:
+                for line in client.messages.batches.results(vendor_id):
+                    result = line.result
+                    if result.type == "succeeded":
+                        items.append(BatchItem(line.custom_id, completion_from(result.message)))
+                    elif result.type == "errored":
+                        error = result.error.error
+                        reason = f"Anthropic batch item errored ({error.type}): {error.message}"
+                        items.append(BatchItem(line.custom_id, None, reason[:500]))
+                    else:  # canceled or expired: never processed, never billed
+                        items.append(BatchItem(line.custom_id, None, f"Anthropic batch item {result.type}"))
+        except anthropic.APIError as exc:
+            raise self._error(exc) from None
+        return items
+
+    def find_batch(
+        self, *, marker: dict[str, str], custom_ids: set[str], since: dt.datetime, known: set[str]
+    ) -> str | None:
+        """The batch a lost submit created, found by its ``custom_id``s among the batches created
+        since ``since`` that ``known`` does not hold; None when there is none.
+
+        A candidate still in progress cannot show its ``custom_id``s yet: ``BatchUndecided`` says
+        to ask again on a later pass.
+        """
+        undecided = False
+        try:
+            with self._client() as client:
+                for batch in client.messages.batches.list(limit=100):
+                    if batch.created_at < since:
+                        break  # newest first
+                    counts = batch.request_counts
+                    total = counts.processing + counts.succeeded + counts.errored + counts.canceled + counts.expired
+                    if batch.id in known or total != len(custom_ids):
+                        continue
+                    if batch.processing_status != "ended":
+                        undecided = True
+                        continue
+                    if {line.custom_id for line in client.messages.batches.results(batch.id)} == custom_ids:
+                        return batch.id
+        except anthropic.APIError as exc:
+            raise self._error(exc) from None
+        if undecided:
+            raise BatchUndecided("an Anthropic batch of the same size is still in progress")
+        return None
+
+
+def params_for(request: CompletionRequest) -> dict:
+    """The Messages API parameters of ``request``: the synchronous call and a batch line send these."""
+    return {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": request.user}],
+    }
+
+
+def completion_from(message: anthropic.types.Message) -> Completion:
+    """The ``Completion`` of a Messages API answer (a synchronous response or a batch result)."""
+    text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
+    return Completion(
+        text=text,
+        usage=Usage.from_anthropic(message.usage),
+        request_id=getattr(message, "_request_id", None) or message.id or "",
+        stop_reason=message.stop_reason or "",
+        truncated=message.stop_reason == "max_tokens",
+    )

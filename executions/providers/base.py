@@ -43,6 +43,30 @@ class Completion:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class BatchState:
+    """A vendor batch as last seen: the vendor's own status word, and whether its results are final."""
+
+    vendor_id: str
+    status: str
+    ended: bool
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One request's result in an ended batch: a completion to charge, or why there is none."""
+
+    custom_id: str
+    completion: Completion | None
+    failure: str = ""
+
+
+def is_refusal(exc: Exception) -> bool:
+    """A 4xx answer (bar 408/409, which a lost request can cause): the vendor created nothing."""
+    status = getattr(exc, "status_code", None)
+    return status is not None and 400 <= status < 500 and status not in (408, 409)
+
+
 class Provider(Protocol):
     vendor: str  # budget.models.Provider value: "anthropic" or "openai"
     simulated: bool

@@ -7,12 +7,23 @@ The SDK reads ``OPENAI_BASE_URL`` itself and retries 408/409/429/5xx.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletion
 
 from budget.pricing import Usage
-from executions.errors import ConfigurationError, ProviderError
-from executions.providers.base import Completion, CompletionRequest, describe_failure
+from executions.errors import BatchRefused, ConfigurationError, ProviderError
+from executions.providers.base import (
+    BatchItem,
+    BatchState,
+    Completion,
+    CompletionRequest,
+    describe_failure,
+    is_refusal,
+)
 
 VENDOR = "OpenAI"
 
@@ -36,39 +47,141 @@ class OpenAIProvider:
         return request.input_token_bound()
 
     def complete(self, request: CompletionRequest) -> Completion:
-        options = {}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        if request.schema is not None:
-            options["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "code_change", "strict": True, "schema": request.schema},
-            }
         try:
-            with openai.OpenAI(
-                api_key=self.api_key, max_retries=self.max_retries, timeout=self.timeout
-            ) as client:
-                response = client.chat.completions.create(
-                    model=request.model,
-                    max_completion_tokens=request.max_tokens,
-                    messages=[
-                        {"role": "system", "content": request.system},
-                        {"role": "user", "content": request.user},
-                    ],
-                    **options,
+            with self._client() as client:
+                response = client.chat.completions.create(**params_for(request))
+        except openai.APIError as exc:
+            raise self._error(exc) from None
+        return completion_from(response)
+
+    def _client(self, *, max_retries: int | None = None) -> openai.OpenAI:
+        retries = self.max_retries if max_retries is None else max_retries
+        return openai.OpenAI(api_key=self.api_key, max_retries=retries, timeout=self.timeout)
+
+    def _error(self, exc: openai.APIError, *, retries: int | None = None) -> ProviderError:
+        retries = self.max_retries if retries is None else retries
+        message = describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout)
+        error = BatchRefused if is_refusal(exc) else ProviderError
+        return error(message.replace(self.api_key, "[redacted]"))
+
+    # --- Batch API (batch mode: executions/batches.py) -------------------------------------------
+
+    def submit_batch(self, requests: dict[str, CompletionRequest], *, marker: dict[str, str]) -> str:
+        """Upload the JSONL input and create one batch carrying ``marker`` as metadata; its id.
+
+        The upload may be retried (an orphaned file costs nothing); the batch's creation is not
+        (a retry after a lost answer would create a second, paid batch): ``find_batch`` finds it.
+        """
+        lines = [
+            json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": params_for(r)})
+            for cid, r in requests.items()
+        ]
+        try:
+            with self._client() as client:
+                uploaded = client.files.create(
+                    file=("batch.jsonl", ("\n".join(lines) + "\n").encode(), "application/jsonl"),
+                    purpose="batch",
+                )
+            with self._client(max_retries=0) as client:
+                batch = client.batches.create(
+                    input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h", metadata=marker
                 )
         except openai.APIError as exc:
-            message = describe_failure(VENDOR, exc, retries=self.max_retries, timeout=self.timeout)
-            raise ProviderError(message.replace(self.api_key, "[redacted]")) from None
-        if response.usage is None:
-            raise ProviderError("OpenAI answered without reporting usage: the call cannot be priced")
-        choice = response.choices[0] if response.choices else None
-        finish = (choice.finish_reason or "") if choice else ""
-        return Completion(
-            text=(choice.message.content or "") if choice else "",
-            usage=Usage.from_openai(response.usage),
-            request_id=response._request_id or response.id or "",
-            stop_reason=finish,
-            truncated=finish == "length",
-            refusal=(getattr(choice.message, "refusal", None) or "") if choice else "",
-        )
+            raise self._error(exc, retries=0) from None
+        return batch.id
+
+    def batch_state(self, vendor_id: str) -> BatchState:
+        try:
+            with self._client() as client:
+                batch = client.batches.retrieve(vendor_id)
+        except openai.APIError as exc:
+            raise self._error(exc) from None
+        return BatchState(vendor_id, batch.status, ended=batch.status in ENDED)
+
+    def batch_results(self, vendor_id: str) -> list[BatchItem]:
+        """Every line of the output and error files; requests without a line fail with the batch's status."""
+        items = []
+        try:
+            with self._client() as client:
+                batch = client.batches.retrieve(vendor_id)
+                for file_id in (batch.output_file_id, batch.error_file_id):
+                    if file_id:
+                        text = client.files.content(file_id).text
+                        items += [_item(json.loads(line)) for line in text.splitlines() if line.strip()]
+        except openai.APIError as exc:
+            raise self._error(exc) from None
+        return items
+
+    def find_batch(
+        self, *, marker: dict[str, str], custom_ids: set[str], since: dt.datetime, known: set[str]
+    ) -> str | None:
+        """The batch a lost submit created, found by its metadata; None when there is none."""
+        try:
+            with self._client() as client:
+                for batch in client.batches.list(limit=100):
+                    if batch.created_at < since.timestamp():
+                        break  # newest first
+                    if batch.id not in known and dict(batch.metadata or {}) == marker:
+                        return batch.id
+        except openai.APIError as exc:
+            raise self._error(exc) from None
+        return None
+
+
+ENDPOINT = "/v1/chat/completions"
+ENDED = {"completed", "expired", "failed", "cancelled"}
+
+
+def params_for(request: CompletionRequest) -> dict:
+    """The chat completion's parameters: the synchronous call and a batch line's ``body`` send these."""
+    params = {
+        "model": request.model,
+        "max_completion_tokens": request.max_tokens,
+        "messages": [
+            {"role": "system", "content": request.system},
+            {"role": "user", "content": request.user},
+        ],
+    }
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.schema is not None:
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "code_change", "strict": True, "schema": request.schema},
+        }
+    return params
+
+
+def completion_from(response: ChatCompletion, *, request_id: str = "") -> Completion:
+    """The ``Completion`` of a chat completion (a synchronous response or a batch output line)."""
+    if response.usage is None:
+        raise ProviderError("OpenAI answered without reporting usage: the call cannot be priced")
+    choice = response.choices[0] if response.choices else None
+    finish = (choice.finish_reason or "") if choice else ""
+    return Completion(
+        text=(choice.message.content or "") if choice else "",
+        usage=Usage.from_openai(response.usage),
+        request_id=getattr(response, "_request_id", None) or request_id or response.id or "",
+        stop_reason=finish,
+        truncated=finish == "length",
+        refusal=(getattr(choice.message, "refusal", None) or "") if choice else "",
+    )
+
+
+def _item(line: dict) -> BatchItem:
+    """One output or error file line: ``{"custom_id", "response": {"status_code", "request_id", "body"}, "error"}``."""
+    custom_id = str(line.get("custom_id", ""))
+    response = line.get("response") or {}
+    body = response.get("body") or {}
+    if response.get("status_code") == 200 and not line.get("error"):
+        try:
+            completion = completion_from(
+                ChatCompletion.model_validate(body), request_id=response.get("request_id") or ""
+            )
+        except ProviderError as exc:
+            return BatchItem(custom_id, None, str(exc))
+        return BatchItem(custom_id, completion)
+    error = line.get("error") or (body.get("error") if isinstance(body, dict) else None) or {}
+    code = error.get("code") or error.get("type") or response.get("status_code") or "error"
+    message = " ".join(str(error.get("message", "")).split())[:300]
+    return BatchItem(custom_id, None, f"OpenAI batch line failed ({code}){': ' + message if message else ''}")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from budget.models import LanguageModel
 from budget.money import NANOS_PER_DOLLAR, MoneyError, dollars_str, price_to_nanos_per_token, to_nanos
 from budget.pricing import (
+    InexactBatchPrice,
     PricingError,
     UnknownModel,
     UnpricedModel,
@@ -136,10 +137,30 @@ def test_worst_case_bounds_any_usage_of_the_same_size(usage):
     )
 
 
-def test_batch_discount_halves_and_rounds_up():
-    price = price_for("gpt-4o-mini")
-    assert cost_nanos(price, Usage(cache_read_tokens=1), batch=True) == 38  # 37.5 rounds up
-    assert cost_nanos(price, Usage(input_tokens=2, output_tokens=1), batch=True) == 450
+def test_batch_discount_halves_every_token_class_exactly():
+    price = price_for("claude-sonnet-4-5")  # 3000 / 15000, writes 3750 / 6000, reads 300
+    usage = Usage(
+        input_tokens=3, output_tokens=5, cache_read_tokens=7, cache_write_5m_tokens=11, cache_write_1h_tokens=13
+    )
+    assert cost_nanos(price, usage, batch=True) == 3 * 1500 + 5 * 7500 + 7 * 150 + 11 * 1875 + 13 * 3000
+    assert cost_nanos(price, usage) == 2 * cost_nanos(price, usage, batch=True)
+    assert worst_case_nanos(price, max_input_tokens=10, max_output_tokens=4, batch=True) == 10 * 3000 + 4 * 7500
+
+
+def test_a_batch_rate_that_is_not_a_whole_nanodollar_is_refused_before_any_call():
+    price = price_for("gpt-4o-mini")  # cached input 75 nanodollars: 37.5 at half price
+    with pytest.raises(InexactBatchPrice, match="gpt-4o-mini's cache read rate .75 nanodollars per token"):
+        worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True)
+    with pytest.raises(InexactBatchPrice):
+        cost_nanos(price, Usage(input_tokens=2, output_tokens=1), batch=True)  # even with no cached token
+    assert cost_nanos(price, Usage(input_tokens=2, output_tokens=1)) == 900  # standard price unaffected
+
+
+@given(usage=usages, percent=st.sampled_from([0, 20, 50, 100]))
+def test_batch_cost_is_the_standard_cost_scaled_exactly(usage, percent):
+    price = price_for("claude-sonnet-4-5")
+    price.batch_discount_percent = percent
+    assert cost_nanos(price, usage, batch=True) * 100 == cost_nanos(price, usage) * (100 - percent)
 
 
 def test_unknown_and_unpriced_models_are_refused_with_a_clear_message():
