@@ -42,6 +42,17 @@ def run_task(task_id: int) -> str:
     return f"{outcome}: {execution.error}" if execution.error else outcome
 
 
+def run_batches() -> str:
+    """One pass of batch mode (scheduled every BATCH_POLL_MINUTES); its one-line outcome."""
+    from executions.batches import run_batches_pass
+
+    try:
+        return run_batches_pass().line()
+    except ExecutionError as exc:
+        log.warning("batch pass not run: %s", exc)
+        return f"not run: {exc}"
+
+
 def recover_stalled(*, now: dt.datetime | None = None) -> str:
     """Abandon executions whose worker died, then release every other expired reservation.
 

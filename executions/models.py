@@ -73,7 +73,7 @@ class Execution(models.Model):
     pr_url = models.URLField(max_length=500, blank=True)
     batch = models.ForeignKey(
         "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="executions",
-        help_text="The vendor batch this execution is waiting in (batch mode); empty otherwise.",
+        help_text="The last vendor batch this execution went through (batch mode).",
     )
     batched = models.BooleanField(default=False, help_text="A step of it ran through a vendor's batch API.")
     reserved_nanos = models.BigIntegerField(default=0, help_text="The worst case held at the start.")
@@ -167,8 +167,8 @@ class Batch(models.Model):
 
     The row is written before the submit call and gets the vendor's id right after it, so a crash
     in between leaves a row in ``submitting`` that the next ``run_batches`` pass reconciles with the
-    vendor. At most one batch per step is being submitted at a time (the constraint below): that is
-    what makes two passes at once submit one batch, not two.
+    vendor. At most one batch of new tasks is being submitted at a time (the constraint below): that
+    is what makes two passes at once submit one batch, not two.
     """
 
     class Status(models.TextChoices):
@@ -180,6 +180,9 @@ class Batch(models.Model):
     IN_FLIGHT = (Status.SUBMITTING, Status.IN_PROGRESS)
 
     step = models.CharField(max_length=10, choices=ModelCall.Step.choices)
+    new_tasks = models.BooleanField(
+        default=True, help_text="Claimed pending tasks (the first batch step), rather than continuing executions."
+    )
     provider = models.CharField(max_length=20, choices=Provider.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTING)
     vendor_batch_id = models.CharField(max_length=200, blank=True)
@@ -202,7 +205,9 @@ class Batch(models.Model):
         verbose_name_plural = "batches"
         constraints = [
             models.UniqueConstraint(
-                fields=["step"], condition=Q(status="submitting"), name="one_batch_submitting_per_step"
+                fields=["new_tasks"],
+                condition=Q(status="submitting", new_tasks=True),
+                name="one_batch_of_new_tasks_submitting",
             )
         ]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,7 +28,7 @@ from executions.gateways.base import (
     RepositoryGateway,
     get_gateway,
 )
-from executions.models import Execution, ModelCall, Task
+from executions.models import Batch, Execution, ModelCall, Task
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.rows import update_row
 from executions.validation import parse_change
@@ -91,22 +91,38 @@ def execution_worst_case_nanos(
 
 
 def prepare(
-    task: Task, *, providers: Providers, gateway: RepositoryGateway, now: dt.datetime | None = None
+    task: Task,
+    *,
+    providers: Providers,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None = None,
+    batch: bool = False,
 ) -> Prepared:
-    """Resolve both steps' models and bound the whole execution's cost from the real prompts."""
+    """Resolve both steps' models and bound the whole execution's cost from the real prompts.
+
+    With ``batch`` (``run_batches``), the steps flagged for batch mode are bounded at their batch
+    price; without it every step runs (and is bounded) at the standard price.
+    """
     analysis, codegen = steps.configured_steps(on=timezone.localdate(now) if now else timezone.localdate())
+    if not batch:
+        analysis, codegen = replace(analysis, batch=False), replace(codegen, batch=False)
     context = gateway.context()
     analysis_request = steps.analysis_request(analysis, task, context)
     # The plan is not written yet: bound the coder's input by its known part plus the plan's cap.
     codegen_bound = providers.codegen.input_token_bound(
         steps.codegen_request(codegen, task, context, plan="")
     ) + steps.plan_byte_cap(analysis)
+    # A step in batch mode is bounded at its batch price (refused here if that is not exact).
     worst = worst_case_nanos(
         analysis.resolved.price,
         max_input_tokens=providers.analysis.input_token_bound(analysis_request),
         max_output_tokens=analysis.max_tokens,
+        batch=analysis.batch,
     ) + worst_case_nanos(
-        codegen.resolved.price, max_input_tokens=codegen_bound, max_output_tokens=codegen.max_tokens
+        codegen.resolved.price,
+        max_input_tokens=codegen_bound,
+        max_output_tokens=codegen.max_tokens,
+        batch=codegen.batch,
     )
     return Prepared(analysis, codegen, context, analysis_request, worst)
 
@@ -200,25 +216,11 @@ def _run(
     try:
         _save(execution, now, status=Execution.Status.ANALYSING)
         analysis = _ask(providers.analysis, prepared.analysis_request)
-        plan = analysis.completion.text.strip()
-        if not plan:
-            _charge(execution, prepared.analysis, analysis, now)
-            raise ChangeRejected("The analysis returned an empty plan.")
-        # The state an answer leads to commits with its charge: a crash cannot separate them.
-        _charge(execution, prepared.analysis, analysis, now, plan=plan, status=Execution.Status.GENERATING)
+        plan = take_plan(execution, prepared.analysis, analysis, now)
         forwarded = steps.cut_plan(plan, steps.plan_byte_cap(prepared.analysis))
         request = steps.codegen_request(prepared.codegen, task, prepared.context, forwarded)
         generated = _ask(providers.codegen, request)
-        try:
-            change = _change_from(generated.completion, prepared.codegen)
-        except ChangeRejected:
-            _charge(execution, prepared.codegen, generated, now)
-            raise  # the money spent stays charged
-        published_as = {"change": change.as_json(), "summary": change.summary, "publisher": gateway.name}
-        _charge(
-            execution, prepared.codegen, generated, now, status=Execution.Status.PUBLISHING, **published_as
-        )
-        published = gateway.publish(execution, change)
+        published = take_change_and_publish(execution, prepared.codegen, generated, gateway, now)
     except EXPECTED_FAILURES as exc:
         return _finish_failed(execution, str(exc), now)
     except Exception as exc:
@@ -228,11 +230,37 @@ def _run(
     return _finish_succeeded(execution, published, now)
 
 
+def take_plan(execution: Execution, step: steps.Step, analysis: Answer, now: dt.datetime | None) -> str:
+    """Charge the analysis and keep its plan (the execution moves on to code generation)."""
+    plan = analysis.completion.text.strip()
+    if not plan:
+        _charge(execution, step, analysis, now)
+        raise ChangeRejected("The analysis returned an empty plan.")
+    # The state an answer leads to commits with its charge: a crash cannot separate them.
+    _charge(execution, step, analysis, now, plan=plan, status=Execution.Status.GENERATING)
+    return plan
+
+
+def take_change_and_publish(
+    execution: Execution, step: steps.Step, generated: Answer, gateway: RepositoryGateway, now: dt.datetime | None
+) -> PublishResult:
+    """Charge the code generation, validate its change and publish it."""
+    try:
+        change = _change_from(generated.completion, step)
+    except ChangeRejected:
+        _charge(execution, step, generated, now)
+        raise  # the money spent stays charged
+    published_as = {"change": change.as_json(), "summary": change.summary, "publisher": gateway.name}
+    _charge(execution, step, generated, now, status=Execution.Status.PUBLISHING, **published_as)
+    return gateway.publish(execution, change)
+
+
 @dataclass(frozen=True)
 class Answer:
     completion: Completion
     duration_ms: int
     simulated: bool
+    batch: Batch | None = None  # the vendor batch it came from: charged at the batch price
 
 
 def _ask(provider: Provider, request: CompletionRequest) -> Answer:
@@ -248,9 +276,13 @@ def _charge(
     """The call's row, its charge and the execution's new cost in one transaction, with the
     state change the answer leads to (``advance``), so that a crash never separates them."""
     completion = answer.completion
-    cost = cost_nanos(step.resolved.price, completion.usage)
+    cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
+    # A batch call also records its standard price: what batch mode saved is read from charges.
+    standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
     with transaction.atomic():
         call = ModelCall.objects.create(
+            batch=answer.batch,
+            standard_cost_nanos=standard,
             execution=execution,
             step=step.name,
             provider=step.resolved.model.provider,

@@ -14,10 +14,11 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from budget import ledger
-from executions.models import Execution, Task
+from executions.models import Batch, Execution, Task
 from notifications import events
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,20 @@ def stalled_before(now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(seconds=settings.RESERVATION_TIMEOUT_SECONDS)
 
 
+def waiting_in_batch(now: dt.datetime) -> Q:
+    """Executions waiting in a vendor batch make no progress for hours: they are left alone for
+    the batch window plus a margin after they joined it (``executions.batches``)."""
+    patience = dt.timedelta(seconds=settings.BATCH_WINDOW_SECONDS + settings.BATCH_MARGIN_SECONDS)
+    return Q(batch__status__in=Batch.IN_FLIGHT, heartbeat_at__gte=now - patience)
+
+
 def abandon_stalled_executions(*, now: dt.datetime | None = None) -> list[Execution]:
     """Close every stalled execution as abandoned; the ones this call closed."""
     now = now or timezone.now()
     cutoff = stalled_before(now)
-    stalled = Execution.objects.filter(status__in=Execution.ACTIVE, heartbeat_at__lt=cutoff)
+    stalled = Execution.objects.filter(status__in=Execution.ACTIVE, heartbeat_at__lt=cutoff).exclude(
+        waiting_in_batch(now)
+    )
     abandoned = [e for pk in stalled.values_list("pk", flat=True) if (e := _abandon(pk, cutoff, now))]
     for execution in abandoned:
         log.warning("execution %s abandoned: %s", execution.pk, execution.error)
@@ -48,6 +58,7 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
             Execution.objects.select_for_update(of=("self",))
             .select_related("task", "period", "reservation")
             .filter(pk=pk, status__in=Execution.ACTIVE, heartbeat_at__lt=cutoff)
+            .exclude(waiting_in_batch(now))
             .first()
         )
         if execution is None:

@@ -33,6 +33,7 @@ from executions.pipeline import prepare, run_execution
 from executions.providers import Providers, providers_for_mode
 from executions.services import next_pending_task
 from executions.slots import run_slot
+from executions.steps import batch_mode
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class _Claimed(Exception):
 
 
 def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway) -> str:
+    if batch_mode():
+        return _skip("batch mode is on: run_batches takes the pending tasks")
     task = next_pending_task()
     if task is None:
         return _skip("no pending task")

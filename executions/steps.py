@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from budget import catalog
 from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
@@ -72,6 +74,7 @@ class Step:
     name: str
     resolved: ResolvedModel
     max_tokens: int
+    batch: bool = False  # through the vendor's batch API, at its batch price
 
     @property
     def model_name(self) -> str:
@@ -88,6 +91,11 @@ def configured_steps(*, on: dt.date) -> tuple[Step, Step]:
     # One query for the usual case; a retired, unpriced or unknown model takes ``resolve``'s path.
     current = catalog.resolve_current([config.model_name for config in configs.values()], on=on)
     return tuple(_step(name, configs.get(name), on, current) for name in (ANALYSIS, CODEGEN))
+
+
+def batch_mode() -> bool:
+    """Whether a step runs through a batch API: then ``run_batches`` takes the pending tasks."""
+    return any(settings.LLM_BATCH if c.batch is None else c.batch for c in _step_configs().values())
 
 
 def _step_configs() -> dict[str, StepConfig]:
@@ -114,7 +122,8 @@ def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, 
         )
     if resolved.replaced:
         events.model_switched(lookup_model(resolved.requested), resolved.model)
-    return Step(name=name, resolved=resolved, max_tokens=config.max_tokens)
+    batch = settings.LLM_BATCH if config.batch is None else config.batch
+    return Step(name=name, resolved=resolved, max_tokens=config.max_tokens, batch=batch)
 
 
 def task_text(task: Task) -> str:

@@ -17,6 +17,7 @@ EXPECTED = {
     "roll-over-periods": ("budget.jobs.roll_over_periods", Schedule.HOURLY, None),
     "expire-reservations": ("executions.jobs.recover_stalled", Schedule.MINUTES, 10),
     "check-model-retirements": ("executions.jobs.check_model_retirements", Schedule.DAILY, None),
+    "run-batches": ("executions.jobs.run_batches", Schedule.MINUTES, 5),
 }
 
 
@@ -37,7 +38,7 @@ def test_the_first_run_creates_every_schedule_due_now():
     assert (
         lines[0] == "created run-next-execution: every 30 minutes → executions.scheduler.run_next_execution"
     )
-    assert all(line.startswith("created ") for line in lines) and len(lines) == 5
+    assert all(line.startswith("created ") for line in lines) and len(lines) == len(EXPECTED)
     assert all(s.next_run <= timezone.now() and s.repeats == -1 for s in Schedule.objects.all())
 
 
@@ -50,7 +51,7 @@ def test_running_it_again_changes_nothing_not_even_the_next_run():
 
     assert all(line.startswith("unchanged ") for line in lines), lines
     assert set(Schedule.objects.values_list("next_run", flat=True)) == {later}
-    assert Schedule.objects.count() == 5
+    assert Schedule.objects.count() == len(EXPECTED)
 
 
 def test_a_new_interval_is_applied_and_takes_effect_within_it(settings):

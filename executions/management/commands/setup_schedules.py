@@ -57,6 +57,7 @@ def wanted_schedules() -> list[Wanted]:
         Wanted("roll-over-periods", "budget.jobs.roll_over_periods", Schedule.HOURLY),
         Wanted("expire-reservations", "executions.jobs.recover_stalled", Schedule.MINUTES, 10),
         Wanted("check-model-retirements", "executions.jobs.check_model_retirements", Schedule.DAILY),
+        Wanted("run-batches", "executions.jobs.run_batches", Schedule.MINUTES, settings.BATCH_POLL_MINUTES),
     ]
 
 

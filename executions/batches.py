@@ -1,0 +1,439 @@
+"""Batch mode: executions whose model steps go through the vendors' batch APIs at half price.
+
+``run_batches_pass`` is one idempotent pass (``python manage.py run_batches``, and a q2 schedule
+every BATCH_POLL_MINUTES). In order:
+
+1. **Reconcile** every batch row left in ``submitting`` by a pass that died between writing the
+   row and saving the vendor's id: the vendor is asked whether the batch exists (OpenAI by its
+   metadata, Anthropic by its ``custom_id``s). Found: it is polled like any other. Not there: its
+   executions fail and their reservations are released (nothing was spent).
+2. **Poll** every batch in progress. An ended one's results are charged at the batch price, one
+   transaction per result (``pipeline._charge``); an analysis result moves its execution on to code
+   generation (one OpenAI batch for all of them, or synchronously when codegen is not in batch
+   mode); a codegen result is validated and published, and the execution finishes as today.
+3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks that the budget and pacing
+   allow, each claimed and reserved at batch prices exactly as the synchronous path does
+   (``pipeline.prepare`` and ``pipeline._start``).
+
+A result that failed (errored, expired, canceled, a line of the error file) fails only its own
+execution, with the vendor's reason: its reservation's rest is released and its task is pending
+again within its attempts (``pipeline._finish_failed``).
+
+Claims are conditional updates: a batch row is worked on by the pass that moved its lease, and
+only one batch of new tasks can be in ``submitting`` at a time (a unique constraint), so two passes
+at once submit one batch, not two. Reservations of executions waiting in a batch are held for the
+batch window plus a margin (``ledger.hold_until``), and the reaper leaves those executions alone
+until then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from budget import ledger, pacing
+from budget.catalog import ResolvedModel
+from budget.models import Reservation
+from budget.periods import current_period
+from budget.pricing import PricingError, worst_case_nanos
+from executions import pipeline, steps
+from executions.errors import (
+    BatchRefused,
+    BatchUndecided,
+    ChangeRejected,
+    ExecutionError,
+    ProviderError,
+    TaskBusy,
+)
+from executions.gateways.base import PublishError, RepositoryGateway, get_gateway
+from executions.models import Batch, Execution, Task
+from executions.providers import CompletionRequest, Providers, providers_for_mode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for the command's one line and q2's result."""
+
+    submitted: list[str] = field(default_factory=list)  # "analysis batch 3 (12 requests)"
+    polled: int = 0
+    finished: int = 0  # executions that succeeded or failed in this pass
+    exhausted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        submitted = ", ".join(self.submitted) or "nothing"
+        text = f"submitted {submitted}; polled {self.polled} batch(es); finished {self.finished} execution(s)"
+        if self.exhausted:
+            text += "; the month's budget is exhausted"
+        return text + "".join(f"; {note}" for note in self.notes)
+
+
+def run_batches_pass(
+    *,
+    now: dt.datetime | None = None,
+    providers: Providers | None = None,
+    gateway: RepositoryGateway | None = None,
+) -> PassReport:
+    """One pass of batch mode: reconcile, poll, submit. Raises ``ConfigurationError`` for a
+    missing key; every vendor or task problem is reported in the result instead."""
+    providers = providers or providers_for_mode()
+    gateway = gateway or get_gateway()
+    report = PassReport()
+    rows = Batch.objects.select_related("price__model").order_by("pk")
+    for row in rows.filter(status=Batch.Status.SUBMITTING):
+        _reconcile(row, providers, report, now)
+    for row in rows.filter(status=Batch.Status.IN_PROGRESS):
+        _poll(row, providers, gateway, report, now)
+    _submit_new_tasks(providers, gateway, report, now)
+    return report
+
+
+# --- claims ---------------------------------------------------------------------------------------
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+def _lease(row: Batch, now: dt.datetime | None) -> bool:
+    """Take ``row`` for this pass: one conditional update, of two passes exactly one wins it."""
+    at = _now(now)
+    until = at + dt.timedelta(seconds=settings.Q_TIMEOUT_SECONDS)
+    won = Batch.objects.filter(pk=row.pk, status=row.status, lease_until__lte=at).update(lease_until=until)
+    row.lease_until = until
+    return bool(won)
+
+
+def _unlease(row: Batch, now: dt.datetime | None, **fields) -> None:
+    fields["lease_until"] = _now(now)
+    Batch.objects.filter(pk=row.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(row, name, value)
+
+
+def _hold_expiry(now: dt.datetime | None) -> dt.datetime:
+    """Until when an execution waiting in a batch keeps its reservation (and the reaper's patience)."""
+    return _now(now) + dt.timedelta(seconds=settings.BATCH_WINDOW_SECONDS + settings.BATCH_MARGIN_SECONDS)
+
+
+def _provider(providers: Providers, step: str):
+    return providers.analysis if step == steps.ANALYSIS else providers.codegen
+
+
+def _members(row: Batch, *statuses: str):
+    return (
+        Execution.objects.filter(batch=row, status__in=statuses or Execution.ACTIVE)
+        .select_related("task", "period", "reservation")
+        .order_by("pk")
+    )
+
+
+# --- submitting -----------------------------------------------------------------------------------
+
+
+def _submit_new_tasks(providers: Providers, gateway: RepositoryGateway, report: PassReport, now) -> None:
+    """Claim up to BATCH_MAX_TASKS pending tasks and submit their first batched step as one batch."""
+    at = _now(now)
+    try:
+        analysis, codegen = steps.configured_steps(on=timezone.localdate(at))
+    except (ExecutionError, PricingError) as exc:
+        report.notes.append(f"nothing submitted: {exc}")
+        return
+    if not (analysis.batch or codegen.batch):
+        return  # batch mode is off: the synchronous scheduler runs the tasks
+    first = analysis if analysis.batch else codegen
+    if not Task.objects.filter(status=Task.Status.PENDING).exists():
+        return
+    try:
+        with transaction.atomic():
+            row = _new_row(first, providers, at, new_tasks=True)
+    except IntegrityError:
+        report.notes.append("another pass is submitting a batch of new tasks")
+        return
+    requests: dict[str, CompletionRequest] = {}
+    tried: set[int] = set()
+    while len(requests) < settings.BATCH_MAX_TASKS:
+        task = (
+            Task.objects.filter(status=Task.Status.PENDING)
+            .exclude(pk__in=tried)
+            .order_by("-priority", "created_at", "pk")
+            .first()
+        )
+        if task is None:
+            break
+        tried.add(task.pk)
+        period = current_period(now=at)
+        if settings.PACING_ENABLED and not pacing.may_start(period, at):
+            report.notes.append("pacing holds the other pending tasks")
+            break
+        try:
+            joined = _claim(task, row, first, providers, gateway, report, now)
+        except ledger.BudgetExhausted:
+            report.exhausted = True  # recorded and announced once by the pipeline
+            break
+        except (PricingError, ExecutionError, PublishError) as exc:
+            if not isinstance(exc, TaskBusy):
+                report.notes.append(f"task {task.pk} not started: {exc}")
+            if isinstance(exc, PricingError):
+                break  # a price problem is every task's problem
+            continue
+        if joined is not None:
+            requests[str(joined[0].pk)] = joined[1]
+    if not requests:
+        Batch.objects.filter(pk=row.pk).delete()
+        return
+    _submit(row, requests, providers, report, now)
+
+
+def _new_row(step: steps.Step, providers: Providers, at: dt.datetime, *, new_tasks: bool) -> Batch:
+    return Batch.objects.create(
+        step=step.name,
+        new_tasks=new_tasks,
+        provider=step.resolved.model.provider,
+        simulated=_provider(providers, step.name).simulated,
+        requested_model=step.resolved.requested,
+        model=step.model_name,
+        price=step.resolved.price,
+        max_tokens=step.max_tokens,
+        lease_until=at + dt.timedelta(seconds=settings.Q_TIMEOUT_SECONDS),
+        created_at=at,
+    )
+
+
+def _claim(task, row, first, providers, gateway, report, now) -> tuple[Execution, CompletionRequest] | None:
+    """Claim and reserve ``task`` at batch prices; its request for ``row``, or None if it failed."""
+    prepared = pipeline.prepare(task, providers=providers, gateway=gateway, now=now, batch=True)
+    execution = pipeline._start(task, prepared, providers, now)
+    if first.name == steps.ANALYSIS:
+        _join(execution, row, now, status=Execution.Status.ANALYSING)
+        return execution, prepared.analysis_request
+    # Only codegen is in batch mode: the analysis runs now, synchronously, at the standard price.
+    try:
+        pipeline._save(execution, now, status=Execution.Status.ANALYSING)
+        answer = pipeline._ask(providers.analysis, prepared.analysis_request)
+        plan = pipeline.take_plan(execution, prepared.analysis, answer, now)
+        request = _codegen_request(execution, prepared.analysis, plan, prepared.codegen, providers, gateway)
+    except pipeline.EXPECTED_FAILURES as exc:
+        pipeline._finish_failed(execution, str(exc), now)
+        report.finished += 1
+        return None
+    _join(execution, row, now)
+    return execution, request
+
+
+def _join(execution: Execution, row: Batch, now, **fields) -> None:
+    """The execution waits in ``row``: its reservation is held for the batch window."""
+    with transaction.atomic():
+        pipeline._save(execution, now, batch_id=row.pk, batched=True, **fields)
+        ledger.hold_until(execution.reservation, _hold_expiry(now))
+
+
+def _submit(row: Batch, requests: dict[str, CompletionRequest], providers: Providers, report, now) -> None:
+    """Send ``row``'s requests; the vendor's id is saved right after the call returns."""
+    Batch.objects.filter(pk=row.pk).update(request_count=len(requests))
+    row.request_count = len(requests)
+    provider = _provider(providers, row.step)
+    try:
+        vendor_id = provider.submit_batch(requests, marker=_marker(row))
+    except BatchRefused as exc:
+        _fail_row(row, f"{exc} (the batch was refused)", report, now)
+        return
+    except ProviderError as exc:
+        # Unknown whether the batch exists: the next pass asks the vendor (``_reconcile``).
+        _unlease(row, now, error=str(exc)[:500])
+        report.notes.append(f"{row.step} batch {row.pk} not confirmed ({exc}): the next pass reconciles it")
+        return
+    _started(row, vendor_id, now)
+    report.submitted.append(f"{row.step} batch {row.pk} ({len(requests)} requests)")
+
+
+def _started(row: Batch, vendor_id: str, now) -> None:
+    at = _now(now)
+    _unlease(row, now, status=Batch.Status.IN_PROGRESS, vendor_batch_id=vendor_id, submitted_at=at, error="")
+
+
+def _marker(row: Batch) -> dict[str, str]:
+    """What the OpenAI batch carries as metadata, to be found again after a lost answer."""
+    return {"orchestrator_batch": str(row.pk), "created_at": row.created_at.isoformat()}
+
+
+def _fail_row(row: Batch, reason: str, report: PassReport, now) -> None:
+    for execution in _members(row):
+        pipeline._finish_failed(execution, reason, now)
+        report.finished += 1
+    _unlease(row, now, status=Batch.Status.FAILED, error=reason[:500], ended_at=_now(now))
+
+
+# --- reconciling ------------------------------------------------------------------------------------
+
+
+def _reconcile(row: Batch, providers: Providers, report: PassReport, now) -> None:
+    """A row left in ``submitting`` by a pass that stopped: does the vendor have the batch?"""
+    if not _lease(row, now):
+        return  # its pass is still at work (or another pass reconciles it)
+    members = list(_members(row))
+    if not members:
+        _unlease(row, now, status=Batch.Status.FAILED, error="no execution joined it", ended_at=_now(now))
+        return
+    provider = _provider(providers, row.step)
+    known = set(
+        Batch.objects.filter(provider=row.provider)
+        .exclude(vendor_batch_id="")
+        .values_list("vendor_batch_id", flat=True)
+    )
+    try:
+        vendor_id = provider.find_batch(
+            marker=_marker(row),
+            custom_ids={str(e.pk) for e in members},
+            since=row.created_at - dt.timedelta(minutes=5),
+            known=known,
+        )
+    except BatchUndecided as exc:
+        _unlease(row, now)
+        report.notes.append(f"{row.step} batch {row.pk} still unconfirmed: {exc}")
+        return
+    except ProviderError as exc:
+        _unlease(row, now)
+        report.notes.append(f"{row.step} batch {row.pk} not reconciled: {exc}")
+        return
+    if vendor_id is None:
+        vendor = row.get_provider_display()
+        _fail_row(row, f"The batch never reached {vendor} (its submitting pass stopped)", report, now)
+        return
+    log.warning("%s batch %s found at the vendor as %s after a lost answer", row.step, row.pk, vendor_id)
+    _started(row, vendor_id, now)
+    report.notes.append(f"{row.step} batch {row.pk} found at the vendor as {vendor_id}")
+
+
+# --- polling and results ------------------------------------------------------------------------------
+
+
+def _poll(row: Batch, providers: Providers, gateway: RepositoryGateway, report: PassReport, now) -> None:
+    if not _lease(row, now):
+        return
+    provider = _provider(providers, row.step)
+    report.polled += 1
+    try:
+        state = provider.batch_state(row.vendor_batch_id)
+        Batch.objects.filter(pk=row.pk).update(polls=row.polls + 1, vendor_status=state.status)
+        row.polls += 1
+        items = (
+            {item.custom_id: item for item in provider.batch_results(row.vendor_batch_id)}
+            if state.ended
+            else None
+        )
+    except ProviderError as exc:
+        _unlease(row, now)
+        report.notes.append(f"{row.step} batch {row.pk} not polled: {exc}")
+        return
+    if items is None:
+        _unlease(row, now)
+        return
+    vendor = row.get_provider_display()
+    missing = f"{vendor} returned no result for it (batch {state.status})"
+    if row.step == steps.ANALYSIS:
+        _analysis_results(row, items, missing, providers, gateway, report, now)
+    else:
+        _codegen_results(row, items, missing, gateway, report, now)
+    _unlease(row, now, status=Batch.Status.ENDED, ended_at=_now(now))
+
+
+def _step_of(row: Batch) -> steps.Step:
+    """The step as it was when the batch was submitted: its results are charged at that price."""
+    resolved = ResolvedModel(requested=row.requested_model, model=row.price.model, price=row.price)
+    return steps.Step(name=row.step, resolved=resolved, max_tokens=row.max_tokens, batch=True)
+
+
+def _answer(row: Batch, completion, now) -> pipeline.Answer:
+    waited = (_now(now) - (row.submitted_at or row.created_at)).total_seconds()
+    return pipeline.Answer(completion, int(max(waited, 0) * 1000), row.simulated, batch=row)
+
+
+def _analysis_results(row, items, missing, providers, gateway, report, now) -> None:
+    analysis = _step_of(row)
+    at = _now(now)
+    try:
+        codegen = steps.configured_steps(on=timezone.localdate(at))[1]
+    except (ExecutionError, PricingError) as exc:
+        codegen, codegen_error = None, str(exc)
+    waiting: dict[str, CompletionRequest] = {}
+    members: dict[str, Execution] = {}
+    for execution in _members(row, Execution.Status.ANALYSING, Execution.Status.GENERATING):
+        item = items.get(str(execution.pk))
+        try:
+            if execution.status == Execution.Status.ANALYSING:  # not charged yet (a rerun skips this)
+                if item is None or item.completion is None:
+                    raise ProviderError(item.failure if item else missing)
+                with transaction.atomic():
+                    plan = pipeline.take_plan(execution, analysis, _answer(row, item.completion, now), now)
+                    ledger.hold_until(execution.reservation, _hold_expiry(now))
+            else:
+                plan = execution.plan
+            if codegen is None:
+                raise ProviderError(codegen_error)
+            request = _codegen_request(execution, analysis, plan, codegen, providers, gateway)
+            if not codegen.batch:
+                generated = pipeline._ask(providers.codegen, request)
+                published = pipeline.take_change_and_publish(execution, codegen, generated, gateway, now)
+                pipeline._finish_succeeded(execution, published, now)
+                report.finished += 1
+                continue
+        except pipeline.EXPECTED_FAILURES as exc:
+            pipeline._finish_failed(execution, str(exc), now)
+            report.finished += 1
+            continue
+        waiting[str(execution.pk)], members[str(execution.pk)] = request, execution
+    if not waiting:
+        return
+    with transaction.atomic():
+        follow = _new_row(codegen, providers, at, new_tasks=False)
+        for execution in members.values():
+            _join(execution, follow, now)
+    _submit(follow, waiting, providers, report, now)
+
+
+def _codegen_request(execution, analysis, plan, codegen, providers, gateway) -> CompletionRequest:
+    """The coder's request after a batched analysis, refused if it no longer fits what is held.
+
+    The repository is read again (it may have moved on) and the step may have been edited since
+    the reservation was made: what the reservation still holds must cover the new worst case.
+    """
+    forwarded = steps.cut_plan(plan, steps.plan_byte_cap(analysis))
+    request = steps.codegen_request(codegen, execution.task, gateway.context(), forwarded)
+    worst = worst_case_nanos(
+        codegen.resolved.price,
+        max_input_tokens=providers.codegen.input_token_bound(request),
+        max_output_tokens=codegen.max_tokens,
+        batch=codegen.batch,
+    )
+    reservation = execution.reservation
+    reservation.refresh_from_db()
+    if reservation.status != Reservation.Status.OPEN or worst > reservation.held_nanos:
+        raise ChangeRejected(
+            "The code generation's worst case no longer fits what the execution reserved (the "
+            "repository or the codegen step changed while the analysis waited in its batch)"
+        )
+    return request
+
+
+def _codegen_results(row, items, missing, gateway, report, now) -> None:
+    codegen = _step_of(row)
+    for execution in _members(row, Execution.Status.GENERATING):
+        item = items.get(str(execution.pk))
+        try:
+            if item is None or item.completion is None:
+                raise ProviderError(item.failure if item else missing)
+            answer = _answer(row, item.completion, now)
+            published = pipeline.take_change_and_publish(execution, codegen, answer, gateway, now)
+        except pipeline.EXPECTED_FAILURES as exc:
+            pipeline._finish_failed(execution, str(exc), now)
+        else:
+            pipeline._finish_succeeded(execution, published, now)
+        report.finished += 1
