@@ -1,14 +1,18 @@
 """A fake Anthropic Messages API on 127.0.0.1 for the real ``anthropic`` SDK.
 
 ``POST /v1/messages`` answers like the API: a message with text content, ``usage`` (set
-``fake.usage``) and a ``request-id`` header. ``fail_next`` scripts 429 / 529 / 500 answers; they
+``fake.usage``) and a ``request-id`` header. The Message Batches endpoints (create, retrieve,
+list, results as JSONL) answer with the same shapes; see ``handle_batches``. ``fail_next`` scripts 429 / 529 / 500 answers; they
 carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import json
 import threading
+import time
 from contextlib import contextmanager
 
 from tests.fakes.server import FakeServer, Request, Response
@@ -24,12 +28,18 @@ class FakeAnthropic(FakeServer):
         self.text = PLAN
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
+        self.batches: dict[str, dict] = {}  # Message Batches (batch mode), see handle_batches
+        self.batch_polls_before_end = 0
+        self.batch_outcomes: dict[str, str] = {}
+        self.expire_batches = False
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
     def handle(self, request: Request) -> Response:
+        if request.path.startswith("/v1/messages/batches"):
+            return self.handle_batches(request)
         if request.path != "/v1/messages" or request.method != "POST":
             return Response(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
@@ -59,6 +69,97 @@ class FakeAnthropic(FakeServer):
             },
             headers={"request-id": f"req_fake{n:04d}"},
         )
+
+    # --- Message Batches -------------------------------------------------------------------------
+    # A batch ends once it has been retrieved ``batch_polls_before_end`` times (0: ended at once).
+    # Each request succeeds with ``text`` and ``usage`` unless ``batch_outcomes[custom_id]`` says
+    # "errored", "expired" or "canceled"; ``expire_batches`` expires every request.
+
+    def handle_batches(self, request: Request) -> Response:
+        given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix(
+            "Bearer "
+        )
+        if given != API_KEY:
+            return Response(
+                401,
+                {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
+            )
+        parts = request.path.removeprefix("/v1/messages/batches").strip("/").split("/")
+        if request.method == "POST" and parts == [""]:
+            n = len(self.batches) + 1
+            batch_id = f"msgbatch_fake{n:04d}"
+            self.batches[batch_id] = {
+                "requests": request.json["requests"],
+                "created_at": time.time(),
+                "polls": 0,
+            }
+            return Response(200, self._batch_json(batch_id))
+        if request.method == "GET" and parts == [""]:
+            data = [self._batch_json(b) for b in reversed(self.batches)]
+            return Response(200, {"data": data, "has_more": False, "first_id": None, "last_id": None})
+        batch = self.batches.get(parts[0])
+        if batch is None:
+            return Response(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
+        if request.method == "GET" and len(parts) == 1:
+            batch["polls"] += 1
+            return Response(200, self._batch_json(parts[0]))
+        if request.method == "GET" and parts[1:] == ["results"] and self._ended(batch):
+            lines = [json.dumps(self._result(r)) for r in batch["requests"]]
+            return Response(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "application/binary"})
+        return Response(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
+
+    def _ended(self, batch: dict) -> bool:
+        return batch["polls"] >= self.batch_polls_before_end
+
+    def _outcome(self, custom_id: str) -> str:
+        return "expired" if self.expire_batches else self.batch_outcomes.get(custom_id, "succeeded")
+
+    def _batch_json(self, batch_id: str) -> dict:
+        batch = self.batches[batch_id]
+        ended = self._ended(batch)
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        for r in batch["requests"]:
+            counts[self._outcome(r["custom_id"]) if ended else "processing"] += 1
+        created = dt.datetime.fromtimestamp(batch["created_at"], dt.UTC)
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": created.isoformat(),
+            "expires_at": (created + dt.timedelta(hours=24)).isoformat(),
+            "ended_at": created.isoformat() if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None,
+        }
+
+    def _result(self, item: dict) -> dict:
+        custom_id, outcome = item["custom_id"], self._outcome(item["custom_id"])
+        if outcome == "succeeded":
+            n = next(self.ids)
+            message = {
+                "id": f"msg_batch{n:04d}",
+                "type": "message",
+                "role": "assistant",
+                "model": item["params"]["model"],
+                "content": [{"type": "text", "text": self.text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": self.usage,
+            }
+            return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+        if outcome == "errored":
+            error = {"type": "invalid_request_error", "message": "max_tokens: too large for this model"}
+            return {
+                "custom_id": custom_id,
+                "result": {"type": "errored", "error": {"type": "error", "error": error, "request_id": None}},
+            }
+        return {"custom_id": custom_id, "result": {"type": outcome}}
+
+    def batch_requests(self) -> list[dict]:
+        """Every request of every batch created, in order."""
+        return [r for batch in self.batches.values() for r in batch["requests"]]
 
     def fail(self, status: int, *, times: int = 1, message: str = "Overloaded"):
         kind = {429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")

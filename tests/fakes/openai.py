@@ -1,7 +1,8 @@
 """A fake OpenAI chat completions API on 127.0.0.1 for the real ``openai`` SDK.
 
 ``POST /v1/chat/completions`` answers with ``fake.content`` (by default a valid change as JSON),
-``usage`` (set ``fake.usage``) and an ``x-request-id`` header. ``fail(...)`` scripts errors that
+``usage`` (set ``fake.usage``) and an ``x-request-id`` header. The Files and Batch API endpoints
+(upload, create, retrieve, list, file content) answer with the same shapes; see ``handle_batches``. ``fail(...)`` scripts errors that
 carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
 """
 
@@ -10,7 +11,10 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from contextlib import contextmanager
+from email.parser import BytesParser
+from email.policy import HTTP
 
 from tests.fakes.server import FakeServer, Request, Response
 
@@ -40,12 +44,19 @@ class FakeOpenAI(FakeServer):
         self.finish_reason = "stop"
         self.usage: dict = {"prompt_tokens": 2500, "completion_tokens": 4000, "total_tokens": 6500}
         self.ids = itertools.count(1)
+        self.files: dict[str, dict] = {}  # Files and Batch API (batch mode), see handle_batches
+        self.batches: dict[str, dict] = {}
+        self.batch_polls_before_end = 0
+        self.batch_line_errors: dict[str, tuple[int, str]] = {}  # custom_id -> (status, message)
+        self.expire_batches = False
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
     def handle(self, request: Request) -> Response:
+        if request.path.startswith(("/v1/files", "/v1/batches")) and self.authorized(request):
+            return self.handle_batches(request)
         if request.path != "/v1/chat/completions" or request.method != "POST":
             return Response(
                 404, {"error": {"message": "Unknown request URL", "type": "invalid_request_error"}}
@@ -84,6 +95,109 @@ class FakeOpenAI(FakeServer):
             headers={"x-request-id": f"req_oai{n:04d}"},
         )
 
+    # --- Files and Batch API -----------------------------------------------------------------------
+    # A batch is "validating", then "in_progress" until it has been retrieved
+    # ``batch_polls_before_end`` times, then "completed" (or "expired" with ``expire_batches``):
+    # its output file holds a chat completion per line, its error file the lines of
+    # ``batch_line_errors`` (and, expired, every line with ``batch_expired``).
+
+    def authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {API_KEY}"
+
+    def handle_batches(self, request: Request) -> Response:
+        parts = request.path.removeprefix("/v1/").split("/")
+        if parts == ["files"] and request.method == "POST":
+            fields = _multipart(request)
+            file_id = f"file-fake{len(self.files) + 1:04d}"
+            self.files[file_id] = {"content": fields["file"], "purpose": fields["purpose"].decode()}
+            return Response(200, self._file_json(file_id))
+        if parts[0] == "files" and parts[2:] == ["content"] and parts[1] in self.files:
+            return Response(200, self.files[parts[1]]["content"], {"Content-Type": "application/octet-stream"})
+        if parts == ["batches"] and request.method == "POST":
+            body = request.json
+            if self.files.get(body.get("input_file_id"), {}).get("purpose") != "batch":
+                return Response(400, {"error": {"message": "Invalid input_file_id", "type": "invalid_request_error"}})
+            batch_id = f"batch_fake{len(self.batches) + 1:04d}"
+            self.batches[batch_id] = {**body, "created_at": int(time.time()), "polls": 0, "files": None}
+            return Response(200, self._batch_json(batch_id))
+        if parts == ["batches"] and request.method == "GET":
+            data = [self._batch_json(b) for b in reversed(self.batches)]
+            return Response(200, {"object": "list", "data": data, "has_more": False, "first_id": None, "last_id": None})
+        if parts[0] == "batches" and len(parts) == 2 and parts[1] in self.batches:
+            self.batches[parts[1]]["polls"] += 1
+            return Response(200, self._batch_json(parts[1]))
+        return Response(404, {"error": {"message": "Unknown request URL", "type": "invalid_request_error"}})
+
+    def _file_json(self, file_id: str) -> dict:
+        f = self.files[file_id]
+        return {"id": file_id, "object": "file", "bytes": len(f["content"]), "created_at": int(time.time()),
+                "filename": "batch.jsonl", "purpose": f["purpose"], "status": "processed"}
+
+    def _batch_json(self, batch_id: str) -> dict:
+        batch = self.batches[batch_id]
+        lines = [json.loads(line) for line in self.files[batch["input_file_id"]]["content"].splitlines() if line]
+        if batch["polls"] == 0:
+            status = "validating"
+        elif batch["polls"] < self.batch_polls_before_end:
+            status = "in_progress"
+        else:
+            status = "expired" if self.expire_batches else "completed"
+        if status in ("completed", "expired") and batch["files"] is None:
+            batch["files"] = self._write_results(lines, expired=status == "expired")
+        output_id, error_id = batch["files"] or (None, None)
+        failed = len(self.files[error_id]["content"].splitlines()) if error_id else 0
+        return {
+            "id": batch_id, "object": "batch", "endpoint": batch["endpoint"], "errors": None,
+            "input_file_id": batch["input_file_id"], "completion_window": batch["completion_window"],
+            "status": status, "output_file_id": output_id, "error_file_id": error_id,
+            "created_at": batch["created_at"], "metadata": batch.get("metadata"),
+            "request_counts": {"total": len(lines), "completed": len(lines) - failed if output_id or error_id else 0,
+                               "failed": failed},
+        }
+
+    def _write_results(self, lines: list[dict], *, expired: bool) -> tuple[str | None, str | None]:
+        output, errors = [], []
+        for line in lines:
+            custom_id = line["custom_id"]
+            if expired:
+                errors.append({"id": f"batch_req_{custom_id}", "custom_id": custom_id, "response": None,
+                               "error": {"code": "batch_expired", "message": "This request could not be executed "
+                                         "before the completion window expired."}})
+            elif custom_id in self.batch_line_errors:
+                status, message = self.batch_line_errors[custom_id]
+                errors.append({"id": f"batch_req_{custom_id}", "custom_id": custom_id, "error": None,
+                               "response": {"status_code": status, "request_id": f"req_err_{custom_id}",
+                                            "body": {"error": {"message": message, "type": "invalid_request_error"}}}})
+            else:
+                n = next(self.ids)
+                body = {
+                    "id": f"chatcmpl-batch{n:04d}", "object": "chat.completion", "created": 1764000000,
+                    "model": line["body"]["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content, "refusal": None},
+                                 "finish_reason": self.finish_reason, "logprobs": None}],
+                    "usage": self.usage,
+                }
+                output.append({"id": f"batch_req_{custom_id}", "custom_id": custom_id, "error": None,
+                               "response": {"status_code": 200, "request_id": f"req_batch{n:04d}", "body": body}})
+        ids = []
+        for rows in (output, errors):
+            if not rows:
+                ids.append(None)
+                continue
+            file_id = f"file-fake{len(self.files) + 1:04d}"
+            content = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+            self.files[file_id] = {"content": content, "purpose": "batch_output"}
+            ids.append(file_id)
+        return ids[0], ids[1]
+
+    def batch_lines(self) -> list[dict]:
+        """Every line of every uploaded batch input file, in order."""
+        return [
+            json.loads(line)
+            for f in self.files.values() if f["purpose"] == "batch"
+            for line in f["content"].splitlines() if line
+        ]
+
     def fail(self, status: int, *, times: int = 1, message: str = "The server had an error"):
         self.fail_next(
             status, {"error": {"message": message, "type": "server_error"}}, headers=FAST_RETRY, times=times
@@ -100,3 +214,13 @@ def serving_openai(settings, monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", f"{fake.url}/v1")
         settings.OPENAI_API_KEY = API_KEY
         yield fake
+
+
+def _multipart(request: Request) -> dict[str, bytes]:
+    """The fields of a multipart/form-data body (the SDK's file upload)."""
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + request.body)
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.iter_parts()
+    }

@@ -1,0 +1,300 @@
+"""Batch mode: ``run_batches`` against the fake vendors' batch endpoints, driven by the real SDKs."""
+
+import datetime as dt
+import threading
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import Sum
+
+from budget.models import LanguageModel, Price, Reservation
+from budget.money import dollars_str
+from budget.periods import current_period, set_limit
+from executions.batches import run_batches_pass
+from executions.jobs import recover_stalled
+from executions.models import Batch, Execution, ModelCall, StepConfig, Task
+from executions.providers import Providers
+from executions.providers.anthropic import AnthropicProvider, params_for
+from executions.providers.openai import OpenAIProvider
+from executions.providers.openai import params_for as openai_params_for
+from executions.services import create_task
+from executions.steps import CHANGE_SCHEMA
+from notifications.models import Event
+from tests.executions.conftest import assert_ledger_consistent
+
+pytestmark = pytest.mark.django_db
+
+NOW = "2026-11-15 12:00Z"  # claude-sonnet-4-5 ($3 / $15) is still current
+# The seed's usage per step (the fakes' defaults) at half of claude-sonnet-4-5's and gpt-4.1-mini's rates.
+ANALYSIS_BATCH_NANOS = 2000 * 1500 + 1500 * 7500
+CODEGEN_BATCH_NANOS = 2500 * 200 + 4000 * 800
+
+
+@pytest.fixture
+def batch_mode(live, settings):
+    """Both steps in batch mode; codegen on gpt-4.1-mini, whose batch rates are whole nanodollars."""
+    settings.PACING_ENABLED = False
+    model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
+    Price.objects.create(
+        model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600, cache_read_nanos=100
+    )
+    StepConfig.objects.filter(step="analysis").update(batch=True)
+    StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
+    return live
+
+
+def run_batches() -> str:
+    out = StringIO()
+    call_command("run_batches", stdout=out)
+    return out.getvalue().strip()
+
+
+def tasks(n: int) -> list[Task]:
+    return [create_task(title=f"Add health check {i}", description="Load balancers need a probe.") for i in range(n)]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_both_steps_go_through_batches_that_end_after_several_polls(batch_mode):
+    anthropic_fake, openai_fake = batch_mode
+    anthropic_fake.batch_polls_before_end = 3
+    openai_fake.batch_polls_before_end = 3
+    first, second = tasks(2)
+
+    assert run_batches().startswith("submitted analysis batch")
+    executions = list(Execution.objects.order_by("pk"))
+    assert [e.task_id for e in executions] == [first.pk, second.pk]
+    lines = anthropic_fake.batch_requests()
+    assert [line["custom_id"] for line in lines] == [str(e.pk) for e in executions]
+    assert anthropic_fake.messages() == []  # nothing went through the synchronous API
+    # The batch line's params are the synchronous call's (one shared function).
+    assert lines[0]["params"]["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert lines[0]["params"]["max_tokens"] == 2048 and lines[0]["params"]["model"] == "claude-sonnet-4-5"
+    reservation = Reservation.objects.get(pk=executions[0].reservation_id)
+    assert reservation.expires_at == dt.datetime(2026, 11, 16, 14, 0, tzinfo=dt.UTC)  # window + margin
+
+    assert "polled 1 batch(es); finished 0" in run_batches()  # in progress
+    assert "polled 1 batch(es); finished 0" in run_batches()
+    assert "submitted codegen batch" in run_batches()  # ended: analysis charged, codegen submitted
+    [upload] = [f for f in openai_fake.files.values() if f["purpose"] == "batch"]
+    openai_lines = openai_fake.batch_lines()
+    assert [line["custom_id"] for line in openai_lines] == [str(e.pk) for e in executions]
+    assert {(line["method"], line["url"]) for line in openai_lines} == {("POST", "/v1/chat/completions")}
+    body = openai_lines[0]["body"]
+    assert body["response_format"]["json_schema"]["schema"] == CHANGE_SCHEMA
+    assert body["model"] == "gpt-4.1-mini" and body["max_completion_tokens"] == 8192
+    [openai_batch] = openai_fake.batches.values()
+    assert (openai_batch["endpoint"], openai_batch["completion_window"]) == ("/v1/chat/completions", "24h")
+    assert openai_batch["metadata"]["orchestrator_batch"] == str(Batch.objects.get(step="codegen").pk)
+
+    for _ in range(2):
+        assert "finished 0" in run_batches()
+    assert "finished 2 execution(s)" in run_batches()
+
+    for execution in Execution.objects.order_by("pk"):
+        assert execution.status == Execution.Status.SUCCEEDED, execution.error
+        assert execution.batched and execution.branch
+        calls = {c.step: c for c in execution.calls.all()}
+        assert calls["analysis"].cost_nanos == ANALYSIS_BATCH_NANOS
+        assert calls["analysis"].standard_cost_nanos == 2 * ANALYSIS_BATCH_NANOS
+        assert calls["codegen"].cost_nanos == CODEGEN_BATCH_NANOS
+        assert calls["codegen"].standard_cost_nanos == 2 * CODEGEN_BATCH_NANOS
+        assert execution.cost_nanos == ANALYSIS_BATCH_NANOS + CODEGEN_BATCH_NANOS
+    assert set(Task.objects.values_list("status", flat=True)) == {Task.Status.DONE}
+    assert set(Batch.objects.values_list("status", "polls")) == {(Batch.Status.ENDED, 3)}
+    assert Event.objects.filter(kind="execution_completed").count() == 2
+    assert_ledger_consistent(current_period())
+    assert "submitted nothing; polled 0" in run_batches()  # nothing left to do
+
+
+@time_machine.travel(NOW, tick=False)
+def test_mixed_results_fail_only_their_own_executions_with_the_vendors_reason(batch_mode):
+    anthropic_fake, openai_fake = batch_mode
+    ok, errored, expired, bad_line = tasks(4)
+    run_batches()
+    pk = {t.pk: str(Execution.objects.get(task=t).pk) for t in (ok, errored, expired, bad_line)}
+    anthropic_fake.batch_outcomes = {pk[errored.pk]: "errored", pk[expired.pk]: "expired"}
+    openai_fake.batch_line_errors = {pk[bad_line.pk]: (400, "Invalid schema for response_format")}
+
+    run_batches()  # analysis results; a codegen batch for the two that succeeded
+    run_batches()  # codegen results
+
+    by_task = {e.task_id: e for e in Execution.objects.order_by("-pk")}  # each task's first
+    assert by_task[ok.pk].status == Execution.Status.SUCCEEDED
+    assert "Anthropic batch item errored (invalid_request_error): max_tokens" in by_task[errored.pk].error
+    assert by_task[expired.pk].error.startswith("Anthropic batch item expired; the task will be retried")
+    assert "OpenAI batch line failed (invalid_request_error): Invalid schema" in by_task[bad_line.pk].error
+    for task in (errored, expired, bad_line):
+        assert by_task[task.pk].reservation.status == Reservation.Status.RELEASED
+        task.refresh_from_db()  # pending again, so the pass that failed it submitted it again
+        assert (task.status, task.attempts, task.executions.count()) == (Task.Status.RUNNING, 2, 2)
+    assert by_task[errored.pk].cost_nanos == 0 and by_task[expired.pk].cost_nanos == 0
+    assert by_task[bad_line.pk].cost_nanos == ANALYSIS_BATCH_NANOS  # the analysis stays charged
+    period = current_period()
+    assert period.spent_nanos == ModelCall.objects.aggregate(s=Sum("cost_nanos"))["s"]
+    held = Reservation.objects.filter(status="open").aggregate(s=Sum("held_nanos"))["s"]
+    assert period.reserved_nanos == held  # the retries' reservations, nothing else
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_whole_expired_batch_releases_all_its_money(batch_mode):
+    anthropic_fake, _ = batch_mode
+    anthropic_fake.expire_batches = True
+    tasks(3)
+    Task.objects.update(max_attempts=1)  # so that no retry holds money again
+    run_batches()
+    assert current_period().reserved_nanos > 0
+
+    assert "finished 3 execution(s)" in run_batches()
+
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (0, 0)
+    assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.FAILED}
+    assert set(Task.objects.values_list("status", flat=True)) == {Task.Status.FAILED}
+    assert Batch.objects.get().vendor_status == "ended"
+
+
+class Crash(BaseException):
+    """The process dies (not an error any code handles)."""
+
+
+class DiesAfterSubmitting(AnthropicProvider):
+    def submit_batch(self, requests, *, marker):
+        super().submit_batch(requests, marker=marker)
+        raise Crash
+
+
+class DiesBeforeSubmitting(AnthropicProvider):
+    def submit_batch(self, requests, *, marker):
+        raise Crash
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("provider", [DiesAfterSubmitting, DiesBeforeSubmitting])
+def test_a_crash_around_the_submit_is_reconciled_by_the_next_pass(batch_mode, provider):
+    anthropic_fake, _ = batch_mode
+    tasks(2)
+    with pytest.raises(Crash):
+        run_batches_pass(providers=Providers(analysis=provider(), codegen=OpenAIProvider()))
+    row = Batch.objects.get()
+    assert (row.status, row.vendor_batch_id) == (Batch.Status.SUBMITTING, "")
+    # Its lease holds (the dead pass might still be at work): nothing is reconciled or submitted.
+    assert "submitted nothing; polled 0" in run_batches()
+
+    with time_machine.travel("2026-11-15 12:30Z", tick=False):  # the lease ran out
+        line = run_batches()
+
+    row.refresh_from_db()
+    if provider is DiesAfterSubmitting:
+        assert f"found at the vendor as {row.vendor_batch_id}" in line
+        assert len(anthropic_fake.batches) == 1
+        assert ModelCall.objects.filter(step="analysis").count() == 2  # charged once each
+        assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.GENERATING}
+    else:
+        assert row.status == Batch.Status.FAILED
+        first_two = Execution.objects.order_by("pk")[:2]
+        assert all("The batch never reached Anthropic" in e.error for e in first_two)
+        assert all(e.reservation.status == Reservation.Status.RELEASED for e in first_two)
+        # Their tasks were pending again, so the same pass submitted them anew: one batch in all.
+        retried = Execution.objects.filter(status=Execution.Status.ANALYSING).order_by("pk")
+        assert [r["custom_id"] for r in anthropic_fake.batch_requests()] == [str(e.pk) for e in retried]
+    assert current_period().spent_nanos == (ModelCall.objects.aggregate(s=Sum("cost_nanos"))["s"] or 0)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_execution_waiting_in_a_batch_is_not_reaped_before_the_window_ends(batch_mode):
+    anthropic_fake, _ = batch_mode
+    anthropic_fake.batch_polls_before_end = 100
+    tasks(1)
+    run_batches()
+    with time_machine.travel("2026-11-16 10:00Z", tick=False):  # 22 h: long past the 30-minute timeout
+        recover_stalled()
+        assert Execution.objects.get().status == Execution.Status.ANALYSING
+        assert current_period().reserved_nanos > 0
+    with time_machine.travel("2026-11-16 14:01Z", tick=False):  # window and margin over
+        recover_stalled()
+        assert Execution.objects.get().status == Execution.Status.ABANDONED
+        assert current_period().reserved_nanos == 0
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_limit_reached_with_executions_in_flight_is_never_overspent_and_said_once(batch_mode):
+    _, openai_fake = batch_mode
+    openai_fake.batch_polls_before_end = 2
+    tasks(3)
+    run_batches_pass()
+    worst = Execution.objects.first().reserved_nanos
+    period = current_period()
+    set_limit(period, dollars_str(period.spent_nanos + period.reserved_nanos + worst // 2))  # no room for a 4th
+    create_task(title="One more", description="")
+
+    for _ in range(2):  # analysis results in and codegen out; then codegen still in progress
+        with pytest.raises(CommandError) as exited:
+            run_batches()
+        assert exited.value.returncode == 3
+        assert Task.objects.get(title="One more").status == Task.Status.PENDING
+    assert Event.objects.filter(kind="budget_exhausted").count() == 1  # said once
+
+    line = run_batches()  # the three finish: what they did not spend is released, the 4th fits
+
+    assert "finished 3 execution(s)" in line and "submitted analysis batch" in line
+    assert Execution.objects.filter(status=Execution.Status.SUCCEEDED).count() == 3
+    assert Task.objects.get(title="One more").status == Task.Status.RUNNING
+    assert Event.objects.filter(kind="budget_exhausted").count() == 1
+    period = current_period()
+    assert period.spent_nanos + period.reserved_nanos <= period.limit_nanos
+    assert period.spent_nanos == ModelCall.objects.aggregate(s=Sum("cost_nanos"))["s"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_model_whose_batch_price_is_not_exact_is_refused_before_any_request(live, settings):
+    anthropic_fake, openai_fake = live
+    StepConfig.objects.update(batch=True)  # codegen stays on gpt-4o-mini: cached input 75 → 37.5
+    tasks(1)
+
+    line = run_batches()
+
+    assert "gpt-4o-mini's cache read rate (75 nanodollars per token)" in line
+    assert anthropic_fake.requests == [] and openai_fake.requests == []
+    assert Batch.objects.count() == 0 and Execution.objects.count() == 0
+    assert current_period().reserved_nanos == 0
+
+
+def test_the_requests_params_are_shared_with_the_synchronous_calls():
+    from executions.providers.base import CompletionRequest
+
+    request = CompletionRequest(model="m", system="s", user="u", max_tokens=5, schema={"type": "object"})
+    assert params_for(request)["messages"] == [{"role": "user", "content": "u"}]
+    assert openai_params_for(request)["response_format"]["json_schema"]["strict"] is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_passes_at_once_submit_one_batch(batch_mode):
+    anthropic_fake, _ = batch_mode
+    tasks(4)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def one_pass():
+        try:
+            barrier.wait()
+            outcomes.append(run_batches_pass().line())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_pass) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(outcomes) == 2
+    assert len(anthropic_fake.batches) == 1
+    row = Batch.objects.get()
+    assert (row.status, row.request_count) == (Batch.Status.IN_PROGRESS, 4)
+    assert Execution.objects.filter(batch=row).count() == 4
+    assert sorted(anthropic_fake.batch_requests(), key=lambda r: int(r["custom_id"]))[0]["custom_id"]
