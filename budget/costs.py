@@ -3,7 +3,8 @@
 Two figures for everything: the real cost of the profile, and the worst case the ledger reserves
 before the execution starts (input bounded by UTF-8 bytes at the dearest input rate, output at
 ``max_tokens``). The worst case decides how many executions can be in flight; the real cost
-decides how many the month pays for.
+decides how many the month pays for. Each comes at the standard price and through the vendors'
+batch APIs (batch mode, half price where the batch price is exact).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from budget.money import dollars_str
-from budget.pricing import Usage, cost_nanos, price_for, worst_case_nanos
+from budget.pricing import InexactBatchPrice, Usage, cost_nanos, price_for, worst_case_nanos
 
 # Typical English and code run about four UTF-8 bytes per token; the ledger bounds input by bytes.
 TYPICAL_BYTES_PER_TOKEN = 4
@@ -40,6 +41,11 @@ class StepCost:
     profile: StepProfile
     cost_nanos: int
     worst_case_nanos: int
+    # Through the vendor's batch API (batch mode); a model whose batch price is not exact runs at
+    # the standard price, and ``batch_refused`` says why.
+    batch_cost_nanos: int = 0
+    batch_worst_case_nanos: int = 0
+    batch_refused: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,14 @@ class CostTable:
     @property
     def worst_case_execution_nanos(self) -> int:
         return sum(s.worst_case_nanos for s in self.steps)
+
+    @property
+    def batch_execution_nanos(self) -> int:
+        return sum(s.batch_cost_nanos for s in self.steps)
+
+    @property
+    def batch_worst_case_execution_nanos(self) -> int:
+        return sum(s.batch_worst_case_nanos for s in self.steps)
 
     @property
     def days(self) -> int:
@@ -86,11 +100,16 @@ class CostTable:
                     "max_tokens": s.profile.max_tokens,
                     "cost": dollars_str(s.cost_nanos),
                     "worst_case": dollars_str(s.worst_case_nanos),
+                    "batch_cost": dollars_str(s.batch_cost_nanos),
+                    "batch_worst_case": dollars_str(s.batch_worst_case_nanos),
+                    "batch_refused": s.batch_refused or None,
                 }
                 for s in self.steps
             ],
             "real": self.fits(self.execution_nanos),
             "worst_case": self.fits(self.worst_case_execution_nanos),
+            "batch_real": self.fits(self.batch_execution_nanos),
+            "batch_worst_case": self.fits(self.batch_worst_case_execution_nanos),
         }
 
 
@@ -99,11 +118,15 @@ def cost_table(profile: tuple[StepProfile, ...], *, limit_nanos: int, month: dt.
     steps = []
     for step in profile:
         price = price_for(step.model)
-        real = cost_nanos(price, Usage(input_tokens=step.input_tokens, output_tokens=step.output_tokens))
-        worst = worst_case_nanos(
-            price,
-            max_input_tokens=step.input_tokens * TYPICAL_BYTES_PER_TOKEN,
-            max_output_tokens=step.max_tokens,
-        )
-        steps.append(StepCost(profile=step, cost_nanos=real, worst_case_nanos=worst))
+        usage = Usage(input_tokens=step.input_tokens, output_tokens=step.output_tokens)
+        bounds = {"max_input_tokens": step.input_tokens * TYPICAL_BYTES_PER_TOKEN, "max_output_tokens": step.max_tokens}
+        real, worst = cost_nanos(price, usage), worst_case_nanos(price, **bounds)
+        try:
+            batch = {
+                "batch_cost_nanos": cost_nanos(price, usage, batch=True),
+                "batch_worst_case_nanos": worst_case_nanos(price, **bounds, batch=True),
+            }
+        except InexactBatchPrice as exc:
+            batch = {"batch_cost_nanos": real, "batch_worst_case_nanos": worst, "batch_refused": str(exc)}
+        steps.append(StepCost(profile=step, cost_nanos=real, worst_case_nanos=worst, **batch))
     return CostTable(steps=steps, limit_nanos=limit_nanos, month=month)

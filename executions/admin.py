@@ -21,7 +21,7 @@ from budget.pricing import PricingError, lookup_model
 from executions import services
 from executions.api import not_runnable
 from executions.errors import ExecutionError
-from executions.models import Execution, ModelCall, StepConfig, Task
+from executions.models import Batch, Execution, ModelCall, StepConfig, Task
 
 BADGE_COLOURS = {
     "pending": "#5b7fa6",
@@ -189,7 +189,7 @@ class ModelCallInline(admin.TabularInline):
     can_delete = False
     fields = [
         "step", "model", "requested_model", "input_tokens", "output_tokens", "cache_read_tokens",
-        "cache_write_5m_tokens", "cache_write_1h_tokens", "cost", "request_id", "duration_ms",
+        "cache_write_5m_tokens", "cache_write_1h_tokens", "cost", "batch", "request_id", "duration_ms",
     ]  # fmt: skip
     readonly_fields = fields
 
@@ -214,21 +214,22 @@ def branch_url(execution: Execution) -> str:
 
 @admin.register(Execution)
 class ExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "task", "status_badge", "simulated", "cost", "result", "created_at"]
-    list_filter = ["status", "simulated", "publisher", "period"]
+    list_display = ["pk", "task", "status_badge", "simulated", "batched", "cost", "result", "created_at"]
+    list_filter = ["status", "simulated", "batched", "publisher", "period"]
     search_fields = ["task__title", "branch", "commit_sha"]
     list_select_related = ["task", "period"]
     show_full_result_count = False  # a count(*) over every execution is not worth it on each page
     inlines = [ModelCallInline]
     fieldsets = [
-        (None, {"fields": ["task", "period", "status_badge", "simulated", "error"]}),
+        (None, {"fields": ["task", "period", "status_badge", "simulated", "batched", "batch", "error"]}),
         ("Money", {"fields": ["cost", "reserved"]}),
         ("Result", {"fields": ["result", "publisher", "branch", "commit_sha", "summary", "files"]}),
         ("Plan", {"fields": ["plan"], "classes": ["collapse"]}),
         ("Timings", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at"]}),
     ]
     readonly_fields = [
-        "task", "period", "status_badge", "simulated", "error", "cost", "reserved", "result", "publisher",
+        "task", "period", "status_badge", "simulated", "batched", "batch", "error", "cost", "reserved", "result",
+        "publisher",
         "branch", "commit_sha", "summary", "files", "plan", "created_at", "started_at", "heartbeat_at",
         "finished_at",
     ]  # fmt: skip
@@ -270,7 +271,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
 class StepConfigForm(forms.ModelForm):
     class Meta:
         model = StepConfig
-        fields = ["step", "model_name", "max_tokens"]
+        fields = ["step", "model_name", "max_tokens", "batch"]
 
     def clean_model_name(self) -> str:
         name = self.cleaned_data["model_name"].strip()
@@ -284,4 +285,19 @@ class StepConfigForm(forms.ModelForm):
 @admin.register(StepConfig)
 class StepConfigAdmin(admin.ModelAdmin):
     form = StepConfigForm
-    list_display = ["step", "model_name", "max_tokens", "updated_at"]
+    list_display = ["step", "model_name", "max_tokens", "batch", "updated_at"]
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    """Vendor batches (batch mode): the ones in flight first. Written only by ``run_batches``."""
+
+    list_display = ["pk", "step", "provider", "status", "vendor_status", "request_count", "polls", "model",
+                    "created_at", "ended_at"]  # fmt: skip
+    list_filter = ["status", "step", "provider", "simulated"]
+    search_fields = ["vendor_batch_id"]
+    readonly_fields = [
+        "step", "new_tasks", "provider", "status", "vendor_batch_id", "vendor_status", "simulated", "model",
+        "requested_model", "price", "max_tokens", "request_count", "polls", "lease_until", "error",
+        "created_at", "submitted_at", "ended_at",
+    ]  # fmt: skip

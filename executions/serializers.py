@@ -43,7 +43,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Execution
         fields = [
-            "id", "task", "task_title", "month", "status", "simulated", "publisher", "branch",
+            "id", "task", "task_title", "month", "status", "simulated", "batched", "batch", "publisher", "branch",
             "commit_sha", "pr_number", "pr_url", "cost", "reserved", "error",
             "created_at", "started_at", "finished_at",
         ]  # fmt: skip

@@ -284,6 +284,11 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     top = [_top_line(e, style) for e in payload.get("top_executions") or [] if isinstance(e, dict)]
     if top:
         fields.append(Field("Most expensive executions", "\n".join(top)))
+    batched = int(payload.get("batch_executions") or 0)
+    if batched:
+        fields.append(
+            Field("Batch mode", f"{plural(batched, 'execution')} in vendor batches saved {usd(payload.get('batch_saved'))}")
+        )
     simulated = int(payload.get("simulated_executions") or 0)
     footer = f"Budget {clean(payload.get('month'))}"
     if simulated:

@@ -52,6 +52,21 @@ def simulated_execution_count(period: Period) -> int:
     return Execution.objects.filter(period=period, simulated=True).count()
 
 
+def batch_savings(period: Period) -> dict:
+    """Selector: how many executions ran a step in a vendor batch, and what batch mode saved: the
+    standard price of the batch calls less what they were charged (both recorded at the charge)."""
+    from django.db.models import F, Sum
+
+    from executions.models import Execution, ModelCall
+
+    calls = ModelCall.objects.filter(execution__period=period, batch__isnull=False)
+    saved = calls.aggregate(saved=Sum(F("standard_cost_nanos") - F("cost_nanos")))["saved"] or 0
+    return {
+        "batch_executions": Execution.objects.filter(period=period, batched=True).count(),
+        "batch_saved": dollars_str(saved),
+    }
+
+
 def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
     """Everything the recap says about ``period``, as JSON (money as decimal-string dollars):
     the status's figures (``PeriodSummary.as_json``) and the recap's own.
@@ -75,6 +90,7 @@ def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
         ],
         "top_executions": most_expensive_executions(p),
         "simulated_executions": simulated_execution_count(p),
+        **batch_savings(p),
     }
 
 

@@ -1,7 +1,9 @@
 """Batch mode: ``run_batches`` against the fake vendors' batch endpoints, driven by the real SDKs."""
 
 import datetime as dt
+import json
 import threading
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -24,6 +26,7 @@ from executions.providers.openai import params_for as openai_params_for
 from executions.services import create_task
 from executions.steps import CHANGE_SCHEMA
 from notifications.models import Event
+from notifications.recap import recap_facts
 from tests.executions.conftest import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +111,27 @@ def test_both_steps_go_through_batches_that_end_after_several_polls(batch_mode):
     assert Event.objects.filter(kind="execution_completed").count() == 2
     assert_ledger_consistent(current_period())
     assert "submitted nothing; polled 0" in run_batches()  # nothing left to do
+    # The recap says what batch mode saved, from what was charged.
+    facts = recap_facts(current_period())
+    assert facts["batch_executions"] == 2
+    assert facts["batch_saved"] == dollars_str(2 * (ANALYSIS_BATCH_NANOS + CODEGEN_BATCH_NANOS))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_budget_costs_shows_the_batch_price_and_executions_per_month_each_way():
+    out = StringIO()
+    call_command("budget", "costs", "--json", "--codegen-model", "claude-haiku-4-5", stdout=out)
+    table = json.loads(out.getvalue())
+    analysis, codegen = table["steps"]
+    assert Decimal(analysis["batch_cost"]) * 2 == Decimal(analysis["cost"])
+    assert Decimal(codegen["batch_cost"]) * 2 == Decimal(codegen["cost"])
+    assert table["batch_real"]["executions_per_month"] >= 2 * table["real"]["executions_per_month"]
+
+    out = StringIO()
+    call_command("budget", "costs", "--json", stdout=out)  # the seed's coder, gpt-4o-mini
+    codegen = json.loads(out.getvalue())["steps"][1]
+    assert "cache read rate (75 nanodollars per token)" in codegen["batch_refused"]
+    assert codegen["batch_cost"] == codegen["cost"]  # it would run at the standard price
 
 
 @time_machine.travel(NOW, tick=False)
