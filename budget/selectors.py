@@ -9,11 +9,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from budget import pacing
-from budget.models import Milestone, ModelUsage, Period, Threshold
+from budget.models import Milestone, ModelUsage, Period, Reservation, Threshold
 from budget.money import dollars_str
 from budget.periods import current_period
 
@@ -51,6 +53,8 @@ class PeriodSummary:
     models: list[ModelTotals] = field(default_factory=list)
     milestones: list[Milestone] = field(default_factory=list)
     next_milestone_nanos: int | None = None
+    batch_holds: int = 0  # executions waiting in vendor batches (batch mode) ...
+    batch_held_nanos: int = 0  # ... and what their reservations still hold
 
     @property
     def percent(self) -> Decimal:
@@ -116,6 +120,7 @@ class PeriodSummary:
             "even_spend": dollars_str(self.even_spend_nanos),
             "projected_spend": dollars_str(self.projected_spend_nanos),
             "exhausted": self.period.exhausted_at is not None,
+            "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
         }
 
 
@@ -157,7 +162,17 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         models=model_totals(period),
         milestones=list(milestones),
         next_milestone_nanos=period.next_threshold_nanos,
+        **held_for_batches(period, now),
     )
+
+
+def held_for_batches(period: Period, now: dt.datetime) -> dict[str, int]:
+    """Open reservations held past the synchronous timeout: those of executions waiting in a
+    vendor batch (``ledger.hold_until``), which may take up to the batch window to come back."""
+    horizon = now + dt.timedelta(seconds=settings.RESERVATION_TIMEOUT_SECONDS)
+    held = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN, expires_at__gt=horizon)
+    totals = held.aggregate(count=Count("pk"), nanos=Sum("held_nanos"))
+    return {"batch_holds": totals["count"], "batch_held_nanos": totals["nanos"] or 0}
 
 
 def period_figures(period: Period) -> dict:

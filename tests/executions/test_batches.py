@@ -78,6 +78,9 @@ def test_both_steps_go_through_batches_that_end_after_several_polls(batch_mode):
     assert lines[0]["params"]["max_tokens"] == 2048 and lines[0]["params"]["model"] == "claude-sonnet-4-5"
     reservation = Reservation.objects.get(pk=executions[0].reservation_id)
     assert reservation.expires_at == dt.datetime(2026, 11, 16, 14, 0, tzinfo=dt.UTC)  # window + margin
+    status = StringIO()
+    call_command("budget", "status", stdout=status)
+    assert "In batches  2 execution(s) waiting in vendor batches" in status.getvalue()
 
     assert "polled 1 batch(es); finished 0" in run_batches()  # in progress
     assert "polled 1 batch(es); finished 0" in run_batches()

@@ -73,6 +73,11 @@ class Command(BaseCommand):
             f"  {spend_bar(p.spent_nanos, p.limit_nanos)} {summary.percent}%"
         )
         w(f"  Reserved    {format_usd(p.reserved_nanos, places=2)}")
+        if summary.batch_holds:
+            w(
+                f"  In batches  {summary.batch_holds} execution(s) waiting in vendor batches,"
+                f" {format_usd(summary.batch_held_nanos, places=4)} of that held for them"
+            )
         w(f"  Remaining   {format_usd(p.remaining_nanos, places=2)}")
         per_pr = summary.cost_per_pr_nanos
         w(
