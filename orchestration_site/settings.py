@@ -238,6 +238,8 @@ BATCH_MAX_TASKS = env.int("BATCH_MAX_TASKS", default=50)
 # A batch ends within 24 h or expires: its executions' reservations are held that long plus a margin.
 BATCH_WINDOW_SECONDS = env.int("BATCH_WINDOW_SECONDS", default=24 * 60 * 60)
 BATCH_MARGIN_SECONDS = env.int("BATCH_MARGIN_SECONDS", default=2 * 60 * 60)
+# Simulated mode's stand-in for the vendors' batch storage (one JSON file per batch).
+SIMULATED_BATCH_DIR = env.str("SIMULATED_BATCH_DIR", default=str(BASE_DIR / "var" / "simulated-batches"))
 for _name, _minimum in (
     ("SCHEDULE_MINUTES", 1),
     ("MAX_CONCURRENT_EXECUTIONS", 1),

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.utils.text import slugify
 
 from budget.costs import SEED_PROFILE
 from budget.pricing import Usage
-from executions.providers.base import Completion, CompletionRequest, Providers
+from executions.providers.base import BatchItem, BatchState, Completion, CompletionRequest, Providers
 
 SEED_USAGE = {
     profile.step: Usage(input_tokens=profile.input_tokens, output_tokens=profile.output_tokens)
@@ -60,6 +61,47 @@ class SimulatedProvider:
             stop_reason="simulated",
             truncated=output < self.usage.output_tokens,
         )
+
+    # --- batch mode: an instant, deterministic stand-in for the vendors' batch APIs ----------------
+    # The "vendor side" of each batch is a JSON file in SIMULATED_BATCH_DIR, written at submit with
+    # every answer already in it: the batch has ended by the first poll.
+
+    def submit_batch(self, requests: dict[str, CompletionRequest], *, marker: dict[str, str]) -> str:
+        folder = Path(settings.SIMULATED_BATCH_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        vendor_id = f"sim-{self.vendor}-batch-{len(list(folder.glob('*.json'))) + 1:06d}"
+        answers = {cid: self.complete(request) for cid, request in requests.items()}
+        items = {
+            cid: {"text": c.text, "usage": c.usage.as_dict(), "request_id": c.request_id, "truncated": c.truncated}
+            for cid, c in answers.items()
+        }
+        (folder / f"{vendor_id}.json").write_text(json.dumps({"marker": marker, "items": items}))
+        return vendor_id
+
+    def batch_state(self, vendor_id: str) -> BatchState:
+        return BatchState(vendor_id, "ended", ended=True)
+
+    def batch_results(self, vendor_id: str) -> list[BatchItem]:
+        stored = json.loads((Path(settings.SIMULATED_BATCH_DIR) / f"{vendor_id}.json").read_text())
+        return [
+            BatchItem(
+                cid,
+                Completion(
+                    text=item["text"],
+                    usage=Usage(**item["usage"]),
+                    request_id=item["request_id"],
+                    stop_reason="simulated",
+                    truncated=item["truncated"],
+                ),
+            )
+            for cid, item in stored["items"].items()
+        ]
+
+    def find_batch(self, *, marker: dict[str, str], custom_ids: set[str], since, known: set[str]) -> str | None:
+        for path in sorted(Path(settings.SIMULATED_BATCH_DIR).glob(f"sim-{self.vendor}-batch-*.json")):
+            if path.stem not in known and json.loads(path.read_text())["marker"] == marker:
+                return path.stem
+        return None
 
     def _plan(self, request: CompletionRequest) -> str:
         title, description = _task_of(request)

@@ -325,3 +325,31 @@ def test_two_passes_at_once_submit_one_batch(batch_mode):
     assert (row.status, row.request_count) == (Batch.Status.IN_PROGRESS, 4)
     assert Execution.objects.filter(batch=row).count() == 4
     assert sorted(anthropic_fake.batch_requests(), key=lambda r: int(r["custom_id"]))[0]["custom_id"]
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("codegen_batch", [False, True])
+def test_simulated_mode_runs_batches_instantly_and_deterministically(settings, tmp_path, codegen_batch):
+    settings.SIMULATED_BATCH_DIR = str(tmp_path / "batches")
+    settings.PACING_ENABLED = False
+    StepConfig.objects.filter(step="analysis").update(batch=True)
+    if codegen_batch:  # on a coder whose batch rates are whole nanodollars
+        model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
+        Price.objects.create(model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600)
+        StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
+    tasks(2)
+
+    assert run_batches().startswith("submitted analysis batch")
+    line = run_batches()
+    if codegen_batch:
+        assert "submitted codegen batch" in line
+        line = run_batches()
+    assert "finished 2 execution(s)" in line
+
+    for execution in Execution.objects.all():
+        assert execution.status == Execution.Status.SUCCEEDED, execution.error
+        assert execution.simulated and execution.batched
+        calls = {c.step: c for c in execution.calls.all()}
+        assert calls["analysis"].batch.simulated and calls["analysis"].cost_nanos == ANALYSIS_BATCH_NANOS
+        assert (calls["codegen"].batch is not None) is codegen_batch
+    assert_ledger_consistent(current_period())
