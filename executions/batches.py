@@ -111,6 +111,18 @@ def _lease(row: Batch, now: dt.datetime | None) -> bool:
     return bool(won)
 
 
+def _renew(row: Batch, now: dt.datetime | None) -> bool:
+    """Extend this pass's lease on ``row``; False if the lease was lost (another pass reconciles the
+    row, so this one must not submit it)."""
+    until = _now(now) + dt.timedelta(seconds=settings.Q_TIMEOUT_SECONDS)
+    kept = Batch.objects.filter(pk=row.pk, status=row.status, lease_until=row.lease_until).update(
+        lease_until=until
+    )
+    if kept:
+        row.lease_until = until
+    return bool(kept)
+
+
 def _unlease(row: Batch, now: dt.datetime | None, **fields) -> None:
     fields["lease_until"] = _now(now)
     Batch.objects.filter(pk=row.pk).update(**fields)
@@ -166,7 +178,7 @@ def _submit_new_tasks(providers: Providers, gateway: RepositoryGateway, report: 
             .order_by("-priority", "created_at", "pk")
             .first()
         )
-        if task is None:
+        if task is None or not _renew(row, now):
             break
         tried.add(task.pk)
         period = current_period(now=at)
@@ -240,6 +252,9 @@ def _submit(row: Batch, requests: dict[str, CompletionRequest], providers: Provi
     Batch.objects.filter(pk=row.pk).update(request_count=len(requests))
     row.request_count = len(requests)
     provider = _provider(providers, row.step)
+    if not _renew(row, now):
+        log.error("%s batch %s was taken over before its submit; not submitting it", row.step, row.pk)
+        return
     try:
         vendor_id = provider.submit_batch(requests, marker=_marker(row))
     except BatchRefused as exc:
@@ -389,6 +404,10 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
             pipeline._finish_failed(execution, str(exc), now)
             report.finished += 1
             continue
+        except Exception as exc:  # one bad result must not hold up the batch's others
+            _failed_unexpectedly(execution, exc, now)
+            report.finished += 1
+            continue
         waiting[str(execution.pk)], members[str(execution.pk)] = request, execution
     if not waiting:
         return
@@ -434,6 +453,13 @@ def _codegen_results(row, items, missing, gateway, report, now) -> None:
             published = pipeline.take_change_and_publish(execution, codegen, answer, gateway, now)
         except pipeline.EXPECTED_FAILURES as exc:
             pipeline._finish_failed(execution, str(exc), now)
+        except Exception as exc:  # one bad result must not hold up the batch's others
+            _failed_unexpectedly(execution, exc, now)
         else:
             pipeline._finish_succeeded(execution, published, now)
         report.finished += 1
+
+
+def _failed_unexpectedly(execution: Execution, exc: Exception, now) -> None:
+    log.exception("execution %s stopped on an unexpected error in batch mode", execution.pk, exc_info=exc)
+    pipeline._finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)

@@ -353,3 +353,38 @@ def test_simulated_mode_runs_batches_instantly_and_deterministically(settings, t
         assert calls["analysis"].batch.simulated and calls["analysis"].cost_nanos == ANALYSIS_BATCH_NANOS
         assert (calls["codegen"].batch is not None) is codegen_batch
     assert_ledger_consistent(current_period())
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_refused_submit_fails_its_executions_at_once_and_loses_nothing(batch_mode):
+    anthropic_fake, _ = batch_mode
+    tasks(2)
+    Task.objects.update(max_attempts=1)
+    anthropic_fake.fail(400, message="requests: too many requests in batch")
+
+    line = run_batches()
+
+    assert "finished 2 execution(s)" in line
+    assert Batch.objects.get().status == Batch.Status.FAILED
+    for execution in Execution.objects.all():
+        assert "Anthropic rejected the request (400): requests: too many requests in batch" in execution.error
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (0, 0)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_server_error_on_submit_leaves_the_batch_to_be_reconciled(batch_mode):
+    anthropic_fake, _ = batch_mode
+    tasks(1)
+    Task.objects.update(max_attempts=1)
+    anthropic_fake.fail(500)  # no retry: a retry after a lost answer could submit a second batch
+
+    assert "not confirmed" in run_batches()
+    assert len(anthropic_fake.requests_to("/v1/messages/batches", "POST")) == 1
+    assert Batch.objects.get().status == Batch.Status.SUBMITTING
+
+    line = run_batches()  # the vendor has no such batch: the execution fails, its money is released
+
+    assert "finished 1 execution(s)" in line
+    assert "The batch never reached Anthropic" in Execution.objects.get().error
+    assert current_period().reserved_nanos == 0
