@@ -386,9 +386,10 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
             if execution.status == Execution.Status.ANALYSING:  # not charged yet (a rerun skips this)
                 if item is None or item.completion is None:
                     raise ProviderError(item.failure if item else missing)
-                with transaction.atomic():
-                    plan = pipeline.take_plan(execution, analysis, _answer(row, item.completion, now), now)
-                    ledger.hold_until(execution.reservation, _hold_expiry(now))
+                # The charge commits (even when the plan is empty and the execution fails); the
+                # hold keeps the money for the coder if this pass stops before the codegen batch.
+                plan = pipeline.take_plan(execution, analysis, _answer(row, item.completion, now), now)
+                ledger.hold_until(execution.reservation, _hold_expiry(now))
             else:
                 plan = execution.plan
             if codegen is None:

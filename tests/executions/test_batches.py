@@ -388,3 +388,20 @@ def test_a_server_error_on_submit_leaves_the_batch_to_be_reconciled(batch_mode):
     assert "finished 1 execution(s)" in line
     assert "The batch never reached Anthropic" in Execution.objects.get().error
     assert current_period().reserved_nanos == 0
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_empty_plan_from_a_batch_fails_its_execution_and_stays_charged(batch_mode):
+    anthropic_fake, openai_fake = batch_mode
+    anthropic_fake.text = "   "
+    tasks(1)
+    Task.objects.update(max_attempts=1)
+
+    run_batches()
+    run_batches()
+
+    execution = Execution.objects.get()
+    assert execution.status == Execution.Status.FAILED and "empty plan" in execution.error
+    assert execution.cost_nanos == ANALYSIS_BATCH_NANOS
+    assert openai_fake.requests == []
+    assert_ledger_consistent(current_period())
