@@ -352,7 +352,7 @@ def _poll(row: Batch, providers: Providers, gateway: RepositoryGateway, report: 
         _unlease(row, now)
         return
     vendor = row.get_provider_display()
-    missing = f"{vendor} returned no result for it (batch {state.status})"
+    missing = f"{vendor} returned no result for it (batch {state.status}{': ' + state.detail if state.detail else ''})"
     if row.step == steps.ANALYSIS:
         _analysis_results(row, items, missing, providers, gateway, report, now)
     else:

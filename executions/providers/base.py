@@ -50,6 +50,7 @@ class BatchState:
     vendor_id: str
     status: str
     ended: bool
+    detail: str = ""  # the vendor's reason, when the whole batch failed
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,9 @@ class OpenAIProvider:
                 batch = client.batches.retrieve(vendor_id)
         except openai.APIError as exc:
             raise self._error(exc) from None
-        return BatchState(vendor_id, batch.status, ended=batch.status in ENDED)
+        errors = (batch.errors.data or []) if batch.errors else []
+        detail = "; ".join(" ".join(str(e.message or e.code).split())[:200] for e in errors[:3])
+        return BatchState(vendor_id, batch.status, ended=batch.status in ENDED, detail=detail)
 
     def batch_results(self, vendor_id: str) -> list[BatchItem]:
         """Every line of the output and error files; requests without a line fail with the batch's status."""

@@ -405,3 +405,21 @@ def test_an_empty_plan_from_a_batch_fails_its_execution_and_stays_charged(batch_
     assert execution.cost_nanos == ANALYSIS_BATCH_NANOS
     assert openai_fake.requests == []
     assert_ledger_consistent(current_period())
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_batch_that_fails_validation_fails_its_executions_with_the_vendors_reason(batch_mode):
+    _, openai_fake = batch_mode
+    openai_fake.batch_validation_error = "Model gpt-4.1-mini is not available for the Batch API"
+    tasks(1)
+    Task.objects.update(max_attempts=1)
+
+    run_batches()  # analysis submitted
+    run_batches()  # analysis charged, codegen submitted
+    run_batches()  # codegen batch failed validation
+
+    execution = Execution.objects.get()
+    assert execution.status == Execution.Status.FAILED
+    assert "OpenAI returned no result for it (batch failed: Model gpt-4.1-mini is not available" in execution.error
+    assert execution.cost_nanos == ANALYSIS_BATCH_NANOS
+    assert_ledger_consistent(current_period())

@@ -49,6 +49,7 @@ class FakeOpenAI(FakeServer):
         self.batch_polls_before_end = 0
         self.batch_line_errors: dict[str, tuple[int, str]] = {}  # custom_id -> (status, message)
         self.expire_batches = False
+        self.batch_validation_error = ""  # set: every batch fails validation with this message
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -136,7 +137,9 @@ class FakeOpenAI(FakeServer):
     def _batch_json(self, batch_id: str) -> dict:
         batch = self.batches[batch_id]
         lines = [json.loads(line) for line in self.files[batch["input_file_id"]]["content"].splitlines() if line]
-        if batch["polls"] == 0:
+        if self.batch_validation_error and batch["polls"] > 0:
+            status = "failed"
+        elif batch["polls"] == 0:
             status = "validating"
         elif batch["polls"] < self.batch_polls_before_end:
             status = "in_progress"
@@ -147,7 +150,10 @@ class FakeOpenAI(FakeServer):
         output_id, error_id = batch["files"] or (None, None)
         failed = len(self.files[error_id]["content"].splitlines()) if error_id else 0
         return {
-            "id": batch_id, "object": "batch", "endpoint": batch["endpoint"], "errors": None,
+            "id": batch_id, "object": "batch", "endpoint": batch["endpoint"],
+            "errors": {"object": "list", "data": [{"code": "invalid_request", "line": 1, "param": "body",
+                                                   "message": self.batch_validation_error}]}
+            if status == "failed" else None,
             "input_file_id": batch["input_file_id"], "completion_window": batch["completion_window"],
             "status": status, "output_file_id": output_id, "error_file_id": error_id,
             "created_at": batch["created_at"], "metadata": batch.get("metadata"),
