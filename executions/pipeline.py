@@ -30,6 +30,7 @@ from executions.gateways.base import (
 )
 from executions.models import Execution, ModelCall, Task
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
+from executions.providers.base import storable
 from executions.rows import update_row
 from executions.validation import parse_change
 from notifications import events
@@ -245,8 +246,13 @@ def _ask(provider: Provider, request: CompletionRequest) -> Answer:
 def _charge(
     execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, **advance
 ) -> None:
-    """The call's row, its charge and the execution's new cost in one transaction, with the
-    state change the answer leads to (``advance``), so that a crash never separates them."""
+    """The call's row, its charge and the execution's new cost in one transaction of their own;
+    then the state change the answer leads to (``advance``).
+
+    The charge commits first, on its own: it is what the vendor billed, and nothing derived from
+    the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
+    leaves the money charged and the execution in its previous state, which the reaper ends.
+    """
     completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage)
     with transaction.atomic():
@@ -271,14 +277,13 @@ def _charge(
             usage=completion.usage,
             now=now,
         )
-        advance.setdefault("heartbeat_at", now or timezone.now())
-        update_row(Execution, execution.pk, add={"cost_nanos": cost}, **advance)
+        update_row(Execution, execution.pk, add={"cost_nanos": cost}, heartbeat_at=now or timezone.now())
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
-    for name, value in advance.items():
-        setattr(execution, name, value)
     execution.cost_nanos += cost
     _hold_calls(execution).append(call)
+    if advance:
+        _save(execution, now, **advance)
 
 
 def _hold_calls(execution: Execution) -> list[ModelCall]:
@@ -348,7 +353,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
     at = now or timezone.now()
     task = execution.task
     retry = task.attempts < task.max_attempts
-    reason = reason.strip().rstrip(".")
+    reason = storable(reason).strip().rstrip(".")  # it may quote a vendor's text
     if retry:
         error = f"{reason}; the task will be retried"
     else:

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from executions.errors import ChangeRejected
 from executions.gateways.base import Change, FileChange
+from executions.providers.base import storable
 
 MAX_FILES = 20
 MAX_FILE_BYTES = 200 * 1024
@@ -43,7 +44,7 @@ def parse_change(text: str, *, allow_workflows: bool | None = None) -> Change:
         allow_workflows = settings.ALLOW_WORKFLOW_CHANGES
     changes = [_file(i, item, allow_workflows) for i, item in enumerate(files)]
     _check_distinct([c.path for c in changes])
-    return Change(summary=summary.strip(), files=changes)
+    return Change(summary=storable(summary).strip(), files=changes)
 
 
 def _file(index: int, item: object, allow_workflows: bool) -> FileChange:
@@ -113,4 +114,4 @@ def _check_distinct(paths: list[str]) -> None:
 
 def _show(path: str) -> str:
     shown = path if len(path) <= 120 else path[:117] + "..."
-    return json.dumps(shown, ensure_ascii=False)
+    return json.dumps(storable(shown), ensure_ascii=False)
