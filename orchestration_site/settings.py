@@ -16,12 +16,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = Env()
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for (DEBUG=1, as bin/demo and the test suite do): the debug page is for a
+# developer's own machine. docs/security.md says how to turn it on.
+DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
+    # Development only: a known key is acceptable where DEBUG is on, never in production.
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
 else:
     # No default outside development: a missing key is a configuration error, not a weak key.
     SECRET_KEY = env.str("SECRET_KEY")
+# Error pages and error reports mask every secret, by name and by value (orchestration_site/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "orchestration_site.debug.SecretMaskingFilter"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
