@@ -15,6 +15,7 @@ from django.utils import timezone
 from budget import pacing
 from budget.models import Milestone, ModelUsage, Period, Threshold
 from budget.money import dollars_str
+from budget.overruns import overrun_warnings
 from budget.periods import current_period
 
 
@@ -51,6 +52,7 @@ class PeriodSummary:
     models: list[ModelTotals] = field(default_factory=list)
     milestones: list[Milestone] = field(default_factory=list)
     next_milestone_nanos: int | None = None
+    warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
 
     @property
     def percent(self) -> Decimal:
@@ -116,6 +118,7 @@ class PeriodSummary:
             "even_spend": dollars_str(self.even_spend_nanos),
             "projected_spend": dollars_str(self.projected_spend_nanos),
             "exhausted": self.period.exhausted_at is not None,
+            "warnings": self.warnings,
         }
 
 
@@ -157,6 +160,7 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         models=model_totals(period),
         milestones=list(milestones),
         next_milestone_nanos=period.next_threshold_nanos,
+        warnings=overrun_warnings(period),
     )
 
 

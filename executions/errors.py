@@ -25,3 +25,8 @@ class ProviderError(ExecutionError):
 
 class ChangeRejected(ExecutionError):
     """The generated change is not one the product may publish (see ``executions.validation``)."""
+
+
+class UsageOverrun(ExecutionError):
+    """A vendor billed a call for more than the request allowed. It was charged (it is what was
+    billed); the execution stops before any further paid call."""

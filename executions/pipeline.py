@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from budget import ledger
+from budget import ledger, overruns
+from budget.money import format_usd
 from budget.pricing import PricingError, cost_nanos, worst_case_nanos
 from executions import steps
-from executions.errors import ChangeRejected, ProviderError, TaskBusy
+from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways.base import (
     Change,
     PublishError,
@@ -38,7 +39,7 @@ from notifications import events
 log = logging.getLogger(__name__)
 
 # Failures that end an execution as failed (with their message) instead of being raised.
-EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError)
+EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError, UsageOverrun)
 
 
 @dataclass(frozen=True)
@@ -282,8 +283,40 @@ def _charge(
             events.milestone_reached(milestone)
     execution.cost_nanos += cost
     _hold_calls(execution).append(call)
+    if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
+        _stop_on_overrun(execution, step, call, charged.over_nanos, now)
     if advance:
         _save(execution, now, **advance)
+
+
+def _stop_on_overrun(
+    execution: Execution, step: steps.Step, call: ModelCall, over_nanos: int, now: dt.datetime | None
+) -> None:
+    """The vendor billed past what the request allowed (charged all the same): record a warning
+    naming the call, mark the month exhausted if the charge went past its reservation (announced
+    once), and raise ``UsageOverrun`` so that no further paid call is made."""
+    usage = (
+        f"{call.output_tokens:,} output tokens on a {step.max_tokens:,}-token cap "
+        f"({call.input_tokens + call.cache_read_tokens + call.cache_write_5m_tokens + call.cache_write_1h_tokens:,}"
+        " input tokens)"
+    )
+    which = f"The {step.name} call {call.pk} of execution {execution.pk} ({call.model}, request {call.request_id or '?'})"
+    with transaction.atomic():
+        overruns.record_overrun(
+            period=execution.period,
+            call=which,
+            usage=usage,
+            charged_nanos=call.cost_nanos,
+            excess_nanos=over_nanos,
+            now=now,
+        )
+        if over_nanos and ledger.mark_exhausted(execution.period, now=now):
+            execution.period.refresh_from_db()
+            events.budget_exhausted(execution.period, needed_nanos=execution.reserved_nanos)
+    raise UsageOverrun(
+        f"{step.resolved.model.provider} reported {usage} for the {step.name} call, more than the request "
+        f"allowed; it was charged {format_usd(call.cost_nanos)} and the execution stopped before any further paid call"
+    )
 
 
 def _hold_calls(execution: Execution) -> list[ModelCall]:
