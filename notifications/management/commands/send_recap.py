@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from budget.money import format_usd
 from budget.periods import month_start, next_month, parse_month, part_of_month, periods_for_month
-from notifications.recap import is_finished, recap_period
+from notifications.recap import in_flight, is_finished, recap_period
 from notifications.text import plural
 
 
@@ -51,6 +51,12 @@ class Command(BaseCommand):
         for period in periods:
             part = part_of_month(period.starts_at, period.ends_at)
             label = f"{period.month:%Y-%m}" + (f" ({part})" if part else "")
+            if not force and period.recapped_at is None and (running := in_flight(period, now=now)):
+                raise CommandError(
+                    f"The recap of {label} waits for {running} execution{'s' if running != 1 else ''} still in "
+                    "flight; it goes out at the next hourly check after they end (or use --force now).",
+                    returncode=1,
+                )
             if recap_period(period, force=force, now=now):
                 period.refresh_from_db()
                 self.stdout.write(
