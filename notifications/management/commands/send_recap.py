@@ -2,7 +2,8 @@
 
 The month defaults to the previous one (in TIME_ZONE). The recap is written to the outbox, which
 delivers it to every channel that wants recaps. Exit codes: 0 sent, or already sent (it says when
-and sends nothing); 2 bad usage: a malformed month, a month with no budget period, or a month that
+and sends nothing); 1 the month still has executions in flight (the recap waits for them);
+2 bad usage: a malformed month, a month with no budget period, or a month that
 is not over yet without ``--force`` (with it, a preview is sent that does not count as the recap).
 """
 
