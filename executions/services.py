@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from executions.backlog import MAX_TITLE, parse_checklist
+from executions.backlog import MAX_TITLE, check_size, parse_checklist
 from executions.errors import InvalidTask, TaskBusy
 from executions.models import Task
 
@@ -100,9 +101,15 @@ def import_checklist(text: str, *, source: str, source_prefix: str) -> ImportRes
     """Create a pending task per unchecked item; importing the same checklist again creates none.
 
     Each item's ``source_key`` is ``source_prefix`` plus a digest of its title, so an edited
-    description does not duplicate the task. All or nothing: a bad line imports nothing.
+    description does not duplicate the task. All or nothing: a bad line imports nothing, and so
+    does a checklist over IMPORT_MAX_BYTES or IMPORT_MAX_ITEMS.
     """
-    items = parse_checklist(text)
+    items = parse_checklist(check_size(text, max_bytes=settings.IMPORT_MAX_BYTES))
+    if len(items) > settings.IMPORT_MAX_ITEMS:
+        raise InvalidTask(
+            f"the checklist holds more than {settings.IMPORT_MAX_ITEMS:,} items (IMPORT_MAX_ITEMS): "
+            f"{len(items):,}; split it."
+        )
     created = skipped = 0
     with transaction.atomic():
         for item in items:

@@ -213,6 +213,11 @@ RESERVATION_TIMEOUT_SECONDS = env.int("RESERVATION_TIMEOUT_SECONDS", default=30 
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=120.0)
 
+# A checklist import (import_tasks, the admin upload) reads at most this many bytes and creates at
+# most this many tasks; a larger one is refused whole.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1024 * 1024)
+IMPORT_MAX_ITEMS = env.int("IMPORT_MAX_ITEMS", default=1000)
+
 LOCAL_REPO_PATH = env.str("LOCAL_REPO_PATH", default=str(BASE_DIR / "var" / "sandbox-repo"))
 ALLOW_WORKFLOW_CHANGES = env.bool("ALLOW_WORKFLOW_CHANGES", default=False)
 
