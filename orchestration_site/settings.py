@@ -344,7 +344,9 @@ NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=60)
 NOTIFY_RETRY_MAX_SECONDS = env.int("NOTIFY_RETRY_MAX_SECONDS", default=60 * 60)
 NOTIFY_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFY_CONNECT_TIMEOUT_SECONDS", default=5.0)
-NOTIFY_READ_TIMEOUT_SECONDS = env.float("NOTIFY_READ_TIMEOUT_SECONDS", default=10.0)
+# Long enough for Discord's slow answers: a send that times out after Discord accepted it is retried
+# and posts twice (at-least-once: docs/security.md). 30 s stays well inside NOTIFY_LEASE_SECONDS.
+NOTIFY_READ_TIMEOUT_SECONDS = env.float("NOTIFY_READ_TIMEOUT_SECONDS", default=30.0)
 NOTIFY_LEASE_SECONDS = env.int("NOTIFY_LEASE_SECONDS", default=5 * 60)
 if not NOTIFY_CONNECT_TIMEOUT_SECONDS + NOTIFY_READ_TIMEOUT_SECONDS < NOTIFY_LEASE_SECONDS:
     raise ImproperlyConfigured(
