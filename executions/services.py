@@ -7,6 +7,7 @@ django-q2 worker).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -59,9 +60,21 @@ def create_task(
         raise
 
 
-def next_pending_task() -> Task | None:
-    """The task the scheduler runs next: highest priority, then oldest."""
-    return Task.objects.filter(status=Task.Status.PENDING).order_by("-priority", "created_at", "pk").first()
+def next_pending_task(*, exclude: Collection[int] = ()) -> Task | None:
+    """The task to run next: highest priority, then oldest, leaving out the ids in ``exclude``.
+
+    On PostgreSQL a task another process is choosing at this very moment (its row locked) is
+    skipped (``skip_locked``). The lock ends with the choice, though: the pipeline's claim is what
+    decides, so a caller that loses the claim (``TaskBusy``) chooses again, excluding that task.
+    """
+    with transaction.atomic():
+        return (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(status=Task.Status.PENDING)
+            .exclude(pk__in=list(exclude))
+            .order_by("-priority", "created_at", "pk")
+            .first()
+        )
 
 
 def requeue_task(task: Task) -> Task:
