@@ -221,6 +221,18 @@ IMPORT_MAX_ITEMS = env.int("IMPORT_MAX_ITEMS", default=1000)
 LOCAL_REPO_PATH = env.str("LOCAL_REPO_PATH", default=str(BASE_DIR / "var" / "sandbox-repo"))
 ALLOW_WORKFLOW_CHANGES = env.bool("ALLOW_WORKFLOW_CHANGES", default=False)
 
+# Branches are <BRANCH_PREFIX>/<task id>-<slug>, on GitHub and in the local repository. Empty: "ai-" and
+# 8 hex digits unique to this deployment (executions.gateways.base.branch_prefix).
+BRANCH_PREFIX = env.str("BRANCH_PREFIX", default="").strip()
+if BRANCH_PREFIX and (
+    not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*", BRANCH_PREFIX)
+    or ".." in BRANCH_PREFIX
+    or BRANCH_PREFIX.endswith((".", ".lock"))
+):
+    raise ImproperlyConfigured(
+        f"BRANCH_PREFIX must be a git branch name part like ai or bots/orchestrator, not {BRANCH_PREFIX!r}."
+    )
+
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
