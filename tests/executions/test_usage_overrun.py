@@ -63,6 +63,7 @@ def test_an_over_reported_analysis_is_charged_and_nothing_more_is_paid_for(live,
     usage = admin_client.get("/api/v1/usage/current/").json()
     assert usage["warnings"] == [warning]
     assert warning.replace("'", "&#x27;") in admin_client.get("/admin/dashboard/").content.decode()
+    assert "2,000,000 output tokens" in admin_client.get("/admin/budget/overrun/").content.decode()
 
 
 def test_an_over_reported_code_generation_is_charged_and_not_published(live, settings):
