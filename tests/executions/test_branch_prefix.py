@@ -41,7 +41,7 @@ def test_a_configured_prefix_is_used_as_it_is(settings):
 
 
 @pytest.mark.django_db
-def test_the_local_git_branch_carries_the_prefix(settings):
+def test_the_local_git_branch_carries_the_prefix(settings, pinned_clock):
     settings.BRANCH_PREFIX = ""
     task = create_task(title="Document the settings")
 
