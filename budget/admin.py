@@ -19,6 +19,7 @@ from budget.models import (
     LanguageModel,
     Milestone,
     ModelUsage,
+    Overrun,
     Period,
     Price,
     Reservation,
@@ -356,6 +357,23 @@ class ReservationAdmin(ReadOnlyAdmin):
     @admin.display(description="still held")
     def held(self, r: Reservation) -> str:
         return format_usd(r.held_nanos)
+
+
+@admin.register(Overrun)
+class OverrunAdmin(ReadOnlyAdmin):
+    """Calls a vendor billed past what the request allowed (docs/security.md)."""
+
+    list_display = ["created_at", "period", "call", "usage", "charged", "excess"]
+    list_filter = ["period"]
+    list_select_related = ["period"]
+
+    @admin.display(description="charged")
+    def charged(self, o: Overrun) -> str:
+        return format_usd(o.charged_nanos)
+
+    @admin.display(description="past its reservation")
+    def excess(self, o: Overrun) -> str:
+        return format_usd(o.excess_nanos)
 
 
 @admin.register(DailyUsage)

@@ -18,6 +18,7 @@ from budget.catalog import retiring_models
 from budget.charts import spend_chart
 from budget.models import DailyUsage, Period, Threshold
 from budget.money import format_usd
+from budget.overruns import overrun_warnings
 from budget.selectors import PeriodSummary, period_summary
 
 SCHEDULE_NAME = "run-next-execution"
@@ -55,6 +56,7 @@ def warnings(period: Period, *, today: dt.date) -> list[str]:
             f"{timezone.localtime(period.exhausted_at):%b %-d, %H:%M}): executions pause until the next "
             "month or until the limit is raised."
         )
+    found.extend(overrun_warnings(period))
     for model in retiring_models(on=today):
         successor = f"; {model.successor.name} replaces it" if model.successor else "; choose a successor"
         verb = "retired" if model.retires_on <= today else "retires"

@@ -23,7 +23,7 @@ def roll_over_periods(*, now: dt.datetime | None = None) -> str:
     once (``ledger.mark_recapped`` inside ``recap_period``), so later checks, a second cluster or a
     rerun after a crash send nothing more.
     """
-    from notifications.recap import recap_period
+    from notifications.recap import in_flight, recap_period
 
     now = now or timezone.now()
     period = current_period(now=now)
@@ -33,7 +33,10 @@ def roll_over_periods(*, now: dt.datetime | None = None) -> str:
     recapped = [p for p in finished if recap_period(p, now=now)]
     for p in recapped:
         log.info("recap of %s recorded", p)
-    return f"open period {period.month:%Y-%m}; recaps recorded: {len(recapped)}"
+    # A finished month with executions still in flight is recapped at a later check, once they end.
+    waiting = sum(in_flight(p, now=now) for p in finished if p not in recapped)
+    outcome = f"open period {period.month:%Y-%m}; recaps recorded: {len(recapped)}"
+    return f"{outcome}; waiting for executions in flight: {waiting}" if waiting else outcome
 
 
 def expire_reservations(*, now: dt.datetime | None = None) -> str:

@@ -49,6 +49,9 @@ class BudgetExhausted(Exception):
 class ChargeResult:
     cost_nanos: int
     milestones: list[Milestone]  # only those this charge created: announce each of them
+    # How much the cost exceeded what the reservation still held (0 normally). The vendor billed
+    # past the worst case: the charge stands, and the caller must stop spending (issue 20).
+    over_nanos: int = 0
 
 
 PERIOD = Period._meta.db_table
@@ -251,7 +254,7 @@ def charge(
     reservation.held_nanos = held - from_held
     reservation.charged_nanos += cost_nanos
     reservation.expires_at = expires_at
-    return ChargeResult(cost_nanos=cost_nanos, milestones=milestones)
+    return ChargeResult(cost_nanos=cost_nanos, milestones=milestones, over_nanos=max(cost_nanos - from_held, 0))
 
 
 def _charge(reservation, period, cost_nanos, model_name, provider, usage, now, expires_at):

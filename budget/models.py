@@ -211,3 +211,21 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {format_usd(self.cost_nanos)}"
+
+
+class Overrun(models.Model):
+    """A call the vendor billed for more than the request allowed: charged all the same (it is
+    what was billed), and shown as a warning wherever the period's figures are (``budget.overruns``)."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="overruns")
+    call = models.CharField(max_length=300, help_text="Which call: step, execution, model, request id.")
+    usage = models.CharField(max_length=300, help_text="What the vendor reported, against what was allowed.")
+    charged_nanos = models.BigIntegerField(help_text="The call's charge.")
+    excess_nanos = models.BigIntegerField(help_text="How much the charge exceeded what its reservation held.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"overrun of {self.call}"

@@ -17,6 +17,7 @@ from django.utils import timezone
 from budget import pacing
 from budget.models import Milestone, ModelUsage, Period, Reservation, Threshold
 from budget.money import dollars_str
+from budget.overruns import overrun_warnings
 from budget.periods import current_period
 
 
@@ -55,6 +56,7 @@ class PeriodSummary:
     next_milestone_nanos: int | None = None
     batch_holds: int = 0  # executions waiting in vendor batches (batch mode) ...
     batch_held_nanos: int = 0  # ... and what their reservations still hold
+    warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
 
     @property
     def percent(self) -> Decimal:
@@ -121,6 +123,7 @@ class PeriodSummary:
             "projected_spend": dollars_str(self.projected_spend_nanos),
             "exhausted": self.period.exhausted_at is not None,
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
+            "warnings": self.warnings,
         }
 
 
@@ -163,6 +166,7 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         milestones=list(milestones),
         next_milestone_nanos=period.next_threshold_nanos,
         **held_for_batches(period, now),
+        warnings=overrun_warnings(period),
     )
 
 

@@ -54,6 +54,10 @@ class UsageCurrentSerializer(serializers.Serializer):
     even_spend = money("What an evenly spent budget would have spent by now.")
     projected_spend = money("Month-end spend at the pace so far (capped at the limit).")
     exhausted = serializers.BooleanField(help_text="True once the next execution no longer fitted.")
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="One line per call a vendor billed past what the request allowed (the call, its usage).",
+    )
 
 
 class PeriodRowSerializer(serializers.Serializer):

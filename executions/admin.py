@@ -20,7 +20,8 @@ from budget.money import format_usd
 from budget.pricing import PricingError, lookup_model
 from executions import services
 from executions.api import not_runnable
-from executions.errors import ExecutionError
+from executions.backlog import check_size, read_checklist, too_large
+from executions.errors import ExecutionError, InvalidTask
 from executions.models import Batch, Execution, ModelCall, StepConfig, Task
 
 BADGE_COLOURS = {
@@ -62,15 +63,20 @@ class ChecklistForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         upload = cleaned.get("checklist")
-        if upload:
-            try:
-                cleaned["text"] = upload.read().decode("utf-8")
-            except UnicodeDecodeError:
-                raise forms.ValidationError("The checklist must be a UTF-8 text file.") from None
-            cleaned["name"] = upload.name
-        elif cleaned.get("text", "").strip():
-            cleaned["name"] = "pasted"
-        else:
+        limit = settings.IMPORT_MAX_BYTES
+        try:
+            if upload:
+                if upload.size > limit:  # known before reading it
+                    raise InvalidTask(too_large(limit))
+                cleaned["text"] = read_checklist(upload, max_bytes=limit)
+                cleaned["name"] = upload.name
+            elif cleaned.get("text", "").strip():
+                check_size(cleaned["text"], max_bytes=limit)
+                cleaned["name"] = "pasted"
+        except InvalidTask as exc:
+            message = str(exc)
+            raise forms.ValidationError(message[:1].upper() + message[1:]) from None
+        if "name" not in cleaned:
             raise forms.ValidationError("Choose a markdown file or paste a checklist.")
         return cleaned
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from executions.errors import InvalidTask
 
 MAX_TITLE = 300
+_CHUNK = 64 * 1024
 _ITEM = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+\[(?P<mark>[ xX])\][ \t]*(?P<title>.*?)\s*$")
 
 
@@ -27,6 +29,33 @@ class ChecklistItem:
     description: str
     checked: bool
     line: int  # 1-based, where the item starts
+
+
+def read_checklist(stream: BinaryIO, *, max_bytes: int) -> str:
+    """The UTF-8 text of ``stream``, read in chunks and never past ``max_bytes`` (plus one chunk):
+    an endless or huge input (``/dev/zero``) is refused with ``InvalidTask`` without being read."""
+    chunks, size = [], 0
+    while chunk := stream.read(_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise InvalidTask(too_large(max_bytes))
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidTask("the checklist is not UTF-8 text.") from None
+
+
+def check_size(text: str, *, max_bytes: int) -> str:
+    """``text``, or ``InvalidTask`` when it is over ``max_bytes`` of UTF-8."""
+    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidTask(too_large(max_bytes))
+    return text
+
+
+def too_large(max_bytes: int) -> str:
+    limit = f"{max_bytes // 2**20} MB" if max_bytes % 2**20 == 0 else f"{max_bytes:,}-byte"
+    return f"the checklist is larger than the {limit} limit (IMPORT_MAX_BYTES); split it."
 
 
 def parse_checklist(text: str) -> list[ChecklistItem]:

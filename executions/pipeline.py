@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from budget import ledger
+from budget import ledger, overruns
+from budget.money import format_usd
 from budget.pricing import PricingError, cost_nanos, worst_case_nanos
 from executions import steps
-from executions.errors import ChangeRejected, ProviderError, TaskBusy
+from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways.base import (
     Change,
     PublishError,
@@ -30,6 +31,7 @@ from executions.gateways.base import (
 )
 from executions.models import Batch, Execution, ModelCall, Task
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
+from executions.providers.base import storable
 from executions.rows import update_row
 from executions.validation import parse_change
 from notifications import events
@@ -37,7 +39,7 @@ from notifications import events
 log = logging.getLogger(__name__)
 
 # Failures that end an execution as failed (with their message) instead of being raised.
-EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError)
+EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError, UsageOverrun)
 
 
 @dataclass(frozen=True)
@@ -273,8 +275,13 @@ def _ask(provider: Provider, request: CompletionRequest) -> Answer:
 def _charge(
     execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, **advance
 ) -> None:
-    """The call's row, its charge and the execution's new cost in one transaction, with the
-    state change the answer leads to (``advance``), so that a crash never separates them."""
+    """The call's row, its charge and the execution's new cost in one transaction of their own;
+    then the state change the answer leads to (``advance``).
+
+    The charge commits first, on its own: it is what the vendor billed, and nothing derived from
+    the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
+    leaves the money charged and the execution in its previous state, which the reaper ends.
+    """
     completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
     # A batch call also records its standard price: what batch mode saved is read from charges.
@@ -303,14 +310,45 @@ def _charge(
             usage=completion.usage,
             now=now,
         )
-        advance.setdefault("heartbeat_at", now or timezone.now())
-        update_row(Execution, execution.pk, add={"cost_nanos": cost}, **advance)
+        update_row(Execution, execution.pk, add={"cost_nanos": cost}, heartbeat_at=now or timezone.now())
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
-    for name, value in advance.items():
-        setattr(execution, name, value)
     execution.cost_nanos += cost
     _hold_calls(execution).append(call)
+    if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
+        _stop_on_overrun(execution, step, call, charged.over_nanos, now)
+    if advance:
+        _save(execution, now, **advance)
+
+
+def _stop_on_overrun(
+    execution: Execution, step: steps.Step, call: ModelCall, over_nanos: int, now: dt.datetime | None
+) -> None:
+    """The vendor billed past what the request allowed (charged all the same): record a warning
+    naming the call, mark the month exhausted if the charge went past its reservation (announced
+    once), and raise ``UsageOverrun`` so that no further paid call is made."""
+    usage = (
+        f"{call.output_tokens:,} output tokens on a {step.max_tokens:,}-token cap "
+        f"({call.input_tokens + call.cache_read_tokens + call.cache_write_5m_tokens + call.cache_write_1h_tokens:,}"
+        " input tokens)"
+    )
+    which = f"The {step.name} call {call.pk} of execution {execution.pk} ({call.model}, request {call.request_id or '?'})"
+    with transaction.atomic():
+        overruns.record_overrun(
+            period=execution.period,
+            call=which,
+            usage=usage,
+            charged_nanos=call.cost_nanos,
+            excess_nanos=over_nanos,
+            now=now,
+        )
+        if over_nanos and ledger.mark_exhausted(execution.period, now=now):
+            execution.period.refresh_from_db()
+            events.budget_exhausted(execution.period, needed_nanos=execution.reserved_nanos)
+    raise UsageOverrun(
+        f"{step.resolved.model.provider} reported {usage} for the {step.name} call, more than the request "
+        f"allowed; it was charged {format_usd(call.cost_nanos)} and the execution stopped before any further paid call"
+    )
 
 
 def _hold_calls(execution: Execution) -> list[ModelCall]:
@@ -380,7 +418,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
     at = now or timezone.now()
     task = execution.task
     retry = task.attempts < task.max_attempts
-    reason = reason.strip().rstrip(".")
+    reason = storable(reason).strip().rstrip(".")  # it may quote a vendor's text
     if retry:
         error = f"{reason}; the task will be retried"
     else:

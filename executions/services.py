@@ -7,12 +7,14 @@ django-q2 worker).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from executions.backlog import MAX_TITLE, parse_checklist
+from executions.backlog import MAX_TITLE, check_size, parse_checklist
 from executions.errors import InvalidTask, TaskBusy
 from executions.models import Task
 
@@ -58,9 +60,21 @@ def create_task(
         raise
 
 
-def next_pending_task() -> Task | None:
-    """The task the scheduler runs next: highest priority, then oldest."""
-    return Task.objects.filter(status=Task.Status.PENDING).order_by("-priority", "created_at", "pk").first()
+def next_pending_task(*, exclude: Collection[int] = ()) -> Task | None:
+    """The task to run next: highest priority, then oldest, leaving out the ids in ``exclude``.
+
+    On PostgreSQL a task another process is choosing at this very moment (its row locked) is
+    skipped (``skip_locked``). The lock ends with the choice, though: the pipeline's claim is what
+    decides, so a caller that loses the claim (``TaskBusy``) chooses again, excluding that task.
+    """
+    with transaction.atomic():
+        return (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(status=Task.Status.PENDING)
+            .exclude(pk__in=list(exclude))
+            .order_by("-priority", "created_at", "pk")
+            .first()
+        )
 
 
 def requeue_task(task: Task) -> Task:
@@ -100,9 +114,15 @@ def import_checklist(text: str, *, source: str, source_prefix: str) -> ImportRes
     """Create a pending task per unchecked item; importing the same checklist again creates none.
 
     Each item's ``source_key`` is ``source_prefix`` plus a digest of its title, so an edited
-    description does not duplicate the task. All or nothing: a bad line imports nothing.
+    description does not duplicate the task. All or nothing: a bad line imports nothing, and so
+    does a checklist over IMPORT_MAX_BYTES or IMPORT_MAX_ITEMS.
     """
-    items = parse_checklist(text)
+    items = parse_checklist(check_size(text, max_bytes=settings.IMPORT_MAX_BYTES))
+    if len(items) > settings.IMPORT_MAX_ITEMS:
+        raise InvalidTask(
+            f"the checklist holds more than {settings.IMPORT_MAX_ITEMS:,} items (IMPORT_MAX_ITEMS): "
+            f"{len(items):,}; split it."
+        )
     created = skipped = 0
     with transaction.atomic():
         for item in items:

@@ -1,25 +1,37 @@
 """Validating a generated change before anything is published.
 
 Accepted: JSON of ``{"summary": str, "files": [{"path": str, "content": str}]}`` with 1–20 files,
-each path relative, normalised, inside the repository, not under ``.git/`` or (unless
-``ALLOW_WORKFLOW_CHANGES``) ``.github/workflows/``, and each content free of NUL bytes and at most
-200 KB of UTF-8. Anything else raises ``ChangeRejected`` saying which rule and which file.
+each path relative, normalised, inside the repository, not ``.git`` or ``.gitmodules`` in any
+spelling, not (unless ``ALLOW_WORKFLOW_CHANGES``) what runs in CI under ``.github/`` (workflows and
+actions), and each content free of NUL bytes and at most 200 KB of UTF-8. Anything else raises
+``ChangeRejected`` saying which rule and which file.
+
+Paths are compared after NFKC normalisation and case folding (``．git`` and ``.GIT`` are ``.git``),
+and a path holding an invisible format or control character (U+200B, U+202E) or a segment ending
+in a space or a dot (which Windows and some file systems drop) is refused outright: each of these
+can make a path that looks harmless name something that is not.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 from django.conf import settings
 
 from executions.errors import ChangeRejected
 from executions.gateways.base import Change, FileChange
+from executions.providers.base import storable
 
 MAX_FILES = 20
 MAX_FILE_BYTES = 200 * 1024
 MAX_PATH_BYTES = 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A segment git itself guards against (core.protectNTFS): the 8.3 short name of ".git".
+_GIT_SHORT_NAME = re.compile(r"git~\d+")
+# Under .github/, what CI runs: workflows, and actions (composite actions run from workflows).
+_CI_FOLDERS = ("workflows", "actions")
+_ACTION_FILES = ("action.yml", "action.yaml")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -43,7 +55,7 @@ def parse_change(text: str, *, allow_workflows: bool | None = None) -> Change:
         allow_workflows = settings.ALLOW_WORKFLOW_CHANGES
     changes = [_file(i, item, allow_workflows) for i, item in enumerate(files)]
     _check_distinct([c.path for c in changes])
-    return Change(summary=summary.strip(), files=changes)
+    return Change(summary=storable(summary).strip(), files=changes)
 
 
 def _file(index: int, item: object, allow_workflows: bool) -> FileChange:
@@ -73,8 +85,9 @@ def unsafe_path_reason(path: str, *, allow_workflows: bool = False) -> str:
     """Why ``path`` may not be written, or "" when it is a safe repository path."""
     if not path:
         return "it is empty"
-    if _CONTROL.search(path):
-        return "it holds a control character"
+    for char in path:
+        if unicodedata.category(char) in ("Cc", "Cf"):
+            return f"it holds a control character or an invisible format character (U+{ord(char):04X})"
     try:
         encoded = path.encode("utf-8")
     except UnicodeEncodeError:
@@ -88,11 +101,19 @@ def unsafe_path_reason(path: str, *, allow_workflows: bool = False) -> str:
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "it is not normalised or leaves the repository (no empty, '.' or '..' parts)"
-    lowered = [part.lower() for part in parts]
-    if ".git" in lowered:
+    # Compared as a file system or a reviewer may read them: compatibility forms folded, any case.
+    folded = unicodedata.normalize("NFKC", path).casefold().split("/")
+    if any(part != part.rstrip(" .") for part in parts + folded):
+        return "a path segment has a trailing space or dot"
+    if any(part == ".git" or _GIT_SHORT_NAME.fullmatch(part) for part in folded):
         return "it is inside .git/"
-    if not allow_workflows and lowered[:2] == [".github", "workflows"]:
-        return "CI workflows may not be changed (ALLOW_WORKFLOW_CHANGES is off)"
+    if ".gitmodules" in folded:
+        return "it is .gitmodules (submodules may not be changed)"
+    runs_in_ci = folded[0] == ".github" and (
+        (len(folded) > 1 and folded[1] in _CI_FOLDERS) or folded[-1] in _ACTION_FILES
+    )
+    if runs_in_ci and not allow_workflows:
+        return "CI workflows and actions may not be changed (ALLOW_WORKFLOW_CHANGES is off)"
     return ""
 
 
@@ -113,4 +134,4 @@ def _check_distinct(paths: list[str]) -> None:
 
 def _show(path: str) -> str:
     shown = path if len(path) <= 120 else path[:117] + "..."
-    return json.dumps(shown, ensure_ascii=False)
+    return json.dumps(storable(shown), ensure_ascii=False)

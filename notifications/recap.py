@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from budget import ledger
-from budget.models import Period
+from budget.models import Period, Reservation
 from budget.money import dollars_str
 from budget.selectors import period_summary
 from notifications import events
@@ -98,16 +98,30 @@ def is_finished(period: Period, *, now: dt.datetime) -> bool:
     return period.closed_at is not None or period.ends_at <= now
 
 
+def in_flight(period: Period, *, now: dt.datetime) -> int:
+    """Selector: executions still holding money in ``period`` (open reservations not yet expired).
+
+    Their charges still land in ``period`` after it ends, so its recap waits for them; a
+    reservation past its expiry belongs to an execution that stopped, and does not hold it back.
+    """
+    return Reservation.objects.filter(
+        period=period, status=Reservation.Status.OPEN, expires_at__gt=now
+    ).count()
+
+
 def recap_period(period: Period, *, force: bool = False, now: dt.datetime | None = None) -> bool:
     """Record and announce ``period``'s recap. True when this call sent one.
 
-    Without ``force`` only the first caller sends it (later calls: False); the caller picks
+    Without ``force`` only the first caller sends it (later calls: False), and only once no
+    execution is in flight in the period (``in_flight``; until then: False); the caller picks
     finished periods (``roll_over_periods``, ``send_recap``). With ``force`` a recap that was
     already sent goes out again as a new event with its own key; a period that is not over yet
     gets a preview that does not count as its recap, so the real one still goes out at month end.
     """
     now = now or timezone.now()
     preview = force and not is_finished(period, now=now)
+    if not force and in_flight(period, now=now):
+        return False  # its figures are not final yet: a later check sends it
     with transaction.atomic():
         if not preview and ledger.mark_recapped(period, now=now):
             period.refresh_from_db()

@@ -16,12 +16,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = Env()
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for (DEBUG=1, as bin/demo and the test suite do): the debug page is for a
+# developer's own machine. docs/security.md says how to turn it on.
+DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
+    # Development only: a known key is acceptable where DEBUG is on, never in production.
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
 else:
     # No default outside development: a missing key is a configuration error, not a weak key.
     SECRET_KEY = env.str("SECRET_KEY")
+# Error pages and error reports mask every secret, by name and by value (orchestration_site/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "orchestration_site.debug.SecretMaskingFilter"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -208,8 +213,25 @@ RESERVATION_TIMEOUT_SECONDS = env.int("RESERVATION_TIMEOUT_SECONDS", default=30 
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=120.0)
 
+# A checklist import (import_tasks, the admin upload) reads at most this many bytes and creates at
+# most this many tasks; a larger one is refused whole.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1024 * 1024)
+IMPORT_MAX_ITEMS = env.int("IMPORT_MAX_ITEMS", default=1000)
+
 LOCAL_REPO_PATH = env.str("LOCAL_REPO_PATH", default=str(BASE_DIR / "var" / "sandbox-repo"))
 ALLOW_WORKFLOW_CHANGES = env.bool("ALLOW_WORKFLOW_CHANGES", default=False)
+
+# Branches are <BRANCH_PREFIX>/<task id>-<slug>, on GitHub and in the local repository. Empty: "ai-" and
+# 8 hex digits unique to this deployment (executions.gateways.base.branch_prefix).
+BRANCH_PREFIX = env.str("BRANCH_PREFIX", default="").strip()
+if BRANCH_PREFIX and (
+    not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*", BRANCH_PREFIX)
+    or ".." in BRANCH_PREFIX
+    or BRANCH_PREFIX.endswith((".", ".lock"))
+):
+    raise ImproperlyConfigured(
+        f"BRANCH_PREFIX must be a git branch name part like ai or bots/orchestrator, not {BRANCH_PREFIX!r}."
+    )
 
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
@@ -346,7 +368,9 @@ NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=60)
 NOTIFY_RETRY_MAX_SECONDS = env.int("NOTIFY_RETRY_MAX_SECONDS", default=60 * 60)
 NOTIFY_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFY_CONNECT_TIMEOUT_SECONDS", default=5.0)
-NOTIFY_READ_TIMEOUT_SECONDS = env.float("NOTIFY_READ_TIMEOUT_SECONDS", default=10.0)
+# Long enough for Discord's slow answers: a send that times out after Discord accepted it is retried
+# and posts twice (at-least-once: docs/security.md). 30 s stays well inside NOTIFY_LEASE_SECONDS.
+NOTIFY_READ_TIMEOUT_SECONDS = env.float("NOTIFY_READ_TIMEOUT_SECONDS", default=30.0)
 NOTIFY_LEASE_SECONDS = env.int("NOTIFY_LEASE_SECONDS", default=5 * 60)
 if not NOTIFY_CONNECT_TIMEOUT_SECONDS + NOTIFY_READ_TIMEOUT_SECONDS < NOTIFY_LEASE_SECONDS:
     raise ImproperlyConfigured(

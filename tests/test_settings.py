@@ -11,9 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(*args, **env):
+    """Run manage.py in development settings (DEBUG=1) unless ``DEBUG`` is given (None: unset)."""
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY")}
+    given = {k: v for k, v in {"DEBUG": "1", **env}.items() if v is not None}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **given}, capture_output=True, text=True
     )
 
 

@@ -71,11 +71,27 @@ class RepositoryGateway(Protocol):
 
 
 def branch_name(task_id: int, title: str) -> str:
-    """Deterministic per task, so a retry reuses its branch: ``ai/<task id>-<slug>``."""
+    """Deterministic per task, so a retry reuses its branch: ``<prefix>/<task id>-<slug>``."""
     from django.utils.text import slugify
 
     slug = slugify(title)[:40].strip("-") or "task"
-    return f"ai/{task_id}-{slug}"
+    return f"{branch_prefix()}/{task_id}-{slug}"
+
+
+def branch_prefix() -> str:
+    """``BRANCH_PREFIX``, or by default ``ai-`` and 8 hex digits unique to this deployment.
+
+    Two deployments publishing to one repository must not reuse each other's branches (nor their
+    pull requests). The default digits are an HMAC keyed by SECRET_KEY: stable for the deployment,
+    different between deployments, and revealing nothing of the key. Rotating SECRET_KEY changes
+    them; set BRANCH_PREFIX to keep branch names across a rotation.
+    """
+    from django.conf import settings
+    from django.utils.crypto import salted_hmac
+
+    if settings.BRANCH_PREFIX:
+        return settings.BRANCH_PREFIX
+    return "ai-" + salted_hmac("executions.gateways.branch_prefix", "deployment").hexdigest()[:8]
 
 
 def get_gateway() -> RepositoryGateway:

@@ -1,6 +1,6 @@
 """Publishing to GitHub with PyGithub: one commit per change, one branch and one open PR per task.
 
-``publish`` is idempotent per task: the branch name is deterministic (``ai/<task id>-<slug>``), a
+``publish`` is idempotent per task: the branch name is deterministic (``<BRANCH_PREFIX>/<task id>-<slug>``), a
 branch head that already holds the same tree on the same base is reused instead of committed
 again, and an open pull request for the branch is updated instead of a second one being opened.
 Every GitHub failure becomes a ``PublishError`` whose text says what to fix and holds no secret.

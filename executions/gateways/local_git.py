@@ -1,6 +1,6 @@
 """Publishing to a git repository on disk (``LOCAL_REPO_PATH``), when GitHub is not configured.
 
-One branch per task (``ai/<task id>-<slug>``) and one commit per execution on top of it. Commits
+One branch per task (``<BRANCH_PREFIX>/<task id>-<slug>``, ``gateways.base.branch_name``) and one commit per execution on top of it. Commits
 are written with ``git fast-import`` straight into the object store: the working tree and the
 checked-out branch are never touched, so a person can browse the repository while workers publish,
 and a lock file next to the repository serialises publishers. The repository is created (with a
@@ -33,7 +33,7 @@ README = """\
 # Sandbox repository
 
 The PR orchestrator publishes here when GitHub is not configured: one branch per task
-(`ai/<task id>-<title>`), one commit per execution. Browse them with:
+(`<prefix>/<task id>-<title>`), one commit per execution. Browse them with:
 
     git log --all --oneline
 """

@@ -9,10 +9,24 @@ the caller can charge it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from budget.pricing import Usage, input_token_bound
+
+# Code points PostgreSQL cannot store in text: lone UTF-16 surrogates (valid JSON escapes, so a
+# vendor can send them, but not encodable as UTF-8) and NUL.
+_UNSTORABLE = re.compile(r"[\ud800-\udfff\x00]")
+
+
+def storable(text: str) -> str:
+    """``text`` with every code point a database cannot store replaced by U+FFFD.
+
+    Applied to every text a vendor sends before it is saved: an answer that cannot be written
+    must never roll back the charge it came with, nor leave an execution unfinished.
+    """
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,11 @@ class Completion:
     truncated: bool = False  # the answer hit max_tokens
     refusal: str = ""  # the model declined (OpenAI's ``refusal``)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        # Where a vendor's answer enters the product: every text in it becomes storable here.
+        for name in ("text", "request_id", "stop_reason", "refusal"):
+            object.__setattr__(self, name, storable(getattr(self, name)))
 
 
 @dataclass(frozen=True)

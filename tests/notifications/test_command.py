@@ -46,7 +46,7 @@ def test_failures_exit_1_and_say_what_waits(settings, discord, make_channel):
     lines = out.splitlines()
     assert lines[0] == "Notifications: sent 1, 1 dead, 1 stopped: channel turned off."
     assert lines[1].startswith("Channel B is off: The webhook answered 404 Not Found")
-    assert lines[2].startswith("Still waiting: 2 (next attempt at ")
+    assert lines[2] == "Still waiting: 2 (their channel is off: turn it on in the admin)."  # B's two
     assert lines[3] == "Dead: 1 in all (retry them in the admin or with --retry-dead)."
     assert lines[4] == "2 deliveries failed: see Deliveries in the admin."
     assert "s3cr3t" not in out

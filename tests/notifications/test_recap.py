@@ -268,6 +268,7 @@ def test_send_recap_reports_bad_usage_as_exit_code_2_on_one_line(settings):
         [sys.executable, str(MANAGE), "send_recap", "--month", "2026/10"],
         env={
             "PATH": "/usr/bin:/bin",
+            "DEBUG": "1",  # development settings: no SECRET_KEY needed
             "DATABASE_URL": test_database_url(),
             "LOCAL_REPO_PATH": settings.LOCAL_REPO_PATH,
         },

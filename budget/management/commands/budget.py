@@ -112,7 +112,7 @@ class Command(BaseCommand):
 
     def warnings(self, summary: PeriodSummary) -> list[str]:
         today = timezone.localdate()
-        out = []
+        out = list(summary.warnings)
         for model in retiring_models(on=today):
             successor = f"; its successor is {model.successor.name}" if model.successor else ""
             verb = "retired" if model.retires_on <= today else "retires"

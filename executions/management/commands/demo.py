@@ -104,7 +104,7 @@ class Command(BaseCommand):
             "\nWhere to look next:\n"
             f"  - the branches and commits:  git -C {path} log --all --oneline\n"
             "  - the admin (tasks, executions, budget):  python manage.py createsuperuser, then\n"
-            "    python manage.py runserver and open http://127.0.0.1:8000/admin/\n"
+            "    DEBUG=1 python manage.py runserver and open http://127.0.0.1:8000/admin/\n"
             "  - the figures as JSON:  python manage.py budget status --json\n"
             f"  - the local repository itself:  {path}\n"
             f"  - live mode: set ANTHROPIC_API_KEY and OPENAI_API_KEY (now: {settings.ORCHESTRATOR_MODE})"

@@ -1,14 +1,17 @@
 """``import_tasks FILE`` or ``import_tasks --from-repo PATH``: a markdown checklist becomes tasks.
 
 ``- [ ] Title`` lines, with the indented lines below as the description; checked items are
-skipped; importing again creates nothing new. ``--from-repo`` reads the checklist from the target
+skipped; importing again creates nothing new. At most IMPORT_MAX_BYTES (1 MB) and IMPORT_MAX_ITEMS
+(1,000 items) per import, or nothing is imported. ``--from-repo`` reads the checklist from the target
 repository (GitHub or the local git repository). Exit codes: 0 done, 2 bad usage or input.
 """
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from executions.backlog import read_checklist
 from executions.errors import InvalidTask
 from executions.gateways.base import PublishError, get_gateway
 from executions.models import Task
@@ -46,7 +49,8 @@ class Command(BaseCommand):
 
     def read_local(self, file: str) -> str:
         try:
-            return Path(file).read_text(encoding="utf-8")
+            with open(file, "rb") as stream:  # streamed, up to IMPORT_MAX_BYTES: /dev/zero ends
+                return read_checklist(stream, max_bytes=settings.IMPORT_MAX_BYTES)
         except FileNotFoundError:
             raise CommandError(f"{file}: no such file.", returncode=2) from None
         except IsADirectoryError:

@@ -16,6 +16,9 @@ from executions.models import Execution, Task
 from executions.pipeline import run_execution
 from executions.services import create_task, next_pending_task
 
+# Without --task, how many tasks a run tries when other processes claim its choice first.
+CLAIM_ATTEMPTS = 3
+
 
 class Command(BaseCommand):
     help = "Run one execution now: of a new task with this title, of --task ID, or of the next pending task."
@@ -31,7 +34,7 @@ class Command(BaseCommand):
             if target is None:
                 self.stdout.write("Nothing to do: no task is pending.")
                 return
-            execution = run_execution(target)
+            execution = self.run(target, chosen=title is None and task is None)
         except (InvalidTask, ConfigurationError, PricingError) as exc:
             raise CommandError(str(exc), returncode=2) from None
         except TaskBusy as exc:
@@ -41,6 +44,20 @@ class Command(BaseCommand):
         except BudgetExhausted as exc:
             raise CommandError(str(exc), returncode=3) from None
         self.report(execution)
+
+    def run(self, target: Task, *, chosen: bool) -> Execution:
+        """Run ``target``; a task this command chose itself that another process claimed first is
+        replaced by the next pending one (a few times), so concurrent runs take different tasks."""
+        tried = []
+        while True:
+            try:
+                return run_execution(target)
+            except TaskBusy:
+                tried.append(target.pk)
+                if not chosen or len(tried) >= CLAIM_ATTEMPTS:
+                    raise
+                if (target := next_pending_task(exclude=tried)) is None:
+                    raise
 
     def target(self, title: str | None, task_id: int | None, description: str) -> Task | None:
         if title and task_id:

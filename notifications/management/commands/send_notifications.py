@@ -9,6 +9,8 @@ is not a Discord webhook URL.
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Min
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from notifications import channels, delivery
@@ -70,9 +72,24 @@ class Command(BaseCommand):
             lines.append(f"Channel {channel.name} is off: {channel.disabled_reason}")
         active = Delivery.objects.filter(status__in=Delivery.ACTIVE)
         if count := active.count():
-            first = active.order_by("next_attempt_at").first()
-            when = timezone.localtime(first.next_attempt_at)
-            lines.append(f"Still waiting: {count} (next attempt at {when:%Y-%m-%d %H:%M:%S %Z}).")
+            lines.append(f"Still waiting: {count} ({self.next_attempt(active)}).")
         if dead := Delivery.objects.filter(status=Delivery.Status.DEAD).count():
             lines.append(f"Dead: {dead} in all (retry them in the admin or with --retry-dead).")
         return lines
+
+    def next_attempt(self, active) -> str:
+        """When the first waiting delivery really goes: never a time already past.
+
+        A delivery waits for its own time and for its channel's rate-limit pause; one whose
+        channel is off waits for a person, not for a time.
+        """
+        first = (
+            active.filter(channel__enabled=True)
+            .annotate(at=Greatest("next_attempt_at", Coalesce("channel__paused_until", "next_attempt_at")))
+            .aggregate(first=Min("at"))["first"]
+        )
+        if first is None:
+            return "their channel is off: turn it on in the admin"
+        if first <= timezone.now():
+            return "due now: the background worker sends it, or run this command again"
+        return f"next attempt at {timezone.localtime(first):%Y-%m-%d %H:%M:%S %Z}"

@@ -2,7 +2,8 @@
 
 The month defaults to the previous one (in TIME_ZONE). The recap is written to the outbox, which
 delivers it to every channel that wants recaps. Exit codes: 0 sent, or already sent (it says when
-and sends nothing); 2 bad usage: a malformed month, a month with no budget period, or a month that
+and sends nothing); 1 the month still has executions in flight (the recap waits for them);
+2 bad usage: a malformed month, a month with no budget period, or a month that
 is not over yet without ``--force`` (with it, a preview is sent that does not count as the recap).
 """
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from budget.money import format_usd
 from budget.periods import month_start, next_month, parse_month, part_of_month, periods_for_month
-from notifications.recap import is_finished, recap_period
+from notifications.recap import in_flight, is_finished, recap_period
 from notifications.text import plural
 
 
@@ -51,6 +52,12 @@ class Command(BaseCommand):
         for period in periods:
             part = part_of_month(period.starts_at, period.ends_at)
             label = f"{period.month:%Y-%m}" + (f" ({part})" if part else "")
+            if not force and period.recapped_at is None and (running := in_flight(period, now=now)):
+                raise CommandError(
+                    f"The recap of {label} waits for {running} execution{'s' if running != 1 else ''} still in "
+                    "flight; it goes out at the next hourly check after they end (or use --force now).",
+                    returncode=1,
+                )
             if recap_period(period, force=force, now=now):
                 period.refresh_from_db()
                 self.stdout.write(
