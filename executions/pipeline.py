@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger
@@ -30,7 +31,6 @@ from executions.gateways.base import (
 )
 from executions.models import Batch, Execution, ModelCall, Task
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
-from executions.rows import update_row
 from executions.validation import parse_change
 from notifications import events
 
@@ -73,21 +73,6 @@ def run_execution(
     prepared = prepare(task, providers=providers, gateway=gateway, now=now)
     execution = _start(task, prepared, providers, now)
     return _run(execution, prepared, providers, gateway, now)
-
-
-def execution_worst_case_nanos(
-    *,
-    providers: Providers | None = None,
-    gateway: RepositoryGateway | None = None,
-    now: dt.datetime | None = None,
-) -> int:
-    """What the next execution would reserve: the next pending task's worst case (or an empty task's)."""
-    from executions.services import next_pending_task
-
-    task = next_pending_task() or Task(title="", description="")
-    return prepare(
-        task, providers=providers or providers_for_mode(), gateway=gateway or get_gateway(), now=now
-    ).worst_case_nanos
 
 
 def prepare(
@@ -144,14 +129,8 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
     at = now or timezone.now()
     try:
         with transaction.atomic():
-            claimed = update_row(
-                Task,
-                task.pk,
-                where={"status": Task.Status.PENDING},
-                add={"attempts": 1},
-                status=Task.Status.RUNNING,
-                claimed_at=at,
-                updated_at=at,
+            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
+                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
             )
             if not claimed:
                 raise _NotClaimed
@@ -168,7 +147,6 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 started_at=at,
                 heartbeat_at=at,
             )
-            _hold_calls(execution)
             ledger.record_execution_started(reservation.period, now=now)
             events.execution_started(execution)
     except _NotClaimed:
@@ -274,13 +252,18 @@ def _charge(
     execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, **advance
 ) -> None:
     """The call's row, its charge and the execution's new cost in one transaction, with the
-    state change the answer leads to (``advance``), so that a crash never separates them."""
+    state change the answer leads to (``advance``), so that a crash never separates them.
+
+    The execution's row is written first: the ledger's lock order (execution, reservation,
+    period), which the reaper follows too."""
     completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
+    advance.setdefault("heartbeat_at", now or timezone.now())
     with transaction.atomic():
-        call = ModelCall.objects.create(
+        Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost, **advance)
+        ModelCall.objects.create(
             batch=answer.batch,
             standard_cost_nanos=standard,
             execution=execution,
@@ -303,27 +286,11 @@ def _charge(
             usage=completion.usage,
             now=now,
         )
-        advance.setdefault("heartbeat_at", now or timezone.now())
-        update_row(Execution, execution.pk, add={"cost_nanos": cost}, **advance)
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     for name, value in advance.items():
         setattr(execution, name, value)
     execution.cost_nanos += cost
-    _hold_calls(execution).append(call)
-
-
-def _hold_calls(execution: Execution) -> list[ModelCall]:
-    """The calls this execution made, held as its loaded ``execution.calls`` the way
-    ``prefetch_related`` holds them, so the events do not read back rows this run just wrote (only
-    this run writes its calls). Append each new call. ``execution.calls.all()`` answers from
-    memory; a filtered or ordered query still runs."""
-    cache = execution.__dict__.setdefault("_prefetched_objects_cache", {})
-    if "calls" not in cache:
-        loaded = execution.calls.all()  # lazy: no query runs
-        loaded._result_cache, loaded._prefetch_done = [], True
-        cache["calls"] = loaded
-    return cache["calls"]._result_cache
 
 
 def _change_from(completion: Completion, step: steps.Step) -> Change:
@@ -343,7 +310,7 @@ def _change_from(completion: Completion, step: steps.Step) -> Change:
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    update_row(Execution, execution.pk, **fields)
+    Execution.objects.filter(pk=execution.pk).update(**fields)
     for name, value in fields.items():
         setattr(execution, name, value)
 
@@ -369,7 +336,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
         ledger.record_execution_finished(
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
-        update_row(Task, execution.task_id, status=Task.Status.DONE, claimed_at=None, updated_at=at)
+        Task.objects.filter(pk=execution.task_id).update(status=Task.Status.DONE, claimed_at=None, updated_at=at)
         events.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
@@ -390,7 +357,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         ledger.release(execution.reservation, now=now)
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
         outcome = Task.Status.PENDING if retry else Task.Status.FAILED
-        update_row(Task, task.pk, status=outcome, claimed_at=None, updated_at=at)
+        Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
         events.execution_failed(execution)
     task.status, task.claimed_at = outcome, None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
