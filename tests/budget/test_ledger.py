@@ -102,8 +102,9 @@ def test_limit_cannot_drop_below_committed_money():
     reservation = ledger.reserve(3 * DOLLAR)
     charge(reservation, "2")
     period = current_period()
-    with pytest.raises(LimitError, match="below what this period has already spent"):
+    with pytest.raises(LimitError) as refused:
         set_limit(period, "2.50")
+    assert str(refused.value) == "limit $2.50 is below what this period has already spent and reserved ($3.00)"
     with pytest.raises(LimitError, match="cannot be negative"):
         set_limit(period, "-1")
     assert set_limit(period, "3.00").limit_nanos == 3 * DOLLAR
