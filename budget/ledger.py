@@ -114,17 +114,17 @@ def charge(
     expires_at = _expiry(now)  # progress: the reaper leaves a live execution alone
     candidates = _unreached_thresholds(period.pk)  # read before the period row is locked
     with transaction.atomic(savepoint=False):
-        status, held = (
-            Reservation.objects.select_for_update()
-            .values_list("status", "held_nanos")
-            .get(pk=reservation.pk)
+        reservation_row = Reservation.objects.filter(pk=reservation.pk)
+        charged = {"charged_nanos": F("charged_nanos") + cost_nanos, "expires_at": expires_at}
+        # The usual case, one statement: the reservation is open and holds the whole cost.
+        from_held = cost_nanos
+        covered = reservation_row.filter(status=Reservation.Status.OPEN, held_nanos__gte=cost_nanos).update(
+            held_nanos=F("held_nanos") - cost_nanos, **charged
         )
-        from_held = min(cost_nanos, held) if status == Reservation.Status.OPEN else 0
-        Reservation.objects.filter(pk=reservation.pk).update(
-            held_nanos=F("held_nanos") - from_held,
-            charged_nanos=F("charged_nanos") + cost_nanos,
-            expires_at=expires_at,
-        )
+        if not covered:  # closed, or holding less than the cost: take what it holds, under its lock
+            status, held = reservation_row.select_for_update().values_list("status", "held_nanos").get()
+            from_held = min(cost_nanos, held) if status == Reservation.Status.OPEN else 0
+            reservation_row.update(held_nanos=F("held_nanos") - from_held, **charged)
         Period.objects.filter(pk=period.pk).update(
             spent_nanos=F("spent_nanos") + cost_nanos, reserved_nanos=F("reserved_nanos") - from_held
         )
@@ -140,7 +140,7 @@ def charge(
             reservation.pk,
             format_usd(from_held),
         )
-    reservation.held_nanos = held - from_held
+    reservation.held_nanos = reservation.held_nanos - cost_nanos if covered else held - from_held
     reservation.charged_nanos += cost_nanos
     reservation.expires_at = expires_at
     return ChargeResult(cost_nanos=cost_nanos, milestones=milestones)
@@ -283,6 +283,6 @@ def _add_daily(period: Period, now: dt.datetime, **increments: int) -> None:
 
 def _add_model_usage(period: Period, model_name: str, provider: str, usage: Usage, cost: int) -> None:
     increments = {"calls": 1, "cost_nanos": cost, **usage.as_dict()}
-    added = {name: F(name) + amount for name, amount in increments.items()}
+    added = {name: F(name) + amount for name, amount in increments.items() if amount}
     if not ModelUsage.objects.filter(period=period, model_name=model_name).update(**added):
         ModelUsage.objects.create(period=period, model_name=model_name, provider=provider, **increments)

@@ -135,6 +135,20 @@ def test_a_ledger_call_in_a_broken_transaction_is_refused_as_djangos_would_be():
     assert current_period().spent_nanos == 0
 
 
+def test_a_charge_larger_than_what_is_held_is_recorded_and_said_loudly(caplog):
+    reservation = ledger.reserve(DOLLAR)
+    charge(reservation, "0.75")
+    charge(reservation, "0.50")  # the vendor billed past the worst case: a bound was wrong
+
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("1.25"), 0)
+    stored = Reservation.objects.get(pk=reservation.pk)
+    assert (stored.held_nanos, stored.charged_nanos) == (0, to_nanos("1.25"))
+    assert (reservation.held_nanos, reservation.charged_nanos) == (0, to_nanos("1.25"))
+    assert "charge of $0.50 exceeds what reservation" in caplog.text
+    assert ledger.release(reservation) == 0
+
+
 def test_misuse_raises_the_same_errors_on_every_database():
     with pytest.raises(ValueError):
         ledger.reserve(0)
