@@ -13,7 +13,8 @@ refusals to the load. Prints cycles per second and the overspend, which must be 
 It also prints where each cycle's CPU goes, to tell the ledger's limits from the machine's: the
 workers' own (Python and the driver) and their PostgreSQL backends' (read from /proc when the server
 is local), with the most cycles a second the cores allow at that cost; then the same for four round
-trips per cycle that do nothing (``SELECT 1``).
+trips per cycle that do nothing (``SELECT 1``), a measure of how busy the machine was: compare
+figures taken in one sitting.
 """
 
 import argparse
