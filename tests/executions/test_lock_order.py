@@ -42,7 +42,9 @@ def lock_waiters() -> int:
 @time_machine.travel("2026-11-15 12:00Z", tick=True)
 def test_the_reaper_waits_for_a_live_charge_and_then_leaves_the_execution_alone():
     task = create_task(title="A call that outlasts the timeout")
-    providers = Providers(analysis=SlowAnalyst("anthropic", "analysis"), codegen=simulated_providers().codegen)
+    providers = Providers(
+        analysis=SlowAnalyst("anthropic", "analysis"), codegen=simulated_providers().codegen
+    )
     charging, resume = threading.Event(), threading.Event()
     outcome, errors = {}, []
 
