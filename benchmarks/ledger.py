@@ -1,8 +1,10 @@
 """Ledger throughput under contention on PostgreSQL (a script, not a test).
 
     python benchmarks/ledger.py [--workers 32] [--seconds 10] [--url postgres://postgres@127.0.0.1:5432/postgres]
+                                [--database-name bench_ledger]
 
-Creates (and afterwards drops) a scratch database ``bench_ledger``, migrates it, then runs N worker
+Creates (and afterwards drops) a scratch database (``--database-name``, default ``bench_ledger``;
+give it a name of its own when others share the server), migrates it, then runs N worker
 processes, each with its own connection, doing reserve → charge → charge → release cycles against
 one period for the same measured seconds (all start together, once every worker has set up Django).
 The limit ($1,000, or BENCH_LIMIT) leaves room for the whole run; set a small BENCH_LIMIT to add
@@ -11,7 +13,8 @@ refusals to the load. Prints cycles per second and the overspend, which must be 
 It also prints where each cycle's CPU goes, to tell the ledger's limits from the machine's: the
 workers' own (Python and the driver) and their PostgreSQL backends' (read from /proc when the server
 is local), with the most cycles a second the cores allow at that cost; then the same for four round
-trips per cycle that do nothing (``SELECT 1``).
+trips per cycle that do nothing (``SELECT 1``), a measure of how busy the machine was: compare
+figures taken in one sitting.
 """
 
 import argparse
@@ -25,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "bench_ledger"
 
 
 def setup_django(url: str) -> None:
@@ -159,15 +161,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-name", default="bench_ledger", help="the scratch database to create and drop")
     args = parser.parse_args()
+    db_name = args.database_name
+    if not db_name.replace("_", "").isalnum():
+        parser.error("--database-name: letters, digits and underscores only")
     admin_url = args.url
-    bench_url = admin_url.rsplit("/", 1)[0] + f"/{DB_NAME}"
+    bench_url = admin_url.rsplit("/", 1)[0] + f"/{db_name}"
 
     import psycopg
 
     with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name}")
+        conn.execute(f"CREATE DATABASE {db_name}")
     try:
         setup_django(bench_url)
         from django.core.management import call_command
@@ -214,7 +220,7 @@ def main() -> None:
             sys.exit(1)
     finally:
         with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connection
 from django.utils import timezone
 
 from budget.models import LanguageModel, Price
@@ -68,39 +67,17 @@ def resolve_current(names: list[str], *, on: dt.date | None = None) -> dict[str,
     the error. Read fresh on every call, so an edit in the admin applies to the next execution.
     """
     on = on or timezone.localdate()
-    names = list(dict.fromkeys(names))
-    if not names:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_current_sql(len(names)), [on, *names])
-        rows = cursor.fetchall()
-    resolved = {}
-    width = len(LanguageModel._meta.concrete_fields)
-    for row in rows:
-        model = LanguageModel.from_db(connection.alias, _MODEL_COLUMNS, row[:width])
-        if row[width] is None or is_retired(model, on):
-            continue
-        price = Price.from_db(connection.alias, _PRICE_COLUMNS, row[width:])
-        price.model = model  # the row it belongs to, already in hand
-        resolved[model.name] = ResolvedModel(requested=model.name, model=model, price=price)
-    return resolved
-
-
-_MODEL_COLUMNS = [f.attname for f in LanguageModel._meta.concrete_fields]
-_PRICE_COLUMNS = [f.attname for f in Price._meta.concrete_fields]
-
-
-def _current_sql(count: int) -> str:
-    """Each named model joined to its price in force on a date (the latest ``effective_from``)."""
-    model, price = LanguageModel._meta.db_table, Price._meta.db_table
-    model_columns = ", ".join(f"m.{f.column}" for f in LanguageModel._meta.concrete_fields)
-    price_columns = ", ".join(f"p.{f.column}" for f in Price._meta.concrete_fields)
-    return (
-        f"SELECT {model_columns}, {price_columns} FROM {model} m LEFT JOIN {price} p ON p.id = "
-        f"(SELECT latest.id FROM {price} latest WHERE latest.model_id = m.id AND latest.effective_from <= %s "
-        "ORDER BY latest.effective_from DESC LIMIT 1) "
-        f"WHERE m.name IN ({', '.join(['%s'] * count)})"
+    prices = (
+        Price.objects.select_related("model")
+        .filter(model__name__in=names, effective_from__lte=on)
+        .order_by("-effective_from")  # each model's price in force comes first
     )
+    resolved = {}
+    for price in prices:
+        model = price.model
+        if model.name not in resolved and not is_retired(model, on):
+            resolved[model.name] = ResolvedModel(requested=model.name, model=model, price=price)
+    return resolved
 
 
 def retiring_models(*, on: dt.date | None = None, within_days: int = 30) -> list[LanguageModel]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from budget.models import Period
-from budget.money import MoneyError, to_nanos
+from budget.money import MoneyError, format_usd, to_nanos
 
 
 class LimitError(ValueError):
@@ -67,14 +67,8 @@ def default_limit_nanos() -> int:
 def current_period(*, now: dt.datetime | None = None) -> Period:
     """The period open at ``now``, creating the month's period if this is its first call."""
     now = now or timezone.now()
-    at = connection.ops.adapt_datetimefield_value(now)
-    # Every execution reads it: written out in SQL, since building the query costs more than the read.
-    found = Period.objects.raw(
-        f"SELECT * FROM {Period._meta.db_table} WHERE starts_at <= %s AND ends_at > %s AND closed_at IS NULL "
-        "ORDER BY starts_at DESC LIMIT 1",
-        [at, at],
-    )
-    return next(iter(found), None) or _open_month(now)
+    found = Period.objects.filter(starts_at__lte=now, ends_at__gt=now, closed_at__isnull=True).first()
+    return found or _open_month(now)
 
 
 def _open_month(now: dt.datetime) -> Period:
@@ -107,7 +101,7 @@ def set_limit(period: Period, dollars: str, *, now: dt.datetime | None = None) -
         period.refresh_from_db()
         raise LimitError(
             f"limit ${dollars} is below what this period has already spent and reserved "
-            f"(${period.spent_nanos + period.reserved_nanos:,} nanodollars)"
+            f"({format_usd(period.spent_nanos + period.reserved_nanos)})"
         )
     # A raised limit may make room again: the next exhaustion deserves its own announcement.
     Period.objects.filter(pk=period.pk, exhausted_at__isnull=False).filter(

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from budget import pacing
@@ -127,19 +126,12 @@ class PeriodSummary:
         }
 
 
-# The summary and the figures are read for every execution's events: their reads are written out
-# in SQL (no query building, which costs more than the reads), and ``raw()`` makes the instances.
 _TOTALS = [f.name for f in ModelTotals.__dataclass_fields__.values()]
 
 
 def model_totals(period: Period) -> list[ModelTotals]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(_TOTALS)} FROM {ModelUsage._meta.db_table} WHERE period_id = %s "
-            "ORDER BY cost_nanos DESC, model_name",
-            [period.pk],
-        )
-        return [ModelTotals(*row) for row in cursor.fetchall()]
+    rows = ModelUsage.objects.filter(period=period).order_by("-cost_nanos", "model_name").values_list(*_TOTALS)
+    return [ModelTotals(*row) for row in rows]
 
 
 def period_summary(period: Period | None = None, *, now: dt.datetime | None = None) -> PeriodSummary:
@@ -150,20 +142,15 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
     """
     now = now or timezone.now()
     period_id = period.pk if period else current_period(now=now).pk
-    periods, thresholds = Period._meta.db_table, Threshold._meta.db_table
-    [period] = Period.objects.raw(
-        f"SELECT *, (SELECT MIN(amount_nanos) FROM {thresholds} WHERE enabled "
-        f"AND amount_nanos > {periods}.spent_nanos) AS next_threshold_nanos FROM {periods} WHERE id = %s",
-        [period_id],
-    )
-    milestones = Milestone.objects.raw(
-        f"SELECT * FROM {Milestone._meta.db_table} WHERE period_id = %s ORDER BY threshold_nanos", [period_id]
-    )
+    next_threshold = Threshold.objects.filter(enabled=True, amount_nanos__gt=OuterRef("spent_nanos"))
+    period = Period.objects.annotate(
+        next_threshold_nanos=Subquery(next_threshold.order_by("amount_nanos").values("amount_nanos")[:1])
+    ).get(pk=period_id)
     return PeriodSummary(
         period=period,
         now=now,
         models=model_totals(period),
-        milestones=list(milestones),
+        milestones=list(Milestone.objects.filter(period_id=period_id).order_by("threshold_nanos")),
         next_milestone_nanos=period.next_threshold_nanos,
         **held_for_batches(period, now),
         warnings=overrun_warnings(period),
@@ -182,8 +169,7 @@ def held_for_batches(period: Period, now: dt.datetime) -> dict[str, int]:
 def period_figures(period: Period) -> dict:
     """``period``'s own figures, read afresh (``PeriodSummary.figures``): one read, without the
     per-model totals, milestones and pace of ``period_summary``."""
-    [fresh] = Period.objects.raw(f"SELECT * FROM {Period._meta.db_table} WHERE id = %s", [period.pk])
-    return PeriodSummary(period=fresh, now=timezone.now()).figures()
+    return PeriodSummary(period=Period.objects.get(pk=period.pk), now=timezone.now()).figures()
 
 
 def all_periods() -> list[Period]:

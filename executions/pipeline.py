@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger, overruns
@@ -32,7 +33,6 @@ from executions.gateways.base import (
 from executions.models import Batch, Execution, ModelCall, Task
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
-from executions.rows import update_row
 from executions.validation import parse_change
 from notifications import events
 
@@ -75,21 +75,6 @@ def run_execution(
     prepared = prepare(task, providers=providers, gateway=gateway, now=now)
     execution = _start(task, prepared, providers, now)
     return _run(execution, prepared, providers, gateway, now)
-
-
-def execution_worst_case_nanos(
-    *,
-    providers: Providers | None = None,
-    gateway: RepositoryGateway | None = None,
-    now: dt.datetime | None = None,
-) -> int:
-    """What the next execution would reserve: the next pending task's worst case (or an empty task's)."""
-    from executions.services import next_pending_task
-
-    task = next_pending_task() or Task(title="", description="")
-    return prepare(
-        task, providers=providers or providers_for_mode(), gateway=gateway or get_gateway(), now=now
-    ).worst_case_nanos
 
 
 def prepare(
@@ -146,14 +131,8 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
     at = now or timezone.now()
     try:
         with transaction.atomic():
-            claimed = update_row(
-                Task,
-                task.pk,
-                where={"status": Task.Status.PENDING},
-                add={"attempts": 1},
-                status=Task.Status.RUNNING,
-                claimed_at=at,
-                updated_at=at,
+            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
+                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
             )
             if not claimed:
                 raise _NotClaimed
@@ -170,7 +149,6 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 started_at=at,
                 heartbeat_at=at,
             )
-            _hold_calls(execution)
             ledger.record_execution_started(reservation.period, now=now)
             events.execution_started(execution)
     except _NotClaimed:
@@ -281,12 +259,18 @@ def _charge(
     The charge commits first, on its own: it is what the vendor billed, and nothing derived from
     the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
     leaves the money charged and the execution in its previous state, which the reaper ends.
+
+    The execution's row is written first: the ledger's lock order (execution, reservation,
+    period), which the reaper follows too.
     """
     completion = answer.completion
     cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
     with transaction.atomic():
+        Execution.objects.filter(pk=execution.pk).update(
+            cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
+        )
         call = ModelCall.objects.create(
             batch=answer.batch,
             standard_cost_nanos=standard,
@@ -310,11 +294,9 @@ def _charge(
             usage=completion.usage,
             now=now,
         )
-        update_row(Execution, execution.pk, add={"cost_nanos": cost}, heartbeat_at=now or timezone.now())
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     execution.cost_nanos += cost
-    _hold_calls(execution).append(call)
     if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
         _stop_on_overrun(execution, step, call, charged.over_nanos, now)
     if advance:
@@ -351,18 +333,6 @@ def _stop_on_overrun(
     )
 
 
-def _hold_calls(execution: Execution) -> list[ModelCall]:
-    """The calls this execution made, held as its loaded ``execution.calls`` the way
-    ``prefetch_related`` holds them, so the events do not read back rows this run just wrote (only
-    this run writes its calls). Append each new call. ``execution.calls.all()`` answers from
-    memory; a filtered or ordered query still runs."""
-    cache = execution.__dict__.setdefault("_prefetched_objects_cache", {})
-    if "calls" not in cache:
-        loaded = execution.calls.all()  # lazy: no query runs
-        loaded._result_cache, loaded._prefetch_done = [], True
-        cache["calls"] = loaded
-    return cache["calls"]._result_cache
-
 
 def _change_from(completion: Completion, step: steps.Step) -> Change:
     if completion.refusal:
@@ -381,7 +351,7 @@ def _change_from(completion: Completion, step: steps.Step) -> Change:
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    update_row(Execution, execution.pk, **fields)
+    Execution.objects.filter(pk=execution.pk).update(**fields)
     for name, value in fields.items():
         setattr(execution, name, value)
 
@@ -407,7 +377,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
         ledger.record_execution_finished(
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
-        update_row(Task, execution.task_id, status=Task.Status.DONE, claimed_at=None, updated_at=at)
+        Task.objects.filter(pk=execution.task_id).update(status=Task.Status.DONE, claimed_at=None, updated_at=at)
         events.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
@@ -428,7 +398,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         ledger.release(execution.reservation, now=now)
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
         outcome = Task.Status.PENDING if retry else Task.Status.FAILED
-        update_row(Task, task.pk, status=outcome, claimed_at=None, updated_at=at)
+        Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
         events.execution_failed(execution)
     task.status, task.claimed_at = outcome, None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)

@@ -53,7 +53,8 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
     """Abandon one execution if it is still stalled. One transaction: all of it or none of it."""
     with transaction.atomic():
         # Conditional: an execution that made progress (or finished) meanwhile is left alone, and
-        # of two reapers only one closes it.
+        # of two reapers only one closes it. Its row is locked first, then the ledger's rows: the
+        # order a live charge takes them in (``budget.ledger``), so the two never deadlock.
         execution = (
             Execution.objects.select_for_update(of=("self",))
             .select_related("task", "period", "reservation")

@@ -99,13 +99,8 @@ def batch_mode() -> bool:
 
 
 def _step_configs() -> dict[str, StepConfig]:
-    """Each step's configuration, read afresh: an edit in the admin applies to the next execution.
-
-    Written out in SQL: every execution reads it, and building the query costs more than the read.
-    """
-    return {
-        config.step: config for config in StepConfig.objects.raw(f"SELECT * FROM {StepConfig._meta.db_table}")
-    }
+    """Each step's configuration, read afresh: an edit in the admin applies to the next execution."""
+    return {config.step: config for config in StepConfig.objects.all()}
 
 
 def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, ResolvedModel]) -> Step:

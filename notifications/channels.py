@@ -75,9 +75,7 @@ def channels_for(kind: str) -> list[Channel]:
     """Enabled channels that want events of this kind (a handful: filtered here, not in SQL, since
     SQLite cannot look inside a JSON list)."""
     sync_env_channel()
-    # Read for every event: written out in SQL, since building the query costs more than the read.
-    enabled = Channel.objects.raw(f"SELECT * FROM {Channel._meta.db_table} WHERE enabled ORDER BY id")
-    return [c for c in enabled if c.wants(kind)]
+    return [c for c in Channel.objects.filter(enabled=True).order_by("id") if c.wants(kind)]
 
 
 def disable(channel: Channel, reason: str, *, now=None) -> None:
@@ -86,10 +84,6 @@ def disable(channel: Channel, reason: str, *, now=None) -> None:
     reason = f"{reason} (turned off {at:%Y-%m-%d %H:%M %Z}); fix the URL and turn it back on."
     Channel.objects.filter(pk=channel.pk).update(enabled=False, disabled_reason=reason[:500], updated_at=at)
     channel.enabled, channel.disabled_reason = False, reason[:500]
-
-
-def enable(channel: Channel) -> None:
-    Channel.objects.filter(pk=channel.pk).update(enabled=True, disabled_reason="", updated_at=timezone.now())
 
 
 def send_test(channel: Channel) -> str:

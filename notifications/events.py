@@ -142,8 +142,3 @@ def model_retiring(model: LanguageModel, *, on: dt.date) -> Event | None:
             "days_left": (model.retires_on - on).days if model.retires_on else None,
         },
     )
-
-
-def operational_error(*, where: str, message: str, key: str) -> Event | None:
-    """Something an operator must look at. ``message`` must not contain a secret."""
-    return emit(Kind.ERROR, key=f"error:{key}", payload={"where": where, "message": message})

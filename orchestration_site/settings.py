@@ -91,11 +91,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-else:
-    # Django turns psycopg's prepared statements off; the ORM's client-side cursors never use them
-    # either way. This lets the ledger's calls (budget.ledger._call), run thousands of times on a
-    # connection, be parsed and planned once per connection instead of on every call.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 
 # Test databases: a file for SQLite (not :memory:, so threads and subprocesses share it), and a
 # name of its own per TEST_DB_SUFFIX so test runs side by side don't drop each other's database.

@@ -17,7 +17,7 @@ from executions.gateways.base import PublishError
 from executions.gateways.local_git import LocalGitGateway
 from executions.jobs import run_task
 from executions.models import Execution, Task
-from executions.pipeline import execution_worst_case_nanos, run_execution
+from executions.pipeline import prepare, run_execution
 from executions.providers.simulated import simulated_providers
 from executions.services import create_task
 from notifications.models import Event
@@ -71,10 +71,11 @@ def test_a_simulated_execution_costs_the_seed_profile_and_lands_in_git(settings)
 
 
 def test_the_worst_case_reserved_is_what_the_scheduler_is_told():
-    create_task(title="Add a changelog")
-    expected = execution_worst_case_nanos()
+    task = create_task(title="Add a changelog")
+    # What the scheduler asks before it starts one (executions.scheduler).
+    expected = prepare(task, providers=simulated_providers(), gateway=LocalGitGateway.from_settings()).worst_case_nanos
 
-    execution = run_execution(Task.objects.get())
+    execution = run_execution(task)
 
     assert execution.reserved_nanos == expected
     assert execution.reservation.amount_nanos == expected

@@ -1,8 +1,9 @@
 """``run_execution ["task title"] [--task ID]``: run one execution now, synchronously.
 
 With a title, a new task is created and run; with ``--task``, that task; with neither, the next
-pending task. Exit codes: 0 succeeded (or nothing to do), 1 failed or not started (task busy),
-2 bad usage or configuration, 3 budget exhausted.
+pending task. Exit codes: 0 succeeded (or nothing to do), 1 failed or not started (the task is
+running in another process), 2 bad usage (such as ``--task`` of a task that is done, failed or
+skipped) or configuration, 3 budget exhausted.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -66,6 +67,8 @@ class Command(BaseCommand):
             task = Task.objects.filter(pk=task_id).first()
             if task is None:
                 raise InvalidTask(f"There is no task {task_id}.")
+            if task.status not in (Task.Status.PENDING, Task.Status.RUNNING):  # running: busy, exit 1
+                raise InvalidTask(f"Task {task_id} is {task.status}, not pending: requeue it to run it again.")
             return task
         if title is not None:
             return create_task(title=title, description=description)

@@ -1,0 +1,94 @@
+"""The reaper and a live charge take the execution row, the reservation and the period in one order
+(``budget.ledger``'s docstring), so a run whose call outlasts the timeout never deadlocks with it."""
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+import time_machine
+from django.db import connection, connections
+
+from budget.periods import current_period
+from executions.models import Execution
+from executions.pipeline import run_execution
+from executions.providers import Providers
+from executions.providers.simulated import SimulatedProvider, simulated_providers
+from executions.reaper import abandon_stalled_executions
+from executions.services import create_task
+from tests.executions.conftest import assert_ledger_consistent
+
+TIMEOUT = dt.timedelta(minutes=30)  # RESERVATION_TIMEOUT_SECONDS's default
+
+
+class SlowAnalyst(SimulatedProvider):
+    """Takes a moment, so the charge's heartbeat is later than the one before the call."""
+
+    def complete(self, request):
+        time.sleep(0.3)
+        return super().complete(request)
+
+
+def lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # two connections, each committing for real
+@time_machine.travel("2026-11-15 12:00Z", tick=True)
+def test_the_reaper_waits_for_a_live_charge_and_then_leaves_the_execution_alone():
+    task = create_task(title="A call that outlasts the timeout")
+    providers = Providers(
+        analysis=SlowAnalyst("anthropic", "analysis"), codegen=simulated_providers().codegen
+    )
+    charging, resume = threading.Event(), threading.Event()
+    outcome, errors = {}, []
+
+    def pause_after_the_period_row(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('UPDATE "budget_period" SET "spent_nanos"') and not charging.is_set():
+            charging.set()  # the first charge holds the execution, the reservation and the period
+            resume.wait(timeout=30)
+        return result
+
+    def live_run():
+        try:
+            with connection.execute_wrapper(pause_after_the_period_row):
+                outcome["execution"] = run_execution(task, providers=providers)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def reaper(now):
+        try:
+            outcome["abandoned"] = abandon_stalled_executions(now=now)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    runner = threading.Thread(target=live_run)
+    runner.start()
+    assert charging.wait(timeout=30), errors
+    # Stalled by the heartbeat committed before the call, not by the one this charge is writing.
+    before_the_call = Execution.objects.get().heartbeat_at
+    reaping = threading.Thread(target=reaper, args=(before_the_call + TIMEOUT + dt.timedelta(seconds=0.1),))
+    reaping.start()
+    deadline = time.monotonic() + 10
+    while not lock_waiters() and time.monotonic() < deadline:  # the reaper queues behind the charge
+        time.sleep(0.02)
+    waited = lock_waiters()
+    resume.set()
+    runner.join(30)
+    reaping.join(30)
+
+    assert not errors  # no deadlock on either side
+    assert waited == 1
+    assert outcome["abandoned"] == []  # under the lock it saw the charge's progress
+    assert outcome["execution"].status == Execution.Status.SUCCEEDED
+    assert_ledger_consistent(current_period())
