@@ -118,8 +118,7 @@ class InexactBatchPrice(PricingError):
         self.model = price.model.name
 
 
-RATE_FIELDS = ("input_nanos", "output_nanos", "cache_read_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos")
-
+# Each rate field of a price and the ``Usage`` count it prices.
 _USAGE_OF = {
     "input_nanos": "input_tokens",
     "output_nanos": "output_tokens",
@@ -127,6 +126,7 @@ _USAGE_OF = {
     "cache_write_5m_nanos": "cache_write_5m_tokens",
     "cache_write_1h_nanos": "cache_write_1h_tokens",
 }
+RATE_FIELDS = tuple(_USAGE_OF)
 
 
 def billing_increment(price: Price, field: str) -> int:
