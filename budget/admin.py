@@ -124,7 +124,7 @@ class PriceForm(forms.ModelForm):
 
     class Meta:
         model = Price
-        fields = ["model", "effective_from", "batch_discount_percent"]
+        fields = ["model", "effective_from", "batch_discount_percent", "cache_read_increment_tokens"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -47,6 +47,11 @@ class Price(models.Model):
     cache_write_1h_nanos = models.BigIntegerField(null=True, blank=True)
     cache_read_nanos = models.BigIntegerField(null=True, blank=True)
     batch_discount_percent = models.PositiveSmallIntegerField(default=50)
+    cache_read_increment_tokens = models.PositiveIntegerField(
+        default=1,
+        help_text="Cache reads are billed in multiples of this many tokens (OpenAI: 128). A batch "
+        "price is exact when the batch cache-read rate times this is a whole nanodollar.",
+    )
 
     class Meta:
         ordering = ["model__name", "-effective_from"]
@@ -57,6 +62,9 @@ class Price(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(batch_discount_percent__lte=100), name="batch_discount_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(cache_read_increment_tokens__gte=1), name="cache_read_increment_at_least_1"
             ),
         ]
 

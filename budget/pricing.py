@@ -7,12 +7,15 @@ vendor's usage object (SDK object or plain dict). ``cost_nanos`` prices each par
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, fields
 from typing import Any
 
 from django.utils import timezone
 
 from budget.models import LanguageModel, Price
+
+log = logging.getLogger(__name__)
 
 
 class PricingError(Exception):
@@ -105,65 +108,101 @@ _USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 class InexactBatchPrice(PricingError):
     def __init__(self, price: Price, field: str, rate: int):
         name = field.removesuffix("_nanos").replace("_", " ")
+        step = billing_increment(price, field)
+        per = "" if step == 1 else f" for the {step} tokens it is billed in"
         super().__init__(
             f"{price.model.name}'s {name} rate ({rate} nanodollars per token) less its "
-            f"{price.batch_discount_percent}% batch discount is not a whole nanodollar, so a batch call "
-            "cannot be charged exactly: turn batch off for this step in the admin, or use another model."
+            f"{price.batch_discount_percent}% batch discount is not a whole nanodollar{per}, so a batch "
+            "call cannot be charged exactly: turn batch off for this step in the admin, or use another model."
         )
         self.model = price.model.name
 
 
-RATE_FIELDS = ("input_nanos", "output_nanos", "cache_read_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos")
+# Each rate field of a price and the ``Usage`` count it prices.
+_USAGE_OF = {
+    "input_nanos": "input_tokens",
+    "output_nanos": "output_tokens",
+    "cache_read_nanos": "cache_read_tokens",
+    "cache_write_5m_nanos": "cache_write_5m_tokens",
+    "cache_write_1h_nanos": "cache_write_1h_tokens",
+}
+RATE_FIELDS = tuple(_USAGE_OF)
+
+
+def billing_increment(price: Price, field: str) -> int:
+    """How many tokens of this class the vendor bills at a time (every count is a multiple of it).
+
+    Only cache reads have one above 1: OpenAI reports ``cached_tokens`` in steps of 128.
+    """
+    return price.cache_read_increment_tokens if field == "cache_read_nanos" else 1
+
+
+def _batch_nanos_x100(price: Price, field: str, tokens: int) -> int:
+    """A hundred times the batch cost of ``tokens`` of this class (whole, whatever the rate)."""
+    return tokens * getattr(price, field) * (100 - price.batch_discount_percent)
 
 
 def rate(price: Price, field: str, *, batch: bool = False) -> int | None:
-    """One token class's rate in nanodollars per token; with ``batch``, less the batch discount.
+    """One token class's rate in nanodollars per token; with ``batch``, less the batch discount,
+    rounded UP to a whole nanodollar (37.5 → 38): for bounds only, never for charging.
 
-    The discount applies to every class (cache reads and writes too: the discounts stack). A
-    batch rate that is not a whole nanodollar raises ``InexactBatchPrice``: costs stay exact.
+    The discount applies to every class (cache reads and writes too: the discounts stack).
     """
     standard = getattr(price, field)
     if not batch or standard is None:
         return standard
-    scaled = standard * (100 - price.batch_discount_percent)
-    if scaled % 100:
-        raise InexactBatchPrice(price, field, standard)
-    return scaled // 100
+    return -(-_batch_nanos_x100(price, field, 1) // 100)
 
 
 def check_batch_price(price: Price) -> None:
-    """Raise ``InexactBatchPrice`` unless every batch rate of ``price`` is a whole nanodollar."""
+    """Raise ``InexactBatchPrice`` unless every billed class's batch cost is exact.
+
+    The rule: a class's batch rate times its billing increment must be a whole number of
+    nanodollars; then every count the vendor can report (a multiple of the increment) costs a whole
+    number of nanodollars at the batch price. Every class with a rate is checked, whichever vendor
+    reports it: simple, and no catalog price is refused for a class its vendor never reports.
+    """
     for field in RATE_FIELDS:
-        rate(price, field, batch=True)
+        if getattr(price, field) is not None and _batch_nanos_x100(price, field, billing_increment(price, field)) % 100:
+            raise InexactBatchPrice(price, field, getattr(price, field))
 
 
 def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:
-    """The exact cost of ``usage`` at ``price`` (at its batch rates with ``batch``)."""
-    if batch:
-        check_batch_price(price)
-    parts = (
-        ("input_nanos", usage.input_tokens),
-        ("output_nanos", usage.output_tokens),
-        ("cache_read_nanos", usage.cache_read_tokens),
-        ("cache_write_5m_nanos", usage.cache_write_5m_tokens),
-        ("cache_write_1h_nanos", usage.cache_write_1h_tokens),
-    )
+    """The exact cost of ``usage`` at ``price`` (at its batch rates with ``batch``).
+
+    A batch class costs ``tokens × rate × (100 − discount) / 100``, a whole number when ``tokens``
+    is a multiple of the class's billing increment and the price passed ``check_batch_price``
+    (done before any request). A count off the increment is still charged: that class is rounded
+    up to the next nanodollar, with a warning (a true upper bound; never a lost nanodollar).
+    """
     total = 0
-    for field, tokens in parts:
+    for field, name in _USAGE_OF.items():
+        tokens = getattr(usage, name)
         if not tokens:
             continue
-        per_token = rate(price, field, batch=batch)
-        if per_token is None:
+        if getattr(price, field) is None:
             raise PricingError(
                 f"{price.model.name} has no {field.removesuffix('_nanos').replace('_', ' ')} price, "
                 f"but the vendor reported {tokens} such tokens: add the rate in the admin."
             )
-        total += per_token * tokens
+        if not batch:
+            total += getattr(price, field) * tokens
+            continue
+        cost, remainder = divmod(_batch_nanos_x100(price, field, tokens), 100)
+        if remainder:
+            cost += 1
+            log.warning(
+                "%s: %d %s at the batch price is not a whole nanodollar (billed in steps of %d): "
+                "charged %d nanodollars, rounded up",
+                price.model.name, tokens, name.replace("_", " "), billing_increment(price, field), cost,
+            )
+        total += cost
     return total
 
 
 def max_input_rate(price: Price, *, batch: bool = False) -> int:
-    """The dearest rate an input token can be billed at (plain, cache write or cache read)."""
+    """The dearest rate an input token can be billed at (plain, cache write or cache read); batch
+    rates rounded up, so ``tokens × max_input_rate`` bounds any batch charge of ``tokens``."""
     rates = [
         rate(price, field, batch=batch)
         for field in ("input_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos", "cache_read_nanos")

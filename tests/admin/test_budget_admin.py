@@ -16,7 +16,7 @@ def price_form(model: LanguageModel, **overrides) -> dict:
     form = {
         "model": model.pk, "effective_from": "2026-12-01", "input_usd": "0.8", "output_usd": "4",
         "cache_write_5m_usd": "1", "cache_write_1h_usd": "1.6", "cache_read_usd": "0.08",
-        "batch_discount_percent": "50",
+        "batch_discount_percent": "50", "cache_read_increment_tokens": "1",
     }  # fmt: skip
     return {**form, **overrides}
 

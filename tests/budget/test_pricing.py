@@ -1,21 +1,28 @@
 """Pricing is exact, additive, never negative, and matches hand-computed vendor examples."""
 
+import logging
+import math
+from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from budget.models import LanguageModel
+from budget.models import LanguageModel, Price
 from budget.money import NANOS_PER_DOLLAR, MoneyError, dollars_str, price_to_nanos_per_token, to_nanos
 from budget.pricing import (
+    RATE_FIELDS,
     InexactBatchPrice,
     PricingError,
     UnknownModel,
     UnpricedModel,
     Usage,
+    check_batch_price,
     cost_nanos,
+    max_input_rate,
     price_for,
     worst_case_nanos,
 )
@@ -147,13 +154,90 @@ def test_batch_discount_halves_every_token_class_exactly():
     assert worst_case_nanos(price, max_input_tokens=10, max_output_tokens=4, batch=True) == 10 * 3000 + 4 * 7500
 
 
-def test_a_batch_rate_that_is_not_a_whole_nanodollar_is_refused_before_any_call():
-    price = price_for("gpt-4o-mini")  # cached input 75 nanodollars: 37.5 at half price
-    with pytest.raises(InexactBatchPrice, match="gpt-4o-mini's cache read rate .75 nanodollars per token"):
+def test_gpt_4o_mini_batch_price_is_exact_because_cache_hits_come_in_steps_of_128():
+    price = price_for("gpt-4o-mini")  # 150 / 600, cached input 75: 37.5 a token at half price
+    assert price.cache_read_increment_tokens == 128  # set by the data migration
+    check_batch_price(price)  # 128 x 37.5 = 4,800: whole
+    usage = Usage(input_tokens=1348, output_tokens=4000, cache_read_tokens=9 * 128)
+    assert cost_nanos(price, usage, batch=True) == 1348 * 75 + 4000 * 300 + 9 * 4800 == 1_344_300
+    assert cost_nanos(price, usage) == 2 * 1_344_300
+    # The bound rounds the 37.5 up; the dearest input rate (75) is whole anyway.
+    assert worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True) == 10 * 75 + 10 * 300
+
+
+def test_a_batch_price_that_is_not_exact_at_its_billing_increment_is_refused_before_any_call():
+    price = price_for("gpt-4o-mini")
+    price.cache_read_increment_tokens = 1  # a vendor that bills cache hits token by token: 37.5 each
+    with pytest.raises(InexactBatchPrice, match="gpt-4o-mini's cache read rate .75 nanodollars per token. less its 50"):
         worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True)
-    with pytest.raises(InexactBatchPrice):
-        cost_nanos(price, Usage(input_tokens=2, output_tokens=1), batch=True)  # even with no cached token
-    assert cost_nanos(price, Usage(input_tokens=2, output_tokens=1)) == 900  # standard price unaffected
+    price.cache_read_increment_tokens = 3  # 3 x 37.5 = 112.5
+    with pytest.raises(InexactBatchPrice, match="not a whole nanodollar for the 3 tokens it is billed in"):
+        check_batch_price(price)
+    price.cache_read_increment_tokens, price.output_nanos = 128, 601  # output is billed per token: 300.5
+    with pytest.raises(InexactBatchPrice, match="output rate .601 nanodollars per token."):
+        worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True)
+    assert cost_nanos(price, Usage(input_tokens=2, output_tokens=1)) == 901  # standard price unaffected
+
+
+def exact_rate(draw, percent: int, increment: int) -> int:
+    """A rate whose batch cost is whole per ``increment`` tokens at ``percent`` off."""
+    step = 100 // math.gcd(100, (100 - percent) * increment)
+    return draw(st.integers(min_value=0, max_value=20_000 // step)) * step
+
+
+@st.composite
+def exact_prices(draw):
+    percent = draw(st.sampled_from([0, 10, 20, 25, 50, 75, 90, 100]))
+    increment = draw(st.sampled_from([1, 2, 64, 128, 1024]))
+    model = LanguageModel(name="m", provider="openai")
+    rates = {field: exact_rate(draw, percent, 1) for field in RATE_FIELDS if field != "cache_read_nanos"}
+    return Price(
+        model=model, batch_discount_percent=percent, cache_read_increment_tokens=increment,
+        cache_read_nanos=exact_rate(draw, percent, increment), **rates,
+    )  # fmt: skip
+
+
+@hsettings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])  # caplog cleared per example
+@given(price=exact_prices(), usage=usages, steps=counts)
+def test_batch_costs_are_exact_for_counts_in_whole_billing_increments(price, usage, steps, caplog):
+    usage = replace(usage, cache_read_tokens=steps * price.cache_read_increment_tokens)
+    check_batch_price(price)
+    caplog.clear()
+    batch = cost_nanos(price, usage, batch=True)
+    assert batch * 100 == cost_nanos(price, usage) * (100 - price.batch_discount_percent)  # to the nanodollar
+    assert "rounded up" not in caplog.text
+
+
+@hsettings(max_examples=300)
+@given(price=exact_prices(), usage=usages)
+def test_any_reported_count_is_charged_never_below_its_exact_cost_and_within_the_worst_case(price, usage):
+    exact = Fraction(cost_nanos(price, usage) * (100 - price.batch_discount_percent), 100)
+    batch = cost_nanos(price, usage, batch=True)
+    assert exact <= batch < exact + len(RATE_FIELDS)  # rounded up, class by class, at most
+    inputs = usage.total_tokens - usage.output_tokens
+    assert batch <= worst_case_nanos(
+        price, max_input_tokens=inputs, max_output_tokens=usage.output_tokens, batch=True
+    )
+
+
+def test_a_cache_count_off_the_increment_is_still_charged_rounded_up_with_a_warning(caplog):
+    price = price_for("gpt-4o-mini")
+    usage = Usage(input_tokens=1, output_tokens=1, cache_read_tokens=129)  # not a multiple of 128
+
+    with caplog.at_level(logging.WARNING, logger="budget.pricing"):
+        charged = cost_nanos(price, usage, batch=True)
+
+    assert charged == 75 + 300 + 4838  # 129 x 37.5 = 4,837.5, rounded up: never a lost nanodollar
+    assert "gpt-4o-mini: 129 cache read tokens at the batch price is not a whole nanodollar" in caplog.text
+    assert "charged 4838 nanodollars, rounded up" in caplog.text
+    assert charged <= worst_case_nanos(price, max_input_tokens=130, max_output_tokens=1, batch=True)
+
+
+def test_the_batch_bound_rounds_a_fractional_rate_up():
+    price = price_for("gpt-4o-mini")
+    price.input_nanos = 10  # the cached rate (37.5 at half price) is now the dearest input rate
+    assert max_input_rate(price, batch=True) == 38
+    assert cost_nanos(price, Usage(cache_read_tokens=128), batch=True) == 4800 <= 128 * 38
 
 
 @given(usage=usages, percent=st.sampled_from([0, 20, 50, 100]))

@@ -132,9 +132,11 @@ def test_budget_costs_shows_the_batch_price_and_executions_per_month_each_way():
 
     out = StringIO()
     call_command("budget", "costs", "--json", stdout=out)  # the seed's coder, gpt-4o-mini
-    codegen = json.loads(out.getvalue())["steps"][1]
-    assert "cache read rate (75 nanodollars per token)" in codegen["batch_refused"]
-    assert codegen["batch_cost"] == codegen["cost"]  # it would run at the standard price
+    table = json.loads(out.getvalue())
+    codegen = table["steps"][1]
+    assert codegen["batch_refused"] is None  # cache hits come in steps of 128: 128 x 37.5 is whole
+    assert Decimal(codegen["batch_cost"]) * 2 == Decimal(codegen["cost"])
+    assert table["batch_real"]["executions_per_month"] >= 2 * table["real"]["executions_per_month"]
 
 
 @time_machine.travel(NOW, tick=False)
@@ -277,14 +279,42 @@ def test_the_limit_reached_with_executions_in_flight_is_never_overspent_and_said
 
 
 @time_machine.travel(NOW, tick=False)
+def test_the_seeds_gpt_4o_mini_codegen_runs_in_batch_mode_and_is_charged_exactly(live, settings):
+    anthropic_fake, openai_fake = live
+    settings.PACING_ENABLED = False
+    StepConfig.objects.update(batch=True)  # codegen on the seed's gpt-4o-mini: cached input 75 → 37.5
+    # 9 x 128 tokens from OpenAI's cache (hits come in steps of 128), the rest plain input.
+    openai_fake.usage = {
+        "prompt_tokens": 2500, "completion_tokens": 4000, "total_tokens": 6500,
+        "prompt_tokens_details": {"cached_tokens": 1152},
+    }  # fmt: skip
+    tasks(2)
+
+    run_batches()  # analysis batch
+    run_batches()  # analysis charged, codegen batch submitted
+    assert {line["body"]["model"] for line in openai_fake.batch_lines()} == {"gpt-4o-mini"}
+    assert "finished 2 execution(s)" in run_batches()
+
+    for execution in Execution.objects.all():
+        assert execution.status == Execution.Status.SUCCEEDED, execution.error
+        call = execution.calls.get(step="codegen")
+        assert call.cache_read_tokens == 1152 and call.batch_id is not None
+        assert call.cost_nanos == 1348 * 75 + 1152 * 75 // 2 + 4000 * 300 == 1_344_300  # to the nanodollar
+        assert call.standard_cost_nanos == 2 * call.cost_nanos
+    assert_ledger_consistent(current_period())
+
+
+@time_machine.travel(NOW, tick=False)
 def test_a_model_whose_batch_price_is_not_exact_is_refused_before_any_request(live, settings):
     anthropic_fake, openai_fake = live
-    StepConfig.objects.update(batch=True)  # codegen stays on gpt-4o-mini: cached input 75 → 37.5
+    StepConfig.objects.update(batch=True)
+    # A vendor billing cache hits token by token: gpt-4o-mini's 37.5 nanodollars per cached token.
+    Price.objects.filter(model__name="gpt-4o-mini").update(cache_read_increment_tokens=1)
     tasks(1)
 
     line = run_batches()
 
-    assert "gpt-4o-mini's cache read rate (75 nanodollars per token)" in line
+    assert "gpt-4o-mini's cache read rate (75 nanodollars per token) less its 50% batch discount" in line
     assert anthropic_fake.requests == [] and openai_fake.requests == []
     assert Batch.objects.count() == 0 and Execution.objects.count() == 0
     assert current_period().reserved_nanos == 0
