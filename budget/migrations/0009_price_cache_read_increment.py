@@ -21,7 +21,7 @@ def unset_increments(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('budget', '0007_overruns'),
+        ('budget', '0008_drop_ledger_functions'),
     ]
 
     operations = [
