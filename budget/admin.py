@@ -82,7 +82,9 @@ def spend_bar(period: Period) -> str:
 
 @admin.register(LanguageModel)
 class LanguageModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "provider", "retires_on", "successor", "accepts_sampling_params", "lifecycle"]
+    list_display = [
+        "name", "provider", "retires_on", "successor", "accepts_sampling_params", "reasoning", "lifecycle",
+    ]  # fmt: skip
     list_filter = ["provider"]
     search_fields = ["name"]
 

@@ -14,8 +14,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from budget.catalog import ResolvedModel, resolve
 from budget.money import dollars_str
-from budget.pricing import InexactBatchPrice, Usage, cost_nanos, price_for, worst_case_nanos
+from budget.pricing import (
+    InexactBatchPrice,
+    Usage,
+    check_input_bound,
+    cost_nanos,
+    lookup_model,
+    worst_case_nanos,
+)
 
 # Typical English and code run about four UTF-8 bytes per token; the ledger bounds input by bytes.
 TYPICAL_BYTES_PER_TOKEN = 4
@@ -39,6 +47,7 @@ SEED_PROFILE = (
 @dataclass(frozen=True)
 class StepCost:
     profile: StepProfile
+    resolved: ResolvedModel  # the model an execution on that day really calls, and its price
     cost_nanos: int
     worst_case_nanos: int
     # Through the vendor's batch API (batch mode); a model whose batch price is not exact runs at
@@ -46,6 +55,18 @@ class StepCost:
     batch_cost_nanos: int = 0
     batch_worst_case_nanos: int = 0
     batch_refused: str = ""
+    retired_on: dt.date | None = None  # when the model asked for retired, if it was replaced
+
+    @property
+    def model(self) -> str:
+        return self.resolved.model.name
+
+    @property
+    def replaced_note(self) -> str:
+        """'' or why the model priced is not the one asked for."""
+        if not self.resolved.replaced:
+            return ""
+        return f"{self.profile.model} retired on {self.retired_on:%Y-%m-%d}: {self.model} runs instead"
 
 
 @dataclass(frozen=True)
@@ -94,7 +115,10 @@ class CostTable:
             "steps": [
                 {
                     "step": s.profile.step,
-                    "model": s.profile.model,
+                    "model": s.model,  # the model priced: what the next execution would call
+                    "requested_model": s.profile.model,
+                    "replaced": s.resolved.replaced,
+                    "requested_model_retired_on": f"{s.retired_on:%Y-%m-%d}" if s.retired_on else None,
                     "input_tokens": s.profile.input_tokens,
                     "output_tokens": s.profile.output_tokens,
                     "max_tokens": s.profile.max_tokens,
@@ -113,13 +137,21 @@ class CostTable:
         }
 
 
-def cost_table(profile: tuple[StepProfile, ...], *, limit_nanos: int, month: dt.date) -> CostTable:
-    """Price ``profile`` at today's prices. Raises UnknownModel / UnpricedModel."""
+def cost_table(
+    profile: tuple[StepProfile, ...], *, limit_nanos: int, month: dt.date, on: dt.date | None = None
+) -> CostTable:
+    """Price ``profile`` as an execution on ``on`` (today) would run it: each model resolved through
+    the catalog (a retired one becomes its successor), at the price in force that day.
+
+    Raises UnknownModel / UnpricedModel / ModelRetired, and InputTooLong for a profile the
+    pipeline would refuse."""
     steps = []
     for step in profile:
-        price = price_for(step.model)
+        resolved = resolve(step.model, on=on)
+        price = resolved.price
         usage = Usage(input_tokens=step.input_tokens, output_tokens=step.output_tokens)
         bounds = {"max_input_tokens": step.input_tokens * TYPICAL_BYTES_PER_TOKEN, "max_output_tokens": step.max_tokens}
+        check_input_bound(resolved.model, bounds["max_input_tokens"])
         real, worst = cost_nanos(price, usage), worst_case_nanos(price, **bounds)
         try:
             batch = {
@@ -128,5 +160,11 @@ def cost_table(profile: tuple[StepProfile, ...], *, limit_nanos: int, month: dt.
             }
         except InexactBatchPrice as exc:
             batch = {"batch_cost_nanos": real, "batch_worst_case_nanos": worst, "batch_refused": str(exc)}
-        steps.append(StepCost(profile=step, cost_nanos=real, worst_case_nanos=worst, **batch))
+        retired_on = lookup_model(step.model).retires_on if resolved.replaced else None
+        steps.append(
+            StepCost(
+                profile=step, resolved=resolved, cost_nanos=real, worst_case_nanos=worst, retired_on=retired_on,
+                **batch,
+            )
+        )  # fmt: skip
     return CostTable(steps=steps, limit_nanos=limit_nanos, month=month)

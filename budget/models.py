@@ -28,6 +28,23 @@ class LanguageModel(models.Model):
     accepts_sampling_params = models.BooleanField(
         default=True, help_text="Off for models that reject temperature / top_p (Sonnet 5.x)."
     )
+    reasoning = models.BooleanField(
+        default=False,
+        help_text="A reasoning model (gpt-6-luna): it takes the step's reasoning effort, accepts "
+        "temperature only with effort 'none', and bills its reasoning tokens as output.",
+    )
+    max_input_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A request that could have more input tokens is refused before it is sent (gpt-6-luna "
+        "bills a dearer rate above 272,000). Blank: no limit.",
+    )
+    vendor_shutdown_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The shutdown date the vendor's model list publishes (OpenAI's shutdown_date), "
+        "recorded by check_models.",
+    )
 
     class Meta:
         ordering = ["provider", "name"]

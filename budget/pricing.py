@@ -36,6 +36,15 @@ class UnpricedModel(PricingError):
         self.model = model
 
 
+class InputTooLong(PricingError):
+    def __init__(self, model: str, bound: int, limit: int):
+        super().__init__(
+            f"A request to {model} could carry up to {bound:,} input tokens, more than the {limit:,} its "
+            "price covers: it was not sent. Shorten the task or choose another model in the admin."
+        )
+        self.model = model
+
+
 def _field(obj: Any, name: str) -> int:
     value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
     return int(value or 0)
@@ -208,6 +217,13 @@ def max_input_rate(price: Price, *, batch: bool = False) -> int:
         for field in ("input_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos", "cache_read_nanos")
     ]
     return max(r for r in rates if r is not None)
+
+
+def check_input_bound(model: LanguageModel, max_input_tokens: int) -> None:
+    """Refuse a request whose input could pass the model's ``max_input_tokens`` (where a dearer
+    long-context rate starts): then the standard rates, and ``worst_case_nanos``, stay true bounds."""
+    if model.max_input_tokens is not None and max_input_tokens > model.max_input_tokens:
+        raise InputTooLong(model.name, max_input_tokens, model.max_input_tokens)
 
 
 def worst_case_nanos(

@@ -195,7 +195,8 @@ class ModelCallInline(admin.TabularInline):
     can_delete = False
     fields = [
         "step", "model", "requested_model", "input_tokens", "output_tokens", "cache_read_tokens",
-        "cache_write_5m_tokens", "cache_write_1h_tokens", "cost", "batch", "request_id", "duration_ms",
+        "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost", "batch", "request_id",
+        "duration_ms",
     ]  # fmt: skip
     readonly_fields = fields
 
@@ -277,7 +278,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
 class StepConfigForm(forms.ModelForm):
     class Meta:
         model = StepConfig
-        fields = ["step", "model_name", "max_tokens", "batch"]
+        fields = ["step", "model_name", "max_tokens", "batch", "reasoning_effort"]
 
     def clean_model_name(self) -> str:
         name = self.cleaned_data["model_name"].strip()
@@ -291,7 +292,7 @@ class StepConfigForm(forms.ModelForm):
 @admin.register(StepConfig)
 class StepConfigAdmin(admin.ModelAdmin):
     form = StepConfigForm
-    list_display = ["step", "model_name", "max_tokens", "batch", "updated_at"]
+    list_display = ["step", "model_name", "max_tokens", "batch", "reasoning_effort", "updated_at"]
 
 
 @admin.register(Batch)

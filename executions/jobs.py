@@ -86,3 +86,13 @@ def check_model_retirements(*, now: dt.datetime | None = None) -> str:
     if announced:
         log.warning("models retiring soon: %s", ", ".join(announced))
     return f"retiring soon: {', '.join(m.name for m in soon) or 'none'}; newly announced: {len(announced)}"
+
+
+def check_vendor_models(*, now: dt.datetime | None = None) -> str:
+    """The weekly ``check_models``: the vendors' model lists against the configured models."""
+    from executions.model_check import check_models
+
+    result = check_models(now=now)
+    if result.unlisted or result.warnings:
+        log.warning("check_models: %s", "; ".join([*result.warnings, *result.lines()[-1:]]))
+    return result.summary()

@@ -121,6 +121,9 @@ class ModelCall(models.Model):
     cache_read_tokens = models.BigIntegerField(default=0)
     cache_write_5m_tokens = models.BigIntegerField(default=0)
     cache_write_1h_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(
+        default=0, help_text="Of the output tokens, those the model spent reasoning (charged as output)."
+    )
     cost_nanos = models.BigIntegerField()
     batch = models.ForeignKey(
         "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="calls",
@@ -145,12 +148,28 @@ class StepConfig(models.Model):
     """Which model a pipeline step uses and its output cap. Edited in the admin, not in code."""
 
     step = models.CharField(max_length=10, choices=ModelCall.Step.choices, unique=True)
+    class ReasoningEffort(models.TextChoices):
+        NONE = "none"
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        XHIGH = "xhigh"
+        MAX = "max"
+
     model_name = models.CharField(max_length=100, help_text="A model id from the catalog.")
     max_tokens = models.PositiveIntegerField()
     batch = models.BooleanField(
         null=True, blank=True,
         help_text="Run this step through the vendor's batch API at its batch price (results within 24 h). "
         "Empty: follow the LLM_BATCH setting.",
+    )
+    reasoning_effort = models.CharField(
+        max_length=10,
+        choices=ReasoningEffort.choices,
+        default=ReasoningEffort.LOW,
+        blank=True,
+        help_text="Sent to reasoning models only (gpt-6-luna). Reasoning tokens are billed as output and "
+        "count against max tokens; temperature is sent only with 'none'. Blank: the vendor's default.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from budget import ledger, overruns
 from budget.money import format_usd
-from budget.pricing import PricingError, cost_nanos, worst_case_nanos
+from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
 from executions import steps
 from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways.base import (
@@ -85,7 +85,8 @@ def prepare(
     now: dt.datetime | None = None,
     batch: bool = False,
 ) -> Prepared:
-    """Resolve both steps' models and bound the whole execution's cost from the real prompts.
+    """Resolve both steps' models and bound the whole execution's cost from the real prompts
+    (refusing a request that could pass its model's input limit, ``InputTooLong``).
 
     With ``batch`` (``run_batches``), the steps flagged for batch mode are bounded at their batch
     price; without it every step runs (and is bounded) at the standard price.
@@ -99,10 +100,13 @@ def prepare(
     codegen_bound = providers.codegen.input_token_bound(
         steps.codegen_request(codegen, task, context, plan="")
     ) + steps.plan_byte_cap(analysis)
+    analysis_bound = providers.analysis.input_token_bound(analysis_request)
+    check_input_bound(analysis.resolved.model, analysis_bound)
+    check_input_bound(codegen.resolved.model, codegen_bound)
     # A step in batch mode is bounded at its batch price (refused here if that is not exact).
     worst = worst_case_nanos(
         analysis.resolved.price,
-        max_input_tokens=providers.analysis.input_token_bound(analysis_request),
+        max_input_tokens=analysis_bound,
         max_output_tokens=analysis.max_tokens,
         batch=analysis.batch,
     ) + worst_case_nanos(
@@ -284,6 +288,7 @@ def _charge(
             request_id=completion.request_id[:200],
             duration_ms=answer.duration_ms,
             simulated=answer.simulated,
+            reasoning_tokens=completion.reasoning_tokens,
             **completion.usage.as_dict(),
         )
         charged = ledger.charge(

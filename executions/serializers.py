@@ -27,8 +27,8 @@ class ModelCallSerializer(serializers.ModelSerializer):
         model = ModelCall
         fields = [
             "id", "step", "provider", "requested_model", "model", "input_tokens", "output_tokens",
-            "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cost",
-            "request_id", "duration_ms", "simulated", "created_at",
+            "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+            "cost", "request_id", "duration_ms", "simulated", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -75,14 +75,25 @@ class Step:
     resolved: ResolvedModel
     max_tokens: int
     batch: bool = False  # through the vendor's batch API, at its batch price
+    effort: str = ""  # the step's configured reasoning effort ("": the vendor's default)
 
     @property
     def model_name(self) -> str:
         return self.resolved.model.name
 
     @property
+    def reasoning_effort(self) -> str | None:
+        """What to send as ``reasoning_effort``: only to a reasoning model, only when configured."""
+        return (self.effort or None) if self.resolved.model.reasoning else None
+
+    @property
     def temperature(self) -> float | None:
-        return TEMPERATURE[self.name] if self.resolved.model.accepts_sampling_params else None
+        model = self.resolved.model
+        if not model.accepts_sampling_params:
+            return None
+        if model.reasoning and self.reasoning_effort != StepConfig.ReasoningEffort.NONE:
+            return None  # a reasoning model takes sampling parameters only when it does not reason
+        return TEMPERATURE[self.name]
 
 
 def configured_steps(*, on: dt.date) -> tuple[Step, Step]:
@@ -96,6 +107,11 @@ def configured_steps(*, on: dt.date) -> tuple[Step, Step]:
 def batch_mode() -> bool:
     """Whether a step runs through a batch API: then ``run_batches`` takes the pending tasks."""
     return any(settings.LLM_BATCH if c.batch is None else c.batch for c in _step_configs().values())
+
+
+def configured_model_names() -> dict[str, str]:
+    """{step: configured model id}, read afresh (``budget.model_calendar`` asks through this)."""
+    return dict(StepConfig.objects.values_list("step", "model_name"))
 
 
 def _step_configs() -> dict[str, StepConfig]:
@@ -118,7 +134,9 @@ def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, 
     if resolved.replaced:
         events.model_switched(lookup_model(resolved.requested), resolved.model)
     batch = settings.LLM_BATCH if config.batch is None else config.batch
-    return Step(name=name, resolved=resolved, max_tokens=config.max_tokens, batch=batch)
+    return Step(
+        name=name, resolved=resolved, max_tokens=config.max_tokens, batch=batch, effort=config.reasoning_effort
+    )
 
 
 def task_text(task: Task) -> str:
@@ -133,6 +151,7 @@ def analysis_request(step: Step, task: Task, context: RepositoryContext) -> Comp
         user=task_text(task),
         max_tokens=step.max_tokens,
         temperature=step.temperature,
+        reasoning_effort=step.reasoning_effort,
     )
 
 
@@ -155,4 +174,5 @@ def codegen_request(step: Step, task: Task, context: RepositoryContext, plan: st
         max_tokens=step.max_tokens,
         schema=CHANGE_SCHEMA,
         temperature=step.temperature,
+        reasoning_effort=step.reasoning_effort,
     )

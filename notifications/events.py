@@ -130,6 +130,34 @@ def model_switched(requested: LanguageModel, used: LanguageModel) -> Event | Non
     )
 
 
+def model_shutdown_published(model: LanguageModel, day: dt.date, *, on: dt.date) -> Event | None:
+    """The vendor's model list gives a configured model a shutdown date: said once per (model, date)."""
+    return emit(
+        Kind.MODEL_RETIRING,
+        key=f"model-shutdown:{model.name}:{day.isoformat()}",
+        payload={
+            "model": model.name,
+            "retires_on": day.isoformat(),
+            "successor": model.successor.name if model.successor else None,
+            "days_left": (day - on).days,
+            "source": "the vendor's model list",
+        },
+    )
+
+
+def model_unlisted(vendor: str, model_name: str, steps: list[str]) -> Event | None:
+    """A configured model is missing from its vendor's model list: said once per model."""
+    return emit(
+        Kind.ERROR,
+        key=f"model-unlisted:{model_name}",
+        payload={
+            "where": "check_models",
+            "message": f"{vendor} no longer lists {model_name} (used by the {' and '.join(steps)} step): "
+            "calls to it will fail. Choose another model, or give it a successor, in the admin.",
+        },
+    )
+
+
 def model_retiring(model: LanguageModel, *, on: dt.date) -> Event | None:
     """A configured model retires soon: said once per (model, retirement date)."""
     return emit(

@@ -37,6 +37,7 @@ class CompletionRequest:
     max_tokens: int
     schema: dict | None = None  # structured output: the JSON schema the answer must follow
     temperature: float | None = None  # None: send no sampling parameter at all
+    reasoning_effort: str | None = None  # None: send none (not a reasoning model, or its default)
 
     def input_token_bound(self) -> int:
         """A true upper bound on this request's input tokens (bytes of everything sent)."""
@@ -54,6 +55,7 @@ class Completion:
     stop_reason: str = ""
     truncated: bool = False  # the answer hit max_tokens
     refusal: str = ""  # the model declined (OpenAI's ``refusal``)
+    reasoning_tokens: int = 0  # of ``usage.output_tokens``, those spent reasoning (already in it)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

@@ -146,6 +146,8 @@ def params_for(request: CompletionRequest) -> dict:
     }
     if request.temperature is not None:
         params["temperature"] = request.temperature
+    if request.reasoning_effort is not None:
+        params["reasoning_effort"] = request.reasoning_effort
     if request.schema is not None:
         params["response_format"] = {
             "type": "json_schema",
@@ -167,7 +169,15 @@ def completion_from(response: ChatCompletion, *, request_id: str = "") -> Comple
         stop_reason=finish,
         truncated=finish == "length",
         refusal=(getattr(choice.message, "refusal", None) or "") if choice else "",
+        reasoning_tokens=_reasoning_tokens(response.usage),
     )
+
+
+def _reasoning_tokens(usage) -> int:
+    """``completion_tokens_details.reasoning_tokens``: part of ``completion_tokens``, which is what
+    is charged (as output), so it is recorded, never added."""
+    details = usage.completion_tokens_details
+    return min(int(getattr(details, "reasoning_tokens", None) or 0), usage.completion_tokens)
 
 
 def _item(line: dict) -> BatchItem:

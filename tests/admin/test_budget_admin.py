@@ -40,7 +40,7 @@ def test_a_price_finer_than_a_nanodollar_per_token_is_refused(admin_client):
 
     assert response.status_code == 200
     assert "Ensure that there are no more than 3 decimal places." in response.content.decode()
-    assert not Price.objects.filter(effective_from="2026-12-01").exists()
+    assert not Price.objects.filter(model=haiku, effective_from="2026-12-01").exists()
 
 
 def test_a_price_that_was_charged_is_history_and_cannot_be_edited(admin_client, frozen_now):

@@ -73,3 +73,20 @@ def test_a_step_can_only_use_a_model_in_the_catalog(admin_client):
     assert accepted.status_code == 302
     step.refresh_from_db()
     assert (step.model_name, step.max_tokens) == ("claude-sonnet-5-5", 3000)
+
+
+def test_a_step_sets_its_reasoning_effort_from_the_vendors_choices(admin_client):
+    step = StepConfig.objects.get(step="codegen")
+    url = f"/admin/executions/stepconfig/{step.pk}/change/"
+    form = {"step": "codegen", "model_name": "gpt-6-luna", "max_tokens": "8192"}
+    assert step.reasoning_effort == "low"  # the default for code generation on a reasoning model
+
+    refused = admin_client.post(url, {**form, "reasoning_effort": "extreme"})
+    accepted = admin_client.post(url, {**form, "reasoning_effort": "high"})
+
+    assert "Select a valid choice. extreme is not one of the available choices." in refused.content.decode()
+    assert accepted.status_code == 302
+    step.refresh_from_db()
+    assert (step.model_name, step.reasoning_effort) == ("gpt-6-luna", "high")
+    page = admin_client.get(url).content.decode()
+    assert '<option value="xhigh">Xhigh</option>' in page and '<option value="none">None</option>' in page

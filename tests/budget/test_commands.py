@@ -23,7 +23,7 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def test_costs_reproduce_the_seed_arithmetic():
+def test_costs_reproduce_the_seed_arithmetic(pinned_clock):
     data = json.loads(run("budget", "costs", "--json"))
     assert [s["cost"] for s in data["steps"]] == ["0.0285", "0.002775"]
     assert data["real"]["per_execution"] == "0.031275"
@@ -32,7 +32,7 @@ def test_costs_reproduce_the_seed_arithmetic():
     assert "$0.031275" in run("budget", "costs")
 
 
-def test_costs_take_a_profile_from_flags():
+def test_costs_take_a_profile_from_flags(pinned_clock):
     data = json.loads(
         run(
             "budget",

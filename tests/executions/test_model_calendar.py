@@ -7,6 +7,7 @@ import pytest
 import time_machine
 
 from budget.catalog import ModelRetired
+from budget.models import LanguageModel
 from executions.models import Execution, Task
 from executions.pipeline import run_execution
 from executions.services import create_task
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db
 SONNET_4_5 = 2000 * 3000 + 1500 * 15000
 SONNET_5_5 = 2000 * 2000 + 1500 * 10000
 GPT_4O_MINI = 2500 * 150 + 4000 * 600
+GPT_6_LUNA = 2500 * 100 + 4000 * 500
 
 
 def noon(day: str) -> dt.datetime:
@@ -65,7 +67,25 @@ def test_the_day_before_gpt_4o_mini_shuts_down_it_still_runs():
 
 
 @time_machine.travel(noon("2027-01-14"), tick=True)
-def test_from_gpt_4o_minis_shutdown_a_model_without_successor_is_refused_before_any_charge():
+def test_from_gpt_4o_minis_shutdown_gpt_6_luna_writes_the_code_at_its_price_said_once():
+    first = run_execution(create_task(title="Document the settings"))
+    second = run_execution(create_task(title="Add a changelog"))
+
+    for execution in (first, second):
+        assert execution.status == Execution.Status.SUCCEEDED
+        assert calls(execution) == [
+            ("analysis", "claude-sonnet-4-5", "claude-sonnet-5-5", SONNET_5_5),
+            ("codegen", "gpt-4o-mini", "gpt-6-luna", GPT_6_LUNA),
+        ]
+    assert sorted((s["requested"], s["used"], s["retired_on"]) for s in switches()) == [
+        ("claude-sonnet-4-5", "claude-sonnet-5-5", "2026-11-30"),
+        ("gpt-4o-mini", "gpt-6-luna", "2027-01-14"),
+    ]
+
+
+@time_machine.travel(noon("2027-01-14"), tick=True)
+def test_a_retired_model_without_successor_is_refused_before_any_charge():
+    LanguageModel.objects.filter(name="gpt-4o-mini").update(successor=None)
     task = create_task(title="Document the settings")
 
     with pytest.raises(ModelRetired, match="'gpt-4o-mini' retired on 2027-01-14"):

@@ -62,6 +62,7 @@ def test_requests_carry_the_configured_models_max_tokens_cache_marker_and_schema
     assert completion["model"] == "gpt-4o-mini"
     assert completion["max_completion_tokens"] == 8192
     assert completion["temperature"] == 0.0  # GPT-4o mini accepts sampling parameters
+    assert "reasoning_effort" not in completion  # and does not reason
     assert completion["response_format"]["type"] == "json_schema"
     assert completion["response_format"]["json_schema"]["strict"] is True
     assert completion["response_format"]["json_schema"]["schema"] == CHANGE_SCHEMA

@@ -1,8 +1,10 @@
 """A fake Anthropic Messages API on 127.0.0.1 for the real ``anthropic`` SDK.
 
 ``POST /v1/messages`` answers like the API: a message with text content, ``usage`` (set
-``fake.usage``) and a ``request-id`` header. The Message Batches endpoints (create, retrieve,
-list, results as JSONL) answer with the same shapes; see ``handle_batches``. ``fail_next`` scripts 429 / 529 / 500 answers; they
+``fake.usage``) and a ``request-id`` header. ``GET /v1/models`` lists ``fake.models`` in the
+API's shape, ``fake.page_size`` at a time (``has_more``, ``first_id``, ``last_id``, ``after_id``).
+The Message Batches endpoints (create, retrieve, list, results as JSONL) answer with the same
+shapes; see ``handle_batches``. ``fail_next`` scripts 429 / 529 / 500 answers; they
 carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
 """
 
@@ -22,6 +24,14 @@ PLAN = "1. Add app/health.py with a view returning {'ok': True}.\n2. Route /heal
 FAST_RETRY = {"retry-after-ms": "1"}
 
 
+MODELS = [
+    {"type": "model", "id": "claude-sonnet-5-5", "display_name": "Claude Sonnet 5.5",
+     "created_at": "2026-09-30T00:00:00Z"},
+    {"type": "model", "id": "claude-haiku-4-5", "display_name": "Claude Haiku 4.5",
+     "created_at": "2025-10-01T00:00:00Z"},
+]  # fmt: skip
+
+
 class FakeAnthropic(FakeServer):
     def __init__(self):
         super().__init__()
@@ -32,6 +42,8 @@ class FakeAnthropic(FakeServer):
         self.batch_polls_before_end = 0
         self.batch_outcomes: dict[str, str] = {}
         self.expire_batches = False
+        self.models: list[dict] = [dict(m) for m in MODELS]
+        self.page_size = 20  # the API's default page
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -40,7 +52,8 @@ class FakeAnthropic(FakeServer):
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/v1/messages/batches"):
             return self.handle_batches(request)
-        if request.path != "/v1/messages" or request.method != "POST":
+        route = (request.method, request.path)
+        if route not in (("POST", "/v1/messages"), ("GET", "/v1/models")):
             return Response(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
             )
@@ -53,6 +66,8 @@ class FakeAnthropic(FakeServer):
                 401,
                 {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
             )
+        if route == ("GET", "/v1/models"):
+            return self.list_models(request)
         body = request.json
         n = next(self.ids)
         return Response(
@@ -68,6 +83,23 @@ class FakeAnthropic(FakeServer):
                 "usage": self.usage,
             },
             headers={"request-id": f"req_fake{n:04d}"},
+        )
+
+    def list_models(self, request: Request) -> Response:
+        ids = [m["id"] for m in self.models]
+        after = request.query.get("after_id", [None])[0]
+        start = ids.index(after) + 1 if after in ids else 0
+        limit = int(request.query.get("limit", [self.page_size])[0])
+        page = self.models[start : start + min(limit, self.page_size)]
+        return Response(
+            200,
+            {
+                "data": page,
+                "has_more": start + len(page) < len(self.models),
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            },
+            headers={"request-id": "req_models"},
         )
 
     # --- Message Batches -------------------------------------------------------------------------

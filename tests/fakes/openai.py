@@ -1,8 +1,10 @@
 """A fake OpenAI chat completions API on 127.0.0.1 for the real ``openai`` SDK.
 
 ``POST /v1/chat/completions`` answers with ``fake.content`` (by default a valid change as JSON),
-``usage`` (set ``fake.usage``) and an ``x-request-id`` header. The Files and Batch API endpoints
-(upload, create, retrieve, list, file content) answer with the same shapes; see ``handle_batches``. ``fail(...)`` scripts errors that
+``usage`` (set ``fake.usage``) and an ``x-request-id`` header. ``GET /v1/models`` lists
+``fake.models`` in the API's shape (``shutdown_date`` where OpenAI publishes one). The Files and
+Batch API endpoints (upload, create, retrieve, list, file content) answer with the same shapes; see
+``handle_batches``. ``fail(...)`` scripts errors that
 carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
 """
 
@@ -37,6 +39,15 @@ CHANGE = {
 }
 
 
+MODELS = [
+    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system",
+     "shutdown_date": "2027-01-14"},
+    {"id": "gpt-6-luna", "object": "model", "created": 1764547200, "owned_by": "system"},
+    {"id": "gpt-4.1", "object": "model", "created": 1744316542, "owned_by": "system",
+     "shutdown_date": "2027-01-14"},
+]  # fmt: skip
+
+
 class FakeOpenAI(FakeServer):
     def __init__(self):
         super().__init__()
@@ -50,6 +61,7 @@ class FakeOpenAI(FakeServer):
         self.batch_line_errors: dict[str, tuple[int, str]] = {}  # custom_id -> (status, message)
         self.expire_batches = False
         self.batch_validation_error = ""  # set: every batch fails validation with this message
+        self.models: list[dict] = [dict(m) for m in MODELS]
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -58,7 +70,8 @@ class FakeOpenAI(FakeServer):
     def handle(self, request: Request) -> Response:
         if request.path.startswith(("/v1/files", "/v1/batches")) and self.authorized(request):
             return self.handle_batches(request)
-        if request.path != "/v1/chat/completions" or request.method != "POST":
+        route = (request.method, request.path)
+        if route not in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
             return Response(
                 404, {"error": {"message": "Unknown request URL", "type": "invalid_request_error"}}
             )
@@ -74,6 +87,8 @@ class FakeOpenAI(FakeServer):
                     }
                 },
             )
+        if route == ("GET", "/v1/models"):
+            return Response(200, {"object": "list", "data": self.models}, headers={"x-request-id": "req_models"})
         body = request.json
         n = next(self.ids)
         return Response(

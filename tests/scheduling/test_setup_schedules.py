@@ -18,6 +18,7 @@ EXPECTED = {
     "expire-reservations": ("executions.jobs.recover_stalled", Schedule.MINUTES, 10),
     "check-model-retirements": ("executions.jobs.check_model_retirements", Schedule.DAILY, None),
     "run-batches": ("executions.jobs.run_batches", Schedule.MINUTES, 5),
+    "check-models": ("executions.jobs.check_vendor_models", Schedule.WEEKLY, None),
 }
 
 
@@ -39,6 +40,7 @@ def test_the_first_run_creates_every_schedule_due_now():
         lines[0] == "created run-next-execution: every 30 minutes → executions.scheduler.run_next_execution"
     )
     assert all(line.startswith("created ") for line in lines) and len(lines) == len(EXPECTED)
+    assert "created check-models: weekly → executions.jobs.check_vendor_models" in lines
     assert all(s.next_run <= timezone.now() and s.repeats == -1 for s in Schedule.objects.all())
 
 

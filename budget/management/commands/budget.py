@@ -5,11 +5,12 @@ Exit codes: 0 done, 2 bad usage or configuration (unknown or unpriced model, bad
 
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from budget.catalog import retiring_models
 from budget.costs import SEED_PROFILE, StepProfile, cost_table
+from budget.model_calendar import configured_models, configured_retirements, vendor_shutdown_warnings
 from budget.money import MoneyError, format_usd, to_nanos
 from budget.periods import LimitError, current_period
 from budget.pricing import PricingError
@@ -37,10 +38,14 @@ class Command(BaseCommand):
         costs = actions.add_parser("costs", help="Cost table for a token profile (default: the seed's).")
         costs.add_argument("--json", action="store_true", help="A stable JSON object instead of text.")
         costs.add_argument("--limit", help="Monthly limit in USD (default: the open period's).")
-        analysis, codegen = SEED_PROFILE
-        for step in (analysis, codegen):
+        for step in SEED_PROFILE:
             prefix = f"--{step.step}"
-            costs.add_argument(f"{prefix}-model", default=step.model, help=f"default {step.model}")
+            costs.add_argument(
+                f"{prefix}-model",
+                metavar="MODEL",
+                help="any model in the catalog (default: the step's configured model; a retired one "
+                "is priced as the successor that runs instead)",
+            )
             costs.add_argument(f"{prefix}-in", type=int, default=step.input_tokens, metavar="TOKENS")
             costs.add_argument(f"{prefix}-out", type=int, default=step.output_tokens, metavar="TOKENS")
             costs.add_argument(f"{prefix}-max-tokens", type=int, default=step.max_tokens, metavar="TOKENS")
@@ -111,32 +116,37 @@ class Command(BaseCommand):
             w(self.style.WARNING(f"  Warning: {warning}"))
 
     def warnings(self, summary: PeriodSummary) -> list[str]:
+        """Each configured model retiring within MODEL_RETIREMENT_NOTICE_DAYS (or retired): its
+        successor and what one execution costs before and after the switch; and each shutdown
+        date a vendor publishes for one (``check_models``) that the catalog does not cover yet."""
         today = timezone.localdate()
-        out = list(summary.warnings)
-        for model in retiring_models(on=today):
-            successor = f"; its successor is {model.successor.name}" if model.successor else ""
-            verb = "retired" if model.retires_on <= today else "retires"
-            out.append(f"{model.name} {verb} on {model.retires_on:%Y-%m-%d}{successor}")
-        return out
+        notice = settings.MODEL_RETIREMENT_NOTICE_DAYS
+        retiring = configured_retirements(on=today, within_days=notice)
+        return (
+            list(summary.warnings)
+            + [retirement.warning(today=today) for retirement in retiring]
+            + vendor_shutdown_warnings(on=today, within_days=notice)
+        )
 
     # --- costs ----------------------------------------------------------------------------
 
     def costs(self, options):
+        configured = configured_models()
         profile = tuple(
             StepProfile(
-                step,
-                options[f"{step}_model"],
-                self.count(options, f"{step}_in"),
-                self.count(options, f"{step}_out"),
-                self.count(options, f"{step}_max_tokens"),
+                seed.step,
+                options[f"{seed.step}_model"] or configured.get(seed.step) or seed.model,
+                self.count(options, f"{seed.step}_in"),
+                self.count(options, f"{seed.step}_out"),
+                self.count(options, f"{seed.step}_max_tokens"),
             )
-            for step in ("analysis", "codegen")
+            for seed in SEED_PROFILE
         )
         period = current_period()
         limit = (
             to_nanos(options["limit"], what="--limit") if options["limit"] is not None else period.limit_nanos
         )
-        table = cost_table(profile, limit_nanos=limit, month=period.month)
+        table = cost_table(profile, limit_nanos=limit, month=period.month, on=timezone.localdate())
         if options["json"]:
             self.stdout.write(json.dumps(table.as_json(), indent=2))
             return
@@ -147,7 +157,7 @@ class Command(BaseCommand):
         for s in table.steps:
             p = s.profile
             w(
-                f"  {p.step:<9} {p.model:<20} {tokens(p.input_tokens):>7} in {tokens(p.output_tokens):>7} out"
+                f"  {p.step:<9} {s.model:<20} {tokens(p.input_tokens):>7} in {tokens(p.output_tokens):>7} out"
                 f"  {format_usd(s.cost_nanos):>12}   worst case (max {tokens(p.max_tokens)} out) {format_usd(s.worst_case_nanos)}"
             )
         w(
@@ -169,6 +179,9 @@ class Command(BaseCommand):
                 f"  {label:<12} {'$' + f['per_execution']:>14} {f['executions_per_month']:>10}"
                 f" {f['executions_per_day']:>8} {f['minutes_between_runs'] or '-':>12}"
             )
+        for s in table.steps:
+            if s.replaced_note:
+                w(self.style.WARNING(f"  Note: {s.replaced_note} ({s.profile.step})."))
 
     @staticmethod
     def count(options, name: str) -> int:

@@ -35,14 +35,17 @@ class Wanted:
             Schedule.MINUTES: f"every {self.minutes} minute{'s' if self.minutes != 1 else ''}",
             Schedule.HOURLY: "hourly",
             Schedule.DAILY: "daily",
+            Schedule.WEEKLY: "weekly",
         }[self.schedule_type]
         return f"{self.name}: {every} → {self.func}"
 
     @property
     def interval(self) -> dt.timedelta:
-        return {Schedule.HOURLY: dt.timedelta(hours=1), Schedule.DAILY: dt.timedelta(days=1)}.get(
-            self.schedule_type, dt.timedelta(minutes=self.minutes or 1)
-        )
+        return {
+            Schedule.HOURLY: dt.timedelta(hours=1),
+            Schedule.DAILY: dt.timedelta(days=1),
+            Schedule.WEEKLY: dt.timedelta(weeks=1),
+        }.get(self.schedule_type, dt.timedelta(minutes=self.minutes or 1))
 
 
 def wanted_schedules() -> list[Wanted]:
@@ -58,6 +61,7 @@ def wanted_schedules() -> list[Wanted]:
         Wanted("expire-reservations", "executions.jobs.recover_stalled", Schedule.MINUTES, 10),
         Wanted("check-model-retirements", "executions.jobs.check_model_retirements", Schedule.DAILY),
         Wanted("run-batches", "executions.jobs.run_batches", Schedule.MINUTES, settings.BATCH_POLL_MINUTES),
+        Wanted("check-models", "executions.jobs.check_vendor_models", Schedule.WEEKLY),
     ]
 
 
