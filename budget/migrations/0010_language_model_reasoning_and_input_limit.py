@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("budget", "0007_overruns")]
+    dependencies = [("budget", "0009_price_cache_read_increment")]
     operations = [
         migrations.AddField(
             model_name="languagemodel",

@@ -59,6 +59,6 @@ def remove_luna(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    # Data only; the fields come in 0008.
-    dependencies = [("budget", "0008_language_model_reasoning_and_input_limit")]
+    # Data only; the fields come in 0010.
+    dependencies = [("budget", "0010_language_model_reasoning_and_input_limit")]
     operations = [migrations.RunPython(add_luna, remove_luna)]

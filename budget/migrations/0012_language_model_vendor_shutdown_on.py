@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("budget", "0009_gpt_6_luna_succeeds_gpt_4o_mini"),
+        ("budget", "0011_gpt_6_luna_succeeds_gpt_4o_mini"),
     ]
 
     operations = [
