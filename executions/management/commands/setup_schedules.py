@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 
-from budget.dashboard import SCHEDULE_NAME as RUN_NEXT_EXECUTION
+from executions.scheduler import SCHEDULE_NAME as RUN_NEXT_EXECUTION
 
 
 @dataclass(frozen=True)
