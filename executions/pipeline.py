@@ -22,15 +22,16 @@ from budget.money import format_usd
 from budget.pricing import PricingError, cost_nanos, worst_case_nanos
 from executions import steps
 from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
+from executions.gateways import get_gateway
 from executions.gateways.base import (
     Change,
     PublishError,
     PublishResult,
     RepositoryContext,
     RepositoryGateway,
-    get_gateway,
 )
 from executions.models import Batch, Execution, ModelCall, Task
+from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
 from executions.validation import parse_change
@@ -232,7 +233,7 @@ def take_change_and_publish(
         raise  # the money spent stays charged
     published_as = {"change": change.as_json(), "summary": change.summary, "publisher": gateway.name}
     _charge(execution, step, generated, now, status=Execution.Status.PUBLISHING, **published_as)
-    return gateway.publish(execution, change)
+    return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from budget.models import Period
 from budget.money import format_usd
+from budget.selectors import PeriodSummary, period_summary
 
 if TYPE_CHECKING:
-    from budget.selectors import PeriodSummary
     from executions.gateways.base import Change
     from executions.models import Execution, ModelCall
 
@@ -36,9 +37,6 @@ class _ModelRow:
 
 def pr_body_for(execution: Execution, change: Change) -> str:
     """The body with the figures as the ledger holds them now (the period row fresh, not cached)."""
-    from budget.models import Period
-    from budget.selectors import period_summary
-
     month = period_summary(Period.objects.get(pk=execution.period_id))
     return pr_body(execution, change, calls=list(execution.calls.all()), month=month)
 

@@ -49,7 +49,7 @@ class PullRequestGateway:
     def read_file(self, path):
         return None
 
-    def publish(self, execution, change) -> PublishResult:
+    def publish(self, execution, change, *, pr_body) -> PublishResult:
         if self.refuse:
             raise PublishError("GitHub refused creating the commit (403): the token cannot push.")
         number = next(self.numbers)

@@ -28,7 +28,7 @@ class MemoryGateway:
     def read_file(self, path: str) -> str | None:
         return None
 
-    def publish(self, execution, change: Change) -> PublishResult:
+    def publish(self, execution, change: Change, *, pr_body: str) -> PublishResult:
         self.published.append((execution.pk, change))
         return PublishResult(
             branch=branch_name(execution.task_id, execution.task.title), commit_sha=f"{next(self._shas):040x}"
