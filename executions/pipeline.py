@@ -20,7 +20,7 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import format_usd
 from budget.pricing import PricingError, cost_nanos, worst_case_nanos
-from executions import steps
+from executions import announce, steps
 from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways import get_gateway
 from executions.gateways.base import (
@@ -151,7 +151,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 heartbeat_at=at,
             )
             ledger.record_execution_started(reservation.period, now=now)
-            events.execution_started(execution)
+            announce.execution_started(execution)
     except _NotClaimed:
         task.refresh_from_db()
         raise TaskBusy(_why_not_pending(task)) from None
@@ -379,7 +379,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
         Task.objects.filter(pk=execution.task_id).update(status=Task.Status.DONE, claimed_at=None, updated_at=at)
-        events.execution_completed(execution)
+        announce.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
 
@@ -400,7 +400,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
         outcome = Task.Status.PENDING if retry else Task.Status.FAILED
         Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
-        events.execution_failed(execution)
+        announce.execution_failed(execution)
     task.status, task.claimed_at = outcome, None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution
