@@ -1,6 +1,6 @@
 """Settings, read from the environment (12-factor). Every knob has a default that runs locally.
 
-The table of variables is in README.md ("Configuration").
+The table of variables is in docs/configuration.md.
 """
 
 import re
