@@ -1,7 +1,8 @@
 """The pull request description: what a reviewer needs to judge a generated change.
 
 ``pr_body`` is a pure function of an execution, its change, its model calls and the month's
-figures; ``pr_body_for`` gathers those from the database. Every amount is what the ledger charged.
+figures; ``pr_body_for`` gathers those from the database (the pipeline calls it and hands the body
+to the gateway's ``publish``). Every amount is what the ledger charged.
 The body stays under GitHub's 65,536-character limit: the plan gives way first, politely.
 """
 
