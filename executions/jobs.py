@@ -103,7 +103,9 @@ def roll_over_periods(*, now: dt.datetime | None = None) -> str:
     period = current_period(now=now)
     # Periods of months that are over, recap not yet recorded: normally just last month's. A
     # month cut by ``reset_budget`` has two, each recapped once its month is over.
-    finished = Period.objects.filter(month__lt=month_start(now), recapped_at__isnull=True).order_by("starts_at")
+    finished = Period.objects.filter(month__lt=month_start(now), recapped_at__isnull=True).order_by(
+        "starts_at"
+    )
     recapped = [p for p in finished if send_recap(p, now=now)]
     for p in recapped:
         log.info("recap of %s recorded", p)

@@ -175,9 +175,7 @@ class GitHubGateway:
         base = self.base_branch or repo.default_branch
         commit_sha = self._commit(repo, base, branch, change, message=commit_message(execution, change))
         try:
-            pull, opened = self._pull_request(
-                repo, base, branch, title=task.title[:256], body=pr_body
-            )
+            pull, opened = self._pull_request(repo, base, branch, title=task.title[:256], body=pr_body)
         except PublishError as exc:
             # Say where the work is: the branch stays, and a retry reuses it instead of starting over.
             raise PublishError(
@@ -431,4 +429,3 @@ def _auth_from_settings() -> tuple[Auth.Auth, str, tuple[str, ...]]:
         raise PublishError(f"GitHub App auth needs {hint} (the installation id is a number).")
     app_auth = Auth.AppAuth(settings.GITHUB_APP_ID, key)
     return app_auth.get_installation_auth(int(installation)), hint, (key,)
-

@@ -223,4 +223,3 @@ def _fast_import_stream(branch: str, parent: str, message: str, change: Change) 
         lines.append(_data(f.content))
     lines.append(b"\nget-mark :1\ndone\n")
     return b"".join(lines)
-
