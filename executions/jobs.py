@@ -20,6 +20,7 @@ from budget.ledger import BudgetExhausted
 from budget.models import Period
 from budget.periods import current_period, month_start
 from budget.pricing import PricingError
+from executions.batches import run_batches_pass
 from executions.errors import ExecutionError
 from executions.gateways.base import PublishError
 from executions.models import StepConfig, Task
@@ -52,8 +53,6 @@ def run_task(task_id: int) -> str:
 
 def run_batches() -> str:
     """One pass of batch mode (scheduled every BATCH_POLL_MINUTES); its one-line outcome."""
-    from executions.batches import run_batches_pass
-
     try:
         return run_batches_pass().line()
     except ExecutionError as exc:

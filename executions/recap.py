@@ -21,10 +21,10 @@ TOP_EXECUTIONS = 5
 def send_recap(period: Period, *, force: bool = False, now: dt.datetime | None = None) -> bool:
     """Record and announce ``period``'s recap with its executions; True when this call sent one
     (the rules of ``notifications.recap.recap_period``: once per period, ``force`` to resend)."""
-    return recap.recap_period(period, executions=execution_facts(period), force=force, now=now)
+    return recap.recap_period(period, executions=period_facts(period), force=force, now=now)
 
 
-def execution_facts(period: Period) -> dict:
+def period_facts(period: Period) -> dict:
     """Selector (read-only): what the recap says of ``period``'s executions, as JSON."""
     return {
         "top_executions": most_expensive_executions(period),
