@@ -49,7 +49,7 @@ class NullGateway:
             name="bench", default_branch="main", files=["README.md"], readme_excerpt="# Bench\n"
         )
 
-    def publish(self, execution, change):
+    def publish(self, execution, change, *, pr_body):
         from executions.gateways.base import PublishResult
 
         return PublishResult(branch=f"ai/{execution.task_id}", commit_sha="0" * 40)

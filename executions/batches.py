@@ -50,7 +50,8 @@ from executions.errors import (
     ProviderError,
     TaskBusy,
 )
-from executions.gateways.base import PublishError, RepositoryGateway, get_gateway
+from executions.gateways import get_gateway
+from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Batch, Execution, Task
 from executions.providers import CompletionRequest, Providers, providers_for_mode
 

@@ -2,6 +2,8 @@
 
 Each returns a one-line outcome that q2 keeps as the task's result. The scheduled ones are
 created by ``setup_schedules``; the runner itself is ``executions.scheduler.run_next_execution``.
+They live in ``executions``, the app that sees the others: each calls the budget's, the
+notifications' and the executions' own services.
 """
 
 from __future__ import annotations
@@ -13,19 +15,27 @@ from django.conf import settings
 from django.utils import timezone
 
 from budget.catalog import retiring_models
+from budget.jobs import expire_reservations
 from budget.ledger import BudgetExhausted
+from budget.models import Period
+from budget.periods import current_period, month_start
 from budget.pricing import PricingError
+from executions.batches import run_batches_pass
 from executions.errors import ExecutionError
 from executions.gateways.base import PublishError
+from executions.model_check import check_models
 from executions.models import StepConfig, Task
+from executions.pipeline import run_execution
+from executions.reaper import abandon_stalled_executions
+from executions.recap import send_recap
+from notifications import events
+from notifications.recap import in_flight
 
 log = logging.getLogger(__name__)
 
 
 def run_task(task_id: int) -> str:
     """Run one execution of task ``task_id``; a one-line outcome (kept as the q2 result)."""
-    from executions.pipeline import run_execution
-
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
         log.warning("task %s no longer exists; nothing to run", task_id)
@@ -44,8 +54,6 @@ def run_task(task_id: int) -> str:
 
 def run_batches() -> str:
     """One pass of batch mode (scheduled every BATCH_POLL_MINUTES); its one-line outcome."""
-    from executions.batches import run_batches_pass
-
     try:
         return run_batches_pass().line()
     except ExecutionError as exc:
@@ -59,9 +67,6 @@ def recover_stalled(*, now: dt.datetime | None = None) -> str:
     Abandoning first releases each dead execution's reservation together with its task's return
     to pending; what is left expired (an owner-less hold) is released by the budget's own job.
     """
-    from budget.jobs import expire_reservations
-    from executions.reaper import abandon_stalled_executions
-
     now = now or timezone.now()
     abandoned = abandon_stalled_executions(now=now)
     released = expire_reservations(now=now)
@@ -73,8 +78,6 @@ def check_model_retirements(*, now: dt.datetime | None = None) -> str:
 
     Past its date the pipeline switches to the successor and says so itself (``model_switched``).
     """
-    from notifications import events
-
     today = timezone.localdate(now or timezone.now())
     configured = set(StepConfig.objects.values_list("model_name", flat=True))
     soon = [
@@ -90,9 +93,31 @@ def check_model_retirements(*, now: dt.datetime | None = None) -> str:
 
 def check_vendor_models(*, now: dt.datetime | None = None) -> str:
     """The weekly ``check_models``: the vendors' model lists against the configured models."""
-    from executions.model_check import check_models
-
     result = check_models(now=now)
     if result.unlisted or result.warnings:
         log.warning("check_models: %s", "; ".join([*result.warnings, *result.lines()[-1:]]))
     return result.summary()
+
+
+def roll_over_periods(*, now: dt.datetime | None = None) -> str:
+    """Open this month's period and send the recap of every finished month's periods, once each.
+
+    Scheduled hourly, it acts at the first check of a month (in TIME_ZONE): the new period opens
+    with the current limit (the latest period's) and zero spend. Each recap is recorded exactly
+    once (``ledger.mark_recapped`` inside ``notifications.recap.recap_period``), so later checks,
+    a second cluster or a rerun after a crash send nothing more.
+    """
+    now = now or timezone.now()
+    period = current_period(now=now)
+    # Periods of months that are over, recap not yet recorded: normally just last month's. A
+    # month cut by ``reset_budget`` has two, each recapped once its month is over.
+    finished = Period.objects.filter(month__lt=month_start(now), recapped_at__isnull=True).order_by(
+        "starts_at"
+    )
+    recapped = [p for p in finished if send_recap(p, now=now)]
+    for p in recapped:
+        log.info("recap of %s recorded", p)
+    # A finished month with executions still in flight is recapped at a later check, once they end.
+    waiting = sum(in_flight(p, now=now) for p in finished if p not in recapped)
+    outcome = f"open period {period.month:%Y-%m}; recaps recorded: {len(recapped)}"
+    return f"{outcome}; waiting for executions in flight: {waiting}" if waiting else outcome

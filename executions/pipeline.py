@@ -20,17 +20,18 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import steps
+from executions import announce, steps
 from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
+from executions.gateways import get_gateway
 from executions.gateways.base import (
     Change,
     PublishError,
     PublishResult,
     RepositoryContext,
     RepositoryGateway,
-    get_gateway,
 )
 from executions.models import Batch, Execution, ModelCall, Task
+from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
 from executions.validation import parse_change
@@ -154,7 +155,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 heartbeat_at=at,
             )
             ledger.record_execution_started(reservation.period, now=now)
-            events.execution_started(execution)
+            announce.execution_started(execution)
     except _NotClaimed:
         task.refresh_from_db()
         raise TaskBusy(_why_not_pending(task)) from None
@@ -236,7 +237,7 @@ def take_change_and_publish(
         raise  # the money spent stays charged
     published_as = {"change": change.as_json(), "summary": change.summary, "publisher": gateway.name}
     _charge(execution, step, generated, now, status=Execution.Status.PUBLISHING, **published_as)
-    return gateway.publish(execution, change)
+    return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
         Task.objects.filter(pk=execution.task_id).update(status=Task.Status.DONE, claimed_at=None, updated_at=at)
-        events.execution_completed(execution)
+        announce.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
 
@@ -404,7 +405,7 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
         outcome = Task.Status.PENDING if retry else Task.Status.FAILED
         Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
-        events.execution_failed(execution)
+        announce.execution_failed(execution)
     task.status, task.claimed_at = outcome, None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution

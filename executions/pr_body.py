@@ -1,7 +1,8 @@
 """The pull request description: what a reviewer needs to judge a generated change.
 
 ``pr_body`` is a pure function of an execution, its change, its model calls and the month's
-figures; ``pr_body_for`` gathers those from the database. Every amount is what the ledger charged.
+figures; ``pr_body_for`` gathers those from the database (the pipeline calls it and hands the body
+to the gateway's ``publish``). Every amount is what the ledger charged.
 The body stays under GitHub's 65,536-character limit: the plan gives way first, politely.
 """
 
@@ -11,10 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from budget.models import Period
 from budget.money import format_usd
+from budget.selectors import PeriodSummary, period_summary
 
 if TYPE_CHECKING:
-    from budget.selectors import PeriodSummary
     from executions.gateways.base import Change
     from executions.models import Execution, ModelCall
 
@@ -36,9 +38,6 @@ class _ModelRow:
 
 def pr_body_for(execution: Execution, change: Change) -> str:
     """The body with the figures as the ledger holds them now (the period row fresh, not cached)."""
-    from budget.models import Period
-    from budget.selectors import period_summary
-
     month = period_summary(Period.objects.get(pk=execution.period_id))
     return pr_body(execution, change, calls=list(execution.calls.all()), month=month)
 

@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from budget import ledger
+from executions import announce
 from executions.models import Batch, Execution, Task
-from notifications import events
 
 log = logging.getLogger(__name__)
 
@@ -80,5 +80,5 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
         Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING).update(
             status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=now
         )
-        events.execution_failed(execution)
+        announce.execution_failed(execution)
     return execution

@@ -27,7 +27,8 @@ from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
 from executions.errors import ExecutionError, TaskBusy
-from executions.gateways.base import PublishError, RepositoryGateway, get_gateway
+from executions.gateways import get_gateway
+from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Execution
 from executions.pipeline import prepare, run_execution
 from executions.providers import Providers, providers_for_mode
@@ -36,6 +37,8 @@ from executions.slots import run_slot
 from executions.steps import batch_mode
 
 log = logging.getLogger(__name__)
+
+SCHEDULE_NAME = "run-next-execution"  # the q2 schedule that calls ``run_next_execution`` (setup_schedules)
 
 
 def run_next_execution(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from executions.backlog import MAX_TITLE, check_size, parse_checklist
 from executions.errors import InvalidTask, TaskBusy
@@ -105,8 +106,6 @@ def skip_task(task: Task) -> Task:
 
 def queue_task(task: Task) -> str:
     """Run ``task`` on the django-q2 worker; the q2 task id."""
-    from django_q.tasks import async_task
-
     return async_task("executions.jobs.run_task", task.pk, task_name=f"run task {task.pk}"[:100])
 
 

@@ -7,10 +7,12 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.checks import Warning
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from notifications.models import Channel
+from notifications.transports import transport_for
 
 ENV_CHANNEL_NAME = "Discord (DISCORD_WEBHOOK_URL)"
 DISCORD_PATH = re.compile(r"^/api/(v\d+/)?webhooks/\d+/[A-Za-z0-9_-]+/?$")
@@ -45,8 +47,6 @@ def check_env_channel(app_configs=None, **kwargs) -> list:
     """A Django system check: every ``manage.py`` command says plainly that a bad
     ``DISCORD_WEBHOOK_URL`` is ignored. A warning, not an error: a typo in where announcements go
     must not stop executions (``send_notifications`` itself exits 2 on it)."""
-    from django.core.checks import Warning
-
     problem = env_url_problem()
     return [Warning(f"{problem} It is ignored.", id="notifications.W001")] if problem else []
 
@@ -89,8 +89,6 @@ def disable(channel: Channel, reason: str, *, now=None) -> None:
 def send_test(channel: Channel) -> str:
     """Send a test message now, outside the outbox. Returns a line for the person who asked;
     raises ``ValueError`` with a safe line when it did not arrive."""
-    from notifications.transports import transport_for
-
     transport = transport_for(channel)
     outcome = transport.post(transport.test_payload())
     if outcome.ok:

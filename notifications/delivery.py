@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from notifications import channels
 from notifications.models import Channel, Delivery, Event
@@ -57,8 +58,6 @@ def trigger_delivery() -> None:
     """Queue ``deliver_due`` for the cluster. Never raises: the periodic sweep is the safety net."""
     if not settings.NOTIFY_ASYNC:
         return
-    from django_q.tasks import async_task
-
     try:
         # save=False: a result row per trigger would push the executions' results out of q2's
         # save_limit. Failures are still saved, and the sweep's runs keep their summaries.

@@ -19,7 +19,6 @@ from notifications.models import Event
 
 if TYPE_CHECKING:
     from budget.models import LanguageModel, Milestone, Period
-    from executions.models import Execution
 
 Kind = Event.Kind
 
@@ -43,53 +42,16 @@ def budget_snapshot(period: Period) -> dict:
     return period_summary(period).as_json()
 
 
-def _execution_facts(execution: Execution) -> dict:
-    return {
-        "id": execution.pk,
-        "status": execution.status,
-        "simulated": execution.simulated,
-        "task_id": execution.task_id,
-        "task_title": execution.task.title,
-        "cost": dollars_str(execution.cost_nanos),
-        "branch": execution.branch,
-        "commit_sha": execution.commit_sha,
-        "pr_number": execution.pr_number,
-        "pr_url": execution.pr_url,
-        "error": execution.error,
-        "calls": [
-            {
-                "step": call.step,
-                "model": call.model,
-                "input_tokens": call.input_tokens + call.cache_read_tokens
-                + call.cache_write_5m_tokens + call.cache_write_1h_tokens,
-                "output_tokens": call.output_tokens,
-                "cost": dollars_str(call.cost_nanos),
-            }
-            for call in execution.calls.all()
-        ],
-    }
-
-
-def _execution_event(kind: str, execution: Execution) -> Event | None:
+def execution_event(kind: str, *, execution: dict, period: Period) -> Event | None:
+    """An execution started, completed or failed. ``execution`` is its facts as JSON, from the
+    executions app (``executions.announce``); ``period`` is the month it is charged to."""
     # The month's own figures only: an execution's message shows its own calls per model, and the
     # month's per-model totals and milestones belong to the milestone and exhaustion messages.
     return emit(
         kind,
-        key=f"execution:{execution.pk}:{kind}",
-        payload={"execution": _execution_facts(execution), "budget": period_figures(execution.period)},
+        key=f"execution:{execution['id']}:{kind}",
+        payload={"execution": execution, "budget": period_figures(period)},
     )
-
-
-def execution_started(execution: Execution) -> Event | None:
-    return _execution_event(Kind.EXECUTION_STARTED, execution)
-
-
-def execution_completed(execution: Execution) -> Event | None:
-    return _execution_event(Kind.EXECUTION_COMPLETED, execution)
-
-
-def execution_failed(execution: Execution) -> Event | None:
-    return _execution_event(Kind.EXECUTION_FAILED, execution)
 
 
 def milestone_reached(milestone: Milestone) -> Event | None:

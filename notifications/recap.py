@@ -1,9 +1,10 @@
 """The monthly recap: the facts of a finished period, recorded and announced exactly once.
 
-``budget.jobs.roll_over_periods`` calls ``recap_period`` for every finished period at the first
-check of a month; ``send_recap`` calls it by hand. Who announces is decided by the ledger's
-conditional update of ``Period.recapped_at`` (``ledger.mark_recapped``), in the same transaction
-as the outbox event, so a retry, a second cluster or a crash and rerun never sends a second recap.
+``executions.jobs.roll_over_periods`` recaps every finished period at the first check of a month;
+``send_recap`` recaps one by hand; both through ``executions.recap.send_recap``, which reads the
+period's executions and passes them down. Who announces is decided by the ledger's conditional
+update of ``Period.recapped_at`` (``ledger.mark_recapped``), in the same transaction as the outbox
+event, so a retry, a second cluster or a crash and rerun never sends a second recap.
 """
 
 from __future__ import annotations
@@ -20,56 +21,12 @@ from budget.selectors import period_summary
 from notifications import events
 from notifications.models import Event
 
-TOP_EXECUTIONS = 5
 
-
-def most_expensive_executions(period: Period, *, limit: int = TOP_EXECUTIONS) -> list[dict]:
-    """Selector (read-only): the period's costliest executions, most expensive first."""
-    from executions.models import Execution
-
-    rows = (
-        Execution.objects.filter(period=period, cost_nanos__gt=0)
-        .select_related("task")
-        .order_by("-cost_nanos", "pk")[:limit]
-    )
-    return [
-        {
-            "id": e.pk,
-            "task_title": e.task.title,
-            "status": e.status,
-            "cost": dollars_str(e.cost_nanos),
-            "pr_url": e.pr_url or None,
-            "branch": e.branch or None,
-            "simulated": e.simulated,
-        }
-        for e in rows
-    ]
-
-
-def simulated_execution_count(period: Period) -> int:
-    from executions.models import Execution
-
-    return Execution.objects.filter(period=period, simulated=True).count()
-
-
-def batch_savings(period: Period) -> dict:
-    """Selector: how many executions ran a step in a vendor batch, and what batch mode saved: the
-    standard price of the batch calls less what they were charged (both recorded at the charge)."""
-    from django.db.models import F, Sum
-
-    from executions.models import Execution, ModelCall
-
-    calls = ModelCall.objects.filter(execution__period=period, batch__isnull=False)
-    saved = calls.aggregate(saved=Sum(F("standard_cost_nanos") - F("cost_nanos")))["saved"] or 0
-    return {
-        "batch_executions": Execution.objects.filter(period=period, batched=True).count(),
-        "batch_saved": dollars_str(saved),
-    }
-
-
-def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
+def recap_facts(period: Period, *, executions: dict, now: dt.datetime | None = None) -> dict:
     """Everything the recap says about ``period``, as JSON (money as decimal-string dollars):
-    the status's figures (``PeriodSummary.as_json``) and the recap's own.
+    the status's figures (``PeriodSummary.as_json``) and the recap's own. ``executions`` is what
+    the executions app, which owns those rows, says of the period's executions (JSON values:
+    ``top_executions``, ``simulated_executions``, ``batch_executions``, ``batch_saved``).
 
     Totals are the ledger's running totals (sums of what was charged), not re-estimates.
     """
@@ -88,9 +45,7 @@ def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
             }
             for m in summary.milestones
         ],
-        "top_executions": most_expensive_executions(p),
-        "simulated_executions": simulated_execution_count(p),
-        **batch_savings(p),
+        **executions,
     }
 
 
@@ -109,8 +64,10 @@ def in_flight(period: Period, *, now: dt.datetime) -> int:
     ).count()
 
 
-def recap_period(period: Period, *, force: bool = False, now: dt.datetime | None = None) -> bool:
-    """Record and announce ``period``'s recap. True when this call sent one.
+def recap_period(
+    period: Period, *, executions: dict, force: bool = False, now: dt.datetime | None = None
+) -> bool:
+    """Record and announce ``period``'s recap (``recap_facts``). True when this call sent one.
 
     Without ``force`` only the first caller sends it (later calls: False), and only once no
     execution is in flight in the period (``in_flight``; until then: False); the caller picks
@@ -126,12 +83,14 @@ def recap_period(period: Period, *, force: bool = False, now: dt.datetime | None
         if not preview and ledger.mark_recapped(period, now=now):
             period.refresh_from_db()
             event = events.emit(
-                Event.Kind.MONTHLY_RECAP, key=f"recap:{period.pk}", payload=recap_facts(period, now=now)
+                Event.Kind.MONTHLY_RECAP,
+                key=f"recap:{period.pk}",
+                payload=recap_facts(period, executions=executions, now=now),
             )
             return event is not None
         if not force:
             return False
         period.refresh_from_db()
-        payload = {**recap_facts(period, now=now), "forced": True, "preview": preview}
+        payload = {**recap_facts(period, executions=executions, now=now), "forced": True, "preview": preview}
         key = f"recap:{period.pk}:{'preview' if preview else 'forced'}:{now.isoformat()}"
         return events.emit(Event.Kind.MONTHLY_RECAP, key=key, payload=payload) is not None

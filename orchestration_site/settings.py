@@ -1,6 +1,6 @@
 """Settings, read from the environment (12-factor). Every knob has a default that runs locally.
 
-The table of variables is in README.md ("Configuration").
+The table of variables is in docs/configuration.md.
 """
 
 import re
@@ -62,7 +62,7 @@ ROOT_URLCONF = "orchestration_site.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "orchestration_site" / "templates", BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -327,7 +327,7 @@ GITHUB_TIMEOUT = env.int("GITHUB_TIMEOUT", default=30)
 GITHUB_CONTEXT_TTL_SECONDS = env.int("GITHUB_CONTEXT_TTL_SECONDS", default=600)
 GITHUB_PR_LABEL = env.str("GITHUB_PR_LABEL", default="ai-generated")
 
-# --- REST API docs and admin dashboard (budget/api.py, executions/api.py, budget/dashboard.py) ---
+# --- REST API docs and admin dashboard (budget/api.py, executions/api.py, orchestration_site/dashboard.py) ---
 # Swagger UI served from drf-spectacular-sidecar's bundled assets: no CDN, works offline.
 INSTALLED_APPS += ["drf_spectacular_sidecar"]
 SPECTACULAR_SETTINGS |= {

@@ -4,8 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from budget import api as usage_api
-from budget.dashboard import dashboard
 from executions import api as executions_api
+from orchestration_site.dashboard import dashboard
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False

@@ -10,6 +10,8 @@ from django.db import connection
 
 from tests.clock import CLOCK_SHIFT_DAYS
 
+pytest_plugins = ["tests.fakes.repository"]  # the memory_gateway fixture
+
 # Before Django reads settings: no real keys, simulated models, vendors unreachable by default.
 for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "GITHUB_REPOSITORY",
              "DISCORD_WEBHOOK_URL", "REDIS_URL", "GITHUB_APP_ID"):

@@ -9,11 +9,13 @@ from __future__ import annotations
 from django.conf import settings
 
 from executions.providers.base import Completion, CompletionRequest, Provider, Providers
+from executions.providers.simulated import simulated_providers
 
 __all__ = ["Completion", "CompletionRequest", "Provider", "Providers", "live_providers", "providers_for_mode"]
 
 
 def live_providers() -> Providers:
+    # Imported here: the vendors' SDKs take a while to import, and simulated mode never needs them.
     from executions.providers.anthropic import AnthropicProvider
     from executions.providers.openai import OpenAIProvider
 
@@ -24,6 +26,4 @@ def providers_for_mode(mode: str | None = None) -> Providers:
     mode = mode or settings.ORCHESTRATOR_MODE
     if mode == "live":
         return live_providers()
-    from executions.providers.simulated import simulated_providers
-
     return simulated_providers()

@@ -23,10 +23,10 @@ from executions.providers import Providers
 from executions.providers.anthropic import AnthropicProvider, params_for
 from executions.providers.openai import OpenAIProvider
 from executions.providers.openai import params_for as openai_params_for
+from executions.recap import period_facts
 from executions.services import create_task
 from executions.steps import CHANGE_SCHEMA
 from notifications.models import Event
-from notifications.recap import recap_facts
 from tests.executions.conftest import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_both_steps_go_through_batches_that_end_after_several_polls(batch_mode):
     assert_ledger_consistent(current_period())
     assert "submitted nothing; polled 0" in run_batches()  # nothing left to do
     # The recap says what batch mode saved, from what was charged.
-    facts = recap_facts(current_period())
+    facts = period_facts(current_period())
     assert facts["batch_executions"] == 2
     assert facts["batch_saved"] == dollars_str(2 * (ANALYSIS_BATCH_NANOS + CODEGEN_BATCH_NANOS))
 

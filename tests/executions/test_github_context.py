@@ -5,8 +5,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from executions.gateways.base import PublishError, get_gateway
-from executions.gateways.github import MAX_LISTED_PATHS, GitHubGateway
+from executions.gateways import get_gateway
+from executions.gateways.base import MAX_LISTED_PATHS, PublishError
+from executions.gateways.github import GitHubGateway
 from tests.fakes.github import SEED_FILES, make_execution, serving_github
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +105,7 @@ def test_app_installation_auth_gets_one_token_and_publishes(app_github, app_key)
     gateway = get_gateway()
 
     gateway.context()
-    result = gateway.publish(execution, change)
+    result = gateway.publish(execution, change, pr_body="A body.")
 
     [token_request] = app_github.requests_to("/app/installations/678/access_tokens", "POST")
     scheme, _, signed = token_request.headers["authorization"].partition(" ")
@@ -120,7 +121,7 @@ def test_app_auth_with_a_key_github_does_not_know(app_github, settings):
     execution, change = make_execution()
 
     with pytest.raises(PublishError) as failure:
-        GitHubGateway.from_settings().publish(execution, change)
+        GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     assert str(failure.value) == (
         "GitHub rejected the GitHub App credentials (401): check GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY "

@@ -24,7 +24,7 @@ def publish_failure(settings, execution=None, change=None) -> str:
     if execution is None:
         execution, change = make_execution()
     with pytest.raises(PublishError) as failure:
-        GitHubGateway.from_settings().publish(execution, change)
+        GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
     message = str(failure.value)
     assert settings.GITHUB_TOKEN not in message and WRONG_TOKEN not in message
     assert "\n" not in message
@@ -90,7 +90,7 @@ def test_a_rate_limit_that_resets_soon_is_waited_for(fake_github, settings):
     fake_github.fail_on("GET", "/repos/octo/widgets", status, body, headers)
     execution, change = make_execution()
 
-    result = GitHubGateway.from_settings().publish(execution, change)
+    result = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     assert result.opened_pr and len(fake_github.requests_to("/repos/octo/widgets", "GET")) == 2
 
@@ -122,7 +122,7 @@ def test_422_ref_exists_moves_the_branch(fake_github, settings):
     fake_github.repo().refs[f"heads/{branch}"] = stale  # made by a run whose answer we never read
     fake_github.fail_on("GET", f"/git/ref/heads/{branch}", 404, {"message": "Not Found"})
 
-    result = GitHubGateway.from_settings().publish(execution, change)
+    result = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     assert fake_github.branch_head(branch) == result.commit_sha != stale
     assert [r.json["force"] for r in fake_github.requests_to(f"/git/refs/heads/{branch}", "PATCH")] == [True]
@@ -131,10 +131,10 @@ def test_422_ref_exists_moves_the_branch(fake_github, settings):
 
 def test_422_pr_exists_finds_and_reuses_it(fake_github, settings):
     execution, change = make_execution()
-    first = GitHubGateway.from_settings().publish(execution, change)
+    first = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
     fake_github.fail_on("GET", "/pulls", 200, [])  # the search misses it (GitHub's index lags)
 
-    again = GitHubGateway.from_settings().publish(execution, change)
+    again = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     assert (again.pr_number, again.opened_pr) == (first.pr_number, False)
     assert len(fake_github.repo().pulls) == 1
@@ -169,7 +169,7 @@ def test_a_502_is_retried_and_the_commit_made_once(fake_github, settings):
     fake_github.fail_on("POST", "/git/commits", 502, {"message": "Server Error"})
     execution, change = make_execution()
 
-    result = GitHubGateway.from_settings().publish(execution, change)
+    result = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     assert len(fake_github.requests_to("/git/commits", "POST")) == 2
     assert fake_github.branch_head(result.branch) == result.commit_sha
@@ -189,7 +189,7 @@ def test_a_lost_answer_to_opening_the_pr_reuses_the_pr_it_made(fake_github, sett
     fake_github.fail_on("POST", "/pulls", 502, {"message": "Server Error"}, after_handling=True)
     execution, change = make_execution()
 
-    result = GitHubGateway.from_settings().publish(execution, change)
+    result = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     [pull] = fake_github.repo().pulls
     assert result.pr_number == pull["number"] and result.pr_url == pull["html_url"]
@@ -199,7 +199,7 @@ def test_a_pr_whose_labelling_fails_is_still_returned_for_the_record(fake_github
     fake_github.fail_on("GET", "/labels/ai-generated", 502, {"message": "Server Error"}, times=10)
     execution, change = make_execution()
 
-    result = GitHubGateway.from_settings().publish(execution, change)
+    result = GitHubGateway.from_settings().publish(execution, change, pr_body="A body.")
 
     [pull] = fake_github.open_pulls()
     assert (result.pr_number, result.opened_pr) == (pull["number"], True)

@@ -2,8 +2,9 @@
 
 import pytest
 
-from executions.gateways.base import get_gateway
+from executions.gateways import get_gateway
 from executions.gateways.github import GitHubGateway
+from executions.pr_body import pr_body_for
 from tests.fakes.github import GOOD_TOKEN, SEED_FILES, make_execution, serving_github
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def test_one_execution_becomes_one_commit_one_branch_one_labelled_pr(fake_github
     gateway = get_gateway()
     assert isinstance(gateway, GitHubGateway)
 
-    result = gateway.publish(execution, change)
+    result = gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
     assert result.branch == f"ai/{execution.task_id}-add-health-check-endpoint"
     assert fake_github.branch_head(result.branch) == result.commit_sha
@@ -54,9 +55,9 @@ def test_one_execution_becomes_one_commit_one_branch_one_labelled_pr(fake_github
 def test_publishing_the_same_execution_again_reuses_commit_and_pr(fake_github):
     execution, change = make_execution()
     gateway = get_gateway()
-    first = gateway.publish(execution, change)
+    first = gateway.publish(execution, change, pr_body="A body.")
 
-    again = gateway.publish(execution, change)
+    again = gateway.publish(execution, change, pr_body="A body.")
 
     assert (again.branch, again.commit_sha, again.pr_number) == (
         first.branch,
@@ -72,12 +73,12 @@ def test_publishing_the_same_execution_again_reuses_commit_and_pr(fake_github):
 
 def test_a_retried_task_reuses_the_branch_and_its_open_pr(fake_github):
     first_execution, change = make_execution()
-    first = get_gateway().publish(first_execution, change)
+    first = get_gateway().publish(first_execution, change, pr_body=pr_body_for(first_execution, change))
     first_execution.status = "failed"  # say its bookkeeping failed after publishing; the task retries
     first_execution.save()
 
     retry, same_change = make_execution(task=first_execution.task)
-    result = get_gateway().publish(retry, same_change)
+    result = get_gateway().publish(retry, same_change, pr_body=pr_body_for(retry, same_change))
 
     assert result.commit_sha == first.commit_sha and result.opened_pr is False
     assert len(commits_created(fake_github)) == 1
@@ -88,12 +89,12 @@ def test_a_retried_task_reuses_the_branch_and_its_open_pr(fake_github):
 
 def test_a_retry_with_different_content_moves_the_branch_and_keeps_the_pr(fake_github):
     first_execution, change = make_execution()
-    first = get_gateway().publish(first_execution, change)
+    first = get_gateway().publish(first_execution, change, pr_body=pr_body_for(first_execution, change))
     first_execution.status = "failed"
     first_execution.save()
 
     retry, new_change = make_execution(task=first_execution.task, files={"app/health.py": "# v2\n"})
-    result = get_gateway().publish(retry, new_change)
+    result = get_gateway().publish(retry, new_change, pr_body="A body.")
 
     assert result.commit_sha != first.commit_sha and result.pr_number == first.pr_number
     assert fake_github.branch_head(result.branch) == result.commit_sha
@@ -110,7 +111,7 @@ def test_draft_prs_and_a_configured_base_branch(fake_github, settings):
     settings.GITHUB_DRAFT_PRS = True
     execution, change = make_execution()
 
-    get_gateway().publish(execution, change)
+    get_gateway().publish(execution, change, pr_body="A body.")
 
     [pull] = fake_github.open_pulls()
     assert pull["draft"] is True and pull["base"]["ref"] == "develop"
@@ -123,7 +124,7 @@ def test_a_missing_base_branch_is_named(fake_github, settings):
     execution, change = make_execution()
 
     with pytest.raises(PublishError, match="Base branch 'release' does not exist.*GITHUB_BASE_BRANCH"):
-        get_gateway().publish(execution, change)
+        get_gateway().publish(execution, change, pr_body="A body.")
     assert not fake_github.requests_to("/git/trees", "POST")
 
 
@@ -133,14 +134,14 @@ def test_a_change_identical_to_the_base_is_not_published(fake_github):
     execution, change = make_execution(files={"app/views.py": SEED_FILES["app/views.py"]})
 
     with pytest.raises(PublishError, match="Nothing to publish"):
-        get_gateway().publish(execution, change)
+        get_gateway().publish(execution, change, pr_body="A body.")
     assert not commits_created(fake_github) and not fake_github.repo().pulls
 
 
 def test_publishing_is_polite_in_requests(fake_github):
     execution, change = make_execution()
 
-    get_gateway().publish(execution, change)
+    get_gateway().publish(execution, change, pr_body="A body.")
 
     # repo, base ref, base commit, tree, branch ref, commit, create ref, pulls, create PR, label x3
     assert len(fake_github.requests) <= 12

@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from executions.gateways.base import Change, FileChange, PublishError, get_gateway
+from executions.gateways import get_gateway
+from executions.gateways.base import Change, FileChange, PublishError
 from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution
 from executions.pipeline import run_execution
@@ -65,7 +66,7 @@ def test_files_with_awkward_names_are_written_exactly(settings):
     files = {'docs/a "quoted" name.md': "one\n", "src/ünï côdé.py": "print('ok')\n", "glob*[x].txt": "*"}
 
     result = gateway.publish(
-        an_execution(), Change("Awkward names.", [FileChange(p, c) for p, c in files.items()])
+        an_execution(), Change("Awkward names.", [FileChange(p, c) for p, c in files.items()]), pr_body=""
     )
 
     for path, content in files.items():
@@ -77,8 +78,8 @@ def test_publishing_the_same_change_again_adds_no_commit():
     gateway = LocalGitGateway.from_settings()
     execution = an_execution()
 
-    first = gateway.publish(execution, change(notes__a_md="hello\n"))
-    again = gateway.publish(execution, change(notes__a_md="hello\n"))
+    first = gateway.publish(execution, change(notes__a_md="hello\n"), pr_body="A body.")
+    again = gateway.publish(execution, change(notes__a_md="hello\n"), pr_body="A body.")
 
     assert again.commit_sha == first.commit_sha
 
@@ -88,13 +89,13 @@ def test_a_change_identical_to_main_or_replacing_a_folder_is_refused():
     readme = gateway.read_file("README.md")
 
     with pytest.raises(PublishError, match="Nothing to publish"):
-        gateway.publish(an_execution(), Change("Same.", [FileChange("README.md", readme)]))
+        gateway.publish(an_execution(), Change("Same.", [FileChange("README.md", readme)]), pr_body="")
     execution = an_execution("Add docs")
-    gateway.publish(execution, change(docs__guide_md="guide\n"))
+    gateway.publish(execution, change(docs__guide_md="guide\n"), pr_body="A body.")
     with pytest.raises(PublishError, match="as a file, but the repository has a folder there"):
-        gateway.publish(execution, change(docs="flat\n"))
+        gateway.publish(execution, change(docs="flat\n"), pr_body="A body.")
     with pytest.raises(PublishError, match="as a folder, but the repository has a file there"):
-        gateway.publish(execution, change(docs__guide_md__x="nested\n"))
+        gateway.publish(execution, change(docs__guide_md__x="nested\n"), pr_body="A body.")
 
 
 def test_read_file_answers_none_for_missing_or_unsafe_paths():

@@ -32,7 +32,7 @@ SEED_EXECUTION_NANOS = 31_275_000  # $0.0285 + $0.002775, as `budget costs` says
 class RefusingGateway(LocalGitGateway):
     """The local repository, whose publishing is refused (as GitHub might refuse it)."""
 
-    def publish(self, execution, change):
+    def publish(self, execution, change, *, pr_body):
         raise PublishError("GitHub refused creating the commit (403): the token cannot push.")
 
 

@@ -14,17 +14,17 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Sum
 
-from budget.jobs import roll_over_periods
 from budget.models import Period, Threshold
 from budget.money import dollars_str, format_usd, to_nanos
 from budget.periods import current_period
 from executions.gateways.base import PublishError, PublishResult, RepositoryContext, branch_name
+from executions.jobs import roll_over_periods
 from executions.models import Execution, ModelCall, StepConfig
 from executions.pipeline import run_execution
+from executions.recap import send_recap
 from executions.services import create_task
 from notifications import render
 from notifications.models import Event
-from notifications.recap import recap_facts, recap_period
 from tests.executions.test_two_processes import test_database_url
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ class PullRequestGateway:
     def read_file(self, path):
         return None
 
-    def publish(self, execution, change) -> PublishResult:
+    def publish(self, execution, change, *, pr_body) -> PublishResult:
         if self.refuse:
             raise PublishError("GitHub refused creating the commit (403): the token cannot push.")
         number = next(self.numbers)
@@ -81,7 +81,9 @@ def october():
 
 
 def test_the_recap_says_what_the_ledger_charged(october):
-    facts = recap_facts(october)
+    with time_machine.travel(NOVEMBER_FIRST, tick=False):
+        assert send_recap(october) is True
+    facts = Event.objects.get(kind=Event.Kind.MONTHLY_RECAP).payload
 
     calls = ModelCall.objects.filter(execution__period=october)
     charged = calls.aggregate(total=Sum("cost_nanos"))["total"]
@@ -116,7 +118,7 @@ def test_the_recap_says_what_the_ledger_charged(october):
 
 def test_the_recap_is_recorded_and_sent_once(october):
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        first, second = recap_period(october), recap_period(october)
+        first, second = send_recap(october), send_recap(october)
 
     assert (first, second) == (True, False)
     (event,) = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP)
@@ -129,9 +131,9 @@ def test_the_recap_is_recorded_and_sent_once(october):
 
 def test_force_sends_it_again_as_a_new_event(october):
     with time_machine.travel(NOVEMBER_FIRST, tick=False) as clock:
-        recap_period(october)
+        send_recap(october)
         clock.shift(dt.timedelta(days=2))
-        assert recap_period(october, force=True) is True
+        assert send_recap(october, force=True) is True
 
     first, again = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).order_by("pk")
     assert again.key.startswith(f"recap:{october.pk}:forced:")
@@ -144,19 +146,19 @@ def test_force_sends_it_again_as_a_new_event(october):
 
 def test_a_forced_recap_of_a_month_not_over_is_a_preview_that_does_not_count(october):
     with time_machine.travel(OCTOBER_DAY + dt.timedelta(days=5), tick=False):
-        assert recap_period(october, force=True) is True
+        assert send_recap(october, force=True) is True
     october.refresh_from_db()
     assert october.recapped_at is None
     (preview,) = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP)
     assert preview.payload["preview"] is True
     assert "so far" in render.discord(preview)["embeds"][0]["title"]
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        assert recap_period(october) is True  # the real recap still goes out
+        assert send_recap(october) is True  # the real recap still goes out
 
 
 def test_the_recap_embed_carries_every_fact(october):
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        recap_period(october)
+        send_recap(october)
     event = Event.objects.get(kind=Event.Kind.MONTHLY_RECAP)
     october.refresh_from_db()
 
@@ -198,7 +200,7 @@ def test_the_monthly_check_recaps_last_month_once(october):
 # --- send_recap ----------------------------------------------------------------------------------
 
 
-def send_recap(*args) -> str:
+def run_send_recap(*args) -> str:
     out = StringIO()
     call_command("send_recap", *args, stdout=out)
     return out.getvalue().strip()
@@ -206,8 +208,8 @@ def send_recap(*args) -> str:
 
 def test_send_recap_sends_last_month_once_then_says_when(october):
     with time_machine.travel(NOVEMBER_FIRST + dt.timedelta(days=2), tick=False):
-        first = send_recap()
-        second = send_recap()
+        first = run_send_recap()
+        second = run_send_recap()
     october.refresh_from_db()
 
     assert first == "Recap of 2026-10 sent: $0.18 of $15.00 spent, 7 executions, 6 PRs."
@@ -219,9 +221,9 @@ def test_send_recap_sends_last_month_once_then_says_when(october):
 
 def test_send_recap_force_sends_again(october):
     with time_machine.travel(NOVEMBER_FIRST + dt.timedelta(days=2), tick=False) as clock:
-        send_recap("--month", "2026-10")
+        run_send_recap("--month", "2026-10")
         clock.shift(dt.timedelta(minutes=1))
-        out = send_recap("--month", "2026-10", "--force")
+        out = run_send_recap("--month", "2026-10", "--force")
 
     assert out.startswith("Recap of 2026-10 sent:")
     assert Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).count() == 2
@@ -241,14 +243,14 @@ def test_send_recap_force_sends_again(october):
 )
 def test_send_recap_refuses_bad_usage_with_exit_code_2(october, args, message):
     with time_machine.travel(OCTOBER_DAY, tick=False), pytest.raises(CommandError) as exc:
-        send_recap(*args)
+        run_send_recap(*args)
     assert (str(exc.value), exc.value.returncode) == (message, 2)
     assert not Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP).exists()
 
 
 def test_send_recap_with_no_period_for_last_month():
     with time_machine.travel(NOVEMBER_FIRST, tick=False), pytest.raises(CommandError) as exc:
-        send_recap()
+        run_send_recap()
     assert (str(exc.value), exc.value.returncode) == (
         "no budget period for 2026-10: nothing was spent that month",
         2,
@@ -257,7 +259,7 @@ def test_send_recap_with_no_period_for_last_month():
 
 def test_send_recap_force_previews_the_running_month(october):
     with time_machine.travel(OCTOBER_DAY, tick=False):
-        out = send_recap("--month", "2026-10", "--force")
+        out = run_send_recap("--month", "2026-10", "--force")
     assert out.startswith("Recap of 2026-10 sent:")
     october.refresh_from_db()
     assert october.recapped_at is None
@@ -285,7 +287,7 @@ def test_a_period_cut_short_by_a_reset_is_recapped_with_its_month(october):
     with time_machine.travel(OCTOBER_DAY + dt.timedelta(days=1), tick=False):
         call_command("reset_budget", "--yes", stdout=StringIO())
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        out = send_recap()
+        out = run_send_recap()
     # One recap per period, each saying which part of the month it covers.
     assert out.splitlines()[0].startswith("Recap of 2026-10 (Oct 1–11) sent: $0.18")
     assert (
@@ -302,7 +304,7 @@ def test_a_period_cut_short_by_a_reset_is_recapped_with_its_month(october):
 
 def test_a_whole_month_is_recapped_without_dates(october):
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        send_recap()
+        run_send_recap()
     [event] = Event.objects.filter(kind=Event.Kind.MONTHLY_RECAP)
     assert render.discord(event)["embeds"][0]["title"] == "Recap of October 2026"
 
@@ -321,8 +323,8 @@ def test_the_recap_reaches_discord_once_and_within_its_limits(october, make_chan
     sent_before = len(discord.messages)
 
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        recap_period(october)
-        recap_period(october)
+        send_recap(october)
+        send_recap(october)
         counts = deliver()
 
     assert counts == {"sent": 1}
@@ -344,7 +346,7 @@ def test_two_workers_recapping_at_once_send_one_recap():
     def work():
         try:
             start.wait()
-            results.append(recap_period(Period.objects.get(pk=october.pk), now=NOVEMBER_FIRST))
+            results.append(send_recap(Period.objects.get(pk=october.pk), now=NOVEMBER_FIRST))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -365,7 +367,7 @@ def test_a_quiet_month_still_gets_a_plain_recap():
     with time_machine.travel(OCTOBER_DAY, tick=False):
         quiet = current_period()
     with time_machine.travel(NOVEMBER_FIRST, tick=False):
-        assert recap_period(quiet)
+        assert send_recap(quiet)
 
     event = Event.objects.get(kind=Event.Kind.MONTHLY_RECAP)
     assert (event.payload["spent"], event.payload["cost_per_pr"], event.payload["top_executions"]) == (

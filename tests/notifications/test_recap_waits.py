@@ -8,10 +8,10 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from budget import ledger
-from budget.jobs import roll_over_periods
 from budget.models import Reservation
 from budget.periods import current_period
 from budget.pricing import Usage
+from executions.jobs import roll_over_periods
 from notifications.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -1,34 +1,51 @@
 """The worker's configuration comes from the environment, and a bad value stops it at startup."""
 
+import datetime as dt
 import json
 
 import pytest
+import time_machine
+from django_q.brokers import get_broker
+from django_q.conf import Conf
 
 from tests.test_settings import manage
 
-SHOW = "import json; from django.conf import settings as s; print(json.dumps(s.Q_CLUSTER))"
+SHOW = (
+    "import json; from django_q.brokers import get_broker; from django_q.conf import Conf; "
+    "print(json.dumps({'broker': type(get_broker()).__name__, 'workers': Conf.WORKERS}))"
+)
 
 
-def q_cluster(**env) -> dict:
+def worker(**env) -> dict:
+    """The broker and the worker count django-q2 uses under ``env``."""
     result = manage("shell", "-c", SHOW, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_the_orm_broker_by_default_redis_when_redis_url_is_set():
-    default = q_cluster()
-    redis = q_cluster(REDIS_URL="redis://cache.internal:6379/2", Q_WORKERS="6")
+    assert worker()["broker"] == "ORM"
+    assert worker(REDIS_URL="redis://cache.internal:6379/2", Q_WORKERS="6") == {
+        "broker": "Redis",
+        "workers": 6,
+    }
 
-    assert default["orm"] == "default" and "redis" not in default
-    assert redis["redis"] == "redis://cache.internal:6379/2" and "orm" not in redis
-    assert redis["workers"] == 6
 
-
+@pytest.mark.django_db
 def test_a_running_execution_is_never_handed_to_a_second_worker():
-    conf = q_cluster(Q_TIMEOUT_SECONDS="1200", RESERVATION_TIMEOUT_SECONDS="1500")
+    """The database broker hands a taken task out again only after its worker's time is up."""
+    broker = get_broker()
+    with time_machine.travel("2026-11-15 12:00Z", tick=False) as clock:
+        broker.enqueue("run task 1")
+        clock.shift(dt.timedelta(seconds=1))
+        [(_, payload)] = broker.dequeue()  # a worker takes it
+        assert payload == "run task 1"
 
-    assert conf["timeout"] == 1200 < conf["retry"]  # handed out again only after the first worker is gone
-    assert (conf["max_attempts"], conf["ack_failures"], conf["catch_up"]) == (1, True, False)
+        clock.shift(dt.timedelta(seconds=Conf.TIMEOUT))  # as long as q2 lets that worker run it
+        assert not broker.dequeue()
+
+        clock.shift(dt.timedelta(minutes=10))  # the worker is gone: another takes it soon after
+        assert [p for _, p in broker.dequeue()] == ["run task 1"]
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ import datetime as dt
 import threading
 
 import pytest
+import time_machine
 from django.db import connection
-from django.utils import timezone
 
 from budget.periods import current_period, set_limit
 from executions.models import Execution, Task
@@ -131,7 +131,8 @@ def test_a_configuration_problem_is_reported_not_raised(memory_gateway):
     assert Task.objects.get().status == Task.Status.PENDING
 
 
-def test_without_now_it_uses_the_clock(memory_gateway, pinned_clock):
+@time_machine.travel("2026-11-15 12:00Z", tick=False)
+def test_without_now_it_uses_the_clock(memory_gateway):
     create_task(title="Now")
     assert "succeeded" in run_next_execution(providers=simulated_providers(), gateway=memory_gateway)
-    assert Execution.objects.get().started_at <= timezone.now()
+    assert Execution.objects.get().started_at == dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC)

@@ -4,8 +4,10 @@ import datetime as dt
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_q.models import OrmQ, Schedule
 from django_q.scheduler import scheduler
 
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.django_db
 EXPECTED = {
     "run-next-execution": ("executions.scheduler.run_next_execution", Schedule.MINUTES, 30),
     "deliver-notifications": ("notifications.delivery.deliver_due", Schedule.MINUTES, 1),
-    "roll-over-periods": ("budget.jobs.roll_over_periods", Schedule.HOURLY, None),
+    "roll-over-periods": ("executions.jobs.roll_over_periods", Schedule.HOURLY, None),
     "expire-reservations": ("executions.jobs.recover_stalled", Schedule.MINUTES, 10),
     "check-model-retirements": ("executions.jobs.check_model_retirements", Schedule.DAILY, None),
     "run-batches": ("executions.jobs.run_batches", Schedule.MINUTES, 5),
@@ -32,6 +34,7 @@ def table() -> dict:
     return {s.name: (s.func, s.schedule_type, s.minutes) for s in Schedule.objects.all()}
 
 
+@time_machine.travel("2026-11-15 12:00Z", tick=False)
 def test_the_first_run_creates_every_schedule_due_now():
     lines = setup_schedules()
 
@@ -41,7 +44,9 @@ def test_the_first_run_creates_every_schedule_due_now():
     )
     assert all(line.startswith("created ") for line in lines) and len(lines) == len(EXPECTED)
     assert "created check-models: weekly → executions.jobs.check_vendor_models" in lines
-    assert all(s.next_run <= timezone.now() and s.repeats == -1 for s in Schedule.objects.all())
+    assert all(s.next_run == timezone.now() and s.repeats == -1 for s in Schedule.objects.all())
+    # q2 imports each function by its dotted path when the schedule fires.
+    assert all(callable(import_string(s.func)) for s in Schedule.objects.all())
 
 
 def test_running_it_again_changes_nothing_not_even_the_next_run():
@@ -56,6 +61,7 @@ def test_running_it_again_changes_nothing_not_even_the_next_run():
     assert Schedule.objects.count() == len(EXPECTED)
 
 
+@time_machine.travel("2026-11-15 12:00Z", tick=False)
 def test_a_new_interval_is_applied_and_takes_effect_within_it(settings):
     setup_schedules()
     Schedule.objects.filter(name="run-next-execution").update(
@@ -71,7 +77,7 @@ def test_a_new_interval_is_applied_and_takes_effect_within_it(settings):
     )
     runner = Schedule.objects.get(name="run-next-execution")
     assert runner.minutes == 10
-    assert runner.next_run <= timezone.now() + dt.timedelta(minutes=10)
+    assert runner.next_run == timezone.now() + dt.timedelta(minutes=10)  # not 29 minutes away
 
 
 def test_duplicates_and_stale_schedules_it_owns_are_removed_others_are_kept():
@@ -100,6 +106,28 @@ def test_duplicates_and_stale_schedules_it_owns_are_removed_others_are_kept():
     assert table() == {**EXPECTED, "team-report": ("reports.weekly", Schedule.WEEKLY, None)}
 
 
+def test_a_deploy_points_schedules_of_a_moved_job_at_its_new_path():
+    """An earlier version scheduled the monthly rollover as ``budget.jobs.roll_over_periods``."""
+    later = timezone.now() + dt.timedelta(minutes=40)
+    Schedule.objects.create(
+        name="roll-over-periods",
+        func="budget.jobs.roll_over_periods",
+        schedule_type=Schedule.HOURLY,
+        repeats=-1,
+        next_run=later,
+    )
+    Schedule.objects.create(
+        name="monthly-rollover", func="budget.jobs.roll_over_periods", schedule_type=Schedule.HOURLY
+    )
+
+    lines = setup_schedules()
+
+    assert "updated roll-over-periods: hourly → executions.jobs.roll_over_periods (func changed)" in lines
+    assert "removed monthly-rollover: budget.jobs.roll_over_periods (stale or a duplicate)" in lines
+    assert table() == EXPECTED
+    assert Schedule.objects.get(name="roll-over-periods").next_run == later  # not fired early or twice
+
+
 def test_an_edited_schedule_is_put_back():
     setup_schedules()
     Schedule.objects.filter(name="roll-over-periods").update(schedule_type=Schedule.DAILY, args="1")
@@ -107,7 +135,7 @@ def test_an_edited_schedule_is_put_back():
     lines = setup_schedules()
 
     assert (
-        "updated roll-over-periods: hourly → budget.jobs.roll_over_periods (args, schedule_type changed)"
+        "updated roll-over-periods: hourly → executions.jobs.roll_over_periods (args, schedule_type changed)"
         in lines
     )
     assert table() == EXPECTED

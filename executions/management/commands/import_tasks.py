@@ -13,7 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from executions.backlog import read_checklist
 from executions.errors import InvalidTask
-from executions.gateways.base import PublishError, get_gateway
+from executions.gateways import get_gateway
+from executions.gateways.base import PublishError
 from executions.models import Task
 from executions.services import import_checklist
 

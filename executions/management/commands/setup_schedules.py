@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 
-from budget.dashboard import SCHEDULE_NAME as RUN_NEXT_EXECUTION
+from executions.scheduler import SCHEDULE_NAME as RUN_NEXT_EXECUTION
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def wanted_schedules() -> list[Wanted]:
             settings.SCHEDULE_MINUTES,
         ),
         Wanted("deliver-notifications", "notifications.delivery.deliver_due", Schedule.MINUTES, 1),
-        Wanted("roll-over-periods", "budget.jobs.roll_over_periods", Schedule.HOURLY),
+        Wanted("roll-over-periods", "executions.jobs.roll_over_periods", Schedule.HOURLY),
         Wanted("expire-reservations", "executions.jobs.recover_stalled", Schedule.MINUTES, 10),
         Wanted("check-model-retirements", "executions.jobs.check_model_retirements", Schedule.DAILY),
         Wanted("run-batches", "executions.jobs.run_batches", Schedule.MINUTES, settings.BATCH_POLL_MINUTES),
@@ -67,8 +67,10 @@ def wanted_schedules() -> list[Wanted]:
 
 SETUP_LOCK = 0x5C4ED  # an advisory lock key no other code of this database uses
 
-# Functions earlier versions scheduled: a schedule calling one of them is this command's too.
-FORMER_FUNCS = ("budget.jobs.expire_reservations",)
+# Functions earlier versions scheduled: a schedule calling one of them is this command's too. A
+# schedule whose function moved keeps its name, so the deploy's run points it at the new path
+# (``roll-over-periods`` called ``budget.jobs.roll_over_periods`` until the job moved to executions).
+FORMER_FUNCS = ("budget.jobs.expire_reservations", "budget.jobs.roll_over_periods")
 
 
 class Command(BaseCommand):

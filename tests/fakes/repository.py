@@ -1,5 +1,5 @@
-"""Fixtures for the background-execution tests: a fast in-memory repository, and q2 clusters run
-as real ``python manage.py qcluster`` subprocesses against the test database."""
+"""A fast in-memory repository gateway (the ``memory_gateway`` fixture, registered in
+``tests/conftest.py``) for tests that run many executions and do not look at what was published."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class MemoryGateway:
     def read_file(self, path: str) -> str | None:
         return None
 
-    def publish(self, execution, change: Change) -> PublishResult:
+    def publish(self, execution, change: Change, *, pr_body: str) -> PublishResult:
         self.published.append((execution.pk, change))
         return PublishResult(
             branch=branch_name(execution.task_id, execution.task.title), commit_sha=f"{next(self._shas):040x}"

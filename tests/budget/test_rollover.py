@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from budget.jobs import roll_over_periods
 from budget.models import DailyUsage, Period
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
+from executions.jobs import roll_over_periods
 from executions.models import Execution, ModelCall
 from executions.pipeline import run_execution
 from executions.providers.simulated import simulated_providers

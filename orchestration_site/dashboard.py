@@ -1,7 +1,8 @@
 """The admin dashboard: the month at a glance for the team running the product.
 
 A thin view: it reads the budget's summary (``budget.selectors``), the last executions, the
-scheduler's next run and what needs attention, and renders ``admin/dashboard.html``.
+scheduler's next run and what needs attention, and renders ``admin/dashboard.html``. It lives in
+the site because it reads every app (budget, notifications, executions, django-q2's schedules).
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django_q.models import Schedule
 
 from budget.catalog import retiring_models
-from budget.charts import spend_chart
 from budget.models import DailyUsage, Period, Threshold
 from budget.money import format_usd
 from budget.overruns import overrun_warnings
 from budget.selectors import PeriodSummary, period_summary
+from executions.models import Execution
+from executions.scheduler import SCHEDULE_NAME
+from notifications.models import Delivery
+from orchestration_site.charts import spend_chart
 
-SCHEDULE_NAME = "run-next-execution"
 LAST_EXECUTIONS = 10
 
 
@@ -35,15 +39,11 @@ def share(part_nanos: int, whole_nanos: int) -> Decimal:
 
 def next_scheduled_run():
     """The ``run-next-execution`` schedule, or None when ``setup_schedules`` has not been run."""
-    from django_q.models import Schedule
-
     return Schedule.objects.filter(name=SCHEDULE_NAME).order_by("next_run").first()
 
 
 def dead_deliveries() -> int:
     """Notification deliveries that gave up after their last attempt."""
-    from notifications.models import Delivery
-
     return Delivery.objects.filter(status=Delivery.Status.DEAD).count()
 
 
@@ -83,8 +83,6 @@ def chart_for(summary: PeriodSummary) -> str:
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
-    from executions.models import Execution  # executions depends on budget, not the other way round
-
     summary = period_summary(now=timezone.now())
     period = summary.period
     context = {

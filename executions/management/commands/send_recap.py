@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from budget.money import format_usd
 from budget.periods import month_start, next_month, parse_month, part_of_month, periods_for_month
-from notifications.recap import in_flight, is_finished, recap_period
+from executions.recap import send_recap
+from notifications.recap import in_flight, is_finished
 from notifications.text import plural
 
 
@@ -58,7 +59,7 @@ class Command(BaseCommand):
                     "flight; it goes out at the next hourly check after they end (or use --force now).",
                     returncode=1,
                 )
-            if recap_period(period, force=force, now=now):
+            if send_recap(period, force=force, now=now):
                 period.refresh_from_db()
                 self.stdout.write(
                     f"Recap of {label} sent: {format_usd(period.spent_nanos, places=2)} of "
