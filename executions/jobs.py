@@ -86,3 +86,17 @@ def check_model_retirements(*, now: dt.datetime | None = None) -> str:
     if announced:
         log.warning("models retiring soon: %s", ", ".join(announced))
     return f"retiring soon: {', '.join(m.name for m in soon) or 'none'}; newly announced: {len(announced)}"
+
+
+def sync_pull_requests(*, now: dt.datetime | None = None) -> str:
+    """Refresh open pull requests from GitHub (the ``sync-pull-requests`` schedule)."""
+    from executions.pull_requests import NotConfigured, sync_open_pull_requests
+
+    try:
+        report = sync_open_pull_requests(now=now)
+    except (NotConfigured, PublishError) as exc:
+        log.warning("pull requests not synced: %s", exc)
+        return f"not synced: {exc}"
+    for error in report.errors:
+        log.warning("pull request not synced: %s", error)
+    return f"checked {report.checked} open pull requests: {report.changed} changed, {len(report.errors)} failed"

@@ -67,6 +67,13 @@ def batch_savings(period: Period) -> dict:
     }
 
 
+def merged_pull_requests(period: Period) -> list[dict]:
+    """Selector (read-only): the pull requests the period paid for that were merged, oldest first."""
+    from executions.pull_requests import merged_in_period
+
+    return merged_in_period(period.pk)
+
+
 def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
     """Everything the recap says about ``period``, as JSON (money as decimal-string dollars):
     the status's figures (``PeriodSummary.as_json``) and the recap's own.
@@ -89,6 +96,7 @@ def recap_facts(period: Period, *, now: dt.datetime | None = None) -> dict:
             for m in summary.milestones
         ],
         "top_executions": most_expensive_executions(p),
+        "merged_pull_requests": merged_pull_requests(p),
         "simulated_executions": simulated_execution_count(p),
         **batch_savings(p),
     }

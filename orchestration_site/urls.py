@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from budget import api as usage_api
 from budget.dashboard import dashboard
 from executions import api as executions_api
+from executions.webhooks import github_webhook
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -27,4 +28,5 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("webhooks/github/", github_webhook, name="github-webhook"),
 ]

@@ -58,6 +58,9 @@ def wanted_schedules() -> list[Wanted]:
         Wanted("expire-reservations", "executions.jobs.recover_stalled", Schedule.MINUTES, 10),
         Wanted("check-model-retirements", "executions.jobs.check_model_retirements", Schedule.DAILY),
         Wanted("run-batches", "executions.jobs.run_batches", Schedule.MINUTES, settings.BATCH_POLL_MINUTES),
+        Wanted(
+            "sync-pull-requests", "executions.jobs.sync_pull_requests", Schedule.MINUTES, settings.SYNC_PRS_MINUTES
+        ),
     ]
 
 
