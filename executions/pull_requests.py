@@ -158,7 +158,7 @@ def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None
             record_pull_request_state(period_id=pr.execution.period_id, old=old_state, new=pr.state)
             _task_follows(pr, at)
     if pr.state != old_state:
-        log.info("pull request %s is now %s (task %s)", pr, pr.state, pr.task_id)
+        log.info("pull request %s#%s is now %s (task %s)", pr.repository, pr.number, pr.state, pr.task_id)
     return changed
 
 

@@ -7,6 +7,8 @@ import hmac
 import itertools
 import json
 
+from executions.gateways.base import PublishResult, RepositoryContext, branch_name
+
 SECRET = "whsec-test-0123456789abcdef"
 _deliveries = itertools.count(1)
 
@@ -67,3 +69,28 @@ def check_event(kind: str, pr, *, name: str, conclusion: str | None, sha: str | 
     if kind == "check_run":
         check["name"] = name
     return {"action": "completed", kind: check, "repository": {"full_name": pr.repository}}
+
+
+class OpensPullRequests:
+    """A repository gateway that opens a pull request for every change (#41, #42, ...), in memory."""
+
+    name = "github"
+
+    def __init__(self):
+        self.numbers = itertools.count(41)
+
+    def context(self) -> RepositoryContext:
+        return RepositoryContext(name="octo/widgets", default_branch="main", files=["README.md"])
+
+    def read_file(self, path):
+        return None
+
+    def publish(self, execution, change) -> PublishResult:
+        number = next(self.numbers)
+        return PublishResult(
+            branch=branch_name(execution.task_id, execution.task.title),
+            commit_sha=f"{number:040x}",
+            pr_number=number,
+            pr_url=f"https://github.com/octo/widgets/pull/{number}",
+            opened_pr=True,
+        )

@@ -1,7 +1,6 @@
 """POST /webhooks/github/: signed deliveries move a PR, its task and its period's counts; others change nothing."""
 
 import datetime as dt
-import itertools
 import logging
 
 import pytest
@@ -9,40 +8,21 @@ import time_machine
 from django.test import Client
 
 from budget.models import Period
-from executions.gateways.base import PublishResult, RepositoryContext, branch_name
 from executions.models import PullRequest, Task, WebhookDelivery
 from executions.pipeline import run_execution
 from executions.services import create_task
-from tests.executions.outcomes import SECRET, check_event, deliver, pull_request_event, sign
+from tests.executions.outcomes import (
+    SECRET,
+    OpensPullRequests,
+    check_event,
+    deliver,
+    pull_request_event,
+    sign,
+)
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)
-
-
-class OpensPullRequests:
-    """A repository gateway that opens a pull request for every change, in memory."""
-
-    name = "github"
-
-    def __init__(self):
-        self.numbers = itertools.count(41)
-
-    def context(self) -> RepositoryContext:
-        return RepositoryContext(name="octo/widgets", default_branch="main", files=["README.md"])
-
-    def read_file(self, path):
-        return None
-
-    def publish(self, execution, change) -> PublishResult:
-        number = next(self.numbers)
-        return PublishResult(
-            branch=branch_name(execution.task_id, execution.task.title),
-            commit_sha=f"{number:040x}",
-            pr_number=number,
-            pr_url=f"https://github.com/octo/widgets/pull/{number}",
-            opened_pr=True,
-        )
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ EXPECTED = {
     "expire-reservations": ("executions.jobs.recover_stalled", Schedule.MINUTES, 10),
     "check-model-retirements": ("executions.jobs.check_model_retirements", Schedule.DAILY, None),
     "run-batches": ("executions.jobs.run_batches", Schedule.MINUTES, 5),
+    "sync-pull-requests": ("executions.jobs.sync_pull_requests", Schedule.MINUTES, 60),
 }
 
 
