@@ -52,3 +52,12 @@ def test_pull_requests_are_listed_with_state_and_checks(admin_client, rejected):
     assert ">closed</span>" in listing and ">none</span>" in listing
     assert detail.status_code == 200 and "Add health check endpoint" in detail.content.decode()
     assert admin_client.get("/admin/executions/pullrequest/add/").status_code == 403  # read-only
+
+
+def test_the_period_shows_what_its_pull_requests_became(admin_client, rejected):
+    period_id = rejected.execution.period_id
+
+    page = admin_client.get(f"/admin/budget/period/{period_id}/change/").content.decode()
+
+    assert "Pull requests it paid for" in page
+    assert "per merged pr" in page.lower() and "closed prs count" in page.lower()
