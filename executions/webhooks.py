@@ -69,7 +69,7 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
         outcome = handle_webhook(event=event, delivery_id=delivery, payload=payload)
     except WebhookPayloadError as exc:
         return _refuse(400, str(exc))
-    log.info("GitHub webhook %s (%s): %s", event, delivery[:100], outcome)
+    log.info("GitHub webhook %r (%r): %s", event[:50], delivery[:100], outcome)
     if outcome.startswith("updated"):
         return JsonResponse({"detail": outcome})
     return HttpResponse(status=204)
