@@ -138,10 +138,15 @@ def test_one_pr_github_fails_on_is_reported_and_the_others_are_refreshed(fake_gi
     fake_github.merge_pull(second.number)
     fake_github.fail_on("GET", f"/pulls/{first.number}", 502, {"message": "Server Error"}, times=3)
 
+    err = StringIO()
     with pytest.raises(CommandError) as failed:
-        sync()
+        call_command("sync_pull_requests", stdout=StringIO(), stderr=err)
 
     assert failed.value.returncode == 1
+    assert err.getvalue().strip() == (
+        f"#{first.number}: GitHub failed while reading pull request #{first.number} (502, also after retries): "
+        "GitHub is having trouble; retry later."
+    )
     second.refresh_from_db(), first.refresh_from_db()
     assert (first.state, second.state) == ("open", "merged")
     assert counts() == (1, 1, 0)
