@@ -30,6 +30,13 @@ def record_pull_request_state(*, period_id: int, old: str | None, new: str) -> N
     Period.objects.filter(pk=period_id).update(**changes)
 
 
+def hold_period(period_id: int) -> None:
+    """Lock the period's row until the caller's transaction ends. A pull request's change takes it
+    before the pull request's row, in the ledger's order (reservation, period, then what hangs on
+    them), as the pipeline does when it records a PR after releasing its reservation."""
+    list(Period.objects.select_for_update().filter(pk=period_id).values_list("pk", flat=True))
+
+
 def cost_per_merged_pr_nanos(period: Period) -> int | None:
     """The period's spend over its merged pull requests, to the nearest nanodollar (half up);
     None before the first merge."""

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from budget.outcomes import record_pull_request_state
+from budget.outcomes import hold_period, record_pull_request_state
 from executions.gateways.base import PublishError, PublishResult, get_gateway
 from executions.models import Execution, PullRequest, Task, WebhookDelivery
 
@@ -134,9 +134,12 @@ class Observed:
 
 def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None) -> bool:
     """Bring ``pr`` to what was ``observed``; True when something changed. One transaction: the
-    row (locked), the period's counts and the task's outcome."""
+    row, the period's counts and the task's outcome. Locks in the pipeline's order: the period
+    (when the state may change), the pull request, the task."""
     at = now or timezone.now()
     with transaction.atomic():
+        if observed.state:  # a state change moves the period's counts: its row is locked first
+            hold_period(pr.execution.period_id)
         pr = PullRequest.objects.select_for_update().select_related("execution").get(pk=pr.pk)
         before = _facts(pr)
         old_state = pr.state
