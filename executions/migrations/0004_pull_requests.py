@@ -36,7 +36,7 @@ def record_existing_pull_requests(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('budget', '0009_period_pr_outcomes'),
+        ('budget', '0010_period_pr_outcomes'),
         ('executions', '0003_batch_mode'),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('budget', '0008_drop_ledger_functions'),
+        ('budget', '0009_price_cache_read_increment'),
     ]
 
     operations = [
