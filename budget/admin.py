@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
+from budget import outcomes
 from budget.models import (
     DailyUsage,
     LanguageModel,
@@ -286,7 +287,7 @@ class PeriodAdmin(admin.ModelAdmin):
     form = PeriodForm
     list_display = [
         "month_label", "limit_usd", "spent_usd", "reserved_usd", "remaining_usd", "bar",
-        "executions_count", "prs_count", "exhausted_at", "closed_at",
+        "executions_count", "prs_count", "merged_prs_count", "cost_per_merged_pr", "exhausted_at", "closed_at",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["month", "starts_at", "ends_at", "limit", "bar"]}),
@@ -295,11 +296,16 @@ class PeriodAdmin(admin.ModelAdmin):
             "Counts",
             {"fields": ["executions_count", "succeeded_count", "failed_count", "prs_count"]},
         ),
+        (
+            "Pull requests it paid for",
+            {"fields": ["open_prs_count", "merged_prs_count", "closed_prs_count", "cost_per_merged_pr"]},
+        ),
         ("Events", {"fields": ["exhausted_at", "recapped_at", "closed_at"]}),
     ]
     readonly_fields = [
         "month", "starts_at", "ends_at", "bar", "spent_usd", "reserved_usd", "remaining_usd",
         "executions_count", "succeeded_count", "failed_count", "prs_count",
+        "open_prs_count", "merged_prs_count", "closed_prs_count", "cost_per_merged_pr",
         "exhausted_at", "recapped_at", "closed_at",
     ]  # fmt: skip
     inlines = [ModelUsageInline, MilestoneInline]
@@ -308,6 +314,11 @@ class PeriodAdmin(admin.ModelAdmin):
     spent_usd = dollars("spent_nanos", "spent")
     reserved_usd = dollars("reserved_nanos", "reserved")
     remaining_usd = dollars("remaining_nanos", "remaining")
+
+    @admin.display(description="per merged PR")
+    def cost_per_merged_pr(self, period: Period) -> str:
+        nanos = outcomes.cost_per_merged_pr_nanos(period)
+        return "—" if nanos is None else format_usd(nanos)
 
     @admin.display(description="month", ordering="starts_at")
     def month_label(self, period: Period) -> str:

@@ -109,6 +109,10 @@ class Period(models.Model):
     succeeded_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     prs_count = models.PositiveIntegerField(default=0)
+    # What became of the pull requests this period's executions opened (``budget.outcomes``).
+    open_prs_count = models.PositiveIntegerField(default=0)
+    merged_prs_count = models.PositiveIntegerField(default=0)
+    closed_prs_count = models.PositiveIntegerField(default=0, help_text="Closed without merging.")
     exhausted_at = models.DateTimeField(null=True, blank=True)
     recapped_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from budget import pacing
+from budget import outcomes, pacing
 from budget.models import Milestone, ModelUsage, Period, Reservation, Threshold
 from budget.money import dollars_str
 from budget.overruns import overrun_warnings
@@ -71,6 +71,10 @@ class PeriodSummary:
         return self.period.spent_nanos // self.period.prs_count if self.period.prs_count else None
 
     @property
+    def cost_per_merged_pr_nanos(self) -> int | None:
+        return outcomes.cost_per_merged_pr_nanos(self.period)
+
+    @property
     def pace(self) -> str:
         return pacing.pace(self.period, self.now)
 
@@ -99,6 +103,7 @@ class PeriodSummary:
             "failed": p.failed_count,
             "prs": p.prs_count,
             "cost_per_pr": None if self.cost_per_pr_nanos is None else dollars_str(self.cost_per_pr_nanos),
+            **pr_outcomes(p),
         }
 
     def as_json(self) -> dict:
@@ -124,6 +129,17 @@ class PeriodSummary:
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
             "warnings": self.warnings,
         }
+
+
+def pr_outcomes(period: Period) -> dict:
+    """What became of the period's pull requests, and the headline figure: cost per merged PR."""
+    per_merged = outcomes.cost_per_merged_pr_nanos(period)
+    return {
+        "merged_prs": period.merged_prs_count,
+        "closed_prs": period.closed_prs_count,
+        "open_prs": period.open_prs_count,
+        "cost_per_merged_pr": None if per_merged is None else dollars_str(per_merged),
+    }
 
 
 _TOTALS = [f.name for f in ModelTotals.__dataclass_fields__.values()]

@@ -45,6 +45,13 @@ class UsageCurrentSerializer(serializers.Serializer):
     failed = serializers.IntegerField(help_text="Executions that failed.")
     prs = serializers.IntegerField(help_text="Pull requests opened.")
     cost_per_pr = money("spent / prs; null before the first pull request.", allow_null=True)
+    merged_prs = serializers.IntegerField(help_text="Its pull requests merged so far.")
+    closed_prs = serializers.IntegerField(help_text="Its pull requests closed without being merged.")
+    open_prs = serializers.IntegerField(help_text="Its pull requests still open (awaiting review).")
+    cost_per_merged_pr = money(
+        "spent / merged_prs, to the nearest nanodollar; null before the first merged pull request.",
+        allow_null=True,
+    )
     models = ModelTotalsSerializer(many=True, help_text="Tokens and dollars per model, costliest first.")
     milestones = MilestoneSerializer(many=True, help_text="Thresholds crossed this period, with dates.")
     next_milestone = money("The next enabled threshold above spent; null when none is left.", allow_null=True)
@@ -76,6 +83,13 @@ class PeriodRowSerializer(serializers.Serializer):
     failed = serializers.IntegerField(help_text="Executions that failed.")
     prs = serializers.IntegerField(help_text="Pull requests opened.")
     cost_per_pr = money("spent / prs; null without pull requests.", allow_null=True)
+    merged_prs = serializers.IntegerField(help_text="Its pull requests merged so far.")
+    closed_prs = serializers.IntegerField(help_text="Its pull requests closed without being merged.")
+    open_prs = serializers.IntegerField(help_text="Its pull requests still open (awaiting review).")
+    cost_per_merged_pr = money(
+        "spent / merged_prs, to the nearest nanodollar; null before the first merged pull request.",
+        allow_null=True,
+    )
     exhausted = serializers.BooleanField(help_text="True once the budget ran out in this period.")
 
 

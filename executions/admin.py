@@ -22,7 +22,7 @@ from executions import services
 from executions.api import not_runnable
 from executions.backlog import check_size, read_checklist, too_large
 from executions.errors import ExecutionError, InvalidTask
-from executions.models import Batch, Execution, ModelCall, StepConfig, Task
+from executions.models import Batch, Execution, ModelCall, PullRequest, StepConfig, Task
 
 BADGE_COLOURS = {
     "pending": "#5b7fa6",
@@ -30,6 +30,12 @@ BADGE_COLOURS = {
     "done": "#3d8f5a",
     "failed": "#ba2121",
     "skipped": "#8a8a8a",
+    "rejected": "#7a4b9e",
+    "open": "#5b7fa6",  # a pull request's state and its checks
+    "merged": "#3d8f5a",
+    "closed": "#7a4b9e",
+    "success": "#3d8f5a",
+    "failure": "#ba2121",
     "reserved": "#c0701b",
     "analysing": "#c0701b",
     "generating": "#c0701b",
@@ -270,6 +276,35 @@ class ExecutionAdmin(ReadOnlyAdmin):
     def files(self, e: Execution) -> str:
         paths = [f.get("path", "") for f in (e.change or {}).get("files", []) if isinstance(f, dict)]
         return ", ".join(paths) or "—"
+
+
+# --- Pull requests and what became of them --------------------------------------------------------
+
+@admin.register(PullRequest)
+class PullRequestAdmin(ReadOnlyAdmin):
+    """Written by the pipeline, the GitHub webhook and ``sync_pull_requests``; read here."""
+
+    list_display = ["number_link", "task", "state_badge", "checks_badge", "opened_at", "merged_at", "closed_at"]
+    list_filter = ["state", "checks", "execution__period"]
+    search_fields = ["task__title", "head_branch", "head_sha", "repository"]
+    list_select_related = ["task"]
+    readonly_fields = [
+        "number_link", "repository", "task", "execution", "state_badge", "checks_badge", "check_results",
+        "head_branch", "head_sha", "opened_at", "merged_at", "closed_at", "synced_at", "updated_at",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description="pull request", ordering="number")
+    def number_link(self, pr: PullRequest) -> str:
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}#{}</a>', pr.url, pr.repository, pr.number)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, pr: PullRequest) -> str:
+        return badge(pr.state)
+
+    @admin.display(description="checks", ordering="checks")
+    def checks_badge(self, pr: PullRequest) -> str:
+        return badge(pr.checks)
 
 
 # --- Which model each step uses ------------------------------------------------------------------

@@ -26,6 +26,7 @@ from executions.gateways.base import PublishError
 from executions.model_check import check_models
 from executions.models import StepConfig, Task
 from executions.pipeline import run_execution
+from executions.pull_requests import NotConfigured, sync_open_pull_requests
 from executions.reaper import abandon_stalled_executions
 from executions.recap import send_recap
 from notifications import events
@@ -121,3 +122,15 @@ def roll_over_periods(*, now: dt.datetime | None = None) -> str:
     waiting = sum(in_flight(p, now=now) for p in finished if p not in recapped)
     outcome = f"open period {period.month:%Y-%m}; recaps recorded: {len(recapped)}"
     return f"{outcome}; waiting for executions in flight: {waiting}" if waiting else outcome
+
+
+def sync_pull_requests(*, now: dt.datetime | None = None) -> str:
+    """Refresh open pull requests from GitHub (the ``sync-pull-requests`` schedule)."""
+    try:
+        report = sync_open_pull_requests(now=now)
+    except (NotConfigured, PublishError) as exc:
+        log.warning("pull requests not synced: %s", exc)
+        return f"not synced: {exc}"
+    for error in report.errors:
+        log.warning("pull request not synced: %s", error)
+    return f"checked {report.checked} open pull requests: {report.changed} changed, {len(report.errors)} failed"

@@ -14,6 +14,7 @@ class Task(models.Model):
         DONE = "done"
         FAILED = "failed"  # attempts ran out
         SKIPPED = "skipped"
+        REJECTED = "rejected"  # its pull request was closed without merging; not retried by itself
 
     class Source(models.TextChoices):
         MANUAL = "manual"
@@ -232,3 +233,70 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step} batch {self.pk} ({self.status}, {self.request_count} requests)"
+
+
+class PullRequest(models.Model):
+    """A pull request an execution opened, and what became of it (``executions.pull_requests``).
+
+    It counts in the budget period of the execution that opened it (the money that paid for it),
+    whichever execution later updates it.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        MERGED = "merged"
+        CLOSED = "closed"  # closed without merging
+
+    class Checks(models.TextChoices):
+        NONE = "none"  # no check or status reported on the head commit
+        PENDING = "pending"
+        SUCCESS = "success"
+        FAILURE = "failure"
+
+    execution = models.ForeignKey(
+        Execution, on_delete=models.PROTECT, related_name="pull_requests", help_text="The one that opened it."
+    )
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="pull_requests")
+    repository = models.CharField(max_length=200, help_text="owner/name")
+    number = models.PositiveIntegerField()
+    url = models.URLField(max_length=500)
+    head_branch = models.CharField(max_length=255)
+    head_sha = models.CharField(max_length=64)
+    state = models.CharField(max_length=6, choices=State.choices, default=State.OPEN)
+    checks = models.CharField(
+        max_length=7, choices=Checks.choices, default=Checks.NONE, help_text="Combined, on the head commit."
+    )
+    check_results = models.JSONField(
+        default=dict, blank=True, help_text="Each check's last result on the head commit, by name."
+    )
+    opened_at = models.DateTimeField()
+    merged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    etag = models.CharField(max_length=200, blank=True, help_text="For conditional polling requests.")
+    synced_at = models.DateTimeField(null=True, blank=True, help_text="Last refreshed from GitHub.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        indexes = [models.Index(fields=["state"]), models.Index(fields=["head_sha"])]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "number"], name="one_row_per_pull_request")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository}#{self.number} ({self.state})"
+
+
+class WebhookDelivery(models.Model):
+    """A GitHub webhook delivery that was acted on; its id, unique, makes a replay change nothing."""
+
+    delivery_id = models.CharField(max_length=100, unique=True)
+    event = models.CharField(max_length=50)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

@@ -20,7 +20,7 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import announce, steps
+from executions import announce, pull_requests, steps
 from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways import get_gateway
 from executions.gateways.base import (
@@ -383,6 +383,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
         ledger.record_execution_finished(
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
+        pull_requests.record_published(execution, published, now=now)
         Task.objects.filter(pk=execution.task_id).update(status=Task.Status.DONE, claimed_at=None, updated_at=at)
         announce.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None

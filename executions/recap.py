@@ -13,6 +13,7 @@ from django.db.models import F, Sum
 from budget.models import Period
 from budget.money import dollars_str
 from executions.models import Execution, ModelCall
+from executions.pull_requests import merged_in_period
 from notifications import recap
 
 TOP_EXECUTIONS = 5
@@ -28,6 +29,7 @@ def period_facts(period: Period) -> dict:
     """Selector (read-only): what the recap says of ``period``'s executions, as JSON."""
     return {
         "top_executions": most_expensive_executions(period),
+        "merged_pull_requests": merged_in_period(period.pk),
         "simulated_executions": Execution.objects.filter(period=period, simulated=True).count(),
         **batch_savings(period),
     }

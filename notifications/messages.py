@@ -22,6 +22,7 @@ from notifications.text import (
     plural,
     progress_bar,
     safe_url,
+    units,
     usd,
     usd_short,
 )
@@ -102,6 +103,10 @@ def _month_fields(budget: dict) -> list[Field]:
     prs = count(budget.get("prs"))
     if budget.get("cost_per_pr") is not None:
         prs += f" · {usd(budget['cost_per_pr'], places=2)} per PR"
+    if "merged_prs" in budget:
+        prs += f" · {count(budget.get('merged_prs'))} merged"
+        if budget.get("cost_per_merged_pr") is not None:
+            prs += f" · {usd(budget['cost_per_merged_pr'], places=2)} per merged PR"
     return [
         Field("Executions this month", executions, inline=True),
         Field("PRs this month", prs, inline=True),
@@ -274,6 +279,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
         ),
         Field("PRs", count(payload.get("prs")), inline=True),
     ]
+    fields += _merged_fields(payload, style)
     fields += _model_fields(payload.get("models"))
     milestones = [
         f"{usd_short(m.get('threshold'))} on {day(m.get('reached_at'))} — {plural(m.get('prs'), 'PR')}"
@@ -294,6 +300,34 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     if simulated:
         footer += f" · {simulated} of {plural(payload.get('executions'), 'execution')} simulated"
     return Message(kind, title, text, None, fields, footer, simulated > 0)
+
+
+def _merged_fields(payload: dict, style: Style) -> list[Field]:
+    """The recap's pull request outcomes: the headline cost per merged PR, and the merged PRs."""
+    if "merged_prs" not in payload:
+        return []
+    per_merged = payload.get("cost_per_merged_pr")
+    outcomes = (
+        f"{count(payload.get('merged_prs'))} merged · {count(payload.get('closed_prs'))} closed · "
+        f"{count(payload.get('open_prs'))} open"
+    )
+    fields = [
+        Field("Cost per merged PR", usd(per_merged) if per_merged is not None else "none merged", inline=True),
+        Field("PR outcomes", outcomes, inline=True),
+    ]
+    merged = [m for m in payload.get("merged_pull_requests") or [] if isinstance(m, dict)]
+    lines: list[str] = []
+    for i, m in enumerate(merged):
+        pr = style.link(f"#{number(m.get('number'))}", m.get("url"))
+        line = f"{pr} {clip(style.esc(m.get('task_title')), 80)}"
+        more = f"… and {len(merged) - i} more"
+        if units("\n".join([*lines, line, more])) > 1024:  # a field's value; whole lines only
+            lines.append(more)
+            break
+        lines.append(line)
+    if lines:
+        fields.append(Field("Merged PRs", "\n".join(lines)))
+    return fields
 
 
 def _top_line(e: dict, style: Style) -> str:

@@ -26,7 +26,7 @@ def recap_facts(period: Period, *, executions: dict, now: dt.datetime | None = N
     """Everything the recap says about ``period``, as JSON (money as decimal-string dollars):
     the status's figures (``PeriodSummary.as_json``) and the recap's own. ``executions`` is what
     the executions app, which owns those rows, says of the period's executions (JSON values:
-    ``top_executions``, ``simulated_executions``, ``batch_executions``, ``batch_saved``).
+    ``top_executions``, ``merged_pull_requests``, ``simulated_executions``, ``batch_executions``, ``batch_saved``).
 
     Totals are the ledger's running totals (sums of what was charged), not re-estimates.
     """

@@ -327,6 +327,16 @@ GITHUB_TIMEOUT = env.int("GITHUB_TIMEOUT", default=30)
 GITHUB_CONTEXT_TTL_SECONDS = env.int("GITHUB_CONTEXT_TTL_SECONDS", default=600)
 GITHUB_PR_LABEL = env.str("GITHUB_PR_LABEL", default="ai-generated")
 
+# --- Pull request outcomes (executions/pull_requests.py, executions/webhooks.py) ---------------
+# POST /webhooks/github/ answers only when GITHUB_WEBHOOK_SECRET is set (the secret you enter on
+# GitHub's webhook page); a body over GITHUB_WEBHOOK_MAX_BYTES is refused unread (413). Without
+# webhooks, the ``sync-pull-requests`` schedule polls open PRs every SYNC_PRS_MINUTES.
+GITHUB_WEBHOOK_SECRET = env.str("GITHUB_WEBHOOK_SECRET", default="")
+GITHUB_WEBHOOK_MAX_BYTES = env.int("GITHUB_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+SYNC_PRS_MINUTES = env.int("SYNC_PRS_MINUTES", default=60)
+if SYNC_PRS_MINUTES < 1:
+    raise ImproperlyConfigured(f"SYNC_PRS_MINUTES must be at least 1, not {SYNC_PRS_MINUTES}.")
+
 # --- REST API docs and admin dashboard (budget/api.py, executions/api.py, orchestration_site/dashboard.py) ---
 # Swagger UI served from drf-spectacular-sidecar's bundled assets: no CDN, works offline.
 INSTALLED_APPS += ["drf_spectacular_sidecar"]

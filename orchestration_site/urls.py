@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from budget import api as usage_api
 from executions import api as executions_api
+from executions.webhooks import github_webhook
 from orchestration_site.dashboard import dashboard
 
 router = DefaultRouter(trailing_slash=True)
@@ -27,4 +28,5 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("webhooks/github/", github_webhook, name="github-webhook"),
 ]

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,18 @@ _context_cache: dict[tuple[str, str, str], tuple[float, RepositoryContext]] = {}
 
 def clear_context_cache() -> None:
     _context_cache.clear()
+
+
+@dataclass(frozen=True)
+class PullSnapshot:
+    """A pull request as GitHub reports it (``GitHubGateway.pull_request``)."""
+
+    number: int
+    state: str  # open, merged or closed (without merging)
+    head_sha: str
+    merged_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    etag: str
 
 
 class BoundedGithubRetry(GithubRetry):
@@ -289,6 +302,45 @@ class GitHubGateway:
             pull.add_to_labels(self.label)
 
         self._best_effort(f"labelling pull request #{pull.number}", label)
+
+    # --- what became of a pull request (executions.pull_requests) ---------------------------------
+
+    def pull_request(self, number: int, *, etag: str = "") -> PullSnapshot | None:
+        """The pull request's state and head now; None when it is unchanged since ``etag``.
+
+        A conditional request (PyGithub's ``update`` with ``If-None-Match``): GitHub answers an
+        unchanged PR with 304, which does not count against the rate limit.
+        """
+        with self._errors(f"reading pull request #{number}"):
+            pull = self._lazy_repo().get_pull(number)  # lazy: no request yet
+            if not pull.update(additional_headers={"If-None-Match": etag} if etag else None):
+                return None
+            state = "merged" if pull.merged else "open" if pull.state == "open" else "closed"
+            return PullSnapshot(
+                number=number,
+                state=state,
+                head_sha=pull.head.sha,
+                merged_at=pull.merged_at,
+                closed_at=pull.closed_at,
+                etag=pull.etag or "",
+            )
+
+    def check_results(self, sha: str) -> dict[str, str | None]:
+        """Each check run's conclusion (``pending`` while it runs) and each commit status's state on
+        ``sha``, by name: what GitHub shows as the commit's checks."""
+        with self._errors(f"reading the checks of {sha[:12]}"):
+            commit = self._lazy_repo().get_commit(sha)  # lazy: no request yet
+            results: dict[str, str | None] = {
+                f"check_run:{run.name}": run.conclusion if run.status == "completed" else "pending"
+                for run in commit.get_check_runs()
+            }
+            for status in commit.get_combined_status().statuses:
+                results[f"status:{status.context}"] = status.state
+        return results
+
+    def _lazy_repo(self) -> Repository:
+        self._authenticate()
+        return self.client.withLazy(True).get_repo(self.repository)
 
     # --- helpers ----------------------------------------------------------------------------------
 

@@ -75,6 +75,8 @@ class FakeGitHub(FakeServer):
         self.commits: dict[str, dict] = {}
         self._counter = itertools.count(1)
         self._pull_numbers = itertools.count(1)
+        self.check_runs: dict[str, list[dict]] = {}  # commit sha -> its check runs
+        self.statuses: dict[str, list[dict]] = {}  # commit sha -> its commit statuses
 
     # --- arranging state --------------------------------------------------------------------
 
@@ -121,6 +123,38 @@ class FakeGitHub(FakeServer):
 
     def open_pulls(self, full_name: str = "octo/widgets") -> list[dict]:
         return [p for p in self.repo(full_name).pulls if p["state"] == "open"]
+
+    # --- what happens to a pull request on GitHub (a reviewer, CI) -------------------------------
+
+    def pull(self, number: int, full_name: str = "octo/widgets") -> dict:
+        return next(p for p in self.repo(full_name).pulls if p["number"] == number)
+
+    def merge_pull(self, number: int, full_name: str = "octo/widgets") -> dict:
+        pull = self.pull(number, full_name)
+        at = _now()
+        pull.update(state="closed", merged=True, merged_at=at, closed_at=at)
+        return pull
+
+    def close_pull(self, number: int, full_name: str = "octo/widgets") -> dict:
+        pull = self.pull(number, full_name)
+        pull.update(state="closed", merged=False, closed_at=_now())
+        return pull
+
+    def reopen_pull(self, number: int, full_name: str = "octo/widgets") -> dict:
+        pull = self.pull(number, full_name)
+        pull.update(state="open", closed_at=None)
+        return pull
+
+    def add_check_run(self, sha: str, name: str, *, status: str = "completed", conclusion: str | None = "success"):
+        """A check run on ``sha``; one of the same name is replaced (a re-run)."""
+        runs = [r for r in self.check_runs.get(sha, []) if r["name"] != name]
+        runs.append({"name": name, "status": status, "conclusion": conclusion if status == "completed" else None})
+        self.check_runs[sha] = runs
+
+    def add_status(self, sha: str, context: str, state: str) -> None:
+        """A commit status (the older statuses API): pending, success, failure or error."""
+        self.statuses[sha] = [s for s in self.statuses.get(sha, []) if s["context"] != context]
+        self.statuses[sha].append({"context": context, "state": state})
 
     # --- git objects ----------------------------------------------------------------------------
 
@@ -246,6 +280,11 @@ class FakeGitHub(FakeServer):
             return self._create_label(repo, base, request.json)
         if (m := re.match(r"^/issues/(\d+)/labels$", rest)) and method == "POST":
             return self._add_labels(repo, base, int(m[1]), request.json)
+        if (m := re.match(r"^/commits/([^/]+)/check-runs$", rest)) and method == "GET":
+            runs = [self._check_run_json(base, m[1], i, r) for i, r in enumerate(self.check_runs.get(m[1], []))]
+            return Response(200, {"total_count": len(runs), "check_runs": runs})
+        if (m := re.match(r"^/commits/([^/]+)/status$", rest)) and method == "GET":
+            return Response(200, _combined_status_json(base, m[1], self.statuses.get(m[1], [])))
         if rest == "/readme":
             return self._contents(repo, base, _readme_path(self._default_files(repo)), request.query)
         if m := re.match(r"^/contents/(.+)$", rest):
@@ -362,6 +401,9 @@ class FakeGitHub(FakeServer):
             "body": data.get("body"),
             "draft": bool(data.get("draft")),
             "merged": False,
+            "created_at": _now(),
+            "merged_at": None,
+            "closed_at": None,
             "labels": [],
             "head": {"ref": head_ref, "sha": head_sha},
             "base": {"ref": base_ref, "sha": base_sha},
@@ -378,7 +420,11 @@ class FakeGitHub(FakeServer):
             for key in ("title", "body", "state"):
                 if key in request.json:
                     pull[key] = request.json[key]
-        return Response(200, self._pull_json(repo, base, pull))
+        body = self._pull_json(repo, base, pull)
+        etag = f'W/"{_sha("pull", body)}"'  # like GitHub: a conditional GET of an unchanged PR is a 304
+        if request.method == "GET" and request.headers.get("if-none-match") == etag:
+            return Response(304, None, {"ETag": etag})
+        return Response(200, body, {"ETag": etag})
 
     def _pull_json(self, repo: FakeRepo, base: str, pull: dict) -> dict:
         number = pull["number"]
@@ -389,6 +435,17 @@ class FakeGitHub(FakeServer):
             "issue_url": f"{base}/issues/{number}",
             "head": {**pull["head"], "label": f"{repo.owner}:{pull['head']['ref']}"},
             "base": {**pull["base"], "label": f"{repo.owner}:{pull['base']['ref']}"},
+        }
+
+    def _check_run_json(self, base: str, sha: str, index: int, run: dict) -> dict:
+        return {
+            "id": 5000 + index,
+            "name": run["name"],
+            "head_sha": sha,
+            "status": run["status"],
+            "conclusion": run["conclusion"],
+            "url": f"{base}/check-runs/{5000 + index}",
+            "app": {"id": 1, "slug": "github-actions", "name": "GitHub Actions"},
         }
 
     def _create_label(self, repo: FakeRepo, base: str, data: dict) -> Response:
@@ -458,6 +515,32 @@ def _ref_json(base: str, name: str, sha: str) -> dict:
         "ref": f"refs/{name}",
         "url": f"{base}/git/refs/{name}",
         "object": {"type": "commit", "sha": sha, "url": f"{base}/git/commits/{sha}"},
+    }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _combined_status_json(base: str, sha: str, statuses: list[dict]) -> dict:
+    """GitHub's combined status: failure if any failed or errored, pending if any is pending or
+    none exists, else success."""
+    states = [s["state"] for s in statuses]
+    if any(state in ("failure", "error") for state in states):
+        state = "failure"
+    elif not states or "pending" in states:
+        state = "pending"
+    else:
+        state = "success"
+    return {
+        "state": state,
+        "sha": sha,
+        "total_count": len(statuses),
+        "statuses": [
+            {"context": s["context"], "state": s["state"], "url": f"{base}/statuses/{sha}", "id": i + 1}
+            for i, s in enumerate(statuses)
+        ],
+        "url": f"{base}/commits/{sha}/status",
     }
 
 

@@ -89,6 +89,11 @@ class Command(BaseCommand):
             f"  Executions  {p.executions_count} ({p.succeeded_count} succeeded, {p.failed_count} failed)"
             f"  ·  PRs {p.prs_count}" + (f"  ·  {format_usd(per_pr, places=4)} per PR" if per_pr else "")
         )
+        per_merged = summary.cost_per_merged_pr_nanos
+        w(
+            f"  Outcomes    {p.merged_prs_count} merged, {p.closed_prs_count} closed unmerged, {p.open_prs_count} open"
+            + (f"  ·  {format_usd(per_merged)} per merged PR" if per_merged is not None else "")
+        )
         reached = ", ".join(
             f"{format_usd(m.threshold_nanos, places=2)} on {timezone.localtime(m.reached_at):%Y-%m-%d}"
             for m in summary.milestones

@@ -1,0 +1,46 @@
+"""What became of the pull requests a period paid for: the period's open, merged and closed counts.
+
+The budget does not know pull requests (they live in ``executions``); the executions app calls
+``record_pull_request_state`` in the transaction that changes a pull request's state, so the
+counts always agree with the pull requests' rows. A pull request counts in the period of the
+execution that opened it: the period whose money paid for it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F
+
+from budget.models import Period
+
+OPEN, MERGED, CLOSED = "open", "merged", "closed"
+COUNTERS = {OPEN: "open_prs_count", MERGED: "merged_prs_count", CLOSED: "closed_prs_count"}
+
+
+def record_pull_request_state(*, period_id: int, old: str | None, new: str) -> None:
+    """Move one pull request of ``period_id`` from the ``old`` state's count (None: a new one) to
+    the ``new`` state's. One conditional UPDATE of the period row; call it inside the transaction
+    that changes the pull request."""
+    if new not in COUNTERS or (old is not None and old not in COUNTERS):
+        raise ValueError(f"unknown pull request state: {old!r} -> {new!r}")
+    if old == new:
+        return
+    changes = {COUNTERS[new]: F(COUNTERS[new]) + 1}
+    if old is not None:
+        changes[COUNTERS[old]] = F(COUNTERS[old]) - 1
+    Period.objects.filter(pk=period_id).update(**changes)
+
+
+def hold_period(period_id: int) -> None:
+    """Lock the period's row until the caller's transaction ends. A pull request's change takes it
+    before the pull request's row, in the ledger's order (reservation, period, then what hangs on
+    them), as the pipeline does when it records a PR after releasing its reservation."""
+    list(Period.objects.select_for_update().filter(pk=period_id).values_list("pk", flat=True))
+
+
+def cost_per_merged_pr_nanos(period: Period) -> int | None:
+    """The period's spend over its merged pull requests, to the nearest nanodollar (half up);
+    None before the first merge."""
+    merged = period.merged_prs_count
+    if not merged:
+        return None
+    return (2 * period.spent_nanos + merged) // (2 * merged)
