@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from budget.outcomes import hold_period, record_pull_request_state
-from executions.gateways.base import PublishError, PublishResult, get_gateway
+from executions.gateways import get_gateway
+from executions.gateways.base import PublishError, PublishResult
 from executions.models import Execution, PullRequest, Task, WebhookDelivery
 
 log = logging.getLogger(__name__)
