@@ -22,10 +22,11 @@ from executions.gateways.base import PublishResult
 from executions.models import ModelCall, PullRequest
 from executions.pipeline import run_execution
 from executions.pull_requests import record_published
+from executions.recap import period_facts, send_recap
 from executions.services import create_task
 from notifications import render
 from notifications.models import Event
-from notifications.recap import recap_facts, recap_period
+from notifications.recap import recap_facts
 from tests.api.conftest import NOW, paid_execution
 from tests.executions.outcomes import SECRET, OpensPullRequests, deliver, pull_request_event
 
@@ -104,7 +105,7 @@ def test_status_api_months_recap_and_dashboard_agree(month, api, admin_client):
     status = status_json()
     current = api.get("/api/v1/usage/current/").json()
     [row] = api.get("/api/v1/usage/months/").json()
-    facts = recap_facts(month)
+    facts = recap_facts(month, executions=period_facts(month))
 
     for name in OUTCOME_FIELDS:
         assert status[name] == current[name] == row[name] == facts[name], name
@@ -131,7 +132,7 @@ def test_null_with_no_merged_pr(frozen_now, api, webhook):
     current = api.get("/api/v1/usage/current/").json()
     [row] = api.get("/api/v1/usage/months/").json()
 
-    for figures in (status, current, row, recap_facts(current_period())):
+    for figures in (status, current, row, recap_facts(current_period(), executions=period_facts(current_period()))):
         assert figures["cost_per_merged_pr"] is None
         assert (figures["merged_prs"], figures["closed_prs"], figures["open_prs"]) == (0, 1, 0)
 
@@ -176,7 +177,7 @@ def test_milestone_message_and_recap_carry_the_figures(frozen_now, webhook):
     assert f"1 merged · ${Decimal(per_merged).quantize(Decimal('0.01'), ROUND_HALF_UP)} per merged PR" in text
 
     with time_machine.travel(dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC), tick=False):
-        assert recap_period(Period.objects.get(month=dt.date(2026, 11, 1)))
+        assert send_recap(Period.objects.get(month=dt.date(2026, 11, 1)))
     recap = Event.objects.get(kind=Event.Kind.MONTHLY_RECAP)
     fields = {f["name"]: f["value"] for f in render.discord(recap)["embeds"][0]["fields"]}
     assert recap.payload["cost_per_merged_pr"] == recap.payload["spent"]  # one merged PR paid for all

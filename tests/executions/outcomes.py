@@ -85,7 +85,7 @@ class OpensPullRequests:
     def read_file(self, path):
         return None
 
-    def publish(self, execution, change) -> PublishResult:
+    def publish(self, execution, change, *, pr_body) -> PublishResult:
         number = next(self.numbers)
         return PublishResult(
             branch=branch_name(execution.task_id, execution.task.title),
