@@ -17,19 +17,50 @@ class PublishError(Exception):
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file's new state: its whole new content, or deleted. ``added``/``removed`` count the
+    lines that differ from the base commit (``executions.edits`` fills them in)."""
+
     path: str
     content: str
+    deleted: bool = False
+    added: int = 0
+    removed: int = 0
 
 
 @dataclass(frozen=True)
 class Change:
-    """A validated generated change (see ``executions.validation``)."""
+    """A change applied to the base commit's files (see ``executions.edits``), ready to publish.
+
+    ``base_sha``: the commit the change was made against; publishers build on it when it is set,
+    so a file written in full never undoes a commit that landed after the snapshot was read."""
 
     summary: str
     files: list[FileChange]
+    base_sha: str = ""
 
     def as_json(self) -> dict:
-        return {"summary": self.summary, "files": [{"path": f.path, "content": f.content} for f in self.files]}
+        return {
+            "summary": self.summary,
+            "base_sha": self.base_sha,
+            "files": [
+                {"path": f.path, "content": None if f.deleted else f.content, "deleted": f.deleted,
+                 "added": f.added, "removed": f.removed}
+                for f in self.files
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The repository at its base commit: the commit, and every file in it with its size in bytes.
+
+    Read with ``gateway.read_files(snapshot.commit_sha, paths)``; ``executions.repomap`` turns it
+    into what the models see."""
+
+    name: str
+    default_branch: str
+    commit_sha: str
+    sizes: dict[str, int] = field(default_factory=dict)  # path -> bytes, every blob of the commit
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,14 @@ class RepositoryGateway(Protocol):
 
     def read_file(self, path: str) -> str | None:
         """A file of the default branch, or None when it does not exist."""
+        ...
+
+    def snapshot(self) -> Snapshot:
+        """The default branch's head commit and its file list (sizes), as one consistent view."""
+        ...
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        """The raw content of ``paths`` at ``commit_sha``; a path that is not a file there is absent."""
         ...
 
 

@@ -9,6 +9,7 @@ Publishing never calls a model, so a retry is never charged twice.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import time
@@ -21,7 +22,14 @@ import requests
 from django.conf import settings
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement, UnknownObjectException
 
-from executions.gateways.base import Change, PublishError, PublishResult, RepositoryContext, branch_name
+from executions.gateways.base import (
+    Change,
+    PublishError,
+    PublishResult,
+    RepositoryContext,
+    Snapshot,
+    branch_name,
+)
 from executions.pr_body import pr_body_for
 
 if TYPE_CHECKING:
@@ -86,6 +94,7 @@ class GitHubGateway:
         self.label = label
         self.api_url = api_url
         self.context_ttl = context_ttl
+        self._blob_shas: dict[str, dict[str, tuple[str, int]]] = {}  # commit -> path -> (blob, size)
 
     @classmethod
     def from_settings(cls) -> GitHubGateway:
@@ -155,6 +164,40 @@ class GitHubGateway:
                 return None
             return contents.decoded_content.decode("utf-8", errors="replace")
 
+    def snapshot(self) -> Snapshot:
+        """The base branch's head commit and its recursive tree (sizes): two requests."""
+        repo = self._repo()
+        branch = self.base_branch or repo.default_branch
+        ref = self._ref(repo, branch, what=f"reading the base branch {branch}")
+        if ref is None:
+            raise PublishError(f"Base branch {branch!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH.")
+        sha = ref.object.sha
+        self._blob_shas[sha] = self._tree_of(repo, sha)
+        sizes = {path: size for path, (_blob, size) in self._blob_shas[sha].items()}
+        return Snapshot(name=self.repository, default_branch=branch, commit_sha=sha, sizes=sizes)
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        """Files of one commit through the git blob API (one request per file)."""
+        repo = self.client.withLazy(True).get_repo(self.repository)
+        if commit_sha not in self._blob_shas:
+            self._blob_shas[commit_sha] = self._tree_of(self._repo(), commit_sha)
+        blobs = self._blob_shas[commit_sha]
+        found = {}
+        for path in dict.fromkeys(paths):
+            if path not in blobs:
+                continue
+            with self._errors(f"reading {path} at {commit_sha[:12]}"):
+                blob = repo.get_git_blob(blobs[path][0])
+            found[path] = base64.b64decode(blob.content) if blob.encoding == "base64" else blob.content.encode()
+        return found
+
+    def _tree_of(self, repo: Repository, commit_sha: str) -> dict[str, tuple[str, int]]:
+        with self._errors(f"listing the files of {commit_sha[:12]}"):
+            tree = repo.get_git_tree(commit_sha, recursive=True)
+        if tree.raw_data.get("truncated"):
+            log.warning("GitHub truncated the tree of %s at %s; the context sees part of it", self.repository, commit_sha)
+        return {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
+
     # --- publishing ------------------------------------------------------------------------------
 
     def publish(self, execution: Execution, change: Change) -> PublishResult:
@@ -196,11 +239,15 @@ class GitHubGateway:
             raise PublishError(
                 f"Base branch {base!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH."
             )
-        base_sha = base_ref.object.sha
+        # A change made against a snapshot is committed on that snapshot's commit.
+        base_sha = change.base_sha or base_ref.object.sha
         with self._errors("creating the commit"):
             base_commit = repo.get_git_commit(base_sha)
             elements = [
-                InputGitTreeElement(f.path, "100644", "blob", content=f.content) for f in change.files
+                InputGitTreeElement(f.path, "100644", "blob", sha=None)  # sha None: delete the path
+                if f.deleted
+                else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
+                for f in change.files
             ]
             tree = repo.create_git_tree(elements, base_tree=base_commit.tree)
         if tree.sha == base_commit.tree.sha:

@@ -41,7 +41,7 @@ def test_the_repository_is_created_on_first_use_with_a_readme(settings):
     )
 
 
-def test_one_branch_per_task_and_one_commit_per_execution(settings, pinned_clock):
+def test_one_branch_per_task_whose_commit_is_the_latest_executions_change_on_main(settings, pinned_clock):
     task = create_task(title="Add a changelog")
     first = run_execution(task)
     requeue_task(task)
@@ -53,8 +53,10 @@ def test_one_branch_per_task_and_one_commit_per_execution(settings, pinned_clock
 
     assert first.branch == second.branch == f"ai/{task.pk}-add-a-changelog"
     assert other.branch != first.branch
-    assert git(settings, "rev-list", "--count", f"main..{first.branch}").strip() == "2"
-    assert git(settings, "rev-parse", f"{second.commit_sha}^").strip() == first.commit_sha
+    # A retry's commit replaces the earlier attempt's: the branch shows one change against main.
+    assert git(settings, "rev-list", "--count", f"main..{first.branch}").strip() == "1"
+    assert git(settings, "rev-parse", first.branch).strip() == second.commit_sha != first.commit_sha
+    assert git(settings, "rev-parse", f"{second.commit_sha}^").strip() == git(settings, "rev-parse", "main").strip()
     assert "Also mention the date" in git(settings, "show", f"{first.branch}:docs/changes/add-a-changelog.md")
     assert git(settings, "rev-list", "--count", "main").strip() == "1"  # main is never touched
     assert git(settings, "status", "--porcelain") == ""  # nor is the working tree

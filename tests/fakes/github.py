@@ -221,6 +221,21 @@ class FakeGitHub(FakeServer):
                 if sha
                 else _error(404, "Not Found")
             )
+        if m := re.match(r"^/git/blobs/([0-9a-f]+)$", rest):
+            if m[1] not in self.blobs:
+                return _error(404, "Not Found")
+            content = self.blobs[m[1]]
+            return Response(
+                200,
+                {
+                    "sha": m[1],
+                    "node_id": f"B_{m[1][:8]}",
+                    "size": len(content),
+                    "url": f"{base}/git/blobs/{m[1]}",
+                    "content": base64.encodebytes(content).decode(),  # GitHub wraps at 60 columns
+                    "encoding": "base64",
+                },
+            )
         if rest == "/git/commits" and method == "POST":
             data = request.json
             if data["tree"] not in self.trees or any(p not in self.commits for p in data.get("parents", [])):
@@ -559,6 +574,7 @@ def make_execution(
     from budget import ledger
     from budget.periods import current_period
     from budget.pricing import Usage, cost_nanos, price_for
+    from executions.edits import line_counts
     from executions.gateways.base import Change, FileChange
     from executions.models import Execution, ModelCall, Task
 
@@ -574,7 +590,7 @@ def make_execution(
     )
     change = Change(
         summary="Adds a /health/ endpoint returning {'ok': true}.",
-        files=[FileChange(path, content) for path, content in files.items()],
+        files=[FileChange(path, content, added=line_counts("", content)[0]) for path, content in files.items()],
     )
     task = task or Task.objects.create(title=title, description="Load balancers need a cheap probe.")
     period = current_period()

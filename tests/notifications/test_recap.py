@@ -18,7 +18,7 @@ from budget.jobs import roll_over_periods
 from budget.models import Period, Threshold
 from budget.money import dollars_str, format_usd, to_nanos
 from budget.periods import current_period
-from executions.gateways.base import PublishError, PublishResult, RepositoryContext, branch_name
+from executions.gateways.base import PublishError, PublishResult, RepositoryContext, Snapshot, branch_name
 from executions.models import Execution, ModelCall, StepConfig
 from executions.pipeline import run_execution
 from executions.services import create_task
@@ -48,6 +48,12 @@ class PullRequestGateway:
 
     def read_file(self, path):
         return None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(name="acme/app", default_branch="main", commit_sha="a" * 40, sizes={"README.md": 7})
+
+    def read_files(self, commit_sha, paths):
+        return {"README.md": b"# App\n\n"} if "README.md" in paths else {}
 
     def publish(self, execution, change) -> PublishResult:
         if self.refuse:

@@ -7,7 +7,9 @@ import itertools
 
 import pytest
 
-from executions.gateways.base import Change, PublishResult, RepositoryContext, branch_name
+from executions.gateways.base import Change, PublishResult, RepositoryContext, Snapshot, branch_name
+
+README = b"# Demo\n\nA repository kept in memory.\n"
 
 
 class MemoryGateway:
@@ -27,6 +29,12 @@ class MemoryGateway:
 
     def read_file(self, path: str) -> str | None:
         return None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(name="memory", default_branch="main", commit_sha="0" * 40, sizes={"README.md": len(README)})
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        return {"README.md": README} if "README.md" in paths else {}
 
     def publish(self, execution, change: Change) -> PublishResult:
         self.published.append((execution.pk, change))
