@@ -105,8 +105,8 @@ def test_the_second_build_on_the_same_commit_comes_from_the_cache(gateway, setti
 
     second = repomap.index_for(gateway.snapshot(), gateway)
 
-    assert cold_reads > 800 and gateway.reads == cold_reads  # nothing read again
-    assert second == first and len(first.symbols) > 800
+    assert cold_reads > 700 and gateway.reads == cold_reads  # nothing read again
+    assert second == first and len(first.symbols) > 700
     [cached] = Path(settings.CONTEXT_CACHE_DIR).glob(f"{snapshot.commit_sha}-*.json")
     assert cached.stat().st_size > 100_000
 
