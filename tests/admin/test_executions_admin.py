@@ -1,6 +1,9 @@
 """Executions admin: read-only history with the paid calls inline and a link to the PR or branch."""
 
+import subprocess
+
 import pytest
+import time_machine
 
 from executions.models import Execution, StepConfig
 from executions.pipeline import run_execution
@@ -73,3 +76,21 @@ def test_a_step_can_only_use_a_model_in_the_catalog(admin_client):
     assert accepted.status_code == 302
     step.refresh_from_db()
     assert (step.model_name, step.max_tokens) == ("claude-sonnet-5-5", 3000)
+
+
+@time_machine.travel("2026-11-15 12:00Z", tick=True)
+def test_an_execution_shows_its_plan_the_files_it_named_and_the_applied_diff(admin_client, settings):
+    # Simulated mode edits an existing file of the sandbox (its README) and adds a note.
+    execution = run_execution(create_task(title="Add a CONTRIBUTING file"))
+
+    page = admin_client.get(f"/admin/executions/execution/{execution.pk}/change/").content.decode()
+
+    assert execution.plan_files == ["README.md"]
+    assert "Files named by the plan" in page and "Plan for: Add a CONTRIBUTING file" in page
+    assert "docs/changes/add-a-contributing-file.md +" in page and ", README.md +1 −0" in page
+    assert "+++ b/README.md" in page and "+Simulated change for: Add a CONTRIBUTING file" in page
+    readme = subprocess.run(
+        ["git", "-C", settings.LOCAL_REPO_PATH, "show", f"{execution.branch}:README.md"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert readme.endswith("    git log --all --oneline\nSimulated change for: Add a CONTRIBUTING file\n")
