@@ -34,11 +34,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-INDEX_VERSION = 1  # bump when the cached index's shape or the extraction changes
+INDEX_VERSION = 2  # bump when the cached index's shape or the extraction changes
 BYTES_PER_TOKEN = 4  # the map's token estimate; code averages 3-4 bytes per token in both vendors'
 MAX_INDEXED_FILE_BYTES = 200 * 1024  # larger files are skipped (the coder could not write them either)
 MAX_INDEXED_FILES = 5000  # source files parsed per commit (reads cost a request each on GitHub)
-MAX_SHOWN_FILES = 6  # files whose whole content the analyst sees
+MAX_SHOWN_FILES = 12  # files whose whole content the analyst sees (within CONTEXT_FILE_BYTES)
+MAX_CANDIDATES = 60  # best-ranked files considered for showing
+READ_BATCH = 6
+MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
 MAX_README_BYTES = 3000
 MAX_SIGNATURE_CHARS = 160
@@ -141,7 +144,8 @@ STOPWORDS = frozenset(
 @dataclass(frozen=True)
 class RepoIndex:
     commit_sha: str
-    files: dict[str, int]  # shown path -> size in bytes
+    tree: dict[str, int]  # every file of the commit -> size in bytes
+    files: dict[str, int]  # the files worth showing (a subset of ``tree``)
     symbols: dict[str, list[list]]  # path -> [[line, depth, name, signature], ...]
     readme: str = ""
 
@@ -197,7 +201,9 @@ def _cache_key(commit_sha: str) -> str:
 def _load(path: Path) -> RepoIndex | None:
     try:
         data = json.loads(path.read_bytes())
-        return RepoIndex(data["commit_sha"], data["files"], data["symbols"], data.get("readme", ""))
+        return RepoIndex(
+            data["commit_sha"], data["tree"], data["files"], data["symbols"], data.get("readme", "")
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent or unreadable: rebuilt
 
@@ -213,7 +219,8 @@ def _store(path: Path, index: RepoIndex) -> None:
 
 
 def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
-    files = selected_paths(snapshot.sizes)
+    tree = gateway.list_files(snapshot.commit_sha)
+    files = selected_paths(tree)
     sources = [p for p in sorted(files) if _language_of(p)][:MAX_INDEXED_FILES]
     readme = next((p for p in README_NAMES if p in files), None)
     symbols: dict[str, list[list]] = {}
@@ -225,7 +232,7 @@ def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
                 readme_text = raw[:MAX_README_BYTES].decode("utf-8", "ignore")
             if path in sources and b"\0" not in raw:
                 symbols[path] = definitions(path, raw)
-    return RepoIndex(snapshot.commit_sha, files, symbols, readme_text)
+    return RepoIndex(snapshot.commit_sha, tree, files, symbols, readme_text)
 
 
 # --- definitions, by tree-sitter ----------------------------------------------------------------
@@ -329,20 +336,11 @@ def words_of(text: str) -> list[str]:
 
 def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
     """Every listed file with its score for ``task``, best first (ties: shallow paths first)."""
-    paths = sorted(index.files, key=lambda p: (p.count("/"), p))
-    corpus = [
-        words_of(p.replace("/", " ").replace(".", " "))
-        + [w for s in index.symbols.get(p, []) for w in words_of(s[2])]
-        for p in paths
-    ]
-    query = [w for w in words_of(task)]
+    paths, retriever = _retriever(index)
     scores = [0.0] * len(paths)
-    if query and paths:
-        retriever = bm25s.BM25()
-        retriever.index(corpus, show_progress=False)
-        known = [w for w in query if w in retriever.vocab_dict]
-        if known:
-            scores = [float(s) for s in retriever.get_scores(known)]
+    known = [w for w in words_of(task) if w in retriever.vocab_dict] if paths else []
+    if known:
+        scores = [float(s) for s in retriever.get_scores(known)]
     top = max(scores, default=0.0) + 1.0
     named = _named_identifiers(task)
     mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)}
@@ -354,6 +352,27 @@ def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
             scores[i] += top
     order = sorted(range(len(paths)), key=lambda i: -scores[i])
     return [(paths[i], scores[i]) for i in order]
+
+
+_retrievers: dict[str, tuple[list[str], bm25s.BM25]] = {}
+
+
+def _retriever(index: RepoIndex) -> tuple[list[str], bm25s.BM25]:
+    """The commit's BM25 index over each file's path and symbol names (kept for the commit)."""
+    if index.commit_sha not in _retrievers:
+        paths = sorted(index.files, key=lambda p: (p.count("/"), p))
+        corpus = [
+            words_of(p.replace("/", " ").replace(".", " "))
+            + [w for s in index.symbols.get(p, []) for w in words_of(s[2])]
+            for p in paths
+        ]
+        retriever = bm25s.BM25()
+        if paths:
+            retriever.index(corpus, show_progress=False)
+        if len(_retrievers) >= 4:
+            _retrievers.pop(next(iter(_retrievers)))
+        _retrievers[index.commit_sha] = (paths, retriever)
+    return _retrievers[index.commit_sha]
 
 
 def _named_identifiers(task: str) -> set[str]:
@@ -433,19 +452,20 @@ def task_context(
 ) -> TaskContext:
     ranked = rank(index, task)
     # Nothing matched (a tiny repository, a vague task): the shallowest files are the best guess.
-    relevant = [path for path, score in ranked if score > 0][: MAX_SHOWN_FILES * 3] or [
+    relevant = [path for path, score in ranked if score > 0][:MAX_CANDIDATES] or [
         path for path, _score in ranked[:MAX_SHOWN_FILES]
     ]
     shown: dict[str, str] = {}
     room = file_bytes
-    if relevant:
-        contents = gateway.read_files(index.commit_sha, [p for p in relevant if index.files[p] <= room])
-        for path in relevant:
+    # Whole files, best first, while they fit; read a few at a time (a read is a request on GitHub).
+    while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
+        batch = [p for p in relevant if index.files[p] <= room][:READ_BATCH]
+        relevant = relevant[relevant.index(batch[-1]) + 1 :] if batch else []
+        contents = gateway.read_files(index.commit_sha, batch) if batch else {}
+        for path in batch:
             text = decoded(contents[path]) if path in contents else None
-            if text is None or len(shown) >= MAX_SHOWN_FILES:
-                continue
-            size = len(text.encode("utf-8"))
-            if size <= room:
+            size = len(text.encode("utf-8")) if text is not None else room + 1
+            if size <= room and len(shown) < MAX_SHOWN_FILES:
                 shown[path] = text
                 room -= size
     return TaskContext(repo_map=render_map(index, ranked, map_tokens), shown=shown)

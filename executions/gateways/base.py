@@ -52,15 +52,13 @@ class Change:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The repository at its base commit: the commit, and every file in it with its size in bytes.
-
-    Read with ``gateway.read_files(snapshot.commit_sha, paths)``; ``executions.repomap`` turns it
-    into what the models see."""
+    """The repository's base commit. Its files: ``gateway.list_files(commit_sha)`` and
+    ``gateway.read_files(commit_sha, paths)``; ``executions.repomap`` turns them into what the
+    models see, once per commit."""
 
     name: str
     default_branch: str
     commit_sha: str
-    sizes: dict[str, int] = field(default_factory=dict)  # path -> bytes, every blob of the commit
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,11 @@ class RepositoryGateway(Protocol):
         ...
 
     def snapshot(self) -> Snapshot:
-        """The default branch's head commit and its file list (sizes), as one consistent view."""
+        """The default branch's head commit (cheap: the file list is read once per commit)."""
+        ...
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        """Every file (blob) of ``commit_sha`` with its size in bytes."""
         ...
 
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:

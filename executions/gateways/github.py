@@ -165,16 +165,18 @@ class GitHubGateway:
             return contents.decoded_content.decode("utf-8", errors="replace")
 
     def snapshot(self) -> Snapshot:
-        """The base branch's head commit and its recursive tree (sizes): two requests."""
+        """The base branch's head commit."""
         repo = self._repo()
         branch = self.base_branch or repo.default_branch
         ref = self._ref(repo, branch, what=f"reading the base branch {branch}")
         if ref is None:
             raise PublishError(f"Base branch {branch!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH.")
-        sha = ref.object.sha
-        self._blob_shas[sha] = self._tree_of(repo, sha)
-        sizes = {path: size for path, (_blob, size) in self._blob_shas[sha].items()}
-        return Snapshot(name=self.repository, default_branch=branch, commit_sha=sha, sizes=sizes)
+        return Snapshot(name=self.repository, default_branch=branch, commit_sha=ref.object.sha)
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        """Every blob of the commit with its size: one recursive tree request."""
+        self._blob_shas[commit_sha] = self._tree_of(self._repo(), commit_sha)
+        return {path: size for path, (_blob, size) in self._blob_shas[commit_sha].items()}
 
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
         """Files of one commit through the git blob API (one request per file)."""

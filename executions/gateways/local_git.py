@@ -83,17 +83,20 @@ class LocalGitGateway:
         return result.stdout.decode("utf-8", "replace") if result.returncode == 0 else None
 
     def snapshot(self) -> Snapshot:
-        """The default branch's head and every blob in it: one ``ls-tree`` of that commit."""
         branch = self.default_branch()
         sha = self._git("rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}").decode().strip()
-        listed = self._git("ls-tree", "-r", "-l", "-z", sha).decode("utf-8", "replace")
+        return Snapshot(name=self.path.name, default_branch=branch, commit_sha=sha)
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        """Every blob of the commit with its size: one ``ls-tree``."""
+        listed = self._git("ls-tree", "-r", "-l", "-z", commit_sha).decode("utf-8", "replace")
         sizes = {}
         for entry in filter(None, listed.split("\0")):
             meta, path = entry.split("\t", 1)
             _mode, kind, _sha, size = meta.split()
             if kind == "blob" and size.isdigit():  # submodules ("commit") have no size
                 sizes[path] = int(size)
-        return Snapshot(name=self.path.name, default_branch=branch, commit_sha=sha, sizes=sizes)
+        return sizes
 
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
         """Many files of one commit through one ``git cat-file --batch``."""

@@ -14,7 +14,7 @@ from executions.gateways.local_git import LocalGitGateway
 @pytest.fixture(scope="session")
 def django_repo(tmp_path_factory) -> Path:
     """Django's installed source (``django/`` without its translations and static assets: about
-    1,700 files, 900 of them Python) committed to a fresh repository."""
+    1,700 files, 720 of them Python) committed to a fresh repository."""
     root = tmp_path_factory.mktemp("django-source")
     shutil.copytree(
         Path(django.__file__).parent,

@@ -50,7 +50,10 @@ class PullRequestGateway:
         return None
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(name="acme/app", default_branch="main", commit_sha="a" * 40, sizes={"README.md": 7})
+        return Snapshot(name="acme/app", default_branch="main", commit_sha="a" * 40)
+
+    def list_files(self, commit_sha):
+        return {"README.md": 7}
 
     def read_files(self, commit_sha, paths):
         return {"README.md": b"# App\n\n"} if "README.md" in paths else {}

@@ -31,7 +31,10 @@ class MemoryGateway:
         return None
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(name="memory", default_branch="main", commit_sha="0" * 40, sizes={"README.md": len(README)})
+        return Snapshot(name="memory", default_branch="main", commit_sha="0" * 40)
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        return {"README.md": len(README)}
 
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
         return {"README.md": README} if "README.md" in paths else {}
