@@ -331,7 +331,6 @@ GITHUB_RETRIES = env.int("GITHUB_RETRIES", default=3)
 GITHUB_RETRY_BACKOFF = env.float("GITHUB_RETRY_BACKOFF", default=1.0)
 GITHUB_MAX_RATE_LIMIT_WAIT = env.int("GITHUB_MAX_RATE_LIMIT_WAIT", default=60)
 GITHUB_TIMEOUT = env.int("GITHUB_TIMEOUT", default=30)
-GITHUB_CONTEXT_TTL_SECONDS = env.int("GITHUB_CONTEXT_TTL_SECONDS", default=600)
 GITHUB_PR_LABEL = env.str("GITHUB_PR_LABEL", default="ai-generated")
 
 # --- REST API docs and admin dashboard (budget/api.py, executions/api.py, budget/dashboard.py) ---

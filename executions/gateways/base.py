@@ -1,10 +1,10 @@
-"""The repository gateway: what the analyst is shown about the target repository, and where a
-generated change is published. ``get_gateway()`` picks GitHub when it is configured, else local git.
+"""The repository gateway: the target repository's base commit and its files (what the models are
+shown, see ``executions.repomap``), and where a generated change is published. ``get_gateway()`` picks GitHub when it is configured, else local git.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -62,23 +62,6 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class RepositoryContext:
-    """What the analyst sees: bounded, so the prompt (and its reservation) stays small."""
-
-    name: str
-    default_branch: str
-    files: list[str] = field(default_factory=list)  # at most a few hundred paths
-    readme_excerpt: str = ""  # at most a few KB
-
-    def as_prompt(self) -> str:
-        listing = "\n".join(self.files)
-        return (
-            f"Repository: {self.name} (default branch {self.default_branch})\n\n"
-            f"Files:\n{listing}\n\nREADME (excerpt):\n{self.readme_excerpt}"
-        )
-
-
-@dataclass(frozen=True)
 class PublishResult:
     branch: str
     commit_sha: str
@@ -89,8 +72,6 @@ class PublishResult:
 
 class RepositoryGateway(Protocol):
     name: str  # "local-git" or "github"
-
-    def context(self) -> RepositoryContext: ...
 
     def publish(self, execution: Execution, change: Change) -> PublishResult: ...
 

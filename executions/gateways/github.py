@@ -26,7 +26,6 @@ from executions.gateways.base import (
     Change,
     PublishError,
     PublishResult,
-    RepositoryContext,
     Snapshot,
     branch_name,
 )
@@ -41,18 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_LISTED_PATHS = 300
-MAX_README_BYTES = 4000
 LABEL_COLOR = "6f42c1"
 LABEL_DESCRIPTION = "Opened by the budget-capped PR automation; review before merging."
-
-# (api url, repository, branch) -> (expires at, context): the analyst's view changes slowly.
-_context_cache: dict[tuple[str, str, str], tuple[float, RepositoryContext]] = {}
-
-
-def clear_context_cache() -> None:
-    _context_cache.clear()
-
 
 class BoundedGithubRetry(GithubRetry):
     """PyGithub's retry, but a ``Retry-After`` never holds a worker longer than the rate-limit wait cap;
@@ -82,7 +71,6 @@ class GitHubGateway:
         draft: bool = False,
         label: str = "ai-generated",
         api_url: str = "",
-        context_ttl: int = 600,
     ):
         self.client = client
         self.repository = repository
@@ -93,7 +81,6 @@ class GitHubGateway:
         self.draft = draft
         self.label = label
         self.api_url = api_url
-        self.context_ttl = context_ttl
         self._blob_shas: dict[str, dict[str, tuple[str, int]]] = {}  # commit -> path -> (blob, size)
 
     @classmethod
@@ -129,28 +116,9 @@ class GitHubGateway:
             draft=settings.GITHUB_DRAFT_PRS,
             label=settings.GITHUB_PR_LABEL,
             api_url=settings.GITHUB_API_URL,
-            context_ttl=settings.GITHUB_CONTEXT_TTL_SECONDS,
         )
 
     # --- what the analyst sees ----------------------------------------------------------------
-
-    def context(self) -> RepositoryContext:
-        """Branch, up to 300 paths and the README's start: three requests, cached for a while."""
-        key = (self.api_url, self.repository, self.base_branch)
-        cached = _context_cache.get(key)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        repo = self._repo()
-        branch = self.base_branch or repo.default_branch
-        with self._errors(f"listing the files of {branch}"):
-            tree = repo.get_git_tree(branch, recursive=True)
-            readme = self._readme(repo, branch)
-        paths = [entry.path for entry in tree.tree if entry.type == "blob"]
-        context = RepositoryContext(
-            name=self.repository, default_branch=branch, files=bounded_listing(paths), readme_excerpt=readme
-        )
-        _context_cache[key] = (time.monotonic() + self.context_ttl, context)
-        return context
 
     def read_file(self, path: str) -> str | None:
         """A file of the default branch, or None when it does not exist (or is a directory)."""
@@ -368,14 +336,6 @@ class GitHubGateway:
             except UnknownObjectException:
                 return None
 
-    def _readme(self, repo: Repository, branch: str) -> str:
-        try:
-            raw = repo.get_readme(ref=branch).decoded_content[:MAX_README_BYTES]
-        except UnknownObjectException:
-            return ""
-        text = raw.decode("utf-8", errors="ignore")
-        return text if len(raw) < MAX_README_BYTES else text.rsplit("\n", 1)[0] + "\n…"
-
     def _best_effort(self, action: str, step) -> None:
         try:
             step()
@@ -474,13 +434,6 @@ def _auth_from_settings() -> tuple[Auth.Auth, str, tuple[str, ...]]:
         raise PublishError(f"GitHub App auth needs {hint} (the installation id is a number).")
     app_auth = Auth.AppAuth(settings.GITHUB_APP_ID, key)
     return app_auth.get_installation_auth(int(installation)), hint, (key,)
-
-
-def bounded_listing(paths: list[str], limit: int = MAX_LISTED_PATHS) -> list[str]:
-    """At most ``limit`` paths, the shallowest first (the layout matters more than deep files)."""
-    if len(paths) <= limit:
-        return sorted(paths)
-    return sorted(sorted(paths, key=lambda p: (p.count("/"), p))[:limit])
 
 
 def _commit_message(execution: Execution, change: Change) -> str:

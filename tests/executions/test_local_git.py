@@ -31,11 +31,11 @@ def change(**files):
 def test_the_repository_is_created_on_first_use_with_a_readme(settings):
     gateway = get_gateway()
 
-    context = gateway.context()
+    snapshot = gateway.snapshot()
 
     assert isinstance(gateway, LocalGitGateway)
-    assert (context.default_branch, context.files) == ("main", ["README.md"])
-    assert "Sandbox repository" in context.readme_excerpt
+    assert snapshot.default_branch == "main" and list(gateway.list_files(snapshot.commit_sha)) == ["README.md"]
+    assert b"Sandbox repository" in gateway.read_files(snapshot.commit_sha, ["README.md"])["README.md"]
     assert git(settings, "log", "--format=%an <%ae> %s", "main").strip() == (
         "PR Orchestrator <orchestrator@localhost> Initial commit"
     )

@@ -543,8 +543,6 @@ def serving_github(settings, **fake_options):
 
     Use it in a fixture: ``with serving_github(settings) as fake: yield fake``.
     """
-    from executions.gateways.github import clear_context_cache
-
     with FakeGitHub(**fake_options) as fake:
         fake.add_repo("octo/widgets", files=SEED_FILES)
         settings.GITHUB_API_URL = fake.url
@@ -557,9 +555,7 @@ def serving_github(settings, **fake_options):
         settings.GITHUB_RETRIES = 2  # kept on, but without pauses: retries are part of the story
         settings.GITHUB_RETRY_BACKOFF = 0
         settings.GITHUB_MAX_RATE_LIMIT_WAIT = 2
-        clear_context_cache()
         yield fake
-        clear_context_cache()
 
 
 def make_execution(

@@ -18,7 +18,7 @@ from budget.jobs import roll_over_periods
 from budget.models import Period, Threshold
 from budget.money import dollars_str, format_usd, to_nanos
 from budget.periods import current_period
-from executions.gateways.base import PublishError, PublishResult, RepositoryContext, Snapshot, branch_name
+from executions.gateways.base import PublishError, PublishResult, Snapshot, branch_name
 from executions.models import Execution, ModelCall, StepConfig
 from executions.pipeline import run_execution
 from executions.services import create_task
@@ -42,9 +42,6 @@ class PullRequestGateway:
     def __init__(self, refuse: bool = False):
         self.refuse = refuse
         self.numbers = itertools.count(100)
-
-    def context(self) -> RepositoryContext:
-        return RepositoryContext(name="acme/app", default_branch="main", files=["README.md"])
 
     def read_file(self, path):
         return None

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from executions.gateways.base import Change, PublishResult, RepositoryContext, Snapshot, branch_name
+from executions.gateways.base import Change, PublishResult, Snapshot, branch_name
 
 README = b"# Demo\n\nA repository kept in memory.\n"
 
@@ -21,11 +21,6 @@ class MemoryGateway:
     def __init__(self):
         self.published: list[tuple[int, Change]] = []
         self._shas = itertools.count(1)
-
-    def context(self) -> RepositoryContext:
-        return RepositoryContext(
-            name="memory", default_branch="main", files=["README.md"], readme_excerpt="# Demo"
-        )
 
     def read_file(self, path: str) -> str | None:
         return None
