@@ -3,7 +3,6 @@
 import subprocess
 
 import pytest
-import time_machine
 
 from executions.models import Execution, StepConfig
 from executions.pipeline import run_execution
@@ -78,8 +77,7 @@ def test_a_step_can_only_use_a_model_in_the_catalog(admin_client):
     assert (step.model_name, step.max_tokens) == ("claude-sonnet-5-5", 3000)
 
 
-@time_machine.travel("2026-11-15 12:00Z", tick=True)
-def test_an_execution_shows_its_plan_the_files_it_named_and_the_applied_diff(admin_client, settings):
+def test_an_execution_shows_its_plan_the_files_it_named_and_the_applied_diff(admin_client, settings, pinned_clock):
     # Simulated mode edits an existing file of the sandbox (its README) and adds a note.
     execution = run_execution(create_task(title="Add a CONTRIBUTING file"))
 

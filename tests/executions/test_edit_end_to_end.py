@@ -5,7 +5,6 @@ import json
 import subprocess
 
 import pytest
-import time_machine
 
 from budget.pricing import input_token_bound, price_for, worst_case_nanos
 from executions.models import Execution, StepConfig, Task
@@ -16,7 +15,7 @@ from tests.fakes.anthropic import PLAN
 from tests.fakes.github import SEED_FILES, serving_github
 from tests.fakes.openai import change
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 SETTINGS_PY = "".join(
     [
@@ -38,13 +37,6 @@ SETTINGS_PY = "".join(
     ]
 )
 FILES = {**SEED_FILES, "app/settings.py": SETTINGS_PY}
-
-
-@pytest.fixture(autouse=True)
-def november():
-    # The seed's models are current on this date (claude-sonnet-4-5 retired on 2026-11-30).
-    with time_machine.travel("2026-11-15 12:00Z", tick=True):
-        yield
 
 
 @pytest.fixture
