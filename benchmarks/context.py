@@ -82,7 +82,7 @@ def main() -> int:
         setup_django(str(scratch / "cache"))
         from django.conf import settings
 
-        from executions import analyst, repomap, steps
+        from executions import analyst, repoindex, repomap, steps
         from executions.gateways.local_git import LocalGitGateway
 
         repo = make_repository(options.source, scratch)
@@ -90,17 +90,17 @@ def main() -> int:
 
         def build():
             snapshot = gateway.snapshot()
-            return snapshot, repomap.index_for(snapshot, gateway)
+            return snapshot, repoindex.index_for(snapshot, gateway)
 
         colds = []
         for _ in range(options.runs):
             shutil.rmtree(settings.CONTEXT_CACHE_DIR, ignore_errors=True)
-            repomap.clear_memory_cache()
+            repoindex.clear_memory_cache()
             seconds, (snapshot, index) = timed(build)
             colds.append(seconds)
         warms = []
         for _ in range(options.warm_runs):
-            repomap.clear_memory_cache()
+            repoindex.clear_memory_cache()
             seconds, _ = timed(build)
             warms.append(seconds)
         symbols = sum(len(v) for v in index.symbols.values())

@@ -7,7 +7,7 @@ from pathlib import Path
 import django
 import pytest
 
-from executions import repomap
+from executions import repoindex, repomap
 from executions.gateways.local_git import LocalGitGateway
 
 
@@ -49,7 +49,7 @@ def gateway(django_repo):
 
 
 def context_for(gateway, task, *, map_tokens=2000, file_bytes=40000):
-    index = repomap.index_for(gateway.snapshot(), gateway)
+    index = repoindex.index_for(gateway.snapshot(), gateway)
     return index, repomap.task_context(index, gateway, task, map_tokens=map_tokens, file_bytes=file_bytes)
 
 
@@ -97,13 +97,13 @@ def test_the_map_and_the_files_stay_within_their_budgets(gateway, settings, map_
 
 
 def test_the_second_build_on_the_same_commit_comes_from_the_cache(gateway, settings):
-    repomap.clear_memory_cache()
+    repoindex.clear_memory_cache()
     snapshot = gateway.snapshot()
-    first = repomap.index_for(snapshot, gateway)
+    first = repoindex.index_for(snapshot, gateway)
     cold_reads = gateway.reads
-    repomap.clear_memory_cache()  # as a new worker process would start
+    repoindex.clear_memory_cache()  # as a new worker process would start
 
-    second = repomap.index_for(gateway.snapshot(), gateway)
+    second = repoindex.index_for(gateway.snapshot(), gateway)
 
     assert cold_reads > 700 and gateway.reads == cold_reads  # nothing read again
     assert second == first and len(first.symbols) > 700
@@ -113,7 +113,7 @@ def test_the_second_build_on_the_same_commit_comes_from_the_cache(gateway, setti
 
 def test_a_new_commit_gets_a_new_index(tmp_path):
     gateway = LocalGitGateway(tmp_path / "repo")
-    first = repomap.index_for(gateway.snapshot(), gateway)  # the sandbox's first commit: a README
+    first = repoindex.index_for(gateway.snapshot(), gateway)  # the sandbox's first commit: a README
     env = {
         "GIT_AUTHOR_NAME": "t",
         "GIT_AUTHOR_EMAIL": "t@t",
@@ -126,7 +126,7 @@ def test_a_new_commit_gets_a_new_index(tmp_path):
             ["git", "-C", str(tmp_path / "repo"), *args], check=True, env={**env, "PATH": "/usr/bin:/bin"}
         )
 
-    second = repomap.index_for(gateway.snapshot(), gateway)
+    second = repoindex.index_for(gateway.snapshot(), gateway)
 
     assert second.commit_sha != first.commit_sha
     assert second.symbols["helpers.py"] == [[1, 0, "brand_new_helper", "def brand_new_helper(x)"]]
@@ -149,7 +149,7 @@ def test_binaries_lock_files_vendored_trees_big_files_and_excludes_are_left_out(
         "tests/__snapshots__/a.snap": 10,
     }
 
-    assert set(repomap.selected_paths(sizes)) == {"app/views.py", "README.md"}
+    assert set(repoindex.selected_paths(sizes)) == {"app/views.py", "README.md"}
 
 
 def test_definitions_in_python_javascript_and_go():
@@ -157,18 +157,18 @@ def test_definitions_in_python_javascript_and_go():
     javascript = b"export function f(a, b) { return a }\nclass C extends D {\n  method(x) { return x }\n}\n"
     go = b"package p\n\ntype Server struct {\n\tn int\n}\n\nfunc (s *Server) Run(ctx context.Context) error {\n\treturn nil\n}\n"
 
-    assert repomap.definitions("a.py", python) == [
+    assert repoindex.definitions("a.py", python) == [
         [4, 0, "top", "def top(a, b=1) -> int"],
         [8, 0, "K", "class K(Base)"],
         [9, 1, "m", "async def m(self, *args)"],
     ]
-    assert repomap.definitions("a.js", javascript) == [
+    assert repoindex.definitions("a.js", javascript) == [
         [1, 0, "f", "function f(a, b)"],
         [2, 0, "C", "class C extends D"],
         [3, 1, "method", "method(x)"],
     ]
-    assert repomap.definitions("a.go", go) == [
+    assert repoindex.definitions("a.go", go) == [
         [3, 0, "Server", "Server struct"],
         [7, 0, "Run", "func (s *Server) Run(ctx context.Context) error"],
     ]
-    assert repomap.definitions("a.txt", b"def nope(): pass") == []
+    assert repoindex.definitions("a.txt", b"def nope(): pass") == []
