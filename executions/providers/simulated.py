@@ -33,7 +33,9 @@ def _task_of(request: CompletionRequest) -> tuple[str, str]:
     """The title and description the pipeline put at the top of the user message."""
     head, _, rest = request.user.partition("\n")
     title = head.removeprefix("Task:").strip() or "Untitled task"
-    description = re.split(r"\n\n(?:Implementation plan:\n|Repository map )", rest, maxsplit=1)[0].strip()
+    # The task's description ends where the context the pipeline added begins.
+    description = re.split(r"(?:^|\n\n)(?:Implementation plan:\n|Repository map )", rest.lstrip("\n"), maxsplit=1)[0]
+    description = description.strip()
     return title, description
 
 
