@@ -74,9 +74,10 @@ def _result(proposed: ProposedFile, base: dict[str, str | None]) -> str | None:
 
 def apply_edit(content: str, search: str, replace: str, *, where: str = "the edit") -> str:
     """``content`` with the one place ``search`` matches replaced by ``replace``."""
-    count = content.count(search)
+    places = _places(content, search)
+    count = len(places)
     if count == 1:
-        return content.replace(search, replace, 1)
+        return content[: places[0]] + replace + content[places[0] + len(search) :]
     if count > 1:
         raise ChangeRejected(
             f"{where}: the search text matches {count} places (first line: {_first_line(search)}); it must match one."
@@ -96,6 +97,15 @@ def apply_edit(content: str, search: str, replace: str, *, where: str = "the edi
             f"(first line: {_first_line(search)}); it must match one."
         )
     raise ChangeRejected(f"{where}: the search text was not found (first line: {_first_line(search)}).")
+
+
+def _places(content: str, search: str) -> list[int]:
+    """Where ``search`` starts in ``content``, overlapping places included ("aa" is twice in "aaa")."""
+    places, at = [], content.find(search)
+    while at != -1:
+        places.append(at)
+        at = content.find(search, at + 1)
+    return places
 
 
 def _indent_tolerant_matches(content: str, search: str) -> list[tuple[int, int, str, str]]:

@@ -78,6 +78,11 @@ def test_an_ambiguous_search_is_refused():
         apply(proposal(edit("app/views.py", ('return HttpResponse("hi', "x"))), {"app/views.py": VIEWS})
 
 
+def test_overlapping_places_are_ambiguous_too():
+    with pytest.raises(ChangeRejected, match="matches 2 places"):
+        apply_edit("x = ':::'\n", "::", "-")
+
+
 def test_a_search_ambiguous_once_indentation_is_ignored_is_refused():
     text = "class A:\n    def a(self):\n        pass\n\nclass B:\n    def a(self):\n        pass\n"
 
@@ -156,7 +161,7 @@ def test_an_edit_built_from_a_unique_snippet_changes_only_that_snippet(lines, da
     start = data.draw(st.integers(0, len(base) - 1))
     end = data.draw(st.integers(start + 1, len(base)))
     snippet = base[start:end]
-    assume(snippet.strip() and base.count(snippet) == 1)
+    assume(snippet.strip() and base.find(snippet, start + 1) == -1 and base.find(snippet) == start)
     replacement = data.draw(st.text(alphabet="xyz\n ", max_size=20))
 
     result = apply_edit(base, snippet, replacement)
@@ -169,7 +174,7 @@ def test_an_applied_edit_reverses_with_the_swapped_edit(lines, data):
     base = "\n".join(lines) + "\n"
     i = data.draw(st.integers(0, len(lines) - 1))
     target = lines[i]
-    assume(target.strip() and base.count(target) == 1)
+    assume(target.strip() and base.find(target, base.find(target) + 1) == -1)
     new = "NEW_" + target.strip()
     assume(new not in base)
 
