@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 from executions.errors import ChangeRejected
+from executions.providers.base import storable
 from executions.validation import MAX_FILES, check_content, check_distinct, check_path
 
 ACTIONS = ("create", "rewrite", "edit", "delete")
@@ -112,7 +113,7 @@ def parse_change(text: str, *, allow_workflows: bool | None = None) -> Proposal:
         raise ChangeRejected(f"The generated change must hold 1 to {MAX_FILES} changes, not {count}.")
     files = [_file(i, item, allow_workflows) for i, item in enumerate(changes)]
     check_distinct([f.path for f in files])
-    return Proposal(summary=summary.strip(), files=files)
+    return Proposal(summary=storable(summary).strip(), files=files)
 
 
 def _file(index: int, item: object, allow_workflows: bool | None) -> ProposedFile:

@@ -103,7 +103,13 @@ class SimulatedProvider:
         vendor_id = f"sim-{self.vendor}-batch-{len(list(folder.glob('*.json'))) + 1:06d}"
         answers = {cid: self.complete(request) for cid, request in requests.items()}
         items = {
-            cid: {"text": c.text, "usage": c.usage.as_dict(), "request_id": c.request_id, "truncated": c.truncated}
+            cid: {
+                "text": c.text,
+                "usage": c.usage.as_dict(),
+                "request_id": c.request_id,
+                "truncated": c.truncated,
+                "tool_input": c.tool_input,
+            }
             for cid, c in answers.items()
         }
         (folder / f"{vendor_id}.json").write_text(json.dumps({"marker": marker, "items": items}))
@@ -123,6 +129,7 @@ class SimulatedProvider:
                     request_id=item["request_id"],
                     stop_reason="simulated",
                     truncated=item["truncated"],
+                    tool_input=item.get("tool_input"),
                 ),
             )
             for cid, item in stored["items"].items()
