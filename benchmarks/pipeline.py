@@ -42,12 +42,16 @@ class NullGateway:
 
     name = "null"
 
-    def context(self):
-        from executions.gateways.base import RepositoryContext
+    def snapshot(self):
+        from executions.gateways.base import Snapshot
 
-        return RepositoryContext(
-            name="bench", default_branch="main", files=["README.md"], readme_excerpt="# Bench\n"
-        )
+        return Snapshot(name="bench", default_branch="main", commit_sha="b" * 40)
+
+    def list_files(self, commit_sha):
+        return {"README.md": 8}
+
+    def read_files(self, commit_sha, paths):
+        return {"README.md": b"# Bench\n"} if "README.md" in paths else {}
 
     def publish(self, execution, change, *, pr_body):
         from executions.gateways.base import PublishResult

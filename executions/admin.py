@@ -237,14 +237,14 @@ class ExecutionAdmin(ReadOnlyAdmin):
         (None, {"fields": ["task", "period", "status_badge", "simulated", "batched", "batch", "error"]}),
         ("Money", {"fields": ["cost", "reserved"]}),
         ("Result", {"fields": ["result", "publisher", "branch", "commit_sha", "summary", "files"]}),
-        ("Plan", {"fields": ["plan"], "classes": ["collapse"]}),
+        ("Plan", {"fields": ["plan", "named_files", "plan_notes"]}),
+        ("Applied diff", {"fields": ["applied_diff"], "classes": ["collapse"]}),
         ("Timings", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at"]}),
     ]
     readonly_fields = [
         "task", "period", "status_badge", "simulated", "batched", "batch", "error", "cost", "reserved", "result",
-        "publisher",
-        "branch", "commit_sha", "summary", "files", "plan", "created_at", "started_at", "heartbeat_at",
-        "finished_at",
+        "publisher", "branch", "commit_sha", "summary", "files", "plan", "named_files", "plan_notes",
+        "applied_diff", "created_at", "started_at", "heartbeat_at", "finished_at",
     ]  # fmt: skip
 
     @admin.display(description="status", ordering="status")
@@ -274,8 +274,23 @@ class ExecutionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="files changed")
     def files(self, e: Execution) -> str:
-        paths = [f.get("path", "") for f in (e.change or {}).get("files", []) if isinstance(f, dict)]
-        return ", ".join(paths) or "—"
+        rows = [f for f in (e.change or {}).get("files", []) if isinstance(f, dict)]
+        return ", ".join(_file_row(f) for f in rows) or "—"
+
+    @admin.display(description="files named by the plan")
+    def named_files(self, e: Execution) -> str:
+        return ", ".join(e.plan_files or []) or "—"
+
+    @admin.display(description="applied diff")
+    def applied_diff(self, e: Execution) -> str:
+        if not e.diff:
+            return "—"
+        return format_html('<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', e.diff)
+
+
+def _file_row(f: dict) -> str:
+    counts = f" +{f['added']} −{f['removed']}" if "added" in f else ""
+    return f"{f.get('path', '')}{counts}{' (deleted)' if f.get('deleted') else ''}"
 
 
 # --- Pull requests and what became of them --------------------------------------------------------

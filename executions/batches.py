@@ -231,8 +231,8 @@ def _claim(task, row, first, providers, gateway, report, now) -> tuple[Execution
     try:
         pipeline._save(execution, now, status=Execution.Status.ANALYSING)
         answer = pipeline._ask(providers.analysis, prepared.analysis_request)
-        plan = pipeline.take_plan(execution, prepared.analysis, answer, now)
-        request = _codegen_request(execution, prepared.analysis, plan, prepared.codegen, providers, gateway)
+        pipeline.take_plan(execution, prepared.analysis, answer, now, base=prepared.base)
+        request = _codegen_request(execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base)
     except pipeline.EXPECTED_FAILURES as exc:
         pipeline._finish_failed(execution, str(exc), now)
         report.finished += 1
@@ -389,16 +389,17 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
                     raise ProviderError(item.failure if item else missing)
                 # The charge commits (even when the plan is empty and the execution fails); the
                 # hold keeps the money for the coder if this pass stops before the codegen batch.
-                plan = pipeline.take_plan(execution, analysis, _answer(row, item.completion, now), now)
+                base = pipeline.base_of(gateway, execution.base_sha)
+                pipeline.take_plan(execution, analysis, _answer(row, item.completion, now), now, base=base)
                 ledger.hold_until(execution.reservation, _hold_expiry(now))
             else:
-                plan = execution.plan
+                base = pipeline.base_of(gateway, execution.base_sha)
             if codegen is None:
                 raise ProviderError(codegen_error)
-            request = _codegen_request(execution, analysis, plan, codegen, providers, gateway)
+            request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
             if not codegen.batch:
                 generated = pipeline._ask(providers.codegen, request)
-                published = pipeline.take_change_and_publish(execution, codegen, generated, gateway, now)
+                published = pipeline.take_change_and_publish(execution, codegen, generated, gateway, now, base=base)
                 pipeline._finish_succeeded(execution, published, now)
                 report.finished += 1
                 continue
@@ -420,14 +421,13 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
     _submit(follow, waiting, providers, report, now)
 
 
-def _codegen_request(execution, analysis, plan, codegen, providers, gateway) -> CompletionRequest:
+def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> CompletionRequest:
     """The coder's request after a batched analysis, refused if it no longer fits what is held.
 
-    The repository is read again (it may have moved on) and the step may have been edited since
+    The files are read at the execution's base commit, but the step may have been edited since
     the reservation was made: what the reservation still holds must cover the new worst case.
     """
-    forwarded = steps.cut_plan(plan, steps.plan_byte_cap(analysis))
-    request = steps.codegen_request(codegen, execution.task, gateway.context(), forwarded)
+    request = pipeline.codegen_request_for(execution, analysis, codegen, base, gateway)
     worst = worst_case_nanos(
         codegen.resolved.price,
         max_input_tokens=providers.codegen.input_token_bound(request),

@@ -65,7 +65,15 @@ class Execution(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RESERVED)
     simulated = models.BooleanField(default=False)
     plan = models.TextField(blank=True)
+    plan_files = models.JSONField(
+        default=list, blank=True, help_text="The existing files the plan named; the coder saw their content."
+    )
+    plan_notes = models.TextField(blank=True, help_text="What was dropped from the plan (unknown paths).")
     change = models.JSONField(null=True, blank=True, help_text="The validated generated change.")
+    diff = models.TextField(blank=True, help_text="The applied change as a unified diff against its base.")
+    base_sha = models.CharField(
+        max_length=64, blank=True, help_text="The commit the models were shown and the change was made on."
+    )
     summary = models.TextField(blank=True)
     publisher = models.CharField(max_length=20, blank=True, help_text="local-git or github")
     branch = models.CharField(max_length=255, blank=True)

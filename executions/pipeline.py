@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,21 +21,20 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import announce, pull_requests, steps
+from executions import analyst, announce, edits, pull_requests, repoindex, repomap, steps
+from executions.coder import Proposal, parse_change
 from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways import get_gateway
 from executions.gateways.base import (
-    Change,
     PublishError,
     PublishResult,
-    RepositoryContext,
     RepositoryGateway,
+    Snapshot,
 )
 from executions.models import Batch, Execution, ModelCall, Task
 from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
-from executions.validation import parse_change
 from notifications import events
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,35 @@ EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError, 
 
 
 @dataclass(frozen=True)
+class Base:
+    """The repository at the execution's base commit: what both prompts show, and what the
+    change is applied to and committed on."""
+
+    snapshot: Snapshot
+    index: repoindex.RepoIndex
+    overview: str  # the commit-stable part of both prompts
+
+    @property
+    def commit_sha(self) -> str:
+        return self.snapshot.commit_sha
+
+
+def base_of(gateway: RepositoryGateway, commit_sha: str = "") -> Base:
+    """The base branch's head (or ``commit_sha``, an execution's recorded base) with its index."""
+    snapshot = gateway.snapshot()
+    if commit_sha:
+        snapshot = replace(snapshot, commit_sha=commit_sha)
+    index = repoindex.index_for(snapshot, gateway)
+    return Base(snapshot, index, repomap.overview(snapshot, index))
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Everything decided before money is held: the steps, the context and the worst case."""
 
     analysis: steps.Step
     codegen: steps.Step
-    context: RepositoryContext
+    base: Base
     analysis_request: CompletionRequest
     worst_case_nanos: int
 
@@ -95,12 +118,22 @@ def prepare(
     analysis, codegen = steps.configured_steps(on=timezone.localdate(now) if now else timezone.localdate())
     if not batch:
         analysis, codegen = replace(analysis, batch=False), replace(codegen, batch=False)
-    context = gateway.context()
-    analysis_request = steps.analysis_request(analysis, task, context)
-    # The plan is not written yet: bound the coder's input by its known part plus the plan's cap.
-    codegen_bound = providers.codegen.input_token_bound(
-        steps.codegen_request(codegen, task, context, plan="")
-    ) + steps.plan_byte_cap(analysis)
+    base = base_of(gateway)
+    context = repomap.task_context(
+        base.index,
+        gateway,
+        steps.task_text(task),
+        map_tokens=settings.CONTEXT_MAP_TOKENS,
+        file_bytes=settings.CONTEXT_FILE_BYTES,
+    )
+    analysis_request = steps.analysis_request(analysis, task, base.overview, context)
+    # The plan and the files it names are not known yet: bound the coder's input by its known
+    # part plus the plan's cap and the files' cap, so a large repository can never overspend.
+    codegen_bound = (
+        providers.codegen.input_token_bound(steps.codegen_request(codegen, task, base.overview, plan="", files={}))
+        + steps.plan_byte_cap(analysis)
+        + steps.codegen_files_bound()
+    )
     analysis_bound = providers.analysis.input_token_bound(analysis_request)
     check_input_bound(analysis.resolved.model, analysis_bound)
     check_input_bound(codegen.resolved.model, codegen_bound)
@@ -116,7 +149,7 @@ def prepare(
         max_output_tokens=codegen.max_tokens,
         batch=codegen.batch,
     )
-    return Prepared(analysis, codegen, context, analysis_request, worst)
+    return Prepared(analysis, codegen, base, analysis_request, worst)
 
 
 # --- claiming and starting ----------------------------------------------------------------------
@@ -151,6 +184,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 status=Execution.Status.RESERVED,
                 simulated=providers.simulated,
                 reserved_nanos=prepared.worst_case_nanos,
+                base_sha=prepared.base.commit_sha,
                 started_at=at,
                 heartbeat_at=at,
             )
@@ -197,15 +231,15 @@ def _run(
     gateway: RepositoryGateway,
     now: dt.datetime | None,
 ) -> Execution:
-    task = execution.task
     try:
         _save(execution, now, status=Execution.Status.ANALYSING)
         analysis = _ask(providers.analysis, prepared.analysis_request)
-        plan = take_plan(execution, prepared.analysis, analysis, now)
-        forwarded = steps.cut_plan(plan, steps.plan_byte_cap(prepared.analysis))
-        request = steps.codegen_request(prepared.codegen, task, prepared.context, forwarded)
+        take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
+        request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
         generated = _ask(providers.codegen, request)
-        published = take_change_and_publish(execution, prepared.codegen, generated, gateway, now)
+        published = take_change_and_publish(
+            execution, prepared.codegen, generated, gateway, now, base=prepared.base
+        )
     except EXPECTED_FAILURES as exc:
         return _finish_failed(execution, str(exc), now)
     except Exception as exc:
@@ -215,29 +249,72 @@ def _run(
     return _finish_succeeded(execution, published, now)
 
 
-def take_plan(execution: Execution, step: steps.Step, analysis: Answer, now: dt.datetime | None) -> str:
-    """Charge the analysis and keep its plan (the execution moves on to code generation)."""
-    plan = analysis.completion.text.strip()
-    if not plan:
+def take_plan(
+    execution: Execution, step: steps.Step, analysis: Answer, now: dt.datetime | None, *, base: Base
+) -> str:
+    """Charge the analysis and keep its plan and the files it named (paths the base commit does
+    not hold are dropped and noted); the execution moves on to code generation."""
+    try:
+        plan = analyst.plan_from(analysis.completion, base.index.tree)
+    except ChangeRejected:
         _charge(execution, step, analysis, now)
-        raise ChangeRejected("The analysis returned an empty plan.")
-    # The state an answer leads to commits with its charge: a crash cannot separate them.
-    _charge(execution, step, analysis, now, plan=plan, status=Execution.Status.GENERATING)
-    return plan
+        raise  # the money spent stays charged
+    text = storable(plan.text)
+    _charge(
+        execution,
+        step,
+        analysis,
+        now,
+        plan=text,
+        plan_files=[storable(p) for p in plan.files],
+        plan_notes=storable(plan.note),
+        status=Execution.Status.GENERATING,
+    )
+    return text
+
+
+def codegen_request_for(
+    execution: Execution, analysis: steps.Step, codegen: steps.Step, base: Base, gateway: RepositoryGateway
+) -> CompletionRequest:
+    """The coder's request: the execution's plan and the base content of the files it named."""
+    forwarded = steps.cut_plan(execution.plan, steps.plan_byte_cap(analysis))
+    named = _texts(gateway.read_files(base.commit_sha, execution.plan_files), execution.plan_files)
+    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named)
 
 
 def take_change_and_publish(
-    execution: Execution, step: steps.Step, generated: Answer, gateway: RepositoryGateway, now: dt.datetime | None
+    execution: Execution,
+    step: steps.Step,
+    generated: Answer,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None,
+    *,
+    base: Base | None = None,
 ) -> PublishResult:
-    """Charge the code generation, validate its change and publish it."""
+    """Charge the code generation, apply its change to the base content and publish it.
+    ``base``: the execution's base when the caller has it (else read again at its recorded sha)."""
     try:
-        change = _change_from(generated.completion, step)
-    except ChangeRejected:
+        proposal = _proposal_from(generated.completion, step)
+        base = base or base_of(gateway, execution.base_sha)
+        touched = [f.path for f in proposal.files if f.path in base.index.tree]
+        before = _texts(gateway.read_files(base.commit_sha, touched), touched)
+        change = edits.apply(proposal, before, base_sha=base.commit_sha)
+    except Exception:
         _charge(execution, step, generated, now)
-        raise  # the money spent stays charged
-    published_as = {"change": change.as_json(), "summary": change.summary, "publisher": gateway.name}
+        raise  # the money spent stays charged, whatever went wrong after the answer came
+    published_as = {
+        "change": change.as_json(),
+        "summary": change.summary,
+        "publisher": gateway.name,
+        "diff": edits.unified_diff(change, before),
+    }
     _charge(execution, step, generated, now, status=Execution.Status.PUBLISHING, **published_as)
     return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
+
+
+def _texts(contents: dict[str, bytes], paths: list[str]) -> dict[str, str | None]:
+    """Each path that exists, with its text (``None`` for a binary file), in ``paths``' order."""
+    return {path: repomap.decoded(contents[path]) for path in paths if path in contents}
 
 
 @dataclass(frozen=True)
@@ -340,7 +417,7 @@ def _stop_on_overrun(
 
 
 
-def _change_from(completion: Completion, step: steps.Step) -> Change:
+def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
     if completion.refusal:
         raise ChangeRejected(f"The code generation model declined the task: {completion.refusal[:300]}")
     try:

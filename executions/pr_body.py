@@ -84,8 +84,8 @@ def _mode_line(execution: Execution) -> str:
 def _file_lines(change: Change) -> list[str]:
     lines = []
     for f in change.files[:MAX_FILES_LISTED]:
-        count = f.content.count("\n") + (0 if f.content.endswith("\n") or not f.content else 1)
-        lines.append(f"- `{f.path.replace('`', '')}` ({count:,} line{'s' if count != 1 else ''})")
+        what = " (deleted)" if f.deleted else ""
+        lines.append(f"- `{f.path.replace('`', '')}` +{f.added:,} −{f.removed:,}{what}")
     if len(change.files) > MAX_FILES_LISTED:
         lines.append(f"- … and {len(change.files) - MAX_FILES_LISTED:,} more (see the commit)")
     return lines or ["_No files._"]

@@ -15,10 +15,12 @@ from django.conf import settings
 from budget import catalog
 from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
+from executions import analyst, coder
 from executions.errors import ConfigurationError
-from executions.gateways.base import RepositoryContext
 from executions.models import ModelCall, StepConfig, Task
 from executions.providers.base import CompletionRequest
+from executions.repomap import FILE_BLOCK_OVERHEAD, TaskContext, file_block
+from executions.validation import MAX_PATH_BYTES
 from notifications import events
 
 ANALYSIS = ModelCall.Step.ANALYSIS
@@ -33,40 +35,12 @@ TEMPERATURE = {ANALYSIS: 0.2, CODEGEN: 0.0}
 # analyst's own token count would not (its tokens may be longer than the coder's).
 PLAN_BYTES_PER_TOKEN = 8
 
-ANALYSIS_INSTRUCTIONS = """\
-You are a senior engineer planning a small change to a repository. Read the task and the
-repository context, then write a short, concrete implementation plan that another engineer can
-follow without asking questions: which files to add or change (paths relative to the repository
-root), what each change is, and how a reviewer can check it. Keep the change small and focused on
-the task. Do not write the full code; short snippets are fine where they remove ambiguity. Never
-touch .git/ or CI workflow files. Answer in plain text, at most a page.
-"""
-
-CODEGEN_INSTRUCTIONS = """\
-You are a careful engineer implementing a reviewed plan in a repository. Return the complete new
-content of every file you add or change, following the plan exactly. Paths are relative to the
-repository root, use forward slashes, and never point into .git/ or .github/workflows/. Change at
-most 20 files, each under 200 KB of UTF-8 text. Write a one-paragraph summary of the change for
-the pull request. Answer only with JSON matching the given schema.
-"""
-
-CHANGE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "summary": {"type": "string"},
-        "files": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                "required": ["path", "content"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    "required": ["summary", "files"],
-    "additionalProperties": False,
-}
+# The prompts sit beside the parsers of their answers: ``executions.analyst`` and ``executions.coder``.
+ANALYSIS_INSTRUCTIONS = analyst.INSTRUCTIONS
+CODEGEN_INSTRUCTIONS = coder.INSTRUCTIONS
+CHANGE_SCHEMA = coder.CHANGE_SCHEMA
+CODER_FILES_HEADER = "Current content of the files the plan named:\n\n"
+NOT_SHOWN_LINE = "- {path} ({size:,} bytes: not shown, over the context limit; edit it only if you must)\n"
 
 
 @dataclass(frozen=True)
@@ -144,14 +118,17 @@ def task_text(task: Task) -> str:
     return f"Task: {task.title.strip()}" + (f"\n\n{description}" if description else "")
 
 
-def analysis_request(step: Step, task: Task, context: RepositoryContext) -> CompletionRequest:
+def analysis_request(step: Step, task: Task, overview: str, context: TaskContext) -> CompletionRequest:
+    """Instructions and the commit's overview first (the cached, commit-stable part), then the
+    task with its ranked map and files; the answer comes through the forced ``submit_plan`` call."""
     return CompletionRequest(
         model=step.model_name,
-        system=f"{ANALYSIS_INSTRUCTIONS}\n{context.as_prompt()}",
-        user=task_text(task),
+        system=f"{ANALYSIS_INSTRUCTIONS}\n{overview}",
+        user=f"{task_text(task)}\n\n{context.as_prompt()}",
         max_tokens=step.max_tokens,
         temperature=step.temperature,
         reasoning_effort=step.reasoning_effort,
+        tool=analyst.PLAN_TOOL,
     )
 
 
@@ -165,14 +142,34 @@ def cut_plan(plan: str, cap: int) -> str:
     return plan if len(encoded) <= cap else encoded[:cap].decode("utf-8", errors="ignore")
 
 
-def codegen_request(step: Step, task: Task, context: RepositoryContext, plan: str) -> CompletionRequest:
-    """The coder's request. Before the analysis, ``plan=""`` gives the part whose size is known."""
+def codegen_request(
+    step: Step, task: Task, overview: str, plan: str, files: dict[str, str | None]
+) -> CompletionRequest:
+    """The coder's request: the plan and the current content of the files it named (in its order,
+    within ``CONTEXT_FILE_BYTES``; ``None`` content: not a text file). Before the analysis,
+    ``plan=""`` and ``files={}`` give the part whose size is known (see ``codegen_files_bound``)."""
+    shown, skipped, room = [], [], settings.CONTEXT_FILE_BYTES
+    for path, text in files.items():
+        size = len(text.encode("utf-8")) if text is not None else 0
+        if text is not None and size <= room:
+            shown.append(file_block(path, text))
+            room -= size
+        else:
+            skipped.append(NOT_SHOWN_LINE.format(path=path, size=size))
+    listing = (CODER_FILES_HEADER + "".join(shown) + "".join(skipped)) if files else ""
     return CompletionRequest(
         model=step.model_name,
-        system=f"{CODEGEN_INSTRUCTIONS}\n{context.as_prompt()}",
-        user=f"{task_text(task)}\n\nImplementation plan:\n{plan}",
+        system=f"{CODEGEN_INSTRUCTIONS}\n{overview}",
+        user=f"{task_text(task)}\n\nImplementation plan:\n{plan}\n\n{listing}",
         max_tokens=step.max_tokens,
         schema=CHANGE_SCHEMA,
         temperature=step.temperature,
         reasoning_effort=step.reasoning_effort,
     )
+
+
+def codegen_files_bound() -> int:
+    """What the files part of the coder's request can add, in bytes (so in tokens, at most): the
+    content cap, plus each named file's wrapper or not-shown line with the longest allowed path."""
+    per_file = max(FILE_BLOCK_OVERHEAD, len(NOT_SHOWN_LINE.format(path="", size=10**12))) + MAX_PATH_BYTES
+    return len(CODER_FILES_HEADER) + settings.CONTEXT_FILE_BYTES + analyst.MAX_PLAN_FILES * per_file

@@ -1,8 +1,8 @@
 """Validating a generated change before anything is published.
 
-Accepted: JSON of ``{"summary": str, "files": [{"path": str, "content": str}]}`` with 1–20 files,
-each path relative, normalised, inside the repository, not ``.git`` or ``.gitmodules`` in any
-spelling, not (unless ``ALLOW_WORKFLOW_CHANGES``) what runs in CI under ``.github/`` (workflows and
+``executions.coder`` reads the coder's answer with these rules and ``executions.edits`` checks the
+files it produced with them again: 1–20 files, each path relative, normalised, inside the
+repository, not ``.git`` or ``.gitmodules`` in any spelling, not (unless ``ALLOW_WORKFLOW_CHANGES``) what runs in CI under ``.github/`` (workflows and
 actions), and each content free of NUL bytes and at most 200 KB of UTF-8. Anything else raises
 ``ChangeRejected`` saying which rule and which file.
 
@@ -21,7 +21,6 @@ import unicodedata
 from django.conf import settings
 
 from executions.errors import ChangeRejected
-from executions.gateways.base import Change, FileChange
 from executions.providers.base import storable
 
 MAX_FILES = 20
@@ -35,39 +34,9 @@ _ACTION_FILES = ("action.yml", "action.yaml")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def parse_change(text: str, *, allow_workflows: bool | None = None) -> Change:
-    """The change in ``text``, or ``ChangeRejected`` with a one-line reason."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ChangeRejected(
-            f"The generated change is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
-    if not isinstance(data, dict) or set(data) != {"summary", "files"}:
-        raise ChangeRejected('The generated change must be a JSON object with exactly "summary" and "files".')
-    summary, files = data["summary"], data["files"]
-    if not isinstance(summary, str):
-        raise ChangeRejected('The generated change\'s "summary" must be a string.')
-    if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
-        count = len(files) if isinstance(files, list) else "no list of"
-        raise ChangeRejected(f"The generated change must hold 1 to {MAX_FILES} files, not {count}.")
-    if allow_workflows is None:
-        allow_workflows = settings.ALLOW_WORKFLOW_CHANGES
-    changes = [_file(i, item, allow_workflows) for i, item in enumerate(files)]
-    _check_distinct([c.path for c in changes])
-    return Change(summary=storable(summary).strip(), files=changes)
-
-
-def _file(index: int, item: object, allow_workflows: bool) -> FileChange:
-    where = f"files[{index}]"
-    if not isinstance(item, dict) or set(item) != {"path", "content"}:
-        raise ChangeRejected(f'{where} must be an object with exactly "path" and "content".')
-    path, content = item["path"], item["content"]
-    if not isinstance(path, str) or not isinstance(content, str):
-        raise ChangeRejected(f'{where}: "path" and "content" must be strings.')
-    reason = unsafe_path_reason(path, allow_workflows=allow_workflows)
-    if reason:
-        raise ChangeRejected(f"{where}: unsafe path {_show(path)}: {reason}.")
+def check_content(where: str, path: str, content: str) -> None:
+    """``ChangeRejected`` unless ``content`` is text a file may hold: no NUL byte, valid Unicode,
+    at most ``MAX_FILE_BYTES``."""
     if "\x00" in content:
         raise ChangeRejected(
             f"{where} ({path}): the content holds a NUL byte (binary files are not allowed)."
@@ -78,7 +47,14 @@ def _file(index: int, item: object, allow_workflows: bool) -> FileChange:
         raise ChangeRejected(f"{where} ({path}): the content is not valid Unicode text.") from None
     if size > MAX_FILE_BYTES:
         raise ChangeRejected(f"{where} ({path}) is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}.")
-    return FileChange(path=path, content=content)
+
+
+def check_path(where: str, path: str, *, allow_workflows: bool | None = None) -> None:
+    if allow_workflows is None:
+        allow_workflows = settings.ALLOW_WORKFLOW_CHANGES
+    reason = unsafe_path_reason(path, allow_workflows=allow_workflows)
+    if reason:
+        raise ChangeRejected(f"{where}: unsafe path {show(path)}: {reason}.")
 
 
 def unsafe_path_reason(path: str, *, allow_workflows: bool = False) -> str:
@@ -117,21 +93,21 @@ def unsafe_path_reason(path: str, *, allow_workflows: bool = False) -> str:
     return ""
 
 
-def _check_distinct(paths: list[str]) -> None:
+def check_distinct(paths: list[str]) -> None:
     seen: set[str] = set()
     for path in paths:
         if path in seen:
-            raise ChangeRejected(f"The generated change writes {_show(path)} twice.")
+            raise ChangeRejected(f"The generated change writes {show(path)} twice.")
         seen.add(path)
     for path in paths:
         parts = path.split("/")
         for depth in range(1, len(parts)):
             if "/".join(parts[:depth]) in seen:
                 raise ChangeRejected(
-                    f"The generated change writes {_show('/'.join(parts[:depth]))} as a file and as a folder."
+                    f"The generated change writes {show('/'.join(parts[:depth]))} as a file and as a folder."
                 )
 
 
-def _show(path: str) -> str:
+def show(path: str) -> str:
     shown = path if len(path) <= 120 else path[:117] + "..."
     return json.dumps(storable(shown), ensure_ascii=False)

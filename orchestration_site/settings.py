@@ -228,6 +228,13 @@ if BRANCH_PREFIX and (
         f"BRANCH_PREFIX must be a git branch name part like ai or bots/orchestrator, not {BRANCH_PREFIX!r}."
     )
 
+# What the models see of the repository (docs/context.md): the ranked map's token budget, the file
+# content shown per prompt, extra gitignore-style excludes, and where per-commit indexes are kept.
+CONTEXT_MAP_TOKENS = env.int("CONTEXT_MAP_TOKENS", default=2000)
+CONTEXT_FILE_BYTES = env.int("CONTEXT_FILE_BYTES", default=40000)
+CONTEXT_EXCLUDE = env.list("CONTEXT_EXCLUDE", default=[])
+CONTEXT_CACHE_DIR = env.str("CONTEXT_CACHE_DIR", default=str(BASE_DIR / "var" / "context-cache"))
+
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
@@ -324,7 +331,6 @@ GITHUB_RETRIES = env.int("GITHUB_RETRIES", default=3)
 GITHUB_RETRY_BACKOFF = env.float("GITHUB_RETRY_BACKOFF", default=1.0)
 GITHUB_MAX_RATE_LIMIT_WAIT = env.int("GITHUB_MAX_RATE_LIMIT_WAIT", default=60)
 GITHUB_TIMEOUT = env.int("GITHUB_TIMEOUT", default=30)
-GITHUB_CONTEXT_TTL_SECONDS = env.int("GITHUB_CONTEXT_TTL_SECONDS", default=600)
 GITHUB_PR_LABEL = env.str("GITHUB_PR_LABEL", default="ai-generated")
 
 # --- Pull request outcomes (executions/pull_requests.py, executions/webhooks.py) ---------------

@@ -83,3 +83,4 @@ def is_postgres():
 def _sandbox_paths(settings, tmp_path):
     """Each test gets its own local git repository and never the developer's."""
     settings.LOCAL_REPO_PATH = str(tmp_path / "sandbox-repo")
+    settings.CONTEXT_CACHE_DIR = str(tmp_path / "context-cache")

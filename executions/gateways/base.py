@@ -1,11 +1,12 @@
-"""The repository gateway's interface: what the analyst is shown about the target repository, and
-where a generated change is published; with the helpers both gateways share (branch name, file
-listing, commit message). ``executions.gateways.get_gateway()`` picks the implementation.
+"""The repository gateway's interface: the target repository's base commit and its files (what
+the models are shown, see ``executions.repomap``), and where a generated change is published; with
+the helpers both gateways share (branch name, file listing, commit message).
+``executions.gateways.get_gateway()`` picks the implementation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
@@ -22,36 +23,48 @@ class PublishError(Exception):
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file's new state: its whole new content, or deleted. ``added``/``removed`` count the
+    lines that differ from the base commit (``executions.edits`` fills them in)."""
+
     path: str
     content: str
+    deleted: bool = False
+    added: int = 0
+    removed: int = 0
 
 
 @dataclass(frozen=True)
 class Change:
-    """A validated generated change (see ``executions.validation``)."""
+    """A change applied to the base commit's files (see ``executions.edits``), ready to publish.
+
+    ``base_sha``: the commit the change was made against; publishers build on it when it is set,
+    so a file written in full never undoes a commit that landed after the snapshot was read."""
 
     summary: str
     files: list[FileChange]
+    base_sha: str = ""
 
     def as_json(self) -> dict:
-        return {"summary": self.summary, "files": [{"path": f.path, "content": f.content} for f in self.files]}
+        return {
+            "summary": self.summary,
+            "base_sha": self.base_sha,
+            "files": [
+                {"path": f.path, "content": None if f.deleted else f.content, "deleted": f.deleted,
+                 "added": f.added, "removed": f.removed}
+                for f in self.files
+            ],
+        }
 
 
 @dataclass(frozen=True)
-class RepositoryContext:
-    """What the analyst sees: bounded, so the prompt (and its reservation) stays small."""
+class Snapshot:
+    """The repository's base commit. Its files: ``gateway.list_files(commit_sha)`` and
+    ``gateway.read_files(commit_sha, paths)``; ``executions.repomap`` turns them into what the
+    models see, once per commit."""
 
     name: str
     default_branch: str
-    files: list[str] = field(default_factory=list)  # at most a few hundred paths
-    readme_excerpt: str = ""  # at most a few KB
-
-    def as_prompt(self) -> str:
-        listing = "\n".join(self.files)
-        return (
-            f"Repository: {self.name} (default branch {self.default_branch})\n\n"
-            f"Files:\n{listing}\n\nREADME (excerpt):\n{self.readme_excerpt}"
-        )
+    commit_sha: str
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,6 @@ class PublishResult:
 class RepositoryGateway(Protocol):
     name: str  # "local-git" or "github"
 
-    def context(self) -> RepositoryContext: ...
-
     def publish(self, execution: Execution, change: Change, *, pr_body: str) -> PublishResult:
         """Commit ``change`` on the task's branch and, where the gateway has pull requests, open
         (or update) one with ``pr_body`` as its description (built by the pipeline)."""
@@ -77,8 +88,18 @@ class RepositoryGateway(Protocol):
         """A file of the default branch, or None when it does not exist."""
         ...
 
+    def snapshot(self) -> Snapshot:
+        """The default branch's head commit (cheap: the file list is read once per commit)."""
+        ...
 
-MAX_LISTED_PATHS = 300
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        """Every file (blob) of ``commit_sha`` with its size in bytes."""
+        ...
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        """The raw content of ``paths`` at ``commit_sha``; a path that is not a file there is absent."""
+        ...
+
 
 
 def branch_name(task_id: int, title: str) -> str:
@@ -98,13 +119,6 @@ def branch_prefix() -> str:
     if settings.BRANCH_PREFIX:
         return settings.BRANCH_PREFIX
     return "ai-" + salted_hmac("executions.gateways.branch_prefix", "deployment").hexdigest()[:8]
-
-
-def bounded_listing(paths: list[str], limit: int = MAX_LISTED_PATHS) -> list[str]:
-    """At most ``limit`` paths, the shallowest first (the layout matters more than deep files)."""
-    if len(paths) <= limit:
-        return sorted(paths)
-    return sorted(sorted(paths, key=lambda p: (p.count("/"), p))[:limit])
 
 
 def commit_message(execution: Execution, change: Change) -> str:

@@ -9,6 +9,7 @@ Publishing never calls a model, so a retry is never charged twice.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import time
@@ -26,8 +27,7 @@ from executions.gateways.base import (
     Change,
     PublishError,
     PublishResult,
-    RepositoryContext,
-    bounded_listing,
+    Snapshot,
     branch_name,
     commit_message,
 )
@@ -41,17 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_README_BYTES = 4000
 LABEL_COLOR = "6f42c1"
 LABEL_DESCRIPTION = "Opened by the budget-capped PR automation; review before merging."
-
-# (api url, repository, branch) -> (expires at, context): the analyst's view changes slowly.
-_context_cache: dict[tuple[str, str, str], tuple[float, RepositoryContext]] = {}
-
-
-def clear_context_cache() -> None:
-    _context_cache.clear()
-
 
 @dataclass(frozen=True)
 class PullSnapshot:
@@ -93,7 +84,6 @@ class GitHubGateway:
         draft: bool = False,
         label: str = "ai-generated",
         api_url: str = "",
-        context_ttl: int = 600,
     ):
         self.client = client
         self.repository = repository
@@ -104,7 +94,7 @@ class GitHubGateway:
         self.draft = draft
         self.label = label
         self.api_url = api_url
-        self.context_ttl = context_ttl
+        self._blob_shas: dict[str, dict[str, tuple[str, int]]] = {}  # commit -> path -> (blob, size)
 
     @classmethod
     def from_settings(cls) -> GitHubGateway:
@@ -139,28 +129,9 @@ class GitHubGateway:
             draft=settings.GITHUB_DRAFT_PRS,
             label=settings.GITHUB_PR_LABEL,
             api_url=settings.GITHUB_API_URL,
-            context_ttl=settings.GITHUB_CONTEXT_TTL_SECONDS,
         )
 
     # --- what the analyst sees ----------------------------------------------------------------
-
-    def context(self) -> RepositoryContext:
-        """Branch, up to 300 paths and the README's start: three requests, cached for a while."""
-        key = (self.api_url, self.repository, self.base_branch)
-        cached = _context_cache.get(key)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        repo = self._repo()
-        branch = self.base_branch or repo.default_branch
-        with self._errors(f"listing the files of {branch}"):
-            tree = repo.get_git_tree(branch, recursive=True)
-            readme = self._readme(repo, branch)
-        paths = [entry.path for entry in tree.tree if entry.type == "blob"]
-        context = RepositoryContext(
-            name=self.repository, default_branch=branch, files=bounded_listing(paths), readme_excerpt=readme
-        )
-        _context_cache[key] = (time.monotonic() + self.context_ttl, context)
-        return context
 
     def read_file(self, path: str) -> str | None:
         """A file of the default branch, or None when it does not exist (or is a directory)."""
@@ -173,6 +144,42 @@ class GitHubGateway:
             if isinstance(contents, list) or contents.type != "file":
                 return None
             return contents.decoded_content.decode("utf-8", errors="replace")
+
+    def snapshot(self) -> Snapshot:
+        """The base branch's head commit."""
+        repo = self._repo()
+        branch = self.base_branch or repo.default_branch
+        ref = self._ref(repo, branch, what=f"reading the base branch {branch}")
+        if ref is None:
+            raise PublishError(f"Base branch {branch!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH.")
+        return Snapshot(name=self.repository, default_branch=branch, commit_sha=ref.object.sha)
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        """Every blob of the commit with its size: one recursive tree request."""
+        self._blob_shas[commit_sha] = self._tree_of(self._repo(), commit_sha)
+        return {path: size for path, (_blob, size) in self._blob_shas[commit_sha].items()}
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        """Files of one commit through the git blob API (one request per file)."""
+        repo = self.client.withLazy(True).get_repo(self.repository)
+        if commit_sha not in self._blob_shas:
+            self._blob_shas[commit_sha] = self._tree_of(self._repo(), commit_sha)
+        blobs = self._blob_shas[commit_sha]
+        found = {}
+        for path in dict.fromkeys(paths):
+            if path not in blobs:
+                continue
+            with self._errors(f"reading {path} at {commit_sha[:12]}"):
+                blob = repo.get_git_blob(blobs[path][0])
+            found[path] = base64.b64decode(blob.content) if blob.encoding == "base64" else blob.content.encode()
+        return found
+
+    def _tree_of(self, repo: Repository, commit_sha: str) -> dict[str, tuple[str, int]]:
+        with self._errors(f"listing the files of {commit_sha[:12]}"):
+            tree = repo.get_git_tree(commit_sha, recursive=True)
+        if tree.raw_data.get("truncated"):
+            log.warning("GitHub truncated the tree of %s at %s; the context sees part of it", self.repository, commit_sha)
+        return {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
 
     # --- publishing ------------------------------------------------------------------------------
 
@@ -213,11 +220,15 @@ class GitHubGateway:
             raise PublishError(
                 f"Base branch {base!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH."
             )
-        base_sha = base_ref.object.sha
+        # A change made against a snapshot is committed on that snapshot's commit.
+        base_sha = change.base_sha or base_ref.object.sha
         with self._errors("creating the commit"):
             base_commit = repo.get_git_commit(base_sha)
             elements = [
-                InputGitTreeElement(f.path, "100644", "blob", content=f.content) for f in change.files
+                InputGitTreeElement(f.path, "100644", "blob", sha=None)  # sha None: delete the path
+                if f.deleted
+                else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
+                for f in change.files
             ]
             tree = repo.create_git_tree(elements, base_tree=base_commit.tree)
         if tree.sha == base_commit.tree.sha:
@@ -374,14 +385,6 @@ class GitHubGateway:
                 return repo.get_git_ref(f"heads/{branch}")
             except UnknownObjectException:
                 return None
-
-    def _readme(self, repo: Repository, branch: str) -> str:
-        try:
-            raw = repo.get_readme(ref=branch).decoded_content[:MAX_README_BYTES]
-        except UnknownObjectException:
-            return ""
-        text = raw.decode("utf-8", errors="ignore")
-        return text if len(raw) < MAX_README_BYTES else text.rsplit("\n", 1)[0] + "\n…"
 
     def _best_effort(self, action: str, step) -> None:
         try:

@@ -24,18 +24,17 @@ from executions.gateways.base import (
     Change,
     PublishError,
     PublishResult,
-    RepositoryContext,
-    bounded_listing,
+    Snapshot,
     branch_name,
     commit_message,
 )
+from executions.validation import unsafe_path_reason
 
 if TYPE_CHECKING:
     from executions.models import Execution
 
 AUTHOR = ("PR Orchestrator", "orchestrator@localhost")
 DEFAULT_BRANCH = "main"
-MAX_README_BYTES = 4000
 README = """\
 # Sandbox repository
 
@@ -59,19 +58,6 @@ class LocalGitGateway:
 
     # --- what the analyst sees ----------------------------------------------------------------
 
-    def context(self) -> RepositoryContext:
-        branch = self.default_branch()
-        listed = self._git("ls-tree", "-r", "--name-only", "-z", branch).decode("utf-8", "replace")
-        paths = [p for p in listed.split("\0") if p]
-        readme = next((p for p in ("README.md", "README.rst", "README.txt", "README") if p in paths), None)
-        excerpt = ""
-        if readme:
-            raw = self._git("cat-file", "blob", f"{branch}:{readme}")[:MAX_README_BYTES]
-            excerpt = raw.decode("utf-8", "ignore")
-        return RepositoryContext(
-            name=self.path.name, default_branch=branch, files=bounded_listing(paths), readme_excerpt=excerpt
-        )
-
     def read_file(self, path: str) -> str | None:
         """A file of the default branch, or None when it does not exist (or is not a file).
 
@@ -80,6 +66,41 @@ class LocalGitGateway:
         branch = self.default_branch()
         result = self._run("cat-file", "blob", f"{branch}:{path}", check=False)
         return result.stdout.decode("utf-8", "replace") if result.returncode == 0 else None
+
+    def snapshot(self) -> Snapshot:
+        branch = self.default_branch()
+        sha = self._git("rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}").decode().strip()
+        return Snapshot(name=self.path.name, default_branch=branch, commit_sha=sha)
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        """Every blob of the commit with its size: one ``ls-tree``."""
+        listed = self._git("ls-tree", "-r", "-l", "-z", commit_sha).decode("utf-8", "replace")
+        sizes = {}
+        for entry in filter(None, listed.split("\0")):
+            meta, path = entry.split("\t", 1)
+            _mode, kind, _sha, size = meta.split()
+            if kind == "blob" and size.isdigit():  # submodules ("commit") have no size
+                sizes[path] = int(size)
+        return sizes
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        """Many files of one commit through one ``git cat-file --batch``."""
+        wanted = [p for p in dict.fromkeys(paths) if not unsafe_path_reason(p, allow_workflows=True)]
+        if not wanted:
+            return {}
+        out = self._git("cat-file", "--batch", input="".join(f"{commit_sha}:{p}\n" for p in wanted).encode())
+        found, at = {}, 0
+        for path in wanted:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                found[path] = out[at : at + size]
+                at += size + 1
+            elif len(header) == 3:  # a tree or a submodule: its body follows, skip it
+                at += int(header[2]) + 1
+        return found
 
     # --- publishing ------------------------------------------------------------------------------
 
@@ -91,16 +112,33 @@ class LocalGitGateway:
         base_branch = self.default_branch()
         with self._lock():
             heads = self._heads(base_branch, branch)
-            parent = heads.get(branch) or heads[base_branch]
+            if change.base_sha:
+                # One commit on the base the change was made against, whatever the branch held:
+                # the commit shows exactly this change (a retry replaces an earlier attempt).
+                head = heads.get(branch)
+                if head and self._same_change(head, change):
+                    return PublishResult(branch=branch, commit_sha=head)  # a retry of the same change
+                parent = change.base_sha
+            else:
+                parent = heads.get(branch) or heads[base_branch]
             if self._unchanged(parent, change):
-                if branch in heads:
+                if branch in heads and not change.base_sha:
                     return PublishResult(branch=branch, commit_sha=parent)  # a retry of the same change
                 raise PublishError(
                     f"Nothing to publish: the generated files are identical to {base_branch} (no file changed)."
                 )
             stream = _fast_import_stream(branch, parent, commit_message(execution, change), change)
-            sha = self._git("fast-import", "--quiet", input=stream).decode().strip()
+            sha = self._git("fast-import", "--quiet", "--force", input=stream).decode().strip()
         return PublishResult(branch=branch, commit_sha=sha)
+
+    def _same_change(self, head: str, change: Change) -> bool:
+        """True when ``head`` is one commit on the change's base holding exactly this change."""
+        if self._git("rev-parse", f"{head}^").decode().strip() != change.base_sha:
+            return False
+        touched = self._git("diff", "--name-only", "-z", "--no-renames", change.base_sha, head).decode("utf-8", "replace")
+        return set(filter(None, touched.split("\0"))) == {f.path for f in change.files} and self._unchanged(
+            head, change
+        )
 
     def _heads(self, *branches: str) -> dict[str, str]:
         refs = [f"refs/heads/{b}" for b in branches]
@@ -114,8 +152,9 @@ class LocalGitGateway:
         return heads
 
     def _unchanged(self, parent: str, change: Change) -> bool:
-        """True when every file already has this content; refuses a file that would replace a folder."""
-        wanted = {f.path: _blob_sha(f.content.encode("utf-8")) for f in change.files}
+        """True when every file already has this content (a deleted one is absent); refuses a file
+        that would replace a folder."""
+        wanted = {f.path: None if f.deleted else _blob_sha(f.content.encode("utf-8")) for f in change.files}
         prefixes = {"/".join(p.split("/")[:i]) for p in wanted for i in range(1, p.count("/") + 1)}
         listed = self._git("ls-tree", "-t", "-z", parent, "--", *wanted, *prefixes).decode("utf-8", "replace")
         present = {}
@@ -219,6 +258,9 @@ def _fast_import_stream(branch: str, parent: str, message: str, change: Change) 
         f"from {parent}\n".encode(),
     ]
     for f in change.files:
+        if f.deleted:
+            lines.append(f"D {_quote(f.path)}\n".encode())
+            continue
         lines.append(f"M 100644 inline {_quote(f.path)}\n".encode())
         lines.append(_data(f.content))
     lines.append(b"\nget-mark :1\ndone\n")

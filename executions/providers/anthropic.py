@@ -145,22 +145,31 @@ class AnthropicProvider:
 
 
 def params_for(request: CompletionRequest) -> dict:
-    """The Messages API parameters of ``request``: the synchronous call and a batch line send these."""
-    return {
+    """The Messages API parameters of ``request``: the synchronous call and a batch line send these.
+
+    The system prompt is the commit-stable part, marked for prompt caching; the user message is
+    the task-specific part. A request with a tool forces the model to call it."""
+    params = {
         "model": request.model,
         "max_tokens": request.max_tokens,
         "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
         "messages": [{"role": "user", "content": request.user}],
     }
+    if request.tool is not None:
+        params["tools"] = [request.tool]
+        params["tool_choice"] = {"type": "tool", "name": request.tool["name"]}
+    return params
 
 
 def completion_from(message: anthropic.types.Message) -> Completion:
     """The ``Completion`` of a Messages API answer (a synchronous response or a batch result)."""
     text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
+    tool_input = next((block.input for block in message.content if getattr(block, "type", "") == "tool_use"), None)
     return Completion(
         text=text,
         usage=Usage.from_anthropic(message.usage),
         request_id=getattr(message, "_request_id", None) or message.id or "",
         stop_reason=message.stop_reason or "",
         truncated=message.stop_reason == "max_tokens",
+        tool_input=tool_input if isinstance(tool_input, dict) else None,
     )

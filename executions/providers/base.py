@@ -38,12 +38,15 @@ class CompletionRequest:
     schema: dict | None = None  # structured output: the JSON schema the answer must follow
     temperature: float | None = None  # None: send no sampling parameter at all
     reasoning_effort: str | None = None  # None: send none (not a reasoning model, or its default)
+    tool: dict | None = None  # a tool the model must call ({"name", "description", "input_schema"})
 
     def input_token_bound(self) -> int:
         """A true upper bound on this request's input tokens (bytes of everything sent)."""
         texts = [self.system, self.user]
         if self.schema is not None:
             texts.append(json.dumps(self.schema))
+        if self.tool is not None:
+            texts.append(json.dumps(self.tool))
         return input_token_bound(*texts)
 
 
@@ -56,6 +59,7 @@ class Completion:
     truncated: bool = False  # the answer hit max_tokens
     refusal: str = ""  # the model declined (OpenAI's ``refusal``)
     reasoning_tokens: int = 0  # of ``usage.output_tokens``, those spent reasoning (already in it)
+    tool_input: dict | None = None  # the input of the forced tool call, when the request had a tool
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

@@ -1,7 +1,8 @@
 """Offline stand-ins for both vendors (``ORCHESTRATOR_MODE=simulated``): deterministic, no network.
 
-The analyst writes a short plan from the task; the coder returns a real one-file change derived
-from the task and the plan, as the JSON the live coder must produce. Usage is the seed's token
+The analyst calls ``submit_plan`` with a short plan from the task, naming the best-ranked file it
+was shown; the coder answers as the live coder must: a small real edit to that existing file (a
+line added after its last unique line) and a new note under ``docs/changes/``. Usage is the seed's token
 profile (``budget.costs.SEED_PROFILE``) unless a usage is given, with output capped at the
 request's ``max_tokens`` as a real model's is. ``SIMULATED_LATENCY_SECONDS`` makes each call take
 that long (to watch progress, or to stop a worker mid-execution).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -31,8 +33,32 @@ def _task_of(request: CompletionRequest) -> tuple[str, str]:
     """The title and description the pipeline put at the top of the user message."""
     head, _, rest = request.user.partition("\n")
     title = head.removeprefix("Task:").strip() or "Untitled task"
-    description = rest.split("\n\nImplementation plan:\n", 1)[0].strip()
+    # The task's description ends where the context the pipeline added begins.
+    description = re.split(r"(?:^|\n\n)(?:Implementation plan:\n|Repository map )", rest.lstrip("\n"), maxsplit=1)[0]
+    description = description.strip()
     return title, description
+
+
+_FILE = re.compile(r'<file path="([^"\n]+)">\n(.*?)\n</file>\n', re.S)
+_COMMENT = {".py": "# ", ".sh": "# ", ".yml": "# ", ".yaml": "# ", ".toml": "# ", ".rb": "# ",
+            ".js": "// ", ".go": "// ", ".ts": "// ", ".md": "", ".txt": "", ".rst": ""}
+
+
+def _shown_files(request: CompletionRequest) -> list[tuple[str, str]]:
+    """The files whose content the request shows, in order."""
+    return _FILE.findall(request.user)
+
+
+def _edit_of(path: str, content: str, title: str) -> dict | None:
+    """A one-line addition after the file's last line that occurs once, or None when there is none."""
+    suffix = "." + path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+    if suffix not in _COMMENT:
+        return None
+    for line in reversed(content.splitlines()):
+        if line.strip() and content.count(line) == 1:
+            note = f"{_COMMENT[suffix]}Simulated change for: {title}"
+            return {"path": path, "action": "edit", "content": "", "edits": [{"search": line, "replace": f"{line}\n{note}"}]}
+    return None
 
 
 class SimulatedProvider:
@@ -52,6 +78,10 @@ class SimulatedProvider:
         if latency > 0:
             time.sleep(latency)
         text = self._plan(request) if self.step == "analysis" else self._change(request)
+        tool_input = None
+        if request.tool is not None:  # the forced call carries the plan; the text stays empty
+            shown = [path for path, _ in _shown_files(request)]
+            tool_input, text = {"plan": text, "files": shown[:1]}, ""
         output = min(self.usage.output_tokens, request.max_tokens)
         digest = hashlib.sha1(f"{request.model}\n{request.user}".encode()).hexdigest()[:20]
         return Completion(
@@ -60,6 +90,7 @@ class SimulatedProvider:
             request_id=f"sim-{digest}",
             stop_reason="simulated",
             truncated=output < self.usage.output_tokens,
+            tool_input=tool_input,
         )
 
     # --- batch mode: an instant, deterministic stand-in for the vendors' batch APIs ----------------
@@ -72,7 +103,13 @@ class SimulatedProvider:
         vendor_id = f"sim-{self.vendor}-batch-{len(list(folder.glob('*.json'))) + 1:06d}"
         answers = {cid: self.complete(request) for cid, request in requests.items()}
         items = {
-            cid: {"text": c.text, "usage": c.usage.as_dict(), "request_id": c.request_id, "truncated": c.truncated}
+            cid: {
+                "text": c.text,
+                "usage": c.usage.as_dict(),
+                "request_id": c.request_id,
+                "truncated": c.truncated,
+                "tool_input": c.tool_input,
+            }
             for cid, c in answers.items()
         }
         (folder / f"{vendor_id}.json").write_text(json.dumps({"marker": marker, "items": items}))
@@ -92,6 +129,7 @@ class SimulatedProvider:
                     request_id=item["request_id"],
                     stop_reason="simulated",
                     truncated=item["truncated"],
+                    tool_input=item.get("tool_input"),
                 ),
             )
             for cid, item in stored["items"].items()
@@ -107,16 +145,18 @@ class SimulatedProvider:
         title, description = _task_of(request)
         path = _path_for(title)
         why = description.splitlines()[0] if description else "The task says what is wanted; keep it small."
+        shown = _shown_files(request)
+        touch = f"2. Note the change in `{shown[0][0]}`, the file that matters most for it.\n" if shown else ""
         return (
             f"Plan for: {title}\n\n"
             f"1. Add `{path}` describing the change and why it is needed: {why}\n"
-            "2. Keep the change to that one file so it is easy to review.\n"
-            "3. Mention how a reviewer can check it.\n"
+            f"{touch}"
+            f"{3 if touch else 2}. Keep the change small so it is easy to review, and say how a reviewer can check it.\n"
         )
 
     def _change(self, request: CompletionRequest) -> str:
         title, description = _task_of(request)
-        plan = request.user.split("\n\nImplementation plan:\n", 1)[-1].strip()
+        plan = request.user.split("\n\nImplementation plan:\n", 1)[-1].split("\n\nCurrent content of", 1)[0].strip()
         content = (
             f"# {title}\n\n"
             f"{description or 'No description was given.'}\n\n"
@@ -125,12 +165,13 @@ class SimulatedProvider:
             "## How to check\n\n"
             "Read this note and compare it with the task; nothing else changed.\n"
         )
-        return json.dumps(
-            {
-                "summary": f"Adds {_path_for(title)} describing: {title}",
-                "files": [{"path": _path_for(title), "content": content}],
-            }
-        )
+        changes = [{"path": _path_for(title), "action": "create", "content": content, "edits": []}]
+        shown = _shown_files(request)
+        edit = _edit_of(*shown[0], title) if shown else None
+        if edit:
+            changes.append(edit)
+        touched = f" and notes it in {edit['path']}" if edit else ""
+        return json.dumps({"summary": f"Adds {_path_for(title)} describing: {title}{touched}", "changes": changes})
 
 
 def _path_for(title: str) -> str:

@@ -1,5 +1,7 @@
 """Executions admin: read-only history with the paid calls inline and a link to the PR or branch."""
 
+import subprocess
+
 import pytest
 
 from executions.models import Execution, StepConfig
@@ -90,3 +92,20 @@ def test_a_step_sets_its_reasoning_effort_from_the_vendors_choices(admin_client)
     assert (step.model_name, step.reasoning_effort) == ("gpt-6-luna", "high")
     page = admin_client.get(url).content.decode()
     assert '<option value="xhigh">Xhigh</option>' in page and '<option value="none">None</option>' in page
+
+
+def test_an_execution_shows_its_plan_the_files_it_named_and_the_applied_diff(admin_client, settings, pinned_clock):
+    # Simulated mode edits an existing file of the sandbox (its README) and adds a note.
+    execution = run_execution(create_task(title="Add a CONTRIBUTING file"))
+
+    page = admin_client.get(f"/admin/executions/execution/{execution.pk}/change/").content.decode()
+
+    assert execution.plan_files == ["README.md"]
+    assert "Files named by the plan" in page and "Plan for: Add a CONTRIBUTING file" in page
+    assert "docs/changes/add-a-contributing-file.md +" in page and ", README.md +1 −0" in page
+    assert "+++ b/README.md" in page and "+Simulated change for: Add a CONTRIBUTING file" in page
+    readme = subprocess.run(
+        ["git", "-C", settings.LOCAL_REPO_PATH, "show", f"{execution.branch}:README.md"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert readme.endswith("    git log --all --oneline\nSimulated change for: Add a CONTRIBUTING file\n")

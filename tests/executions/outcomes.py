@@ -7,7 +7,7 @@ import hmac
 import itertools
 import json
 
-from executions.gateways.base import PublishResult, RepositoryContext, branch_name
+from executions.gateways.base import PublishResult, Snapshot, branch_name
 
 SECRET = "whsec-test-0123456789abcdef"
 _deliveries = itertools.count(1)
@@ -79,8 +79,14 @@ class OpensPullRequests:
     def __init__(self):
         self.numbers = itertools.count(41)
 
-    def context(self) -> RepositoryContext:
-        return RepositoryContext(name="octo/widgets", default_branch="main", files=["README.md"])
+    def snapshot(self) -> Snapshot:
+        return Snapshot(name="octo/widgets", default_branch="main", commit_sha="b" * 40)
+
+    def list_files(self, commit_sha):
+        return {"README.md": 9}
+
+    def read_files(self, commit_sha, paths):
+        return {"README.md": b"# Widgets"} if "README.md" in paths else {}
 
     def read_file(self, path):
         return None

@@ -423,7 +423,7 @@ def test_a_server_error_on_submit_leaves_the_batch_to_be_reconciled(batch_mode):
 @time_machine.travel(NOW, tick=False)
 def test_an_empty_plan_from_a_batch_fails_its_execution_and_stays_charged(batch_mode):
     anthropic_fake, openai_fake = batch_mode
-    anthropic_fake.text = "   "
+    anthropic_fake.tool_input = {"plan": "   ", "files": []}  # submit_plan with an empty plan
     tasks(1)
     Task.objects.update(max_attempts=1)
 

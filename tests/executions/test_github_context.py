@@ -1,4 +1,5 @@
-"""What the analyst sees of the repository (cheaply, cached), reading one file, and GitHub App auth."""
+"""The base commit on GitHub (its head, its file list, its files by blob), reading one file, and
+GitHub App auth."""
 
 import jwt
 import pytest
@@ -6,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from executions.gateways import get_gateway
-from executions.gateways.base import MAX_LISTED_PATHS, PublishError
+from executions.gateways.base import PublishError
 from executions.gateways.github import GitHubGateway
 from tests.fakes.github import SEED_FILES, make_execution, serving_github
 
@@ -19,40 +20,30 @@ def fake_github(settings):
         yield fake
 
 
-def test_context_is_branch_listing_and_readme_in_three_requests_then_cached(fake_github):
-    context = get_gateway().context()
+def test_snapshot_is_the_base_branchs_head_and_its_files_come_from_the_tree(fake_github):
+    gateway = get_gateway()
 
-    assert context.name == "octo/widgets" and context.default_branch == "main"
-    assert context.files == sorted(SEED_FILES)  # blobs only, no directory entries
-    assert context.readme_excerpt == SEED_FILES["README.md"]
-    assert "docs/TODO.md" in context.as_prompt()
-    assert len(fake_github.requests) == 3
+    snapshot = gateway.snapshot()
+    files = gateway.list_files(snapshot.commit_sha)
 
-    assert get_gateway().context() == context  # a new gateway, same process: from the cache
-    assert len(fake_github.requests) == 3
+    assert (snapshot.name, snapshot.default_branch) == ("octo/widgets", "main")
+    assert snapshot.commit_sha == fake_github.branch_head("main")
+    assert files == {path: len(content.encode()) for path, content in SEED_FILES.items()}  # blobs only
 
 
-def test_context_is_refetched_after_its_ttl(fake_github, settings):
-    settings.GITHUB_CONTEXT_TTL_SECONDS = 0
-    get_gateway().context()
+def test_files_are_read_at_the_snapshots_commit_through_the_blob_api(fake_github):
+    gateway = get_gateway()
+    snapshot = gateway.snapshot()
+    fake_github.add_repo("octo/widgets", files={"README.md": "# Moved on\n"})  # main moves later
 
-    get_gateway().context()
+    read = get_gateway().read_files(snapshot.commit_sha, ["README.md", "docs/TODO.md", "docs", "gone.md"])
 
-    assert len(fake_github.requests) == 6
+    assert read == {"README.md": SEED_FILES["README.md"].encode(), "docs/TODO.md": SEED_FILES["docs/TODO.md"].encode()}
+    assert len(fake_github.requests_to(f"/git/blobs/{_blob(fake_github, snapshot, 'README.md')}", "GET")) == 1
 
 
-def test_context_is_bounded_for_a_large_repository(settings):
-    many = {f"src/pkg{i // 50}/module_{i}.py": "" for i in range(400)}
-    readme = "# Big\n" + "A line of prose about the project.\n" * 500
-    with serving_github(settings) as fake:
-        fake.add_repo("octo/widgets", files={"README.md": readme, "setup.py": "", **many})
-
-        context = get_gateway().context()
-
-    assert len(context.files) == MAX_LISTED_PATHS
-    assert {"README.md", "setup.py"} <= set(context.files)  # the shallowest paths are kept
-    assert len(context.readme_excerpt.encode()) <= 4000 + 4 and context.readme_excerpt.endswith("\n…")
-    assert readme.startswith(context.readme_excerpt.removesuffix("…"))
+def _blob(fake, snapshot, path):
+    return fake.trees[fake.commits[snapshot.commit_sha]["tree"]][path]
 
 
 def test_read_file_reads_the_default_branch(fake_github):
@@ -104,7 +95,7 @@ def test_app_installation_auth_gets_one_token_and_publishes(app_github, app_key)
     execution, change = make_execution()
     gateway = get_gateway()
 
-    gateway.context()
+    gateway.snapshot()
     result = gateway.publish(execution, change, pr_body="A body.")
 
     [token_request] = app_github.requests_to("/app/installations/678/access_tokens", "POST")
@@ -134,7 +125,7 @@ def test_app_auth_with_an_unknown_installation(app_github):
     app_github.fail_on("POST", "/access_tokens", 404, {"message": "Not Found"})
 
     with pytest.raises(PublishError, match="installation 678 was not found .*GITHUB_APP_INSTALLATION_ID"):
-        get_gateway().context()
+        get_gateway().snapshot()
 
 
 def test_app_auth_with_a_garbled_key(app_github, settings):
@@ -143,5 +134,5 @@ def test_app_auth_with_a_garbled_key(app_github, settings):
     )
 
     with pytest.raises(PublishError, match="GITHUB_APP_PRIVATE_KEY is not a usable RSA private key"):
-        get_gateway().context()
+        get_gateway().snapshot()
     assert not app_github.requests

@@ -47,7 +47,7 @@ def test_run_execution_opens_the_pr_and_the_ledger_matches(live, fake_github, ca
     assert execution.publisher == "github" and not execution.simulated
     # The analyst saw the GitHub repository.
     [message] = anthropic_fake.messages()
-    assert "Repository: octo/widgets (default branch main)" in message["system"][0]["text"]
+    assert "Repository: octo/widgets (default branch main, commit " in message["system"][0]["text"]
     assert "docs/TODO.md" in message["system"][0]["text"]
     # One commit on the base with every generated file, one branch, one open PR, recorded.
     [pull] = fake_github.open_pulls()
@@ -55,7 +55,7 @@ def test_run_execution_opens_the_pr_and_the_ledger_matches(live, fake_github, ca
     assert execution.branch == pull["head"]["ref"] == f"ai/{execution.task_id}-add-health-check-endpoint"
     assert fake_github.branch_head(execution.branch) == execution.commit_sha
     assert fake_github.commits[execution.commit_sha]["parents"] == [fake_github.branch_head("main")]
-    generated = {f["path"]: f["content"] for f in CHANGE["files"]}
+    generated = {f["path"]: f["content"] for f in CHANGE["changes"]}
     assert fake_github.files_at(execution.commit_sha) == {**SEED_FILES, **generated}
     assert execution.pr_url in capsys.readouterr().out
     # The ledger: spent = sum of the calls = the fakes' usage at the price list, to the nanodollar.

@@ -19,7 +19,7 @@ def test_the_body_tells_the_reviewer_everything_with_charged_figures():
     assert "Load balancers need a cheap probe." in body
     assert "## Plan\n1. Add a view.\n2. Route it." in body
     assert "## Summary\nAdds a /health/ endpoint" in body
-    assert "## Files (2)\n- `app/health.py` (5 lines)\n- `app/urls.py` (5 lines)" in body
+    assert "## Files (2)\n- `app/health.py` +5 −0\n- `app/urls.py` +5 −0" in body
     assert "**Mode:** live" in body
     # claude-sonnet-4-5: 2,000 x $3/M + 1,500 x $15/M; gpt-4o-mini: 2,000 x $0.15/M + 500 cached x
     # $0.075/M + 4,000 x $0.60/M. Exact, from what the ledger charged.
@@ -68,5 +68,5 @@ def test_many_files_are_listed_up_to_a_point():
 
     body = pr_body_for(execution, change)
 
-    assert "## Files (150)" in body and "- `gen/file_099.py` (1 line)" in body
+    assert "## Files (150)" in body and "- `gen/file_099.py` +1 −0" in body
     assert "gen/file_100.py" not in body and "- … and 50 more (see the commit)" in body

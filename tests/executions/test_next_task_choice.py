@@ -46,7 +46,7 @@ def run_concurrently(n: int) -> list[str]:
 def test_two_runs_at_once_take_two_different_tasks(settings):
     settings.SIMULATED_LATENCY_SECONDS = 0.2
     first, second = create_task(title="First"), create_task(title="Second")
-    LocalGitGateway.from_settings().context()  # the sandbox repository exists before both start
+    LocalGitGateway.from_settings().ensure_repository()  # the sandbox exists before both start
 
     outcomes = run_concurrently(2)
 

@@ -12,16 +12,18 @@ from budget.ledger import BudgetExhausted
 from budget.models import LanguageModel
 from budget.periods import current_period, set_limit
 from budget.pricing import UnpricedModel
+from executions.analyst import PLAN_TOOL
 from executions.errors import ConfigurationError
 from executions.models import Execution, ModelCall, StepConfig, Task
 from executions.pipeline import run_execution
 from executions.services import create_task
-from executions.steps import CHANGE_SCHEMA
+from executions.steps import CHANGE_SCHEMA, CODEGEN_INSTRUCTIONS
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY
 from tests.fakes.anthropic import PLAN
 from tests.fakes.openai import API_KEY as OPENAI_KEY
+from tests.fakes.openai import change
 
 # The seeded models and their prices are the ones in service on the pinned day.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
@@ -55,9 +57,14 @@ def test_requests_carry_the_configured_models_max_tokens_cache_marker_and_schema
     [system] = message["system"]
     assert system["cache_control"] == {"type": "ephemeral"}
     assert "Repository: sandbox-repo" in system["text"] and "README.md" in system["text"]
-    assert message["messages"] == [
-        {"role": "user", "content": "Task: Add a health check endpoint\n\nLoad balancers need a cheap probe."}
-    ]
+    [user] = message["messages"]
+    assert user["role"] == "user"
+    assert user["content"].startswith(
+        "Task: Add a health check endpoint\n\nLoad balancers need a cheap probe.\n\nRepository map"
+    )
+    assert '<file path="README.md">\n# Sandbox repository' in user["content"]  # the best-ranked file
+    assert message["tools"] == [PLAN_TOOL]
+    assert message["tool_choice"] == {"type": "tool", "name": "submit_plan"}
     [completion] = openai_fake.completions()
     assert completion["model"] == "gpt-4o-mini"
     assert completion["max_completion_tokens"] == 8192
@@ -66,8 +73,11 @@ def test_requests_carry_the_configured_models_max_tokens_cache_marker_and_schema
     assert completion["response_format"]["type"] == "json_schema"
     assert completion["response_format"]["json_schema"]["strict"] is True
     assert completion["response_format"]["json_schema"]["schema"] == CHANGE_SCHEMA
-    assert completion["messages"][1]["content"].endswith(f"Implementation plan:\n{PLAN.strip()}")
+    assert f"Implementation plan:\n{PLAN.strip()}\n\n" in completion["messages"][1]["content"]
+    assert '<file path="README.md">\n# Sandbox repository' in completion["messages"][1]["content"]
+    assert completion["messages"][0]["content"].startswith(CODEGEN_INSTRUCTIONS)
     assert execution.plan == PLAN.strip()
+    assert execution.plan_files == ["README.md"] and execution.plan_notes == ""
     assert not execution.simulated
     assert execution.publisher == "local-git"
     assert {"app/health.py", "app/urls.py", "README.md"} <= set(git_files(settings, execution.branch))
@@ -197,7 +207,7 @@ def test_an_answer_cut_at_max_tokens_says_so(live):
 
 def test_an_unsafe_path_fails_the_execution_and_publishes_nothing(live, settings):
     _, openai_fake = live
-    openai_fake.content = json.dumps({"summary": "x", "files": [{"path": "../outside.txt", "content": "hi"}]})
+    openai_fake.content = change({"path": "../outside.txt", "action": "create", "content": "hi"})
 
     execution = run_execution(new_task())
 

@@ -155,3 +155,15 @@ def test_run_execution_with_a_fixed_clock_records_that_time():
 
     assert execution.started_at == execution.finished_at == now
     assert timezone.localdate(now) == execution.period.month.replace(day=20)
+
+
+def test_the_simulated_coder_edits_the_file_the_analyst_named_and_notes_only_the_task(settings, pinned_clock):
+    execution = run_execution(create_task(title="Mention the sandbox"))  # no description
+
+    assert execution.plan_files == ["README.md"]
+    note = subprocess.run(
+        ["git", "-C", settings.LOCAL_REPO_PATH, "show", f"{execution.branch}:docs/changes/mention-the-sandbox.md"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "No description was given." in note and "Repository map" not in note and "<file" not in note
+    assert "+Simulated change for: Mention the sandbox\n" in execution.diff

@@ -7,21 +7,40 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from executions.coder import Edit, parse_change
 from executions.errors import ChangeRejected
-from executions.validation import MAX_FILE_BYTES, parse_change, unsafe_path_reason
+from executions.validation import MAX_FILE_BYTES, unsafe_path_reason
 
 
 def answer(*files, summary="A change."):
-    return json.dumps({"summary": summary, "files": [{"path": p, "content": c} for p, c in files]})
+    """The coder's answer creating each ``(path, content)``."""
+    changes = [{"path": p, "action": "create", "content": c, "edits": []} for p, c in files]
+    return json.dumps({"summary": summary, "changes": changes})
+
+
+def one(**change):
+    return json.dumps({"summary": "x", "changes": [{"content": "", "edits": [], **change}]})
 
 
 def test_a_good_change_is_accepted_as_it_is():
-    change = parse_change(answer(("app/health.py", "def health(): ...\n"), ("README.md", "# Hi\n")))
+    text = json.dumps(
+        {
+            "summary": "A change.",
+            "changes": [
+                {"path": "app/health.py", "action": "create", "content": "def health(): ...\n", "edits": []},
+                {"path": "README.md", "action": "edit", "content": "", "edits": [{"search": "# Hi", "replace": "# Hello"}]},
+                {"path": "old.txt", "action": "delete", "content": "", "edits": []},
+            ],
+        }
+    )
+
+    change = parse_change(text)
 
     assert change.summary == "A change."
-    assert [(f.path, f.content) for f in change.files] == [
-        ("app/health.py", "def health(): ...\n"),
-        ("README.md", "# Hi\n"),
+    assert [(f.path, f.action, f.content, f.edits) for f in change.files] == [
+        ("app/health.py", "create", "def health(): ...\n", []),
+        ("README.md", "edit", "", [Edit("# Hi", "# Hello")]),
+        ("old.txt", "delete", "", []),
     ]
 
 
@@ -29,13 +48,17 @@ def test_a_good_change_is_accepted_as_it_is():
     "text, reason",
     [
         ("not json", "not valid JSON"),
-        ("[]", 'exactly "summary" and "files"'),
-        ('{"summary": "x", "files": [], "extra": 1}', 'exactly "summary" and "files"'),
-        ('{"summary": 3, "files": []}', '"summary" must be a string'),
-        (answer(), "1 to 20 files, not 0"),
-        (answer(*[(f"f{i}.txt", "x") for i in range(21)]), "1 to 20 files, not 21"),
-        ('{"summary": "x", "files": [{"path": "a"}]}', 'exactly "path" and "content"'),
-        ('{"summary": "x", "files": [{"path": 1, "content": "x"}]}', "must be strings"),
+        ("[]", 'exactly "summary" and "changes"'),
+        ('{"summary": "x", "changes": [], "extra": 1}', 'exactly "summary" and "changes"'),
+        ('{"summary": 3, "changes": []}', '"summary" must be a string'),
+        (answer(), "1 to 20 changes, not 0"),
+        (answer(*[(f"f{i}.txt", "x") for i in range(21)]), "1 to 20 changes, not 21"),
+        ('{"summary": "x", "changes": [{"path": "a"}]}', '"path", "action", "content" and "edits"'),
+        (one(path=1, action="create"), "must be strings"),
+        (one(path="a.txt", action="move"), 'unknown action "move"'),
+        (one(path="a.txt", action="edit"), "at least one"),
+        (one(path="a.txt", action="edit", edits=[{"search": "  ", "replace": "x"}]), "empty search"),
+        (one(path="a.txt", action="edit", edits=[{"search": "a"}]), 'strings "search" and "replace"'),
         (answer(("a.txt", "x\x00y")), "NUL byte"),
         (answer(("big.txt", "x" * (MAX_FILE_BYTES + 1))), "204,801 bytes; the limit is 204,800"),
         (answer(("a.txt", "1"), ("a.txt", "2")), 'writes "a.txt" twice'),

@@ -7,12 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from executions.coder import parse_change
 from executions.errors import ChangeRejected
-from executions.validation import parse_change, unsafe_path_reason
+from executions.validation import unsafe_path_reason
 
 
 def answer(path: str) -> str:
-    return json.dumps({"summary": "s", "files": [{"path": path, "content": "x\n"}]})
+    return json.dumps({"summary": "s", "changes": [{"path": path, "action": "create", "content": "x\n", "edits": []}]})
 
 
 def refused(path: str, *, allow_workflows: bool = False) -> str:

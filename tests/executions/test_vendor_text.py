@@ -52,7 +52,7 @@ def test_storable_replaces_lone_surrogates_and_nul_and_keeps_the_rest():
 @pytest.mark.postgres
 def test_a_surrogate_in_the_plan_is_charged_and_the_execution_ends(live):
     anthropic_fake, _ = live
-    anthropic_fake.text = f"1. Add app/health.py {SURROGATE} with a view.\n"
+    anthropic_fake.tool_input = {"plan": f"1. Add app/health.py {SURROGATE} with a view.\n", "files": ["README.md"]}
 
     task, execution = run_one()
 
@@ -67,7 +67,7 @@ def test_a_surrogate_in_the_summary_and_a_path_fails_cleanly_with_both_calls_cha
     _, openai_fake = live
     change = json.loads(json.dumps(CHANGE))
     change["summary"] = f"Adds {SURROGATE} a health view."
-    change["files"][0]["path"] = f"app/he{SURROGATE}alth.py"
+    change["changes"][0]["path"] = f"app/he{SURROGATE}alth.py"
     openai_fake.content = json.dumps(change)  # the surrogate travels as a JSON escape
 
     task, execution = run_one()

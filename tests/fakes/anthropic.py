@@ -1,11 +1,13 @@
 """A fake Anthropic Messages API on 127.0.0.1 for the real ``anthropic`` SDK.
 
 ``POST /v1/messages`` answers like the API: a message with text content, ``usage`` (set
-``fake.usage``) and a ``request-id`` header. ``GET /v1/models`` lists ``fake.models`` in the
-API's shape, ``fake.page_size`` at a time (``has_more``, ``first_id``, ``last_id``, ``after_id``).
-The Message Batches endpoints (create, retrieve, list, results as JSONL) answer with the same
-shapes; see ``handle_batches``. ``fail_next`` scripts 429 / 529 / 500 answers; they
-carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
+``fake.usage``) and a ``request-id`` header. A request that forces a tool (``tool_choice`` of type
+``tool``) gets a ``tool_use`` block whose input is ``fake.tool_input`` and ``stop_reason``
+``tool_use``; set ``fake.tool_input = None`` to have the model answer in text instead. The Message
+Batches endpoints (create, retrieve, list, results as JSONL) answer with the same shapes; see
+``handle_batches``. ``GET /v1/models`` lists ``fake.models`` in the API's shape,
+``fake.page_size`` at a time (``has_more``, ``first_id``, ``last_id``, ``after_id``).
+``fail_next`` scripts 429 / 529 / 500 answers; they carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.fakes.server import FakeServer, Request, Response
 
 API_KEY = "sk-ant-fake-test-key-0123456789"
 PLAN = "1. Add app/health.py with a view returning {'ok': True}.\n2. Route /health/ to it in app/urls.py.\n"
+PLAN_FILES = ["README.md"]
 FAST_RETRY = {"retry-after-ms": "1"}
 
 
@@ -36,6 +39,7 @@ class FakeAnthropic(FakeServer):
     def __init__(self):
         super().__init__()
         self.text = PLAN
+        self.tool_input: dict | None = {"plan": PLAN, "files": list(PLAN_FILES)}
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
         self.batches: dict[str, dict] = {}  # Message Batches (batch mode), see handle_batches
@@ -70,6 +74,7 @@ class FakeAnthropic(FakeServer):
             return self.list_models(request)
         body = request.json
         n = next(self.ids)
+        content, stop = self._answer(body, n)
         return Response(
             200,
             {
@@ -77,8 +82,8 @@ class FakeAnthropic(FakeServer):
                 "type": "message",
                 "role": "assistant",
                 "model": body["model"],
-                "content": [{"type": "text", "text": self.text}],
-                "stop_reason": "end_turn",
+                "content": content,
+                "stop_reason": stop,
                 "stop_sequence": None,
                 "usage": self.usage,
             },
@@ -101,6 +106,14 @@ class FakeAnthropic(FakeServer):
             },
             headers={"request-id": "req_models"},
         )
+
+    def _answer(self, params: dict, n: int) -> tuple[list[dict], str]:
+        """The message's content and stop reason: a tool_use block when a tool is forced."""
+        forced = params.get("tool_choice") or {}
+        if forced.get("type") == "tool" and self.tool_input is not None:
+            tool = {"type": "tool_use", "id": f"toolu_fake{n:04d}", "name": forced["name"], "input": self.tool_input}
+            return [tool], "tool_use"
+        return [{"type": "text", "text": self.text}], "end_turn"
 
     # --- Message Batches -------------------------------------------------------------------------
     # A batch ends once it has been retrieved ``batch_polls_before_end`` times (0: ended at once).
@@ -170,13 +183,14 @@ class FakeAnthropic(FakeServer):
         custom_id, outcome = item["custom_id"], self._outcome(item["custom_id"])
         if outcome == "succeeded":
             n = next(self.ids)
+            content, stop = self._answer(item["params"], n)
             message = {
                 "id": f"msg_batch{n:04d}",
                 "type": "message",
                 "role": "assistant",
                 "model": item["params"]["model"],
-                "content": [{"type": "text", "text": self.text}],
-                "stop_reason": "end_turn",
+                "content": content,
+                "stop_reason": stop,
                 "stop_sequence": None,
                 "usage": self.usage,
             }

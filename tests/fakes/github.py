@@ -255,6 +255,21 @@ class FakeGitHub(FakeServer):
                 if sha
                 else _error(404, "Not Found")
             )
+        if m := re.match(r"^/git/blobs/([0-9a-f]+)$", rest):
+            if m[1] not in self.blobs:
+                return _error(404, "Not Found")
+            content = self.blobs[m[1]]
+            return Response(
+                200,
+                {
+                    "sha": m[1],
+                    "node_id": f"B_{m[1][:8]}",
+                    "size": len(content),
+                    "url": f"{base}/git/blobs/{m[1]}",
+                    "content": base64.encodebytes(content).decode(),  # GitHub wraps at 60 columns
+                    "encoding": "base64",
+                },
+            )
         if rest == "/git/commits" and method == "POST":
             data = request.json
             if data["tree"] not in self.trees or any(p not in self.commits for p in data.get("parents", [])):
@@ -611,8 +626,6 @@ def serving_github(settings, **fake_options):
 
     Use it in a fixture: ``with serving_github(settings) as fake: yield fake``.
     """
-    from executions.gateways.github import clear_context_cache
-
     with FakeGitHub(**fake_options) as fake:
         fake.add_repo("octo/widgets", files=SEED_FILES)
         settings.GITHUB_API_URL = fake.url
@@ -625,9 +638,7 @@ def serving_github(settings, **fake_options):
         settings.GITHUB_RETRIES = 2  # kept on, but without pauses: retries are part of the story
         settings.GITHUB_RETRY_BACKOFF = 0
         settings.GITHUB_MAX_RATE_LIMIT_WAIT = 2
-        clear_context_cache()
         yield fake
-        clear_context_cache()
 
 
 def make_execution(
@@ -642,6 +653,7 @@ def make_execution(
     from budget import ledger
     from budget.periods import current_period
     from budget.pricing import Usage, cost_nanos, price_for
+    from executions.edits import line_counts
     from executions.gateways.base import Change, FileChange
     from executions.models import Execution, ModelCall, Task
 
@@ -657,7 +669,7 @@ def make_execution(
     )
     change = Change(
         summary="Adds a /health/ endpoint returning {'ok': true}.",
-        files=[FileChange(path, content) for path, content in files.items()],
+        files=[FileChange(path, content, added=line_counts("", content)[0]) for path, content in files.items()],
     )
     task = task or Task.objects.create(title=title, description="Load balancers need a cheap probe.")
     period = current_period()

@@ -24,16 +24,20 @@ API_KEY = "sk-proj-fake-test-key-0123456789"
 FAST_RETRY = {"retry-after-ms": "1"}
 CHANGE = {
     "summary": "Adds a /health/ endpoint returning {'ok': true}.",
-    "files": [
+    "changes": [
         {
             "path": "app/health.py",
+            "action": "create",
             "content": "from django.http import JsonResponse\n\n\ndef health(request):\n"
             "    return JsonResponse({'ok': True})\n",
+            "edits": [],
         },
         {
             "path": "app/urls.py",
+            "action": "create",
             "content": "from django.urls import path\n\nfrom app.health import health\n\n"
             "urlpatterns = [path('health/', health)]\n",
+            "edits": [],
         },
     ],
 }
@@ -46,6 +50,12 @@ MODELS = [
     {"id": "gpt-4.1", "object": "model", "created": 1744316542, "owned_by": "system",
      "shutdown_date": "2027-01-14"},
 ]  # fmt: skip
+
+
+def change(*changes: dict, summary: str = "A change.") -> str:
+    """A coder answer as JSON: each change's missing keys filled in empty, as the strict schema has it."""
+    full = [{"content": "", "edits": [], **c} for c in changes]
+    return json.dumps({"summary": summary, "changes": full})
 
 
 class FakeOpenAI(FakeServer):

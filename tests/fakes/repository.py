@@ -7,7 +7,9 @@ import itertools
 
 import pytest
 
-from executions.gateways.base import Change, PublishResult, RepositoryContext, branch_name
+from executions.gateways.base import Change, PublishResult, Snapshot, branch_name
+
+README = b"# Demo\n\nA repository kept in memory.\n"
 
 
 class MemoryGateway:
@@ -20,13 +22,17 @@ class MemoryGateway:
         self.published: list[tuple[int, Change]] = []
         self._shas = itertools.count(1)
 
-    def context(self) -> RepositoryContext:
-        return RepositoryContext(
-            name="memory", default_branch="main", files=["README.md"], readme_excerpt="# Demo"
-        )
-
     def read_file(self, path: str) -> str | None:
         return None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(name="memory", default_branch="main", commit_sha="0" * 40)
+
+    def list_files(self, commit_sha: str) -> dict[str, int]:
+        return {"README.md": len(README)}
+
+    def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
+        return {"README.md": README} if "README.md" in paths else {}
 
     def publish(self, execution, change: Change, *, pr_body: str) -> PublishResult:
         self.published.append((execution.pk, change))

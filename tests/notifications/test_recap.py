@@ -17,7 +17,7 @@ from django.db.models import Sum
 from budget.models import Period, Threshold
 from budget.money import dollars_str, format_usd, to_nanos
 from budget.periods import current_period
-from executions.gateways.base import PublishError, PublishResult, RepositoryContext, branch_name
+from executions.gateways.base import PublishError, PublishResult, Snapshot, branch_name
 from executions.jobs import roll_over_periods
 from executions.models import Execution, ModelCall, StepConfig
 from executions.pipeline import run_execution
@@ -43,11 +43,17 @@ class PullRequestGateway:
         self.refuse = refuse
         self.numbers = itertools.count(100)
 
-    def context(self) -> RepositoryContext:
-        return RepositoryContext(name="acme/app", default_branch="main", files=["README.md"])
-
     def read_file(self, path):
         return None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(name="acme/app", default_branch="main", commit_sha="a" * 40)
+
+    def list_files(self, commit_sha):
+        return {"README.md": 7}
+
+    def read_files(self, commit_sha, paths):
+        return {"README.md": b"# App\n\n"} if "README.md" in paths else {}
 
     def publish(self, execution, change, *, pr_body) -> PublishResult:
         if self.refuse:

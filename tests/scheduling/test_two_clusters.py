@@ -51,7 +51,7 @@ def test_two_clusters_fire_each_schedule_once_and_run_each_task_once(settings):
         )
     schedules = set(Schedule.objects.values_list("name", flat=True))
     tasks = [create_task(title=f"Backlog item {n}") for n in range(4)]
-    LocalGitGateway.from_settings().context()  # the sandbox repository exists before the workers race
+    LocalGitGateway.from_settings().ensure_repository()  # the sandbox exists before the workers race
     env = {"MAX_CONCURRENT_EXECUTIONS": "2", "SIMULATED_LATENCY_SECONDS": "0.3"}
 
     with Cluster(settings, **env) as first, Cluster(settings, **env) as second:

@@ -1,0 +1,87 @@
+"""The analyst's prompt, its ``submit_plan`` tool, and the reading of its answer, side by side.
+
+The analyst answers through a forced tool call whose input is ``{"plan": str, "files": [str]}``:
+the plan in prose, and the existing paths the coder must see (at most ``MAX_PLAN_FILES``). Paths
+the commit does not hold are dropped and noted; a missing or malformed call is a ``ChangeRejected``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from executions.errors import ChangeRejected
+from executions.providers.base import Completion
+
+MAX_PLAN_FILES = 12
+
+INSTRUCTIONS = """\
+You are a senior engineer planning a small change to a repository. Read the task, the repository
+map (files ranked for the task, with their classes, functions and signatures) and the files shown,
+then write a short, concrete implementation plan another engineer can follow without asking
+questions: which files to change or add (paths relative to the repository root), what each change
+is, and how a reviewer can check it. Keep the change small and focused on the task. Do not write
+the full code; short snippets are fine where they remove ambiguity. Never touch .git/ or CI
+workflow files.
+
+Answer by calling submit_plan once: "plan" is the plan in plain text (at most a page); "files"
+lists the existing files the engineer must see to make the change (those to edit, and those to
+read for the names and conventions they define), at most 12, most important first, exactly as the
+map spells them. Do not list files that do not exist yet.
+"""
+
+TOOL_NAME = "submit_plan"
+PLAN_TOOL = {
+    "name": TOOL_NAME,
+    "description": "Submit the implementation plan and the existing files the engineer must see.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "plan": {"type": "string", "description": "The implementation plan, in plain text."},
+            "files": {
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": MAX_PLAN_FILES,
+                "description": "Existing repository paths to show the engineer, most important first.",
+            },
+        },
+        "required": ["plan", "files"],
+    },
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    text: str
+    files: list[str]  # existing paths, as the analyst ranked them
+    dropped: list[str]  # named but not in the commit (or beyond the cap)
+
+    @property
+    def note(self) -> str:
+        if not self.dropped:
+            return ""
+        shown = ", ".join(json.dumps(p, ensure_ascii=False)[:120] for p in self.dropped[:20])
+        return f"The plan named {len(self.dropped)} path(s) the base commit does not hold (dropped): {shown}"
+
+
+def plan_from(completion: Completion, known: set[str] | dict) -> Plan:
+    """The plan in ``completion``'s ``submit_plan`` call, or ``ChangeRejected`` saying what is wrong."""
+    data = completion.tool_input
+    if data is None:
+        if completion.truncated:
+            raise ChangeRejected(
+                "The analysis stopped at max_tokens before it called submit_plan: raise max_tokens of "
+                "the analysis step in the admin"
+            )
+        raise ChangeRejected("The analysis answered without calling submit_plan, so it gave no plan")
+    if not isinstance(data, dict):
+        raise ChangeRejected("The analysis called submit_plan with an input that is not an object")
+    text, files = data.get("plan"), data.get("files", [])
+    if not isinstance(text, str) or not text.strip():
+        raise ChangeRejected('The analysis returned an empty plan (its submit_plan call had no "plan" text)')
+    if not isinstance(files, list) or not all(isinstance(p, str) for p in files):
+        raise ChangeRejected('The analysis called submit_plan with "files" that is not a list of paths')
+    kept, dropped = [], []
+    for path in dict.fromkeys(p.strip().removeprefix("./") for p in files):
+        (kept if path in known and len(kept) < MAX_PLAN_FILES else dropped).append(path)
+    return Plan(text=text.strip(), files=kept, dropped=dropped)

@@ -1,0 +1,300 @@
+"""The per-commit index of a repository: which files are worth showing a model, and the
+definitions each source file holds.
+
+``index_for(snapshot, gateway)`` lists the files worth showing (no binaries, vendored or generated
+trees, lock files, files over 200 KB, ``CONTEXT_EXCLUDE`` patterns) and the definitions of every
+source file (classes, functions, methods with their signature lines, by tree-sitter with the
+official per-language grammar wheels). It depends only on the commit, so it is built once per
+commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` (and in memory), and reused by later
+executions on that commit, in any process. ``executions.repomap`` ranks it for a task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pathspec
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from executions.gateways.base import RepositoryGateway, Snapshot
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 2  # bump when the cached index's shape or the extraction changes
+MAX_INDEXED_FILE_BYTES = 200 * 1024  # larger files are skipped (the coder could not write them either)
+MAX_INDEXED_FILES = 5000  # source files parsed per commit (reads cost a request each on GitHub)
+MAX_README_BYTES = 3000
+MAX_SIGNATURE_CHARS = 160
+README_NAMES = ("README.md", "README.rst", "README.txt", "README")
+
+# gitignore-style: what is never worth a model's tokens.
+DEFAULT_EXCLUDES = [
+    # vendored and generated trees
+    "node_modules/",
+    "vendor/",
+    "vendored/",
+    "third_party/",
+    "bower_components/",
+    "dist/",
+    "build/",
+    ".venv/",
+    "venv/",
+    "site-packages/",
+    "__pycache__/",
+    ".tox/",
+    ".mypy_cache/",
+    "coverage/",
+    "*.min.js",
+    "*.min.css",
+    "*.map",
+    "*_pb2.py",
+    "*.pb.go",
+    "*.generated.*",
+    # lock files
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "Pipfile.lock",
+    "Cargo.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+    "uv.lock",
+    "*.lock",
+    # binaries
+    "*.png",
+    "*.jpg",
+    "*.jpeg",
+    "*.gif",
+    "*.ico",
+    "*.webp",
+    "*.bmp",
+    "*.pdf",
+    "*.zip",
+    "*.gz",
+    "*.tgz",
+    "*.bz2",
+    "*.xz",
+    "*.7z",
+    "*.whl",
+    "*.egg",
+    "*.jar",
+    "*.class",
+    "*.so",
+    "*.dylib",
+    "*.dll",
+    "*.exe",
+    "*.bin",
+    "*.o",
+    "*.a",
+    "*.pyc",
+    "*.mo",
+    "*.woff",
+    "*.woff2",
+    "*.ttf",
+    "*.otf",
+    "*.eot",
+    "*.mp3",
+    "*.mp4",
+    "*.mov",
+    "*.wav",
+    "*.ogg",
+    "*.sqlite",
+    "*.sqlite3",
+    "*.db",
+    "*.psd",
+    "*.xlsx",
+    "*.docx",
+]
+
+
+# --- the per-commit index ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepoIndex:
+    commit_sha: str
+    tree: dict[str, int]  # every file of the commit -> size in bytes
+    files: dict[str, int]  # the files worth showing (a subset of ``tree``)
+    symbols: dict[str, list[list]]  # path -> [[line, depth, name, signature], ...]
+    readme: str = ""
+
+
+def selected_paths(sizes: dict[str, int]) -> dict[str, int]:
+    """The files worth showing a model, from a commit's full listing."""
+    spec = _exclude_spec(tuple(settings.CONTEXT_EXCLUDE))
+    return {
+        path: size
+        for path, size in sizes.items()
+        if size <= MAX_INDEXED_FILE_BYTES and not _control(path) and not spec.match_file(path)
+    }
+
+
+@lru_cache(maxsize=8)
+def _exclude_spec(extra: tuple[str, ...]) -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *extra])
+
+
+def _control(path: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in path)
+
+
+_memory: dict[str, RepoIndex] = {}
+
+
+def index_for(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
+    """The commit's index: from memory, else from the cache file, else built (and cached)."""
+    key = _cache_key(snapshot.commit_sha)
+    if key in _memory:
+        return _memory[key]
+    path = Path(settings.CONTEXT_CACHE_DIR) / f"{key}.json"
+    index = _load(path)
+    if index is None:
+        index = build_index(snapshot, gateway)
+        _store(path, index)
+    if len(_memory) >= 8:
+        _memory.pop(next(iter(_memory)))
+    _memory[key] = index
+    return index
+
+
+def clear_memory_cache() -> None:
+    _memory.clear()
+
+
+def _cache_key(commit_sha: str) -> str:
+    # The excludes change what is listed, so they are part of the key; the commit is the rest.
+    options = json.dumps([INDEX_VERSION, sorted(settings.CONTEXT_EXCLUDE)])
+    return f"{commit_sha}-{hashlib.sha1(options.encode()).hexdigest()[:8]}"
+
+
+def _load(path: Path) -> RepoIndex | None:
+    try:
+        data = json.loads(path.read_bytes())
+        return RepoIndex(
+            data["commit_sha"], data["tree"], data["files"], data["symbols"], data.get("readme", "")
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or unreadable: rebuilt
+
+
+def _store(path: Path, index: RepoIndex) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(index.__dict__, separators=(",", ":")))
+        os.replace(partial, path)  # atomic: a reader sees the whole file or none
+    except OSError as exc:
+        log.warning("could not cache the repository index in %s: %s", path.parent, exc)
+
+
+def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
+    tree = gateway.list_files(snapshot.commit_sha)
+    files = selected_paths(tree)
+    sources = [p for p in sorted(files) if _language_of(p)][:MAX_INDEXED_FILES]
+    readme = next((p for p in README_NAMES if p in files), None)
+    symbols: dict[str, list[list]] = {}
+    readme_text = ""
+    for start in range(0, len(sources) + 1, 500):
+        chunk = sources[start : start + 500] + ([readme] if readme and start == 0 else [])
+        for path, raw in gateway.read_files(snapshot.commit_sha, chunk).items():
+            if path == readme:
+                readme_text = raw[:MAX_README_BYTES].decode("utf-8", "ignore")
+            if path in sources and b"\0" not in raw:
+                symbols[path] = definitions(path, raw)
+    return RepoIndex(snapshot.commit_sha, tree, files, symbols, readme_text)
+
+
+# --- definitions, by tree-sitter ----------------------------------------------------------------
+
+# node type -> the field holding its body (what is left out of the signature line); None: one line
+_DEFINITIONS = {
+    "python": {"class_definition": "body", "function_definition": "body"},
+    "javascript": {
+        "class_declaration": "body",
+        "function_declaration": "body",
+        "generator_function_declaration": "body",
+        "method_definition": "body",
+    },
+    "go": {"function_declaration": "body", "method_declaration": "body", "type_spec": None},
+}
+# nodes whose children may hold definitions at the same depth (decorators, exports, type groups)
+_WRAPPERS = {"decorated_definition", "export_statement", "type_declaration"}
+_CLASSES = {"class_definition", "class_declaration"}
+_EXTENSIONS = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".go": "go",
+}
+
+
+def _language_of(path: str) -> str | None:
+    return _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+
+
+@cache
+def _parser(language: str):
+    from tree_sitter import Language, Parser
+
+    if language == "python":
+        import tree_sitter_python as grammar
+    elif language == "javascript":
+        import tree_sitter_javascript as grammar
+    else:
+        import tree_sitter_go as grammar
+    return Parser(Language(grammar.language()))
+
+
+def definitions(path: str, source: bytes) -> list[list]:
+    """``[[line, depth, name, signature], ...]`` of ``source``'s classes, functions and methods
+    (functions nested inside functions are left out: they are not part of a file's interface)."""
+    language = _language_of(path)
+    if language is None:
+        return []
+    tree = _parser(language).parse(source)
+    found: list[list] = []
+    _walk(tree.root_node, 0, _DEFINITIONS[language], source, found)
+    return found
+
+
+def _walk(node, depth: int, kinds: dict, source: bytes, found: list[list]) -> None:
+    for child in node.named_children:
+        if child.type in kinds:
+            name = child.child_by_field_name("name")
+            if name is None:
+                continue
+            body = child.child_by_field_name(kinds[child.type]) if kinds[child.type] else None
+            found.append(
+                [
+                    child.start_point[0] + 1,
+                    depth,
+                    name.text.decode("utf-8", "replace"),
+                    _signature(child, body, source),
+                ]
+            )
+            if child.type in _CLASSES and body is not None:
+                _walk(body, depth + 1, kinds, source, found)
+        elif child.type in _WRAPPERS:
+            _walk(child, depth, kinds, source, found)
+
+
+def _signature(node, body, source: bytes) -> str:
+    end = body.start_byte if body is not None else source.find(b"\n", node.start_byte)
+    text = source[node.start_byte : end if end > node.start_byte else node.end_byte].decode(
+        "utf-8", "replace"
+    )
+    text = " ".join(text.split()).rstrip(":{ ")
+    return text if len(text) <= MAX_SIGNATURE_CHARS else text[: MAX_SIGNATURE_CHARS - 1] + "…"

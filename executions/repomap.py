@@ -1,0 +1,202 @@
+"""What the models see of the repository for one task: the per-commit index ranked for it.
+
+``task_context(...)`` ranks the files for a task with BM25 (the task's words and identifiers
+against each file's path and symbol names; a file defining an identifier the task names, or a path
+it names, comes first), renders the map within ``CONTEXT_MAP_TOKENS`` and picks the whole content
+of the best-ranked files within ``CONTEXT_FILE_BYTES``. ``overview`` is the commit-stable part of
+both prompts. See docs/context.md; the index itself is ``executions.repoindex``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import bm25s
+
+from executions.repoindex import RepoIndex
+
+if TYPE_CHECKING:
+    from executions.gateways.base import RepositoryGateway, Snapshot
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+BYTES_PER_TOKEN = 4  # the map's token estimate; code averages 3-4 bytes per token in both vendors'
+MAX_SHOWN_FILES = 12  # files whose whole content the analyst sees (within CONTEXT_FILE_BYTES)
+MAX_CANDIDATES = 60  # best-ranked files considered for showing
+READ_BATCH = 6
+MIN_ROOM = 500  # bytes of the file budget not worth another read
+MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATHLIKE = re.compile(r"[\w.-]+(?:/[\w.-]+)+")
+_SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+STOPWORDS = frozenset(
+    "a an and are as at be by do does for from has have if in into is it its make not of on or so "
+    "that the their them then there these this to was when where which while with without should "
+    "would can could must add use used new it's our we you your all any each one two also only".split()
+)
+
+
+# --- ranking for a task --------------------------------------------------------------------------
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case search terms: each identifier whole and split into its words (snake, camel)."""
+    terms = []
+    for word in _WORD.findall(text):
+        parts = [p.lower() for chunk in word.split("_") for p in _SUBWORD.findall(chunk)]
+        whole = word.lower()
+        terms.extend(t for t in {whole, *parts} if len(t) > 1 and t not in STOPWORDS)
+    return terms
+
+
+def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
+    """Every listed file with its score for ``task``, best first (ties: shallow paths first)."""
+    paths, retriever = _retriever(index)
+    scores = [0.0] * len(paths)
+    known = [w for w in words_of(task) if w in retriever.vocab_dict] if paths else []
+    if known:
+        scores = [float(s) for s in retriever.get_scores(known)]
+    top = max(scores, default=0.0) + 1.0
+    named = _named_identifiers(task)
+    mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)}
+    for i, path in enumerate(paths):
+        # What the task names outright beats any word statistics.
+        if path in mentioned:
+            scores[i] += 2 * top
+        if named and any(s[2] in named for s in index.symbols.get(path, [])):
+            scores[i] += top
+    order = sorted(range(len(paths)), key=lambda i: -scores[i])
+    return [(paths[i], scores[i]) for i in order]
+
+
+_retrievers: dict[str, tuple[list[str], bm25s.BM25]] = {}
+
+
+def _retriever(index: RepoIndex) -> tuple[list[str], bm25s.BM25]:
+    """The commit's BM25 index over each file's path and symbol names (kept for the commit)."""
+    if index.commit_sha not in _retrievers:
+        paths = sorted(index.files, key=lambda p: (p.count("/"), p))
+        corpus = [
+            words_of(p.replace("/", " ").replace(".", " "))
+            + [w for s in index.symbols.get(p, []) for w in words_of(s[2])]
+            for p in paths
+        ]
+        retriever = bm25s.BM25()
+        if paths:
+            retriever.index(corpus, show_progress=False)
+        if len(_retrievers) >= 4:
+            _retrievers.pop(next(iter(_retrievers)))
+        _retrievers[index.commit_sha] = (paths, retriever)
+    return _retrievers[index.commit_sha]
+
+
+def _named_identifiers(task: str) -> set[str]:
+    """Identifiers the task spells as code: snake_case, CamelCase, ``quoted`` or called()."""
+    named = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)`", task))
+    named |= {w for w in _WORD.findall(task) if "_" in w.strip("_") or re.search(r"[a-z][A-Z]", w)}
+    named |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\(", task))
+    return {n.rsplit(".", 1)[-1] for n in named}
+
+
+def estimate_tokens(text: str) -> int:
+    return -(-len(text.encode("utf-8")) // BYTES_PER_TOKEN)
+
+
+def render_map(index: RepoIndex, ranked: list[tuple[str, float]], token_budget: int) -> str:
+    """The ranked files with their definitions, cut to ``token_budget`` (estimated) tokens."""
+    budget = token_budget * BYTES_PER_TOKEN
+    blocks, used = [], 0
+    for path, _score in ranked:
+        lines = [path] + [
+            f"{'  ' * (depth + 1)}{sig}" for _line, depth, _name, sig in index.symbols.get(path, [])
+        ]
+        block = "\n".join(lines) + "\n"
+        size = len(block.encode("utf-8"))
+        if used + size <= budget:
+            blocks.append(block)
+            used += size
+            continue
+        # Part of the file that does not fit whole, then stop: the map is full.
+        while len(lines) > 1 and used + len(("\n".join(lines) + "\n  …\n").encode("utf-8")) > budget:
+            lines.pop()
+        if len(lines) > 1 or used + len(lines[0]) + 1 <= budget:
+            partial = "\n".join(lines) + ("\n  …\n" if len(lines) > 1 else "\n")
+            if used + len(partial.encode("utf-8")) <= budget:
+                blocks.append(partial)
+        break
+    return "".join(blocks)
+
+
+# --- what one task's prompts carry ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """The task-specific part of the analysis prompt, and what the pipeline checks against."""
+
+    repo_map: str
+    shown: dict[str, str] = field(default_factory=dict)  # path -> content, best first
+
+    def as_prompt(self) -> str:
+        files = "".join(file_block(path, text) for path, text in self.shown.items())
+        return f"Repository map (files ranked for this task, with their definitions):\n{self.repo_map}\n" + (
+            f"Content of the most relevant files:\n\n{files}" if files else ""
+        )
+
+
+FILE_BLOCK = '<file path="{path}">\n{content}\n</file>\n\n'
+FILE_BLOCK_OVERHEAD = len(FILE_BLOCK.format(path="", content="").encode("utf-8"))
+
+
+def file_block(path: str, content: str) -> str:
+    return FILE_BLOCK.format(path=path, content=content)
+
+
+def decoded(raw: bytes) -> str | None:
+    """Text a model can read, or None for binary content."""
+    if b"\0" in raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def task_context(
+    index: RepoIndex, gateway: RepositoryGateway, task: str, *, map_tokens: int, file_bytes: int
+) -> TaskContext:
+    ranked = rank(index, task)
+    # Nothing matched (a tiny repository, a vague task): the shallowest files are the best guess.
+    relevant = [path for path, score in ranked if score > 0][:MAX_CANDIDATES] or [
+        path for path, _score in ranked[:MAX_SHOWN_FILES]
+    ]
+    shown: dict[str, str] = {}
+    room = file_bytes
+    # Whole files, best first, while they fit; read a few at a time (a read is a request on GitHub).
+    while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
+        batch = [p for p in relevant if index.files[p] <= room][:READ_BATCH]
+        relevant = relevant[relevant.index(batch[-1]) + 1 :] if batch else []
+        contents = gateway.read_files(index.commit_sha, batch) if batch else {}
+        for path in batch:
+            text = decoded(contents[path]) if path in contents else None
+            size = len(text.encode("utf-8")) if text is not None else room + 1
+            if size <= room and len(shown) < MAX_SHOWN_FILES:
+                shown[path] = text
+                room -= size
+    return TaskContext(repo_map=render_map(index, ranked, map_tokens), shown=shown)
+
+
+def overview(snapshot: Snapshot, index: RepoIndex) -> str:
+    """The commit-stable part: the same for every task on this commit (cached by the vendors)."""
+    listed = sorted(sorted(index.files, key=lambda p: (p.count("/"), p))[:MAX_LISTED_PATHS])
+    more = len(index.files) - len(listed)
+    return (
+        f"Repository: {snapshot.name} (default branch {snapshot.default_branch}, commit {snapshot.commit_sha[:12]})\n\n"
+        f"Files ({len(index.files):,} in all{f'; the {len(listed)} shallowest shown' if more else ''}):\n"
+        + "\n".join(listed)
+        + (f"\n\nREADME (excerpt):\n{index.readme}" if index.readme else "")
+    )
