@@ -111,6 +111,15 @@ class Usage:
         )
 
 
+# The token classes each vendor's usage can report (``Usage.from_anthropic`` / ``from_openai``):
+# OpenAI's Chat Completions usage has no cache-write count, so a cache-write rate never prices an
+# OpenAI call. Keep this next to the readers above: a class read there must be listed here.
+REPORTED_CLASSES = {
+    "anthropic": ("input_nanos", "output_nanos", "cache_read_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos"),
+    "openai": ("input_nanos", "output_nanos", "cache_read_nanos"),
+}
+
+
 _USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
@@ -168,10 +177,11 @@ def check_batch_price(price: Price) -> None:
 
     The rule: a class's batch rate times its billing increment must be a whole number of
     nanodollars; then every count the vendor can report (a multiple of the increment) costs a whole
-    number of nanodollars at the batch price. Every class with a rate is checked, whichever vendor
-    reports it: simple, and no catalog price is refused for a class its vendor never reports.
+    number of nanodollars at the batch price. Only the classes the model's vendor reports are
+    checked (``REPORTED_CLASSES``): gpt-6-luna's cache-write rate (125, so 62.5 in a batch) can
+    never price an OpenAI call, and must not refuse it.
     """
-    for field in RATE_FIELDS:
+    for field in REPORTED_CLASSES.get(price.model.provider, RATE_FIELDS):
         if getattr(price, field) is not None and _batch_nanos_x100(price, field, billing_increment(price, field)) % 100:
             raise InexactBatchPrice(price, field, getattr(price, field))
 

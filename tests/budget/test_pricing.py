@@ -1,5 +1,6 @@
 """Pricing is exact, additive, never negative, and matches hand-computed vendor examples."""
 
+import datetime as dt
 import logging
 import math
 from dataclasses import replace
@@ -163,6 +164,17 @@ def test_gpt_4o_mini_batch_price_is_exact_because_cache_hits_come_in_steps_of_12
     assert cost_nanos(price, usage) == 2 * 1_344_300
     # The bound rounds the 37.5 up; the dearest input rate (75) is whole anyway.
     assert worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True) == 10 * 75 + 10 * 300
+
+
+def test_gpt_6_luna_batch_price_is_exact_since_openai_reports_no_cache_writes():
+    price = price_for("gpt-6-luna", on=dt.date(2027, 1, 14))  # 100 / 500, cached 10, cache write 125
+    assert price.cache_write_5m_nanos == 125  # 62.5 at half price, but no OpenAI call reports writes
+    check_batch_price(price)
+    usage = Usage(input_tokens=1001, output_tokens=3, cache_read_tokens=7)
+    assert cost_nanos(price, usage, batch=True) == 1001 * 50 + 3 * 250 + 7 * 5
+    price.model.provider = "anthropic"  # a vendor that does report cache writes: refused
+    with pytest.raises(InexactBatchPrice, match="cache write 5m rate"):
+        check_batch_price(price)
 
 
 def test_a_batch_price_that_is_not_exact_at_its_billing_increment_is_refused_before_any_call():
