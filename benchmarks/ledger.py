@@ -161,7 +161,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--database-name", default="bench_ledger", help="the scratch database to create and drop")
+    parser.add_argument(
+        "--database-name", default="bench_ledger", help="the scratch database to create and drop"
+    )
     args = parser.parse_args()
     db_name = args.database_name
     if not db_name.replace("_", "").isalnum():

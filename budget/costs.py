@@ -150,7 +150,10 @@ def cost_table(
         resolved = resolve(step.model, on=on)
         price = resolved.price
         usage = Usage(input_tokens=step.input_tokens, output_tokens=step.output_tokens)
-        bounds = {"max_input_tokens": step.input_tokens * TYPICAL_BYTES_PER_TOKEN, "max_output_tokens": step.max_tokens}
+        bounds = {
+            "max_input_tokens": step.input_tokens * TYPICAL_BYTES_PER_TOKEN,
+            "max_output_tokens": step.max_tokens,
+        }
         check_input_bound(resolved.model, bounds["max_input_tokens"])
         real, worst = cost_nanos(price, usage), worst_case_nanos(price, **bounds)
         try:

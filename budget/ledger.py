@@ -146,7 +146,9 @@ def charge(
     reservation.held_nanos = reservation.held_nanos - cost_nanos if covered else held - from_held
     reservation.charged_nanos += cost_nanos
     reservation.expires_at = expires_at
-    return ChargeResult(cost_nanos=cost_nanos, milestones=milestones, over_nanos=max(cost_nanos - from_held, 0))
+    return ChargeResult(
+        cost_nanos=cost_nanos, milestones=milestones, over_nanos=max(cost_nanos - from_held, 0)
+    )
 
 
 def release(reservation: Reservation, *, now: dt.datetime | None = None, expired: bool = False) -> int | None:
@@ -178,7 +180,9 @@ def hold_until(reservation: Reservation, expires_at: dt.datetime) -> bool:
     vendor batch makes no progress for hours). True if it was still open. The next ``charge``
     sets the usual expiry again."""
     held = bool(
-        Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN).update(expires_at=expires_at)
+        Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN).update(
+            expires_at=expires_at
+        )
     )
     if held:
         reservation.expires_at = expires_at

@@ -115,7 +115,13 @@ class Usage:
 # OpenAI's Chat Completions usage has no cache-write count, so a cache-write rate never prices an
 # OpenAI call. Keep this next to the readers above: a class read there must be listed here.
 REPORTED_CLASSES = {
-    "anthropic": ("input_nanos", "output_nanos", "cache_read_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos"),
+    "anthropic": (
+        "input_nanos",
+        "output_nanos",
+        "cache_read_nanos",
+        "cache_write_5m_nanos",
+        "cache_write_1h_nanos",
+    ),
     "openai": ("input_nanos", "output_nanos", "cache_read_nanos"),
 }
 
@@ -182,7 +188,10 @@ def check_batch_price(price: Price) -> None:
     never price an OpenAI call, and must not refuse it.
     """
     for field in REPORTED_CLASSES.get(price.model.provider, RATE_FIELDS):
-        if getattr(price, field) is not None and _batch_nanos_x100(price, field, billing_increment(price, field)) % 100:
+        if (
+            getattr(price, field) is not None
+            and _batch_nanos_x100(price, field, billing_increment(price, field)) % 100
+        ):
             raise InexactBatchPrice(price, field, getattr(price, field))
 
 
@@ -213,7 +222,11 @@ def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:
             log.warning(
                 "%s: %d %s at the batch price is not a whole nanodollar (billed in steps of %d): "
                 "charged %d nanodollars, rounded up",
-                price.model.name, tokens, name.replace("_", " "), billing_increment(price, field), cost,
+                price.model.name,
+                tokens,
+                name.replace("_", " "),
+                billing_increment(price, field),
+                cost,
             )
         total += cost
     return total

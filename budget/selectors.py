@@ -146,7 +146,9 @@ _TOTALS = [f.name for f in ModelTotals.__dataclass_fields__.values()]
 
 
 def model_totals(period: Period) -> list[ModelTotals]:
-    rows = ModelUsage.objects.filter(period=period).order_by("-cost_nanos", "model_name").values_list(*_TOTALS)
+    rows = (
+        ModelUsage.objects.filter(period=period).order_by("-cost_nanos", "model_name").values_list(*_TOTALS)
+    )
     return [ModelTotals(*row) for row in rows]
 
 

@@ -285,7 +285,9 @@ class ExecutionAdmin(ReadOnlyAdmin):
     def applied_diff(self, e: Execution) -> str:
         if not e.diff:
             return "—"
-        return format_html('<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', e.diff)
+        return format_html(
+            '<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', e.diff
+        )
 
 
 def _file_row(f: dict) -> str:
@@ -295,11 +297,20 @@ def _file_row(f: dict) -> str:
 
 # --- Pull requests and what became of them --------------------------------------------------------
 
+
 @admin.register(PullRequest)
 class PullRequestAdmin(ReadOnlyAdmin):
     """Written by the pipeline, the GitHub webhook and ``sync_pull_requests``; read here."""
 
-    list_display = ["number_link", "task", "state_badge", "checks_badge", "opened_at", "merged_at", "closed_at"]
+    list_display = [
+        "number_link",
+        "task",
+        "state_badge",
+        "checks_badge",
+        "opened_at",
+        "merged_at",
+        "closed_at",
+    ]
     list_filter = ["state", "checks", "execution__period"]
     search_fields = ["task__title", "head_branch", "head_sha", "repository"]
     list_select_related = ["task"]
@@ -311,7 +322,9 @@ class PullRequestAdmin(ReadOnlyAdmin):
 
     @admin.display(description="pull request", ordering="number")
     def number_link(self, pr: PullRequest) -> str:
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}#{}</a>', pr.url, pr.repository, pr.number)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}#{}</a>', pr.url, pr.repository, pr.number
+        )
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, pr: PullRequest) -> str:

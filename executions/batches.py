@@ -232,7 +232,9 @@ def _claim(task, row, first, providers, gateway, report, now) -> tuple[Execution
         pipeline._save(execution, now, status=Execution.Status.ANALYSING)
         answer = pipeline._ask(providers.analysis, prepared.analysis_request)
         pipeline.take_plan(execution, prepared.analysis, answer, now, base=prepared.base)
-        request = _codegen_request(execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base)
+        request = _codegen_request(
+            execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
+        )
     except pipeline.EXPECTED_FAILURES as exc:
         pipeline._finish_failed(execution, str(exc), now)
         report.finished += 1
@@ -399,7 +401,9 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
             request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
             if not codegen.batch:
                 generated = pipeline._ask(providers.codegen, request)
-                published = pipeline.take_change_and_publish(execution, codegen, generated, gateway, now, base=base)
+                published = pipeline.take_change_and_publish(
+                    execution, codegen, generated, gateway, now, base=base
+                )
                 pipeline._finish_succeeded(execution, published, now)
                 report.finished += 1
                 continue

@@ -33,6 +33,8 @@ class BatchRefused(ProviderError):
 
 class BatchUndecided(ProviderError):
     """Whether a lost batch submission reached the vendor cannot be told yet: ask again later."""
+
+
 class UsageOverrun(ExecutionError):
     """A vendor billed a call for more than the request allowed. It was charged (it is what was
     billed); the execution stops before any further paid call."""

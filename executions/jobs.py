@@ -133,4 +133,6 @@ def sync_pull_requests(*, now: dt.datetime | None = None) -> str:
         return f"not synced: {exc}"
     for error in report.errors:
         log.warning("pull request not synced: %s", error)
-    return f"checked {report.checked} open pull requests: {report.changed} changed, {len(report.errors)} failed"
+    return (
+        f"checked {report.checked} open pull requests: {report.changed} changed, {len(report.errors)} failed"
+    )

@@ -28,7 +28,10 @@ class Task(models.Model):
     priority = models.IntegerField(default=0, help_text="Higher runs first.")
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
     source_key = models.CharField(
-        max_length=200, null=True, blank=True, unique=True,
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
         help_text="De-duplication key: importing the same item twice keeps one task.",
     )
     attempts = models.PositiveIntegerField(default=0)
@@ -81,7 +84,11 @@ class Execution(models.Model):
     pr_number = models.PositiveIntegerField(null=True, blank=True)
     pr_url = models.URLField(max_length=500, blank=True)
     batch = models.ForeignKey(
-        "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="executions",
+        "Batch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="executions",
         help_text="The last vendor batch this execution went through (batch mode).",
     )
     batched = models.BooleanField(default=False, help_text="A step of it ran through a vendor's batch API.")
@@ -135,7 +142,11 @@ class ModelCall(models.Model):
     )
     cost_nanos = models.BigIntegerField()
     batch = models.ForeignKey(
-        "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="calls",
+        "Batch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="calls",
         help_text="The vendor batch this call went through (charged at the batch price).",
     )
     standard_cost_nanos = models.BigIntegerField(
@@ -157,6 +168,7 @@ class StepConfig(models.Model):
     """Which model a pipeline step uses and its output cap. Edited in the admin, not in code."""
 
     step = models.CharField(max_length=10, choices=ModelCall.Step.choices, unique=True)
+
     class ReasoningEffort(models.TextChoices):
         NONE = "none"
         LOW = "low"
@@ -168,7 +180,8 @@ class StepConfig(models.Model):
     model_name = models.CharField(max_length=100, help_text="A model id from the catalog.")
     max_tokens = models.PositiveIntegerField()
     batch = models.BooleanField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Run this step through the vendor's batch API at its batch price (results within 24 h). "
         "Empty: follow the LLM_BATCH setting.",
     )
@@ -209,7 +222,8 @@ class Batch(models.Model):
 
     step = models.CharField(max_length=10, choices=ModelCall.Step.choices)
     new_tasks = models.BooleanField(
-        default=True, help_text="Claimed pending tasks (the first batch step), rather than continuing executions."
+        default=True,
+        help_text="Claimed pending tasks (the first batch step), rather than continuing executions.",
     )
     provider = models.CharField(max_length=20, choices=Provider.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTING)

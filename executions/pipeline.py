@@ -130,7 +130,9 @@ def prepare(
     # The plan and the files it names are not known yet: bound the coder's input by its known
     # part plus the plan's cap and the files' cap, so a large repository can never overspend.
     codegen_bound = (
-        providers.codegen.input_token_bound(steps.codegen_request(codegen, task, base.overview, plan="", files={}))
+        providers.codegen.input_token_bound(
+            steps.codegen_request(codegen, task, base.overview, plan="", files={})
+        )
         + steps.plan_byte_cap(analysis)
         + steps.codegen_files_bound()
     )
@@ -416,7 +418,6 @@ def _stop_on_overrun(
     )
 
 
-
 def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
     if completion.refusal:
         raise ChangeRejected(f"The code generation model declined the task: {completion.refusal[:300]}")
@@ -461,7 +462,9 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
             execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
         )
         pull_requests.record_published(execution, published, now=now)
-        Task.objects.filter(pk=execution.task_id).update(status=Task.Status.DONE, claimed_at=None, updated_at=at)
+        Task.objects.filter(pk=execution.task_id).update(
+            status=Task.Status.DONE, claimed_at=None, updated_at=at
+        )
         announce.execution_completed(execution)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution

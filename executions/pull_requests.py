@@ -91,7 +91,9 @@ def repository_of(url: str) -> str:
 # --- recording what the pipeline opened ------------------------------------------------------------
 
 
-def record_published(execution: Execution, published: PublishResult, *, now: dt.datetime | None = None) -> None:
+def record_published(
+    execution: Execution, published: PublishResult, *, now: dt.datetime | None = None
+) -> None:
     """Record the pull request ``execution`` published, in the caller's transaction (the pipeline's
     success). A new one counts as open in the execution's period; one already known (a retry that
     reused an open PR) gets its new head and keeps counting where it was opened."""

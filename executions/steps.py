@@ -109,7 +109,11 @@ def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, 
         events.model_switched(lookup_model(resolved.requested), resolved.model)
     batch = settings.LLM_BATCH if config.batch is None else config.batch
     return Step(
-        name=name, resolved=resolved, max_tokens=config.max_tokens, batch=batch, effort=config.reasoning_effort
+        name=name,
+        resolved=resolved,
+        max_tokens=config.max_tokens,
+        batch=batch,
+        effort=config.reasoning_effort,
     )
 
 

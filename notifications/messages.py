@@ -293,7 +293,10 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     batched = int(payload.get("batch_executions") or 0)
     if batched:
         fields.append(
-            Field("Batch mode", f"{plural(batched, 'execution')} in vendor batches saved {usd(payload.get('batch_saved'))}")
+            Field(
+                "Batch mode",
+                f"{plural(batched, 'execution')} in vendor batches saved {usd(payload.get('batch_saved'))}",
+            )
         )
     simulated = int(payload.get("simulated_executions") or 0)
     footer = f"Budget {clean(payload.get('month'))}"
@@ -312,7 +315,9 @@ def _merged_fields(payload: dict, style: Style) -> list[Field]:
         f"{count(payload.get('open_prs'))} open"
     )
     fields = [
-        Field("Cost per merged PR", usd(per_merged) if per_merged is not None else "none merged", inline=True),
+        Field(
+            "Cost per merged PR", usd(per_merged) if per_merged is not None else "none merged", inline=True
+        ),
         Field("PR outcomes", outcomes, inline=True),
     ]
     merged = [m for m in payload.get("merged_pull_requests") or [] if isinstance(m, dict)]

@@ -43,7 +43,10 @@ class SecretMaskingFilter(SafeExceptionReporterFilter):
 
     def get_traceback_frame_variables(self, request, tb_frame):
         return [
-            (name, self.cleanse_setting(name, value) if isinstance(value, (str, dict, list, tuple)) else value)
+            (
+                name,
+                self.cleanse_setting(name, value) if isinstance(value, (str, dict, list, tuple)) else value,
+            )
             for name, value in super().get_traceback_frame_variables(request, tb_frame)
         ]
 

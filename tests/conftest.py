@@ -13,8 +13,15 @@ from tests.clock import CLOCK_SHIFT_DAYS
 pytest_plugins = ["tests.fakes.repository"]  # the memory_gateway fixture
 
 # Before Django reads settings: no real keys, simulated models, vendors unreachable by default.
-for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "GITHUB_REPOSITORY",
-             "DISCORD_WEBHOOK_URL", "REDIS_URL", "GITHUB_APP_ID"):
+for name in (
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GITHUB_TOKEN",
+    "GITHUB_REPOSITORY",
+    "DISCORD_WEBHOOK_URL",
+    "REDIS_URL",
+    "GITHUB_APP_ID",
+):
     os.environ.pop(name, None)
 os.environ["ORCHESTRATOR_MODE"] = "simulated"
 os.environ["ANTHROPIC_BASE_URL"] = "http://127.0.0.1:9"
@@ -28,7 +35,6 @@ os.environ["GITHUB_SECONDS_BETWEEN_WRITES"] = "0"
 PINNED_DAY = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need PostgreSQL, ``redis`` need Redis. They run when
     DATABASE_URL / TEST_REDIS_URL point at them (bin/test's second pass does) and say plainly why
@@ -38,7 +44,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         restore_seed_rows(item)
         if "postgres" in item.keywords and not on_postgres:
-            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: DATABASE_URL=postgres://... (bin/test)"))
+            item.add_marker(
+                pytest.mark.skip(reason="needs PostgreSQL: DATABASE_URL=postgres://... (bin/test)")
+            )
         if "redis" in item.keywords and not (has_redis and on_postgres):
             item.add_marker(pytest.mark.skip(reason="needs Redis: TEST_REDIS_URL=redis://... (bin/test)"))
 

@@ -32,8 +32,12 @@ def debug_page(settings) -> str:
         setattr(settings, name, value)
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "redis": SECRETS["REDIS_URL"]}
     # What ``runserver`` puts in request.META: the whole environment.
-    environment = {"DATABASE_URL": SECRETS["_DATABASE_URL"], "DISCORD_WEBHOOK_URL": WEBHOOK,
-                   "GITHUB_TOKEN": SECRETS["GITHUB_TOKEN"], "NOTES": f"hook at {WEBHOOK}"}
+    environment = {
+        "DATABASE_URL": SECRETS["_DATABASE_URL"],
+        "DISCORD_WEBHOOK_URL": WEBHOOK,
+        "GITHUB_TOKEN": SECRETS["GITHUB_TOKEN"],
+        "NOTES": f"hook at {WEBHOOK}",
+    }
     request = RequestFactory().post("/api/v1/tasks/", {"title": "x"}, **environment)
     try:
         connect_to = f"see {WEBHOOK}"  # noqa: F841 - a local variable the page lists
@@ -59,8 +63,13 @@ def test_harmless_settings_stay_readable(settings):
 
 
 def test_debug_is_off_by_default_and_then_needs_a_secret_key():
-    result = manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)",
-                    DEBUG=None, SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijkl")
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        DEBUG=None,
+        SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijkl",
+    )
     assert result.stdout.split()[-1:] == ["False"], result.stderr
     assert_configuration_error(manage("check", DEBUG=None), "Set the SECRET_KEY environment variable")
 

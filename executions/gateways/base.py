@@ -49,8 +49,13 @@ class Change:
             "summary": self.summary,
             "base_sha": self.base_sha,
             "files": [
-                {"path": f.path, "content": None if f.deleted else f.content, "deleted": f.deleted,
-                 "added": f.added, "removed": f.removed}
+                {
+                    "path": f.path,
+                    "content": None if f.deleted else f.content,
+                    "deleted": f.deleted,
+                    "added": f.added,
+                    "removed": f.removed,
+                }
                 for f in self.files
             ],
         }
@@ -99,7 +104,6 @@ class RepositoryGateway(Protocol):
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
         """The raw content of ``paths`` at ``commit_sha``; a path that is not a file there is absent."""
         ...
-
 
 
 def branch_name(task_id: int, title: str) -> str:

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 LABEL_COLOR = "6f42c1"
 LABEL_DESCRIPTION = "Opened by the budget-capped PR automation; review before merging."
 
+
 @dataclass(frozen=True)
 class PullSnapshot:
     """A pull request as GitHub reports it (``GitHubGateway.pull_request``)."""
@@ -151,7 +152,9 @@ class GitHubGateway:
         branch = self.base_branch or repo.default_branch
         ref = self._ref(repo, branch, what=f"reading the base branch {branch}")
         if ref is None:
-            raise PublishError(f"Base branch {branch!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH.")
+            raise PublishError(
+                f"Base branch {branch!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH."
+            )
         return Snapshot(name=self.repository, default_branch=branch, commit_sha=ref.object.sha)
 
     def list_files(self, commit_sha: str) -> dict[str, int]:
@@ -171,14 +174,20 @@ class GitHubGateway:
                 continue
             with self._errors(f"reading {path} at {commit_sha[:12]}"):
                 blob = repo.get_git_blob(blobs[path][0])
-            found[path] = base64.b64decode(blob.content) if blob.encoding == "base64" else blob.content.encode()
+            found[path] = (
+                base64.b64decode(blob.content) if blob.encoding == "base64" else blob.content.encode()
+            )
         return found
 
     def _tree_of(self, repo: Repository, commit_sha: str) -> dict[str, tuple[str, int]]:
         with self._errors(f"listing the files of {commit_sha[:12]}"):
             tree = repo.get_git_tree(commit_sha, recursive=True)
         if tree.raw_data.get("truncated"):
-            log.warning("GitHub truncated the tree of %s at %s; the context sees part of it", self.repository, commit_sha)
+            log.warning(
+                "GitHub truncated the tree of %s at %s; the context sees part of it",
+                self.repository,
+                commit_sha,
+            )
         return {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
 
     # --- publishing ------------------------------------------------------------------------------

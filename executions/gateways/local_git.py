@@ -135,7 +135,9 @@ class LocalGitGateway:
         """True when ``head`` is one commit on the change's base holding exactly this change."""
         if self._git("rev-parse", f"{head}^").decode().strip() != change.base_sha:
             return False
-        touched = self._git("diff", "--name-only", "-z", "--no-renames", change.base_sha, head).decode("utf-8", "replace")
+        touched = self._git("diff", "--name-only", "-z", "--no-renames", change.base_sha, head).decode(
+            "utf-8", "replace"
+        )
         return set(filter(None, touched.split("\0"))) == {f.path for f in change.files} and self._unchanged(
             head, change
         )

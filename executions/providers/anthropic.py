@@ -129,7 +129,13 @@ class AnthropicProvider:
                     if batch.created_at < since:
                         break  # newest first
                     counts = batch.request_counts
-                    total = counts.processing + counts.succeeded + counts.errored + counts.canceled + counts.expired
+                    total = (
+                        counts.processing
+                        + counts.succeeded
+                        + counts.errored
+                        + counts.canceled
+                        + counts.expired
+                    )
                     if batch.id in known or total != len(custom_ids):
                         continue
                     if batch.processing_status != "ended":
@@ -164,7 +170,9 @@ def params_for(request: CompletionRequest) -> dict:
 def completion_from(message: anthropic.types.Message) -> Completion:
     """The ``Completion`` of a Messages API answer (a synchronous response or a batch result)."""
     text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-    tool_input = next((block.input for block in message.content if getattr(block, "type", "") == "tool_use"), None)
+    tool_input = next(
+        (block.input for block in message.content if getattr(block, "type", "") == "tool_use"), None
+    )
     return Completion(
         text=text,
         usage=Usage.from_anthropic(message.usage),

@@ -34,14 +34,28 @@ def _task_of(request: CompletionRequest) -> tuple[str, str]:
     head, _, rest = request.user.partition("\n")
     title = head.removeprefix("Task:").strip() or "Untitled task"
     # The task's description ends where the context the pipeline added begins.
-    description = re.split(r"(?:^|\n\n)(?:Implementation plan:\n|Repository map )", rest.lstrip("\n"), maxsplit=1)[0]
+    description = re.split(
+        r"(?:^|\n\n)(?:Implementation plan:\n|Repository map )", rest.lstrip("\n"), maxsplit=1
+    )[0]
     description = description.strip()
     return title, description
 
 
 _FILE = re.compile(r'<file path="([^"\n]+)">\n(.*?)\n</file>\n', re.S)
-_COMMENT = {".py": "# ", ".sh": "# ", ".yml": "# ", ".yaml": "# ", ".toml": "# ", ".rb": "# ",
-            ".js": "// ", ".go": "// ", ".ts": "// ", ".md": "", ".txt": "", ".rst": ""}
+_COMMENT = {
+    ".py": "# ",
+    ".sh": "# ",
+    ".yml": "# ",
+    ".yaml": "# ",
+    ".toml": "# ",
+    ".rb": "# ",
+    ".js": "// ",
+    ".go": "// ",
+    ".ts": "// ",
+    ".md": "",
+    ".txt": "",
+    ".rst": "",
+}
 
 
 def _shown_files(request: CompletionRequest) -> list[tuple[str, str]]:
@@ -57,7 +71,12 @@ def _edit_of(path: str, content: str, title: str) -> dict | None:
     for line in reversed(content.splitlines()):
         if line.strip() and content.count(line) == 1:
             note = f"{_COMMENT[suffix]}Simulated change for: {title}"
-            return {"path": path, "action": "edit", "content": "", "edits": [{"search": line, "replace": f"{line}\n{note}"}]}
+            return {
+                "path": path,
+                "action": "edit",
+                "content": "",
+                "edits": [{"search": line, "replace": f"{line}\n{note}"}],
+            }
     return None
 
 
@@ -135,7 +154,9 @@ class SimulatedProvider:
             for cid, item in stored["items"].items()
         ]
 
-    def find_batch(self, *, marker: dict[str, str], custom_ids: set[str], since, known: set[str]) -> str | None:
+    def find_batch(
+        self, *, marker: dict[str, str], custom_ids: set[str], since, known: set[str]
+    ) -> str | None:
         for path in sorted(Path(settings.SIMULATED_BATCH_DIR).glob(f"sim-{self.vendor}-batch-*.json")):
             if path.stem not in known and json.loads(path.read_text())["marker"] == marker:
                 return path.stem
@@ -146,7 +167,9 @@ class SimulatedProvider:
         path = _path_for(title)
         why = description.splitlines()[0] if description else "The task says what is wanted; keep it small."
         shown = _shown_files(request)
-        touch = f"2. Note the change in `{shown[0][0]}`, the file that matters most for it.\n" if shown else ""
+        touch = (
+            f"2. Note the change in `{shown[0][0]}`, the file that matters most for it.\n" if shown else ""
+        )
         return (
             f"Plan for: {title}\n\n"
             f"1. Add `{path}` describing the change and why it is needed: {why}\n"
@@ -156,7 +179,11 @@ class SimulatedProvider:
 
     def _change(self, request: CompletionRequest) -> str:
         title, description = _task_of(request)
-        plan = request.user.split("\n\nImplementation plan:\n", 1)[-1].split("\n\nCurrent content of", 1)[0].strip()
+        plan = (
+            request.user.split("\n\nImplementation plan:\n", 1)[-1]
+            .split("\n\nCurrent content of", 1)[0]
+            .strip()
+        )
         content = (
             f"# {title}\n\n"
             f"{description or 'No description was given.'}\n\n"
@@ -171,7 +198,9 @@ class SimulatedProvider:
         if edit:
             changes.append(edit)
         touched = f" and notes it in {edit['path']}" if edit else ""
-        return json.dumps({"summary": f"Adds {_path_for(title)} describing: {title}{touched}", "changes": changes})
+        return json.dumps(
+            {"summary": f"Adds {_path_for(title)} describing: {title}{touched}", "changes": changes}
+        )
 
 
 def _path_for(title: str) -> str:

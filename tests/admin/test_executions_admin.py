@@ -94,7 +94,9 @@ def test_a_step_sets_its_reasoning_effort_from_the_vendors_choices(admin_client)
     assert '<option value="xhigh">Xhigh</option>' in page and '<option value="none">None</option>' in page
 
 
-def test_an_execution_shows_its_plan_the_files_it_named_and_the_applied_diff(admin_client, settings, pinned_clock):
+def test_an_execution_shows_its_plan_the_files_it_named_and_the_applied_diff(
+    admin_client, settings, pinned_clock
+):
     # Simulated mode edits an existing file of the sandbox (its README) and adds a note.
     execution = run_execution(create_task(title="Add a CONTRIBUTING file"))
 

@@ -121,7 +121,9 @@ def test_the_text_status_shows_the_outcomes(month):
     call_command("budget", "status", stdout=out)
     per_merged = status_json()["cost_per_merged_pr"]
 
-    assert f"Outcomes    4 merged, 2 closed unmerged, 1 open  ·  ${per_merged} per merged PR" in out.getvalue()
+    assert (
+        f"Outcomes    4 merged, 2 closed unmerged, 1 open  ·  ${per_merged} per merged PR" in out.getvalue()
+    )
 
 
 def test_null_with_no_merged_pr(frozen_now, api, webhook):
@@ -132,7 +134,12 @@ def test_null_with_no_merged_pr(frozen_now, api, webhook):
     current = api.get("/api/v1/usage/current/").json()
     [row] = api.get("/api/v1/usage/months/").json()
 
-    for figures in (status, current, row, recap_facts(current_period(), executions=period_facts(current_period()))):
+    for figures in (
+        status,
+        current,
+        row,
+        recap_facts(current_period(), executions=period_facts(current_period())),
+    ):
         assert figures["cost_per_merged_pr"] is None
         assert (figures["merged_prs"], figures["closed_prs"], figures["open_prs"]) == (0, 1, 0)
 
@@ -154,7 +161,9 @@ def test_a_pr_counts_in_the_period_that_paid_for_it(webhook, api):
 
 
 def test_the_schema_documents_the_new_fields(client):
-    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"]["schemas"]
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"][
+        "schemas"
+    ]
 
     for component in ("UsageCurrent", "PeriodRow"):
         properties = schema[component]["properties"]

@@ -104,7 +104,9 @@ def test_limit_cannot_drop_below_committed_money():
     period = current_period()
     with pytest.raises(LimitError) as refused:
         set_limit(period, "2.50")
-    assert str(refused.value) == "limit $2.50 is below what this period has already spent and reserved ($3.00)"
+    assert (
+        str(refused.value) == "limit $2.50 is below what this period has already spent and reserved ($3.00)"
+    )
     with pytest.raises(LimitError, match="cannot be negative"):
         set_limit(period, "-1")
     assert set_limit(period, "3.00").limit_nanos == 3 * DOLLAR
@@ -112,7 +114,9 @@ def test_limit_cannot_drop_below_committed_money():
 
 @pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Pacific/Kiritimati"])
 @given(
-    month=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2035, 12, 1)).map(lambda d: d.replace(day=1)),
+    month=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2035, 12, 1)).map(
+        lambda d: d.replace(day=1)
+    ),
     offset=st.timedeltas(min_value=dt.timedelta(days=-40), max_value=dt.timedelta(days=70)),
 )
 def test_a_charge_counts_on_the_local_day_clamped_to_its_period(time_zone, month, offset):

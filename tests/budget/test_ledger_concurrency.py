@@ -76,7 +76,9 @@ def test_concurrent_reserve_charge_release_never_overspends():
     assert period.spent_nanos == period.daily_usage.aggregate(s=Sum("cost_nanos"))["s"]
     # The per-model and per-day rows, created by racing first calls and then updated in place,
     # count every call and every token.
-    totals = period.model_usage.aggregate(calls=Sum("calls"), input=Sum("input_tokens"), output=Sum("output_tokens"))
+    totals = period.model_usage.aggregate(
+        calls=Sum("calls"), input=Sum("input_tokens"), output=Sum("output_tokens")
+    )
     assert totals == {
         "calls": len(charged),
         "input": sum(usage.input_tokens for _, usage in charged),

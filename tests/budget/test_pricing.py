@@ -148,11 +148,17 @@ def test_worst_case_bounds_any_usage_of_the_same_size(usage):
 def test_batch_discount_halves_every_token_class_exactly():
     price = price_for("claude-sonnet-4-5")  # 3000 / 15000, writes 3750 / 6000, reads 300
     usage = Usage(
-        input_tokens=3, output_tokens=5, cache_read_tokens=7, cache_write_5m_tokens=11, cache_write_1h_tokens=13
+        input_tokens=3,
+        output_tokens=5,
+        cache_read_tokens=7,
+        cache_write_5m_tokens=11,
+        cache_write_1h_tokens=13,
     )
     assert cost_nanos(price, usage, batch=True) == 3 * 1500 + 5 * 7500 + 7 * 150 + 11 * 1875 + 13 * 3000
     assert cost_nanos(price, usage) == 2 * cost_nanos(price, usage, batch=True)
-    assert worst_case_nanos(price, max_input_tokens=10, max_output_tokens=4, batch=True) == 10 * 3000 + 4 * 7500
+    assert (
+        worst_case_nanos(price, max_input_tokens=10, max_output_tokens=4, batch=True) == 10 * 3000 + 4 * 7500
+    )
 
 
 def test_gpt_4o_mini_batch_price_is_exact_because_cache_hits_come_in_steps_of_128():
@@ -163,7 +169,9 @@ def test_gpt_4o_mini_batch_price_is_exact_because_cache_hits_come_in_steps_of_12
     assert cost_nanos(price, usage, batch=True) == 1348 * 75 + 4000 * 300 + 9 * 4800 == 1_344_300
     assert cost_nanos(price, usage) == 2 * 1_344_300
     # The bound rounds the 37.5 up; the dearest input rate (75) is whole anyway.
-    assert worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True) == 10 * 75 + 10 * 300
+    assert (
+        worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True) == 10 * 75 + 10 * 300
+    )
 
 
 def test_gpt_6_luna_batch_price_is_exact_since_openai_reports_no_cache_writes():
@@ -180,7 +188,9 @@ def test_gpt_6_luna_batch_price_is_exact_since_openai_reports_no_cache_writes():
 def test_a_batch_price_that_is_not_exact_at_its_billing_increment_is_refused_before_any_call():
     price = price_for("gpt-4o-mini")
     price.cache_read_increment_tokens = 1  # a vendor that bills cache hits token by token: 37.5 each
-    with pytest.raises(InexactBatchPrice, match="gpt-4o-mini's cache read rate .75 nanodollars per token. less its 50"):
+    with pytest.raises(
+        InexactBatchPrice, match="gpt-4o-mini's cache read rate .75 nanodollars per token. less its 50"
+    ):
         worst_case_nanos(price, max_input_tokens=10, max_output_tokens=10, batch=True)
     price.cache_read_increment_tokens = 3  # 3 x 37.5 = 112.5
     with pytest.raises(InexactBatchPrice, match="not a whole nanodollar for the 3 tokens it is billed in"):
@@ -209,7 +219,9 @@ def exact_prices(draw):
     )  # fmt: skip
 
 
-@hsettings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])  # caplog cleared per example
+@hsettings(
+    max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)  # caplog cleared per example
 @given(price=exact_prices(), usage=usages, steps=counts)
 def test_batch_costs_are_exact_for_counts_in_whole_billing_increments(price, usage, steps, caplog):
     usage = replace(usage, cache_read_tokens=steps * price.cache_read_increment_tokens)

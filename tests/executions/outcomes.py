@@ -18,8 +18,16 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def deliver(client, event: str, payload: object, *, secret: str | None = SECRET, delivery: str | None = None,
-            body: bytes | None = None, signature: str | None = None):
+def deliver(
+    client,
+    event: str,
+    payload: object,
+    *,
+    secret: str | None = SECRET,
+    delivery: str | None = None,
+    body: bytes | None = None,
+    signature: str | None = None,
+):
     """POST one delivery to /webhooks/github/ the way GitHub does; returns (response, delivery id)."""
     body = json.dumps(payload).encode() if body is None else body
     delivery = delivery or f"72d3162e-cc78-11e3-81ab-{next(_deliveries):012d}"
@@ -32,8 +40,9 @@ def deliver(client, event: str, payload: object, *, secret: str | None = SECRET,
     return response, delivery
 
 
-def pull_request_event(pr, action: str, *, merged: bool = False, head_sha: str | None = None,
-                       at: str = "2026-11-16T09:30:00Z") -> dict:
+def pull_request_event(
+    pr, action: str, *, merged: bool = False, head_sha: str | None = None, at: str = "2026-11-16T09:30:00Z"
+) -> dict:
     """A ``pull_request`` delivery's payload for the PullRequest row ``pr`` (the fields we read,
     plus some we do not, as GitHub sends them)."""
     closed = action == "closed"

@@ -43,7 +43,11 @@ def batch_mode(live, settings):
     settings.PACING_ENABLED = False
     model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
     Price.objects.create(
-        model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600, cache_read_nanos=100
+        model=model,
+        effective_from=dt.date(2025, 1, 1),
+        input_nanos=400,
+        output_nanos=1600,
+        cache_read_nanos=100,
     )
     StepConfig.objects.filter(step="analysis").update(batch=True)
     StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
@@ -57,7 +61,10 @@ def run_batches() -> str:
 
 
 def tasks(n: int) -> list[Task]:
-    return [create_task(title=f"Add health check {i}", description="Load balancers need a probe.") for i in range(n)]
+    return [
+        create_task(title=f"Add health check {i}", description="Load balancers need a probe.")
+        for i in range(n)
+    ]
 
 
 @time_machine.travel(NOW, tick=False)
@@ -257,7 +264,9 @@ def test_the_limit_reached_with_executions_in_flight_is_never_overspent_and_said
     run_batches_pass()
     worst = Execution.objects.first().reserved_nanos
     period = current_period()
-    set_limit(period, dollars_str(period.spent_nanos + period.reserved_nanos + worst // 2))  # no room for a 4th
+    set_limit(
+        period, dollars_str(period.spent_nanos + period.reserved_nanos + worst // 2)
+    )  # no room for a 4th
     create_task(title="One more", description="")
 
     for _ in range(2):  # analysis results in and codegen out; then codegen still in progress
@@ -365,7 +374,9 @@ def test_simulated_mode_runs_batches_instantly_and_deterministically(settings, t
     StepConfig.objects.filter(step="analysis").update(batch=True)
     if codegen_batch:  # on a coder whose batch rates are whole nanodollars
         model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
-        Price.objects.create(model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600)
+        Price.objects.create(
+            model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600
+        )
         StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
     tasks(2)
 
@@ -450,6 +461,9 @@ def test_a_batch_that_fails_validation_fails_its_executions_with_the_vendors_rea
 
     execution = Execution.objects.get()
     assert execution.status == Execution.Status.FAILED
-    assert "OpenAI returned no result for it (batch failed: Model gpt-4.1-mini is not available" in execution.error
+    assert (
+        "OpenAI returned no result for it (batch failed: Model gpt-4.1-mini is not available"
+        in execution.error
+    )
     assert execution.cost_nanos == ANALYSIS_BATCH_NANOS
     assert_ledger_consistent(current_period())

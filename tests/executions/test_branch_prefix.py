@@ -52,7 +52,9 @@ def test_the_local_git_branch_carries_the_prefix(settings, pinned_clock):
     assert execution.branch.startswith("ai-")
     listed = subprocess.run(
         ["git", "-C", settings.LOCAL_REPO_PATH, "branch", "--list", "ai-*/*"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert execution.branch in listed
 

@@ -63,7 +63,9 @@ def test_run_execution_says_why_it_did_not_run():
     )
     Task.objects.filter(pk=task.pk).update(status=Task.Status.RUNNING)  # busy elsewhere: not bad usage
     code, message = exit_code("run_execution", "--task", str(task.pk))
-    assert code == 1 and message.startswith(f"Not started: Task {task.pk} is already running in another process")
+    assert code == 1 and message.startswith(
+        f"Not started: Task {task.pk} is already running in another process"
+    )
     assert Execution.objects.count() == 1  # nothing more ran
     assert exit_code("run_execution", "--task", "999") == (2, "There is no task 999.")
     assert exit_code("run_execution", "x", "--task", "1")[0] == 2

@@ -38,7 +38,10 @@ def test_files_are_read_at_the_snapshots_commit_through_the_blob_api(fake_github
 
     read = get_gateway().read_files(snapshot.commit_sha, ["README.md", "docs/TODO.md", "docs", "gone.md"])
 
-    assert read == {"README.md": SEED_FILES["README.md"].encode(), "docs/TODO.md": SEED_FILES["docs/TODO.md"].encode()}
+    assert read == {
+        "README.md": SEED_FILES["README.md"].encode(),
+        "docs/TODO.md": SEED_FILES["docs/TODO.md"].encode(),
+    }
     assert len(fake_github.requests_to(f"/git/blobs/{_blob(fake_github, snapshot, 'README.md')}", "GET")) == 1
 
 

@@ -35,7 +35,9 @@ def test_the_repository_is_created_on_first_use_with_a_readme(settings):
     snapshot = gateway.snapshot()
 
     assert isinstance(gateway, LocalGitGateway)
-    assert snapshot.default_branch == "main" and list(gateway.list_files(snapshot.commit_sha)) == ["README.md"]
+    assert snapshot.default_branch == "main" and list(gateway.list_files(snapshot.commit_sha)) == [
+        "README.md"
+    ]
     assert b"Sandbox repository" in gateway.read_files(snapshot.commit_sha, ["README.md"])["README.md"]
     assert git(settings, "log", "--format=%an <%ae> %s", "main").strip() == (
         "PR Orchestrator <orchestrator@localhost> Initial commit"
@@ -57,7 +59,10 @@ def test_one_branch_per_task_whose_commit_is_the_latest_executions_change_on_mai
     # A retry's commit replaces the earlier attempt's: the branch shows one change against main.
     assert git(settings, "rev-list", "--count", f"main..{first.branch}").strip() == "1"
     assert git(settings, "rev-parse", first.branch).strip() == second.commit_sha != first.commit_sha
-    assert git(settings, "rev-parse", f"{second.commit_sha}^").strip() == git(settings, "rev-parse", "main").strip()
+    assert (
+        git(settings, "rev-parse", f"{second.commit_sha}^").strip()
+        == git(settings, "rev-parse", "main").strip()
+    )
     assert "Also mention the date" in git(settings, "show", f"{first.branch}:docs/changes/add-a-changelog.md")
     assert git(settings, "rev-list", "--count", "main").strip() == "1"  # main is never touched
     assert git(settings, "status", "--porcelain") == ""  # nor is the working tree

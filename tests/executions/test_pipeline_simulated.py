@@ -73,7 +73,9 @@ def test_a_simulated_execution_costs_the_seed_profile_and_lands_in_git(settings)
 def test_the_worst_case_reserved_is_what_the_scheduler_is_told():
     task = create_task(title="Add a changelog")
     # What the scheduler asks before it starts one (executions.scheduler).
-    expected = prepare(task, providers=simulated_providers(), gateway=LocalGitGateway.from_settings()).worst_case_nanos
+    expected = prepare(
+        task, providers=simulated_providers(), gateway=LocalGitGateway.from_settings()
+    ).worst_case_nanos
 
     execution = run_execution(task)
 

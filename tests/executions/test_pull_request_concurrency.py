@@ -59,9 +59,13 @@ def counts(pr) -> tuple[int, int, int]:
 def test_one_delivery_sent_many_times_at_once_is_acted_on_once(pr):
     payload = pull_request_event(pr, "closed", merged=True)
 
-    outcomes = race(lambda i: handle_webhook(event="pull_request", delivery_id="same-delivery", payload=payload))
+    outcomes = race(
+        lambda i: handle_webhook(event="pull_request", delivery_id="same-delivery", payload=payload)
+    )
 
-    assert sorted(o.split(":")[0] for o in outcomes) == ["already processed"] * (THREADS - 1) + ["updated #41"]
+    assert sorted(o.split(":")[0] for o in outcomes) == ["already processed"] * (THREADS - 1) + [
+        "updated #41"
+    ]
     assert counts(pr) == (0, 1, 0) and WebhookDelivery.objects.count() == 1
     assert Task.objects.get(pk=pr.task_id).status == Task.Status.DONE
 

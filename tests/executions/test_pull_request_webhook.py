@@ -56,13 +56,25 @@ def counts(pr: PullRequest) -> tuple[int, int, int]:
 
 def snapshot(pr: PullRequest) -> tuple:
     pr.refresh_from_db()
-    return (pr.state, pr.head_sha, pr.checks, pr.merged_at, pr.closed_at, Task.objects.get(pk=pr.task_id).status,
-            counts(pr), WebhookDelivery.objects.count())
+    return (
+        pr.state,
+        pr.head_sha,
+        pr.checks,
+        pr.merged_at,
+        pr.closed_at,
+        Task.objects.get(pk=pr.task_id).status,
+        counts(pr),
+        WebhookDelivery.objects.count(),
+    )
 
 
 def test_the_pipeline_records_the_pull_request_it_opened(pr):
     execution = pr.execution
-    assert (pr.repository, pr.number, pr.url) == ("octo/widgets", 41, "https://github.com/octo/widgets/pull/41")
+    assert (pr.repository, pr.number, pr.url) == (
+        "octo/widgets",
+        41,
+        "https://github.com/octo/widgets/pull/41",
+    )
     assert (pr.head_branch, pr.head_sha) == (execution.branch, execution.commit_sha)
     assert (pr.state, pr.checks, pr.opened_at, pr.task_id) == ("open", "none", NOW, execution.task_id)
     assert counts(pr) == (1, 0, 0)
@@ -86,7 +98,11 @@ def test_closed_without_merge_rejects_the_task_and_it_is_not_retried(client, pr)
 
     assert response.status_code == 200
     pr.refresh_from_db()
-    assert (pr.state, pr.merged_at, pr.closed_at) == ("closed", None, dt.datetime(2026, 11, 16, 9, 30, tzinfo=dt.UTC))
+    assert (pr.state, pr.merged_at, pr.closed_at) == (
+        "closed",
+        None,
+        dt.datetime(2026, 11, 16, 9, 30, tzinfo=dt.UTC),
+    )
     assert Task.objects.get(pk=pr.task_id).status == Task.Status.REJECTED
     assert counts(pr) == (0, 0, 1)
     from executions.services import next_pending_task
@@ -94,7 +110,9 @@ def test_closed_without_merge_rejects_the_task_and_it_is_not_retried(client, pr)
     assert next_pending_task() is None  # the scheduler does not pick a rejected task
 
 
-def test_wrong_signature_no_signature_and_wrong_secret_get_403_and_change_nothing(client, pr, settings, caplog):
+def test_wrong_signature_no_signature_and_wrong_secret_get_403_and_change_nothing(
+    client, pr, settings, caplog
+):
     event = pull_request_event(pr, "closed", merged=True)
     before = snapshot(pr)
     caplog.set_level(logging.DEBUG)
@@ -105,7 +123,9 @@ def test_wrong_signature_no_signature_and_wrong_secret_get_403_and_change_nothin
     settings.GITHUB_WEBHOOK_SECRET = "rotated-on-the-server"  # GitHub still signs with the old one
     wrong_secret_configured, _ = deliver(client, "pull_request", event)
 
-    assert [r.status_code for r in (wrong, missing, signed_with_another, wrong_secret_configured)] == [403] * 4
+    assert [r.status_code for r in (wrong, missing, signed_with_another, wrong_secret_configured)] == [
+        403
+    ] * 4
     assert snapshot(pr) == before
     assert SECRET not in caplog.text and "rotated-on-the-server" not in caplog.text
     assert "sha256=" not in caplog.text
@@ -171,7 +191,9 @@ def test_unknown_pull_requests_and_other_events_get_204(client, pr):
         deliver(client, "pull_request", elsewhere)[0],
         deliver(client, "pull_request", pull_request_event(pr, "labeled"))[0],
         deliver(client, "ping", {"zen": "Keep it logically awesome.", "hook_id": 1})[0],
-        deliver(client, "check_run", check_event("check_run", pr, name="ci", conclusion="failure", sha="f" * 40))[0],
+        deliver(
+            client, "check_run", check_event("check_run", pr, name="ci", conclusion="failure", sha="f" * 40)
+        )[0],
     ]
 
     assert [r.status_code for r in responses] == [204] * 5
@@ -222,9 +244,13 @@ def test_checks_combine_per_check_and_a_push_starts_them_over(client, pr):
     assert response.status_code == 200
     pr.refresh_from_db()
     assert (pr.head_sha, pr.checks, pr.check_results) == (new_head, "pending", {})
-    stale, _ = deliver(client, "check_run", check_event("check_run", pr, name="lint", conclusion="failure", sha="b" * 40))
+    stale, _ = deliver(
+        client, "check_run", check_event("check_run", pr, name="lint", conclusion="failure", sha="b" * 40)
+    )
     assert stale.status_code == 204 and checks() == "pending"  # a check of another commit
-    deliver(client, "check_suite", check_event("check_suite", pr, name="github-actions", conclusion="success"))
+    deliver(
+        client, "check_suite", check_event("check_suite", pr, name="github-actions", conclusion="success")
+    )
     assert checks() == "success" and pr.state == "open" and counts(pr) == (1, 0, 0)
 
 
@@ -233,9 +259,11 @@ def test_only_post_is_accepted(client, pr):
 
 
 def test_the_signature_is_over_the_raw_bytes(client, pr):
-    body = b'{"action":"closed","number":41,"pull_request":{"number":41,"merged":true,' \
-           b'"merged_at":"2026-11-16T09:30:00Z","closed_at":"2026-11-16T09:30:00Z"},' \
-           b'"repository":{"full_name":"octo/widgets"}}'
+    body = (
+        b'{"action":"closed","number":41,"pull_request":{"number":41,"merged":true,'
+        b'"merged_at":"2026-11-16T09:30:00Z","closed_at":"2026-11-16T09:30:00Z"},'
+        b'"repository":{"full_name":"octo/widgets"}}'
+    )
     response, _ = deliver(client, "pull_request", None, body=body, signature=sign(body))
     assert response.status_code == 200
     pr.refresh_from_db()

@@ -28,7 +28,12 @@ def test_a_good_change_is_accepted_as_it_is():
             "summary": "A change.",
             "changes": [
                 {"path": "app/health.py", "action": "create", "content": "def health(): ...\n", "edits": []},
-                {"path": "README.md", "action": "edit", "content": "", "edits": [{"search": "# Hi", "replace": "# Hello"}]},
+                {
+                    "path": "README.md",
+                    "action": "edit",
+                    "content": "",
+                    "edits": [{"search": "# Hi", "replace": "# Hello"}],
+                },
                 {"path": "old.txt", "action": "delete", "content": "", "edits": []},
             ],
         }

@@ -13,7 +13,9 @@ from executions.validation import unsafe_path_reason
 
 
 def answer(path: str) -> str:
-    return json.dumps({"summary": "s", "changes": [{"path": path, "action": "create", "content": "x\n", "edits": []}]})
+    return json.dumps(
+        {"summary": "s", "changes": [{"path": path, "action": "create", "content": "x\n", "edits": []}]}
+    )
 
 
 def refused(path: str, *, allow_workflows: bool = False) -> str:

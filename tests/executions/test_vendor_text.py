@@ -52,7 +52,10 @@ def test_storable_replaces_lone_surrogates_and_nul_and_keeps_the_rest():
 @pytest.mark.postgres
 def test_a_surrogate_in_the_plan_is_charged_and_the_execution_ends(live):
     anthropic_fake, _ = live
-    anthropic_fake.tool_input = {"plan": f"1. Add app/health.py {SURROGATE} with a view.\n", "files": ["README.md"]}
+    anthropic_fake.tool_input = {
+        "plan": f"1. Add app/health.py {SURROGATE} with a view.\n",
+        "files": ["README.md"],
+    }
 
     task, execution = run_one()
 
@@ -119,9 +122,7 @@ def failing_plan_write():
         )
     yield
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DROP TRIGGER refuse_plan ON executions_execution; DROP FUNCTION refuse_plan();"
-        )
+        cursor.execute("DROP TRIGGER refuse_plan ON executions_execution; DROP FUNCTION refuse_plan();")
 
 
 @pytest.mark.postgres

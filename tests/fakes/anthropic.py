@@ -111,7 +111,12 @@ class FakeAnthropic(FakeServer):
         """The message's content and stop reason: a tool_use block when a tool is forced."""
         forced = params.get("tool_choice") or {}
         if forced.get("type") == "tool" and self.tool_input is not None:
-            tool = {"type": "tool_use", "id": f"toolu_fake{n:04d}", "name": forced["name"], "input": self.tool_input}
+            tool = {
+                "type": "tool_use",
+                "id": f"toolu_fake{n:04d}",
+                "name": forced["name"],
+                "input": self.tool_input,
+            }
             return [tool], "tool_use"
         return [{"type": "text", "text": self.text}], "end_turn"
 
@@ -144,7 +149,9 @@ class FakeAnthropic(FakeServer):
             return Response(200, {"data": data, "has_more": False, "first_id": None, "last_id": None})
         batch = self.batches.get(parts[0])
         if batch is None:
-            return Response(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
+            return Response(
+                404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
+            )
         if request.method == "GET" and len(parts) == 1:
             batch["polls"] += 1
             return Response(200, self._batch_json(parts[0]))

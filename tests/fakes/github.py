@@ -145,10 +145,14 @@ class FakeGitHub(FakeServer):
         pull.update(state="open", closed_at=None)
         return pull
 
-    def add_check_run(self, sha: str, name: str, *, status: str = "completed", conclusion: str | None = "success"):
+    def add_check_run(
+        self, sha: str, name: str, *, status: str = "completed", conclusion: str | None = "success"
+    ):
         """A check run on ``sha``; one of the same name is replaced (a re-run)."""
         runs = [r for r in self.check_runs.get(sha, []) if r["name"] != name]
-        runs.append({"name": name, "status": status, "conclusion": conclusion if status == "completed" else None})
+        runs.append(
+            {"name": name, "status": status, "conclusion": conclusion if status == "completed" else None}
+        )
         self.check_runs[sha] = runs
 
     def add_status(self, sha: str, context: str, state: str) -> None:
@@ -296,7 +300,9 @@ class FakeGitHub(FakeServer):
         if (m := re.match(r"^/issues/(\d+)/labels$", rest)) and method == "POST":
             return self._add_labels(repo, base, int(m[1]), request.json)
         if (m := re.match(r"^/commits/([^/]+)/check-runs$", rest)) and method == "GET":
-            runs = [self._check_run_json(base, m[1], i, r) for i, r in enumerate(self.check_runs.get(m[1], []))]
+            runs = [
+                self._check_run_json(base, m[1], i, r) for i, r in enumerate(self.check_runs.get(m[1], []))
+            ]
             return Response(200, {"total_count": len(runs), "check_runs": runs})
         if (m := re.match(r"^/commits/([^/]+)/status$", rest)) and method == "GET":
             return Response(200, _combined_status_json(base, m[1], self.statuses.get(m[1], [])))
@@ -669,7 +675,9 @@ def make_execution(
     )
     change = Change(
         summary="Adds a /health/ endpoint returning {'ok': true}.",
-        files=[FileChange(path, content, added=line_counts("", content)[0]) for path, content in files.items()],
+        files=[
+            FileChange(path, content, added=line_counts("", content)[0]) for path, content in files.items()
+        ],
     )
     task = task or Task.objects.create(title=title, description="Load balancers need a cheap probe.")
     period = current_period()

@@ -98,7 +98,9 @@ class FakeOpenAI(FakeServer):
                 },
             )
         if route == ("GET", "/v1/models"):
-            return Response(200, {"object": "list", "data": self.models}, headers={"x-request-id": "req_models"})
+            return Response(
+                200, {"object": "list", "data": self.models}, headers={"x-request-id": "req_models"}
+            )
         body = request.json
         n = next(self.ids)
         return Response(
@@ -138,17 +140,23 @@ class FakeOpenAI(FakeServer):
             self.files[file_id] = {"content": fields["file"], "purpose": fields["purpose"].decode()}
             return Response(200, self._file_json(file_id))
         if parts[0] == "files" and parts[2:] == ["content"] and parts[1] in self.files:
-            return Response(200, self.files[parts[1]]["content"], {"Content-Type": "application/octet-stream"})
+            return Response(
+                200, self.files[parts[1]]["content"], {"Content-Type": "application/octet-stream"}
+            )
         if parts == ["batches"] and request.method == "POST":
             body = request.json
             if self.files.get(body.get("input_file_id"), {}).get("purpose") != "batch":
-                return Response(400, {"error": {"message": "Invalid input_file_id", "type": "invalid_request_error"}})
+                return Response(
+                    400, {"error": {"message": "Invalid input_file_id", "type": "invalid_request_error"}}
+                )
             batch_id = f"batch_fake{len(self.batches) + 1:04d}"
             self.batches[batch_id] = {**body, "created_at": int(time.time()), "polls": 0, "files": None}
             return Response(200, self._batch_json(batch_id))
         if parts == ["batches"] and request.method == "GET":
             data = [self._batch_json(b) for b in reversed(self.batches)]
-            return Response(200, {"object": "list", "data": data, "has_more": False, "first_id": None, "last_id": None})
+            return Response(
+                200, {"object": "list", "data": data, "has_more": False, "first_id": None, "last_id": None}
+            )
         if parts[0] == "batches" and len(parts) == 2 and parts[1] in self.batches:
             self.batches[parts[1]]["polls"] += 1
             return Response(200, self._batch_json(parts[1]))
@@ -156,12 +164,21 @@ class FakeOpenAI(FakeServer):
 
     def _file_json(self, file_id: str) -> dict:
         f = self.files[file_id]
-        return {"id": file_id, "object": "file", "bytes": len(f["content"]), "created_at": int(time.time()),
-                "filename": "batch.jsonl", "purpose": f["purpose"], "status": "processed"}
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(f["content"]),
+            "created_at": int(time.time()),
+            "filename": "batch.jsonl",
+            "purpose": f["purpose"],
+            "status": "processed",
+        }
 
     def _batch_json(self, batch_id: str) -> dict:
         batch = self.batches[batch_id]
-        lines = [json.loads(line) for line in self.files[batch["input_file_id"]]["content"].splitlines() if line]
+        lines = [
+            json.loads(line) for line in self.files[batch["input_file_id"]]["content"].splitlines() if line
+        ]
         if self.batch_validation_error and batch["polls"] > 0:
             status = "failed"
         elif batch["polls"] == 0:
@@ -175,15 +192,34 @@ class FakeOpenAI(FakeServer):
         output_id, error_id = batch["files"] or (None, None)
         failed = len(self.files[error_id]["content"].splitlines()) if error_id else 0
         return {
-            "id": batch_id, "object": "batch", "endpoint": batch["endpoint"],
-            "errors": {"object": "list", "data": [{"code": "invalid_request", "line": 1, "param": "body",
-                                                   "message": self.batch_validation_error}]}
-            if status == "failed" else None,
-            "input_file_id": batch["input_file_id"], "completion_window": batch["completion_window"],
-            "status": status, "output_file_id": output_id, "error_file_id": error_id,
-            "created_at": batch["created_at"], "metadata": batch.get("metadata"),
-            "request_counts": {"total": len(lines), "completed": len(lines) - failed if output_id or error_id else 0,
-                               "failed": failed},
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": batch["endpoint"],
+            "errors": {
+                "object": "list",
+                "data": [
+                    {
+                        "code": "invalid_request",
+                        "line": 1,
+                        "param": "body",
+                        "message": self.batch_validation_error,
+                    }
+                ],
+            }
+            if status == "failed"
+            else None,
+            "input_file_id": batch["input_file_id"],
+            "completion_window": batch["completion_window"],
+            "status": status,
+            "output_file_id": output_id,
+            "error_file_id": error_id,
+            "created_at": batch["created_at"],
+            "metadata": batch.get("metadata"),
+            "request_counts": {
+                "total": len(lines),
+                "completed": len(lines) - failed if output_id or error_id else 0,
+                "failed": failed,
+            },
         }
 
     def _write_results(self, lines: list[dict], *, expired: bool) -> tuple[str | None, str | None]:
@@ -191,25 +227,57 @@ class FakeOpenAI(FakeServer):
         for line in lines:
             custom_id = line["custom_id"]
             if expired:
-                errors.append({"id": f"batch_req_{custom_id}", "custom_id": custom_id, "response": None,
-                               "error": {"code": "batch_expired", "message": "This request could not be executed "
-                                         "before the completion window expired."}})
+                errors.append(
+                    {
+                        "id": f"batch_req_{custom_id}",
+                        "custom_id": custom_id,
+                        "response": None,
+                        "error": {
+                            "code": "batch_expired",
+                            "message": "This request could not be executed "
+                            "before the completion window expired.",
+                        },
+                    }
+                )
             elif custom_id in self.batch_line_errors:
                 status, message = self.batch_line_errors[custom_id]
-                errors.append({"id": f"batch_req_{custom_id}", "custom_id": custom_id, "error": None,
-                               "response": {"status_code": status, "request_id": f"req_err_{custom_id}",
-                                            "body": {"error": {"message": message, "type": "invalid_request_error"}}}})
+                errors.append(
+                    {
+                        "id": f"batch_req_{custom_id}",
+                        "custom_id": custom_id,
+                        "error": None,
+                        "response": {
+                            "status_code": status,
+                            "request_id": f"req_err_{custom_id}",
+                            "body": {"error": {"message": message, "type": "invalid_request_error"}},
+                        },
+                    }
+                )
             else:
                 n = next(self.ids)
                 body = {
-                    "id": f"chatcmpl-batch{n:04d}", "object": "chat.completion", "created": 1764000000,
+                    "id": f"chatcmpl-batch{n:04d}",
+                    "object": "chat.completion",
+                    "created": 1764000000,
                     "model": line["body"]["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content, "refusal": None},
-                                 "finish_reason": self.finish_reason, "logprobs": None}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": self.content, "refusal": None},
+                            "finish_reason": self.finish_reason,
+                            "logprobs": None,
+                        }
+                    ],
                     "usage": self.usage,
                 }
-                output.append({"id": f"batch_req_{custom_id}", "custom_id": custom_id, "error": None,
-                               "response": {"status_code": 200, "request_id": f"req_batch{n:04d}", "body": body}})
+                output.append(
+                    {
+                        "id": f"batch_req_{custom_id}",
+                        "custom_id": custom_id,
+                        "error": None,
+                        "response": {"status_code": 200, "request_id": f"req_batch{n:04d}", "body": body},
+                    }
+                )
         ids = []
         for rows in (output, errors):
             if not rows:
@@ -225,8 +293,10 @@ class FakeOpenAI(FakeServer):
         """Every line of every uploaded batch input file, in order."""
         return [
             json.loads(line)
-            for f in self.files.values() if f["purpose"] == "batch"
-            for line in f["content"].splitlines() if line
+            for f in self.files.values()
+            if f["purpose"] == "batch"
+            for line in f["content"].splitlines()
+            if line
         ]
 
     def fail(self, status: int, *, times: int = 1, message: str = "The server had an error"):

@@ -98,14 +98,17 @@ class FakeServer:
     def handle(self, request: Request) -> Response:  # pragma: no cover - subclasses answer
         return Response(404, {"error": "not found"})
 
-    def fail_next(self, status: int, body: object = None, headers: dict[str, str] | None = None, times: int = 1):
+    def fail_next(
+        self, status: int, body: object = None, headers: dict[str, str] | None = None, times: int = 1
+    ):
         """Answer the next ``times`` requests with this response instead of ``handle``."""
         with self.lock:
             self.scripted.extend(Response(status, body, headers or {}) for _ in range(times))
 
     def requests_to(self, path_suffix: str, method: str | None = None) -> list[Request]:
         return [
-            r for r in self.requests
+            r
+            for r in self.requests
             if r.path.endswith(path_suffix) and (method is None or r.method == method)
         ]
 

@@ -37,12 +37,20 @@ def recaps() -> list[Event]:
 def test_the_recap_waits_for_the_last_execution_then_counts_its_charge(in_flight):
     october, reservation = in_flight
     with time_machine.travel(NOVEMBER_FIRST, tick=False) as clock:
-        assert roll_over_periods() == "open period 2026-11; recaps recorded: 0; waiting for executions in flight: 1"
+        assert (
+            roll_over_periods()
+            == "open period 2026-11; recaps recorded: 0; waiting for executions in flight: 1"
+        )
         assert recaps() == []
 
         clock.shift(dt.timedelta(minutes=2))  # the execution finishes: charged, then released
-        ledger.charge(reservation, 21_775_000, model_name="claude-sonnet-4-5", provider="anthropic",
-                      usage=Usage(input_tokens=2000, output_tokens=1000))
+        ledger.charge(
+            reservation,
+            21_775_000,
+            model_name="claude-sonnet-4-5",
+            provider="anthropic",
+            usage=Usage(input_tokens=2000, output_tokens=1000),
+        )
         ledger.release(reservation)
         clock.shift(dt.timedelta(hours=1))
         assert roll_over_periods() == "open period 2026-11; recaps recorded: 1"

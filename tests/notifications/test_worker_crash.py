@@ -21,7 +21,6 @@ from tests.notifications.conftest import error_event, markers
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-
 class HangingDiscord(FakeDiscord):
     """Holds the first request open, as a stuck connection would, until ``release`` is set."""
 

@@ -169,8 +169,13 @@ class Command(BaseCommand):
             f"  {'total':<9} {'':<20} {'':>26}  {format_usd(table.execution_nanos):>12}   worst case {format_usd(table.worst_case_execution_nanos)}"
         )
         for s in table.steps:
-            batch = f"batch {format_usd(s.batch_cost_nanos)}, worst case {format_usd(s.batch_worst_case_nanos)}"
-            w(f"  {s.profile.step:<9} {batch}" + (f" (standard price: {s.batch_refused})" if s.batch_refused else ""))
+            batch = (
+                f"batch {format_usd(s.batch_cost_nanos)}, worst case {format_usd(s.batch_worst_case_nanos)}"
+            )
+            w(
+                f"  {s.profile.step:<9} {batch}"
+                + (f" (standard price: {s.batch_refused})" if s.batch_refused else "")
+            )
         w("")
         w(f"  {'':<12} {'per execution':>14} {'per month':>10} {'per day':>8} {'every (min)':>12}")
         for label, nanos in (

@@ -68,7 +68,9 @@ class Command(BaseCommand):
             if task is None:
                 raise InvalidTask(f"There is no task {task_id}.")
             if task.status not in (Task.Status.PENDING, Task.Status.RUNNING):  # running: busy, exit 1
-                raise InvalidTask(f"Task {task_id} is {task.status}, not pending: requeue it to run it again.")
+                raise InvalidTask(
+                    f"Task {task_id} is {task.status}, not pending: requeue it to run it again."
+                )
             return task
         if title is not None:
             return create_task(title=title, description=description)

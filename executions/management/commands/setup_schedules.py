@@ -63,7 +63,10 @@ def wanted_schedules() -> list[Wanted]:
         Wanted("run-batches", "executions.jobs.run_batches", Schedule.MINUTES, settings.BATCH_POLL_MINUTES),
         Wanted("check-models", "executions.jobs.check_vendor_models", Schedule.WEEKLY),
         Wanted(
-            "sync-pull-requests", "executions.jobs.sync_pull_requests", Schedule.MINUTES, settings.SYNC_PRS_MINUTES
+            "sync-pull-requests",
+            "executions.jobs.sync_pull_requests",
+            Schedule.MINUTES,
+            settings.SYNC_PRS_MINUTES,
         ),
     ]
 
