@@ -31,7 +31,10 @@ MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PATHLIKE = re.compile(r"[\w.-]+(?:/[\w.-]+)+")
+# The lookbehinds make each scan linear: a match may only start where a word or path starts (a
+# long run of letters with no "/" or "(" after it would otherwise be retried from every position).
+_PATHLIKE = re.compile(r"(?<![\w.-])[\w.-]+(?:/[\w.-]+)+")
+_CALLED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\(")
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 STOPWORDS = frozenset(
     "a an and are as at be by do does for from has have if in into is it its make not of on or so "
@@ -98,7 +101,7 @@ def _named_identifiers(task: str) -> set[str]:
     """Identifiers the task spells as code: snake_case, CamelCase, ``quoted`` or called()."""
     named = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)`", task))
     named |= {w for w in _WORD.findall(task) if "_" in w.strip("_") or re.search(r"[a-z][A-Z]", w)}
-    named |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\(", task))
+    named |= set(_CALLED.findall(task))
     return {n.rsplit(".", 1)[-1] for n in named}
 
 
