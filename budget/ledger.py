@@ -10,12 +10,16 @@ joins it without a savepoint: if it fails, the caller's whole transaction rolls 
 of a ledger write.
 
 Lock order. Every write takes its rows in one order: the caller's own row that owns the
-reservation (an execution), the reservation, the period, then the per-model and per-day usage
-rows. A caller that changes such a row in the same transaction as a ledger write (the pipeline
+reservation (an execution), the reservation, the model's usage row, the period, then the day's
+usage row. A caller that changes such a row in the same transaction as a ledger write (the pipeline
 recording a charge, the reaper abandoning an execution) changes or locks it *before* calling the
 ledger; two writers taking them the other way round could deadlock on PostgreSQL. (SQLite has no
-row locks: its IMMEDIATE transactions serialise every writer.) Usage rows are only written while
-the period row is locked, so creating a period's first usage row cannot race with another.
+row locks: its IMMEDIATE transactions serialise every writer.)
+
+Every ledger write takes the period's row and keeps it until its commit, so the others queue
+there: a charge takes the model's usage row before it (only charges write that row, so no other
+path is affected) to keep the period locked one statement shorter. The day's row comes after the
+period: an execution's start and end count themselves on it after the period's counters.
 """
 
 from __future__ import annotations
@@ -128,10 +132,10 @@ def charge(
             status, held = reservation_row.select_for_update().values_list("status", "held_nanos").get()
             from_held = min(cost_nanos, held) if status == Reservation.Status.OPEN else 0
             reservation_row.update(held_nanos=F("held_nanos") - from_held, **charged)
+        _add_model_usage(period, model_name, provider, usage, cost_nanos)
         Period.objects.filter(pk=period.pk).update(
             spent_nanos=F("spent_nanos") + cost_nanos, reserved_nanos=F("reserved_nanos") - from_held
         )
-        _add_model_usage(period, model_name, provider, usage, cost_nanos)
         _add_daily(period, now, cost_nanos=cost_nanos, calls=1)
         milestones = _record_milestones(period, candidates, now) if candidates else []
     if from_held < cost_nanos:
@@ -159,18 +163,19 @@ def release(reservation: Reservation, *, now: dt.datetime | None = None, expired
     """
     now = now or timezone.now()
     status = Reservation.Status.EXPIRED if expired else Reservation.Status.RELEASED
+    closing = {"status": status, "held_nanos": 0, "closed_at": now}
     with transaction.atomic(savepoint=False):
-        row = (
-            Reservation.objects.select_for_update()
-            .filter(pk=reservation.pk, status=Reservation.Status.OPEN)
-            .values_list("period_id", "held_nanos")
-            .first()
-        )
-        if row is None:
-            return None
-        period_id, held = row
-        Reservation.objects.filter(pk=reservation.pk).update(status=status, held_nanos=0, closed_at=now)
-        Period.objects.filter(pk=period_id).update(reserved_nanos=F("reserved_nanos") - held)
+        # The usual case, one statement: the reservation is open and holds what this instance says
+        # (``charge`` keeps it up to date). The row count decides.
+        held = reservation.held_nanos
+        open_row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
+        if not open_row.filter(held_nanos=held).update(**closing):
+            # Closed already, or this instance is out of date: read what it holds under its lock.
+            held = open_row.select_for_update().values_list("held_nanos", flat=True).first()
+            if held is None:
+                return None
+            open_row.update(**closing)
+        Period.objects.filter(pk=reservation.period_id).update(reserved_nanos=F("reserved_nanos") - held)
     reservation.status, reservation.held_nanos, reservation.closed_at = status, 0, now
     return held
 
@@ -291,5 +296,14 @@ def _add_daily(period: Period, now: dt.datetime, **increments: int) -> None:
 def _add_model_usage(period: Period, model_name: str, provider: str, usage: Usage, cost: int) -> None:
     increments = {"calls": 1, "cost_nanos": cost, **usage.as_dict()}
     added = {name: F(name) + amount for name, amount in increments.items() if amount}
-    if not ModelUsage.objects.filter(period=period, model_name=model_name).update(**added):
-        ModelUsage.objects.create(period=period, model_name=model_name, provider=provider, **increments)
+    row = ModelUsage.objects.filter(period=period, model_name=model_name)
+    if row.update(**added):
+        return
+    # The model's first charge this period. Its row is written before the period's is locked, so
+    # two first charges can both get here: the second insert fails on the unique constraint, in a
+    # savepoint of its own, and adds to the row the first one created.
+    try:
+        with transaction.atomic():
+            ModelUsage.objects.create(period=period, model_name=model_name, provider=provider, **increments)
+    except IntegrityError:
+        row.update(**added)

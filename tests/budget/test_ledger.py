@@ -51,6 +51,19 @@ def test_reserve_charge_release_moves_money_exactly():
     assert (usage.calls, usage.cost_nanos, usage.input_tokens) == (2, to_nanos("0.035"), 20)
 
 
+def test_release_of_an_out_of_date_instance_returns_what_the_row_holds():
+    reservation = ledger.reserve(to_nanos("0.05"), label="exec 1")
+    elsewhere = Reservation.objects.get(pk=reservation.pk)  # as another process loads it
+    charge(elsewhere, "0.03")
+    assert reservation.held_nanos == to_nanos("0.05")  # this instance did not see the charge
+
+    assert ledger.release(reservation) == to_nanos("0.02")
+    assert ledger.release(elsewhere) is None
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (to_nanos("0.03"), 0)
+    assert Reservation.objects.get(pk=reservation.pk).held_nanos == 0
+
+
 def test_reserve_refuses_what_does_not_fit_and_writes_nothing():
     ledger.reserve(14 * DOLLAR)
     with pytest.raises(ledger.BudgetExhausted, match="Budget exhausted"):

@@ -99,7 +99,7 @@ def test_concurrent_reserve_charge_release_never_overspends():
 
 @pytest.mark.postgres
 def test_a_charge_racing_an_execution_start_waits_instead_of_deadlocking():
-    """Every ledger write takes the period row before the per-model and per-day rows.
+    """Every ledger write takes the period row before the day's usage row.
 
     An execution starts in one transaction: its reservation locks the period row, and counting it
     then updates the day's row. A charge of another execution arriving in between must wait for
@@ -147,6 +147,54 @@ def test_a_charge_racing_an_execution_start_waits_instead_of_deadlocking():
     assert (period.spent_nanos, period.reserved_nanos) == (3, to_nanos("1.50") - 3)
     assert period.executions_count == 1
     assert period.daily_usage.get().calls == 2
+
+
+@pytest.mark.postgres
+def test_two_first_charges_of_a_model_add_up_in_one_usage_row():
+    """A model's usage row is written before the period is locked, so the first two charges of a
+    model in a period can both find no row and both insert one. The second insert waits for the
+    first, fails on the unique constraint, and adds to the row the first one created."""
+    usage = Usage(input_tokens=10, output_tokens=5)
+    first, second = (
+        ledger.reserve(to_nanos("1"), label="first"),
+        ledger.reserve(to_nanos("1"), label="second"),
+    )
+    row_inserted, go_on, errors = threading.Event(), threading.Event(), []
+
+    def charge_first():
+        try:
+            with transaction.atomic():  # as executions.pipeline records a call with its charge
+                ledger.charge(first, 3, model_name="claude-haiku-4-5", provider="anthropic", usage=usage)
+                row_inserted.set()
+                go_on.wait(timeout=10)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def charge_second():
+        try:
+            ledger.charge(second, 4, model_name="claude-haiku-4-5", provider="anthropic", usage=usage)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    one = threading.Thread(target=charge_first)
+    one.start()
+    assert row_inserted.wait(timeout=10)
+    two = threading.Thread(target=charge_second)
+    two.start()
+    waiting_on_a_lock(timeout=10)  # the second insert waits on the first's uncommitted row
+    go_on.set()
+    one.join(timeout=30)
+    two.join(timeout=30)
+    assert not errors, errors
+
+    period = current_period()
+    row = period.model_usage.get(model_name="claude-haiku-4-5")
+    assert (row.calls, row.cost_nanos, row.input_tokens, row.output_tokens) == (2, 7, 20, 10)
+    assert (period.spent_nanos, period.reserved_nanos) == (7, to_nanos("2") - 7)
 
 
 def waiting_on_a_lock(timeout):
