@@ -8,7 +8,9 @@ give it a name of its own when others share the server), migrates it, then runs 
 processes, each with its own connection, doing reserve → charge → charge → release cycles against
 one period for the same measured seconds (all start together, once every worker has set up Django).
 The limit ($1,000, or BENCH_LIMIT) leaves room for the whole run; set a small BENCH_LIMIT to add
-refusals to the load. Prints cycles per second and the overspend, which must be $0.
+refusals to the load. Prints cycles per second and the overspend, which must be $0. ``--floor`` runs the same cycle
+with only the statements that move the money, to tell what the ledger costs from what the ORM and
+the machine allow.
 
 It also prints where each cycle's CPU goes, to tell the ledger's limits from the machine's: the
 workers' own (Python and the driver) and their PostgreSQL backends' (read from /proc when the server
@@ -113,6 +115,57 @@ def worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Bar
     results.put(measured(cycle, seconds, start))
 
 
+def floor_worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Barrier) -> None:
+    """The same cycle, in the same four transactions, with only the statements that move the money:
+    no usage rows and no milestone check. No ledger can do less and keep its guarantees, so this is
+    what the ORM allows on this machine (``--floor``)."""
+    setup_django(url)
+    from django.db import transaction
+    from django.db.models import F
+    from django.utils import timezone
+
+    from budget.models import Period, Reservation
+    from budget.money import to_nanos
+    from budget.periods import current_period
+
+    rng = random.Random(seed)
+    worst = to_nanos("0.09")
+    period = current_period()
+    in_period = Period.objects.filter(pk=period.pk)
+
+    def cycle(tally: Tally) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            fits = (
+                in_period.alias(committed=F("spent_nanos") + F("reserved_nanos") + worst)
+                .filter(committed__lte=F("limit_nanos"))
+                .update(reserved_nanos=F("reserved_nanos") + worst)
+            )
+            if not fits:
+                tally.refused += 1
+                return
+            reservation = Reservation.objects.create(
+                period=period, amount_nanos=worst, held_nanos=worst, created_at=now, expires_at=now
+            )
+        held = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
+        charged = 0
+        for share in (0.8, 0.2):
+            cost = rng.randint(1, int(worst * share))
+            with transaction.atomic():
+                held.update(held_nanos=F("held_nanos") - cost, charged_nanos=F("charged_nanos") + cost)
+                in_period.update(
+                    spent_nanos=F("spent_nanos") + cost, reserved_nanos=F("reserved_nanos") - cost
+                )
+            charged += cost
+        with transaction.atomic():
+            held.update(status=Reservation.Status.RELEASED, held_nanos=0, closed_at=now)
+            in_period.update(reserved_nanos=F("reserved_nanos") - (worst - charged))
+        tally.charged += charged
+        tally.cycles += 1
+
+    results.put(measured(cycle, seconds, start))
+
+
 def empty_worker(url: str, seconds: float, seed: int, results: mp.Queue, start: mp.Barrier) -> None:
     """The same cycle's four round trips through Django's connection, doing nothing."""
     setup_django(url)
@@ -164,6 +217,11 @@ def main() -> None:
     parser.add_argument(
         "--database-name", default="bench_ledger", help="the scratch database to create and drop"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="run the cycle with only the statements that move the money (no usage rows, no milestones)",
+    )
     args = parser.parse_args()
     db_name = args.database_name
     if not db_name.replace("_", "").isalnum():
@@ -194,7 +252,7 @@ def main() -> None:
         connections.close_all()
 
         started = time.monotonic()
-        tallies = run_workers(worker, bench_url, args.workers, args.seconds)
+        tallies = run_workers(floor_worker if args.floor else worker, bench_url, args.workers, args.seconds)
         elapsed = time.monotonic() - started
         empty = run_workers(empty_worker, bench_url, args.workers, args.seconds)
 
