@@ -38,3 +38,8 @@ class BatchUndecided(ProviderError):
 class UsageOverrun(ExecutionError):
     """A vendor billed a call for more than the request allowed. It was charged (it is what was
     billed); the execution stops before any further paid call."""
+
+
+class ExecutionAbandoned(ExecutionError):
+    """The reaper closed the execution while a worker still ran it (a call outlasted the reservation
+    timeout). What was billed stays charged; the worker stops and leaves it as the reaper did."""

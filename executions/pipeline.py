@@ -23,7 +23,7 @@ from budget.money import format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
 from executions import analyst, announce, edits, pull_requests, repoindex, repomap, steps
 from executions.coder import Proposal, parse_change
-from executions.errors import ChangeRejected, ProviderError, TaskBusy, UsageOverrun
+from executions.errors import ChangeRejected, ExecutionAbandoned, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways import get_gateway
 from executions.gateways.base import (
     PublishError,
@@ -39,8 +39,16 @@ from notifications import events
 
 log = logging.getLogger(__name__)
 
-# Failures that end an execution as failed (with their message) instead of being raised.
-EXPECTED_FAILURES = (ProviderError, ChangeRejected, PublishError, PricingError, UsageOverrun)
+# Failures that end an execution as failed (with their message) instead of being raised. An
+# abandoned execution is left as the reaper closed it (``_finish_failed`` finds it closed).
+EXPECTED_FAILURES = (
+    ProviderError,
+    ChangeRejected,
+    PublishError,
+    PricingError,
+    UsageOverrun,
+    ExecutionAbandoned,
+)
 
 
 @dataclass(frozen=True)
@@ -352,9 +360,11 @@ def _charge(
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
     with transaction.atomic():
-        Execution.objects.filter(pk=execution.pk).update(
+        live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
             cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
         )
+        if not live:  # the reaper closed it during the call, which was billed all the same
+            Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost)
         call = ModelCall.objects.create(
             batch=answer.batch,
             standard_cost_nanos=standard,
@@ -382,6 +392,8 @@ def _charge(
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     execution.cost_nanos += cost
+    if not live:
+        raise _abandoned(execution)
     if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
         _stop_on_overrun(execution, step, call, charged.over_nanos, now)
     if advance:
@@ -433,11 +445,29 @@ def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
 
 
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
-    """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone)."""
+    """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone).
+    Raises ``ExecutionAbandoned`` if the reaper closed the execution meanwhile: nothing is changed."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    Execution.objects.filter(pk=execution.pk).update(**fields)
+    if not Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(**fields):
+        raise _abandoned(execution)
     for name, value in fields.items():
         setattr(execution, name, value)
+
+
+def _abandoned(execution: Execution) -> ExecutionAbandoned:
+    return ExecutionAbandoned(
+        f"Execution {execution.pk} was abandoned by the reaper while this worker still ran it (a call "
+        f"outlasted RESERVATION_TIMEOUT_SECONDS, {settings.RESERVATION_TIMEOUT_SECONDS} s); what was "
+        "billed stays charged and nothing more is spent"
+    )
+
+
+def _left_abandoned(execution: Execution, exc: ExecutionAbandoned) -> Execution:
+    """The execution as the reaper closed it: its task, reservation and counts are the reaper's."""
+    log.warning("%s", exc)
+    execution.refresh_from_db()
+    execution.task.refresh_from_db()
+    return execution
 
 
 # --- finishing ----------------------------------------------------------------------------------
@@ -445,27 +475,36 @@ def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
 
 def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.datetime | None) -> Execution:
     at = now or timezone.now()
-    with transaction.atomic():
-        _save(
-            execution,
-            now,
-            status=Execution.Status.SUCCEEDED,
-            branch=published.branch,
-            commit_sha=published.commit_sha,
-            pr_number=published.pr_number,
-            pr_url=published.pr_url,
-            finished_at=at,
-            heartbeat_at=at,
+    try:
+        with transaction.atomic():
+            _save(
+                execution,
+                now,
+                status=Execution.Status.SUCCEEDED,
+                branch=published.branch,
+                commit_sha=published.commit_sha,
+                pr_number=published.pr_number,
+                pr_url=published.pr_url,
+                finished_at=at,
+                heartbeat_at=at,
+            )
+            ledger.release(execution.reservation, now=now)
+            ledger.record_execution_finished(
+                execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
+            )
+            pull_requests.record_published(execution, published, now=now)
+            Task.objects.filter(pk=execution.task_id).update(
+                status=Task.Status.DONE, claimed_at=None, updated_at=at
+            )
+            announce.execution_completed(execution)
+    except ExecutionAbandoned as exc:
+        # Published all the same; the task's retry publishes on the same branch (and reuses the PR).
+        log.error(
+            "execution %s published %s after it was abandoned",
+            execution.pk,
+            published.pr_url or published.branch,
         )
-        ledger.release(execution.reservation, now=now)
-        ledger.record_execution_finished(
-            execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
-        )
-        pull_requests.record_published(execution, published, now=now)
-        Task.objects.filter(pk=execution.task_id).update(
-            status=Task.Status.DONE, claimed_at=None, updated_at=at
-        )
-        announce.execution_completed(execution)
+        return _left_abandoned(execution, exc)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
 
@@ -480,13 +519,18 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
         error = f"{reason}; the task will be retried"
     else:
         error = f"{reason}; no attempts left ({task.attempts} of {task.max_attempts}), the task has failed"
-    with transaction.atomic():
-        _save(execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at)
-        ledger.release(execution.reservation, now=now)
-        ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-        outcome = Task.Status.PENDING if retry else Task.Status.FAILED
-        Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
-        announce.execution_failed(execution)
+    try:
+        with transaction.atomic():
+            _save(
+                execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at
+            )
+            ledger.release(execution.reservation, now=now)
+            ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
+            outcome = Task.Status.PENDING if retry else Task.Status.FAILED
+            Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
+            announce.execution_failed(execution)
+    except ExecutionAbandoned as exc:
+        return _left_abandoned(execution, exc)
     task.status, task.claimed_at = outcome, None
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution

@@ -81,6 +81,8 @@ class Command(BaseCommand):
         head = f"Execution {execution.pk} of task {execution.task_id} ({execution.task.title!r}){mode}"
         cost = f"cost {format_usd(execution.cost_nanos)}"
         if execution.status != Execution.Status.SUCCEEDED:
-            raise CommandError(f"{head} failed, {cost}: {execution.error}", returncode=1)
+            raise CommandError(
+                f"{head} {execution.status}, {cost}: {execution.error}", returncode=1
+            )  # failed or abandoned
         where = execution.pr_url or f"branch {execution.branch} (commit {execution.commit_sha[:12]})"
         self.stdout.write(f"{head} succeeded, {cost}: {where}")
