@@ -170,23 +170,25 @@ class _NotClaimed(Exception):
 
 
 def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None) -> Execution:
-    """Claim the task, reserve the worst case and record the execution, all in one transaction.
+    """Reserve the worst case, claim the task and record the execution, all in one transaction.
 
-    The claim is one conditional UPDATE (pending → running): of two processes exactly one wins,
-    and the loser waits for nothing. Claim, reservation and execution commit together, so a crash
-    or a refusal leaves no claimed task without an execution and no reservation without an owner.
+    The claim is one conditional UPDATE (pending → running): of two processes exactly one wins.
+    Reservation, claim and execution commit together, so a crash or a refusal leaves no claimed
+    task without an execution and no reservation without an owner. The period's row is locked
+    before the task's, as every other writer of both does (a pull request's outcome, a finish, the
+    reaper): a start taking the task first could deadlock with a webhook for its old PR.
     """
     at = now or timezone.now()
     try:
         with transaction.atomic():
+            reservation = ledger.reserve(
+                prepared.worst_case_nanos, label=f"task {task.pk}: {task.title}", now=now
+            )
             claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
                 status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
             )
             if not claimed:
-                raise _NotClaimed
-            reservation = ledger.reserve(
-                prepared.worst_case_nanos, label=f"task {task.pk}: {task.title}", now=now
-            )
+                raise _NotClaimed  # rolls the reservation back
             execution = Execution.objects.create(
                 task=task,
                 period=reservation.period,

@@ -102,7 +102,9 @@ def record_published(
         return  # published without a pull request (local git)
     at = now or timezone.now()
     with transaction.atomic():
-        pr, created = PullRequest.objects.select_for_update().get_or_create(
+        # Not locked here: a known one is locked by ``apply``, after the period it counts in (the
+        # order every change of a pull request follows; it may be an earlier period than this one).
+        pr, created = PullRequest.objects.get_or_create(
             repository=repository,
             number=published.pr_number,
             defaults={

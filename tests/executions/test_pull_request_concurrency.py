@@ -1,20 +1,23 @@
-"""Redeliveries and a poll racing each other: the PR is counted once, in one state.
+"""Redeliveries and a poll racing each other: the PR is counted once, in one state. A merge racing
+a start or a retry of its task: one waits for the other, neither deadlocks.
 
 Each thread has its own database connection, as separate web and worker processes would.
 """
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 import time_machine
-from django.db import connections
+from django.db import connection, connections
 
 from budget.models import Period
+from executions.errors import TaskBusy
 from executions.models import PullRequest, Task, WebhookDelivery
 from executions.pipeline import run_execution
 from executions.pull_requests import Observed, apply, handle_webhook
-from executions.services import create_task
+from executions.services import create_task, requeue_task
 from tests.executions.outcomes import OpensPullRequests, pull_request_event
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -82,3 +85,107 @@ def test_many_deliveries_and_polls_of_one_merge_count_it_once(pr):
 
     pr.refresh_from_db()
     assert pr.state == "merged" and counts(pr) == (0, 1, 0)
+
+
+class MergeHoldsThePeriod:
+    """A merge of ``pr`` in another thread, paused just after it locked its period's row."""
+
+    def __init__(self, pr):
+        self.pr, self.period_held, self.go_on = pr, threading.Event(), threading.Event()
+        self.changed, self.errors = None, []
+        self.thread = threading.Thread(target=self.merge)
+
+    def merge(self):
+        try:
+            with connection.execute_wrapper(self.pause_after_the_period_lock):
+                self.changed = apply(self.pr, Observed(state="merged"))
+        except Exception as exc:  # surfaced by the test
+            self.errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def pause_after_the_period_lock(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('SELECT "budget_period"."id"') and "FOR UPDATE" in sql:
+            self.period_held.set()
+            self.go_on.wait(timeout=10)
+        return result
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.period_held.wait(timeout=10), self.errors
+        return self
+
+    def __exit__(self, *exc_info):
+        self.go_on.set()
+        self.thread.join(timeout=30)
+
+
+def run_in_thread(task_id, outcome, errors) -> threading.Thread:
+    def run():
+        try:
+            outcome["execution"] = run_execution(Task.objects.get(pk=task_id), gateway=OpensPullRequests())
+        except TaskBusy as exc:
+            outcome["busy"] = str(exc)
+        except Exception as exc:  # surfaced by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_merge_arriving_while_its_requeued_task_starts_again_waits_instead_of_deadlocking(pr):
+    """A requeued task's old pull request is merged as a worker starts the task again. The merge
+    locks the period, the pull request, then the task; a start takes the period before the task
+    too, so one waits for the other (PostgreSQL would otherwise break a deadlock by failing one:
+    a merge never recorded, or a start that errors)."""
+    requeue_task(pr.task)
+    outcome, errors = {}, []
+    with time_machine.travel(dt.datetime(2026, 11, 15, 12, 5, tzinfo=dt.UTC), tick=True):
+        with MergeHoldsThePeriod(pr) as merge:
+            starting = run_in_thread(pr.task_id, outcome, errors)
+            wait_for_a_lock_waiter()  # the start queues behind the merge's period lock
+        starting.join(timeout=30)
+
+    assert not errors + merge.errors, errors + merge.errors
+    assert merge.changed is True
+    assert "is done, not pending" in outcome["busy"]  # the merge completed the task first
+    assert Task.objects.get(pk=pr.task_id).status == Task.Status.DONE
+    period = Period.objects.get(pk=pr.execution.period_id)
+    assert counts(pr) == (0, 1, 0) and period.reserved_nanos == 0 and period.executions_count == 1
+
+
+def test_a_retry_next_month_reusing_a_pull_request_being_merged_waits_instead_of_deadlocking(pr):
+    """December's retry of a task publishes on its branch, so GitHub hands back November's pull
+    request, just as a merge of it arrives. Recording it locks November's period before the pull
+    request, as the merge does, instead of the pull request first."""
+    requeue_task(pr.task)
+    outcome, errors = {}, []
+    with time_machine.travel(dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC), tick=True):
+        with MergeHoldsThePeriod(pr) as merge:
+            running = run_in_thread(pr.task_id, outcome, errors)
+            wait_for_a_lock_waiter()  # the retry's finish queues behind the merge's lock
+        running.join(timeout=30)
+
+    assert not errors + merge.errors, errors + merge.errors
+    assert outcome["execution"].status == "succeeded" and outcome["execution"].pr_number == pr.number
+    pr.refresh_from_db()
+    assert pr.state == "merged"  # merged is final: the retry's "open" does not undo it
+    assert counts(pr) == (0, 1, 0)  # counted once, in November
+    assert Task.objects.get(pk=pr.task_id).status == Task.Status.DONE
+
+
+def wait_for_a_lock_waiter(timeout=10.0):
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("nothing waited on the merge's lock")
