@@ -458,9 +458,9 @@ def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
 
 def _abandoned(execution: Execution) -> ExecutionAbandoned:
     return ExecutionAbandoned(
-        f"Execution {execution.pk} was abandoned by the reaper while this worker still ran it (a call "
-        f"outlasted RESERVATION_TIMEOUT_SECONDS, {settings.RESERVATION_TIMEOUT_SECONDS} s); what was "
-        "billed stays charged and nothing more is spent"
+        f"Execution {execution.pk} was abandoned by the reaper while this worker still ran it (it made "
+        f"no progress for RESERVATION_TIMEOUT_SECONDS, {settings.RESERVATION_TIMEOUT_SECONDS} s); what "
+        "was billed stays charged and nothing more is spent"
     )
 
 

@@ -80,9 +80,7 @@ class Command(BaseCommand):
         mode = " (simulated)" if execution.simulated else ""
         head = f"Execution {execution.pk} of task {execution.task_id} ({execution.task.title!r}){mode}"
         cost = f"cost {format_usd(execution.cost_nanos)}"
-        if execution.status != Execution.Status.SUCCEEDED:
-            raise CommandError(
-                f"{head} {execution.status}, {cost}: {execution.error}", returncode=1
-            )  # failed or abandoned
+        if execution.status != Execution.Status.SUCCEEDED:  # failed, or abandoned by the reaper
+            raise CommandError(f"{head} {execution.status}, {cost}: {execution.error}", returncode=1)
         where = execution.pr_url or f"branch {execution.branch} (commit {execution.commit_sha[:12]})"
         self.stdout.write(f"{head} succeeded, {cost}: {where}")
