@@ -6,7 +6,6 @@ second. Each thread has its own database connection, as separate workers would.
 
 import random
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -17,6 +16,7 @@ from budget.models import Milestone, Period, Reservation, Threshold
 from budget.money import to_nanos
 from budget.periods import current_period
 from budget.pricing import Usage
+from tests.locks import wait_for_a_lock_waiter
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -137,7 +137,7 @@ def test_a_charge_racing_an_execution_start_waits_instead_of_deadlocking():
     assert period_locked.wait(timeout=10)
     charger = threading.Thread(target=charge_running)
     charger.start()
-    waiting_on_a_lock(timeout=10)  # the charge is blocked by the starting execution
+    wait_for_a_lock_waiter()  # the charge is blocked by the starting execution
     go_on.set()
     starter.join(timeout=30)
     charger.join(timeout=30)
@@ -185,7 +185,7 @@ def test_two_first_charges_of_a_model_add_up_in_one_usage_row():
     assert row_inserted.wait(timeout=10)
     two = threading.Thread(target=charge_second)
     two.start()
-    waiting_on_a_lock(timeout=10)  # the second insert waits on the first's uncommitted row
+    wait_for_a_lock_waiter()  # the second insert waits on the first's uncommitted row
     go_on.set()
     one.join(timeout=30)
     two.join(timeout=30)
@@ -195,16 +195,3 @@ def test_two_first_charges_of_a_model_add_up_in_one_usage_row():
     row = period.model_usage.get(model_name="claude-haiku-4-5")
     assert (row.calls, row.cost_nanos, row.input_tokens, row.output_tokens) == (2, 7, 20, 10)
     assert (period.spent_nanos, period.reserved_nanos) == (7, to_nanos("2") - 7)
-
-
-def waiting_on_a_lock(timeout):
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.01)
-    raise AssertionError("the charge never waited on the starting execution's lock")

@@ -20,6 +20,7 @@ from executions.providers.simulated import SimulatedProvider, simulated_provider
 from executions.reaper import abandon_stalled_executions
 from executions.services import create_task
 from tests.executions.conftest import assert_ledger_consistent
+from tests.locks import lock_waiters
 
 TIMEOUT = dt.timedelta(minutes=30)  # RESERVATION_TIMEOUT_SECONDS's default
 
@@ -30,14 +31,6 @@ class SlowAnalyst(SimulatedProvider):
     def complete(self, request):
         time.sleep(0.3)
         return super().complete(request)
-
-
-def lock_waiters() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 @pytest.mark.postgres

@@ -6,7 +6,6 @@ Each thread has its own database connection, as separate web and worker processe
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 import time_machine
@@ -19,6 +18,7 @@ from executions.pipeline import run_execution
 from executions.pull_requests import Observed, apply, handle_webhook
 from executions.services import create_task, requeue_task
 from tests.executions.outcomes import OpensPullRequests, pull_request_event
+from tests.locks import wait_for_a_lock_waiter
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -176,16 +176,3 @@ def test_a_retry_next_month_reusing_a_pull_request_being_merged_waits_instead_of
     assert pr.state == "merged"  # merged is final: the retry's "open" does not undo it
     assert counts(pr) == (0, 1, 0)  # counted once, in November
     assert Task.objects.get(pk=pr.task_id).status == Task.Status.DONE
-
-
-def wait_for_a_lock_waiter(timeout=10.0):
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.01)
-    raise AssertionError("nothing waited on the merge's lock")
