@@ -77,10 +77,8 @@ def list_vendor_models(vendor: str) -> dict[str, dt.date | None]:
             # Anthropic publishes a retirement date (``retires_at``) on some models; most have none.
             return {m.id: _date(getattr(m, "retires_at", None)) for m in client.models.list()}
     except (openai.APIError, anthropic.APIError) as exc:
-        message = describe_failure(name, exc, retries=retries, timeout=LIST_TIMEOUT_SECONDS)
-        raise VendorUnavailable(
-            f"{message.replace(key, '[redacted]')}: {name}'s models were not checked"
-        ) from None
+        message = describe_failure(name, exc, retries=retries, timeout=LIST_TIMEOUT_SECONDS, api_key=key)
+        raise VendorUnavailable(f"{message}: {name}'s models were not checked") from None
 
 
 def _date(value) -> dt.date | None:

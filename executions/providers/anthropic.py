@@ -62,9 +62,10 @@ class AnthropicProvider:
 
     def _error(self, exc: anthropic.APIError, *, retries: int | None = None) -> ProviderError:
         retries = self.max_retries if retries is None else retries
-        reason = describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout)
         error = BatchRefused if is_refusal(exc) else ProviderError
-        return error(reason.replace(self.api_key, "[redacted]"))
+        return error(
+            describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout, api_key=self.api_key)
+        )
 
     # --- Message Batches (batch mode: executions/batches.py) --------------------------------------
 

@@ -116,8 +116,14 @@ class Providers:
         return self.analysis.simulated or self.codegen.simulated
 
 
-def describe_failure(vendor: str, exc: Exception, *, retries: int, timeout: float) -> str:
-    """One line for an SDK error that survived the SDK's retries (both SDKs share these shapes)."""
+def describe_failure(vendor: str, exc: Exception, *, retries: int, timeout: float, api_key: str) -> str:
+    """One line for an SDK error that survived the SDK's retries (both SDKs share these shapes),
+    with ``api_key`` masked wherever the vendor's text quotes it."""
+    message = _describe(vendor, exc, retries=retries, timeout=timeout)
+    return message.replace(api_key, "[redacted]") if api_key else message
+
+
+def _describe(vendor: str, exc: Exception, *, retries: int, timeout: float) -> str:
     status = getattr(exc, "status_code", None)
     after = f"after {retries} retr{'y' if retries == 1 else 'ies'}"
     kind = type(exc).__name__

@@ -60,9 +60,10 @@ class OpenAIProvider:
 
     def _error(self, exc: openai.APIError, *, retries: int | None = None) -> ProviderError:
         retries = self.max_retries if retries is None else retries
-        message = describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout)
         error = BatchRefused if is_refusal(exc) else ProviderError
-        return error(message.replace(self.api_key, "[redacted]"))
+        return error(
+            describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout, api_key=self.api_key)
+        )
 
     # --- Batch API (batch mode: executions/batches.py) -------------------------------------------
 

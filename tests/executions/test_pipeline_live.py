@@ -263,6 +263,16 @@ def test_a_rejected_key_never_appears_in_the_error(live, settings):
     assert ANTHROPIC_KEY not in execution.error and OPENAI_KEY not in execution.error
 
 
+def test_a_vendor_message_quoting_the_key_is_masked(live):
+    _, openai_fake = live
+    openai_fake.fail(400, message=f"Incorrect API key provided: {OPENAI_KEY}.")
+
+    execution = run_execution(new_task())
+
+    assert "Incorrect API key provided: [redacted]" in execution.error
+    assert OPENAI_KEY not in execution.error
+
+
 def test_a_retired_model_is_replaced_by_its_successor_said_once(live):
     anthropic_fake, _ = live
     december = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
