@@ -82,7 +82,8 @@ def main() -> int:
         setup_django(str(scratch / "cache"))
         from django.conf import settings
 
-        from executions import analyst, repoindex, repomap, steps
+        from executions import analyst, steps
+        from executions.context import repoindex, repomap
         from executions.gateways.local_git import LocalGitGateway
 
         repo = make_repository(options.source, scratch)

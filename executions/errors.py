@@ -24,7 +24,7 @@ class ProviderError(ExecutionError):
 
 
 class ChangeRejected(ExecutionError):
-    """The generated change is not one the product may publish (see ``executions.validation``)."""
+    """The generated change is not one the product may publish (see ``executions.changes.validation``)."""
 
 
 class BatchRefused(ProviderError):

@@ -23,10 +23,10 @@ from budget.pricing import PricingError
 from executions.batches import run_batches_pass
 from executions.errors import ExecutionError
 from executions.gateways.base import PublishError
+from executions.github.pull_requests import NotConfigured, sync_open_pull_requests
 from executions.model_check import check_models
 from executions.models import StepConfig, Task
 from executions.pipeline import run_execution
-from executions.pull_requests import NotConfigured, sync_open_pull_requests
 from executions.reaper import abandon_stalled_executions
 from executions.recap import send_recap
 from notifications import events

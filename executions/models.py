@@ -258,7 +258,7 @@ class Batch(models.Model):
 
 
 class PullRequest(models.Model):
-    """A pull request an execution opened, and what became of it (``executions.pull_requests``).
+    """A pull request an execution opened, and what became of it (``executions.github.pull_requests``).
 
     It counts in the budget period of the execution that opened it (the money that paid for it),
     whichever execution later updates it.

@@ -21,8 +21,10 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import analyst, announce, edits, pull_requests, repoindex, repomap, steps
-from executions.coder import Proposal, parse_change
+from executions import analyst, announce, steps
+from executions.changes import edits
+from executions.changes.coder import Proposal, parse_change
+from executions.context import repoindex, repomap
 from executions.errors import ChangeRejected, ExecutionAbandoned, ProviderError, TaskBusy, UsageOverrun
 from executions.gateways import get_gateway
 from executions.gateways.base import (
@@ -31,6 +33,7 @@ from executions.gateways.base import (
     RepositoryGateway,
     Snapshot,
 )
+from executions.github import pull_requests
 from executions.models import Batch, Execution, ModelCall, Task
 from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode

@@ -12,8 +12,8 @@ from django.db.models import F, Sum
 
 from budget.models import Period
 from budget.money import dollars_str
+from executions.github.pull_requests import merged_in_period
 from executions.models import Execution, ModelCall
-from executions.pull_requests import merged_in_period
 from notifications import recap
 
 TOP_EXECUTIONS = 5

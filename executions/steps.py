@@ -15,12 +15,13 @@ from django.conf import settings
 from budget import catalog
 from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
-from executions import analyst, coder
+from executions import analyst
+from executions.changes import coder
+from executions.changes.validation import MAX_PATH_BYTES
+from executions.context.repomap import FILE_BLOCK_OVERHEAD, TaskContext, file_block
 from executions.errors import ConfigurationError
 from executions.models import ModelCall, StepConfig, Task
 from executions.providers.base import CompletionRequest
-from executions.repomap import FILE_BLOCK_OVERHEAD, TaskContext, file_block
-from executions.validation import MAX_PATH_BYTES
 from notifications import events
 
 ANALYSIS = ModelCall.Step.ANALYSIS
@@ -35,7 +36,7 @@ TEMPERATURE = {ANALYSIS: 0.2, CODEGEN: 0.0}
 # analyst's own token count would not (its tokens may be longer than the coder's).
 PLAN_BYTES_PER_TOKEN = 8
 
-# The prompts sit beside the parsers of their answers: ``executions.analyst`` and ``executions.coder``.
+# The prompts sit beside the parsers of their answers: ``executions.analyst`` and ``executions.changes.coder``.
 ANALYSIS_INSTRUCTIONS = analyst.INSTRUCTIONS
 CODEGEN_INSTRUCTIONS = coder.INSTRUCTIONS
 CHANGE_SCHEMA = coder.CHANGE_SCHEMA

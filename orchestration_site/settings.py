@@ -324,7 +324,7 @@ if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:
         f"({RESERVATION_TIMEOUT_SECONDS}), or the reaper could abandon an execution a worker still runs."
     )
 
-# --- GitHub publishing (executions/gateways/github.py) ---------------------------------------
+# --- GitHub publishing (executions/github/gateway.py) ---------------------------------------
 # Retries of 5xx and rate-limit 403s (PyGithub's GithubRetry); a rate limit resetting later than
 # GITHUB_MAX_RATE_LIMIT_WAIT seconds fails the execution with the reset time instead of sleeping.
 GITHUB_RETRIES = env.int("GITHUB_RETRIES", default=3)
@@ -333,7 +333,7 @@ GITHUB_MAX_RATE_LIMIT_WAIT = env.int("GITHUB_MAX_RATE_LIMIT_WAIT", default=60)
 GITHUB_TIMEOUT = env.int("GITHUB_TIMEOUT", default=30)
 GITHUB_PR_LABEL = env.str("GITHUB_PR_LABEL", default="ai-generated")
 
-# --- Pull request outcomes (executions/pull_requests.py, executions/webhooks.py) ---------------
+# --- Pull request outcomes (executions/github/pull_requests.py, executions/github/webhooks.py) ---------------
 # POST /webhooks/github/ answers only when GITHUB_WEBHOOK_SECRET is set (the secret you enter on
 # GitHub's webhook page); a body over GITHUB_WEBHOOK_MAX_BYTES is refused unread (413). Without
 # webhooks, the ``sync-pull-requests`` schedule polls open PRs every SYNC_PRS_MINUTES.

@@ -5,7 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from budget import api as usage_api
 from executions import api as executions_api
-from executions.webhooks import github_webhook
+from executions.github.webhooks import github_webhook
 from orchestration_site.dashboard import dashboard
 
 router = DefaultRouter(trailing_slash=True)

@@ -18,7 +18,7 @@ def get_gateway() -> RepositoryGateway:
     if settings.GITHUB_REPOSITORY and (settings.GITHUB_TOKEN or settings.GITHUB_APP_ID):
         # Imported here: PyGithub and its crypto stack take ~0.2 s to import, and only deployments
         # that publish to GitHub need them.
-        from executions.gateways.github import GitHubGateway
+        from executions.github.gateway import GitHubGateway
 
         return GitHubGateway.from_settings()
     return LocalGitGateway.from_settings()

@@ -1,5 +1,5 @@
 """The repository gateway's interface: the target repository's base commit and its files (what
-the models are shown, see ``executions.repomap``), and where a generated change is published; with
+the models are shown, see ``executions.context.repomap``), and where a generated change is published; with
 the helpers both gateways share (branch name, file listing, commit message).
 ``executions.gateways.get_gateway()`` picks the implementation.
 """
@@ -24,7 +24,7 @@ class PublishError(Exception):
 @dataclass(frozen=True)
 class FileChange:
     """One file's new state: its whole new content, or deleted. ``added``/``removed`` count the
-    lines that differ from the base commit (``executions.edits`` fills them in)."""
+    lines that differ from the base commit (``executions.changes.edits`` fills them in)."""
 
     path: str
     content: str
@@ -35,7 +35,7 @@ class FileChange:
 
 @dataclass(frozen=True)
 class Change:
-    """A change applied to the base commit's files (see ``executions.edits``), ready to publish.
+    """A change applied to the base commit's files (see ``executions.changes.edits``), ready to publish.
 
     ``base_sha``: the commit the change was made against; publishers build on it when it is set,
     so a file written in full never undoes a commit that landed after the snapshot was read."""
@@ -64,7 +64,7 @@ class Change:
 @dataclass(frozen=True)
 class Snapshot:
     """The repository's base commit. Its files: ``gateway.list_files(commit_sha)`` and
-    ``gateway.read_files(commit_sha, paths)``; ``executions.repomap`` turns them into what the
+    ``gateway.read_files(commit_sha, paths)``; ``executions.context.repomap`` turns them into what the
     models see, once per commit."""
 
     name: str

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from executions.changes.validation import unsafe_path_reason
 from executions.gateways.base import (
     Change,
     PublishError,
@@ -28,7 +29,6 @@ from executions.gateways.base import (
     branch_name,
     commit_message,
 )
-from executions.validation import unsafe_path_reason
 
 if TYPE_CHECKING:
     from executions.models import Execution

@@ -19,9 +19,9 @@ from budget.outcomes import cost_per_merged_pr_nanos
 from budget.periods import current_period
 from budget.pricing import Usage
 from executions.gateways.base import PublishResult
+from executions.github.pull_requests import record_published
 from executions.models import ModelCall, PullRequest
 from executions.pipeline import run_execution
-from executions.pull_requests import record_published
 from executions.recap import period_facts, send_recap
 from executions.services import create_task
 from notifications import render

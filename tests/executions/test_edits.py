@@ -4,8 +4,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from executions.coder import Edit, Proposal, ProposedFile
-from executions.edits import apply, apply_edit, line_counts, unified_diff
+from executions.changes.coder import Edit, Proposal, ProposedFile
+from executions.changes.edits import apply, apply_edit, line_counts, unified_diff
 from executions.errors import ChangeRejected
 
 VIEWS = """\

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError
-from executions.gateways.github import GitHubGateway
+from executions.github.gateway import GitHubGateway
 from tests.fakes.github import SEED_FILES, make_execution, serving_github
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from executions.gateways.base import PublishError, branch_name
-from executions.gateways.github import GitHubGateway
+from executions.github.gateway import GitHubGateway
 from tests.fakes.github import make_execution, rate_limited, serving_github
 
 pytestmark = pytest.mark.django_db

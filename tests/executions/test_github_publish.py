@@ -3,7 +3,7 @@
 import pytest
 
 from executions.gateways import get_gateway
-from executions.gateways.github import GitHubGateway
+from executions.github.gateway import GitHubGateway
 from executions.pr_body import pr_body_for
 from tests.fakes.github import GOOD_TOKEN, SEED_FILES, make_execution, serving_github
 

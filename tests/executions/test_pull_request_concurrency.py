@@ -13,9 +13,9 @@ from django.db import connection, connections
 
 from budget.models import Period
 from executions.errors import TaskBusy
+from executions.github.pull_requests import Observed, apply, handle_webhook
 from executions.models import PullRequest, Task, WebhookDelivery
 from executions.pipeline import run_execution
-from executions.pull_requests import Observed, apply, handle_webhook
 from executions.services import create_task, requeue_task
 from tests.executions.outcomes import OpensPullRequests, pull_request_event
 from tests.locks import wait_for_a_lock_waiter

@@ -7,7 +7,7 @@ from pathlib import Path
 import django
 import pytest
 
-from executions import repoindex, repomap
+from executions.context import repoindex, repomap
 from executions.gateways.local_git import LocalGitGateway
 
 

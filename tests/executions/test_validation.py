@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executions.coder import Edit, parse_change
+from executions.changes.coder import Edit, parse_change
+from executions.changes.validation import MAX_FILE_BYTES, unsafe_path_reason
 from executions.errors import ChangeRejected
-from executions.validation import MAX_FILE_BYTES, unsafe_path_reason
 
 
 def answer(*files, summary="A change."):

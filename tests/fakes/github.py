@@ -659,7 +659,7 @@ def make_execution(
     from budget import ledger
     from budget.periods import current_period
     from budget.pricing import Usage, cost_nanos, price_for
-    from executions.edits import line_counts
+    from executions.changes.edits import line_counts
     from executions.gateways.base import Change, FileChange
     from executions.models import Execution, ModelCall, Task
 

@@ -7,7 +7,7 @@ SYNC_PRS_MINUTES). Exit codes: 0 done, 1 a pull request could not be read, 2 Git
 from django.core.management.base import BaseCommand, CommandError
 
 from executions.gateways.base import PublishError
-from executions.pull_requests import NotConfigured, sync_open_pull_requests
+from executions.github.pull_requests import NotConfigured, sync_open_pull_requests
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """Validating a generated change before anything is published.
 
-``executions.coder`` reads the coder's answer with these rules and ``executions.edits`` checks the
+``executions.changes.coder`` reads the coder's answer with these rules and ``executions.changes.edits`` checks the
 files it produced with them again: 1–20 files, each path relative, normalised, inside the
 repository, not ``.git`` or ``.gitmodules`` in any spelling, not (unless ``ALLOW_WORKFLOW_CHANGES``) what runs in CI under ``.github/`` (workflows and
 actions), and each content free of NUL bytes and at most 200 KB of UTF-8. Anything else raises

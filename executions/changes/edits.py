@@ -19,10 +19,10 @@ import difflib
 import json
 import os
 
-from executions.coder import Proposal, ProposedFile
+from executions.changes.coder import Proposal, ProposedFile
+from executions.changes.validation import check_content
 from executions.errors import ChangeRejected
 from executions.gateways.base import Change, FileChange
-from executions.validation import check_content
 
 MAX_DIFF_CHARS = 200_000
 

@@ -323,7 +323,7 @@ class GitHubGateway:
 
         self._best_effort(f"labelling pull request #{pull.number}", label)
 
-    # --- what became of a pull request (executions.pull_requests) ---------------------------------
+    # --- what became of a pull request (executions.github.pull_requests) ---------------------------------
 
     def pull_request(self, number: int, *, etag: str = "") -> PullSnapshot | None:
         """The pull request's state and head now; None when it is unchanged since ``etag``.

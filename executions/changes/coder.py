@@ -3,9 +3,9 @@
 The coder sees the plan and the current content of the files the plan named, and answers with
 ``{"summary", "changes": [{"path", "action", "content", "edits": [{"search", "replace"}]}]}``:
 ``create`` and ``rewrite`` carry the whole file in ``content``; ``edit`` carries search/replace
-pairs applied to the base content (``executions.edits``); ``delete`` carries neither. The schema is
+pairs applied to the base content (``executions.changes.edits``); ``delete`` carries neither. The schema is
 strict (every key present), so unused keys come back empty. ``parse_change`` checks the shape and
-the paths; applying is ``executions.edits``' job.
+the paths; applying is ``executions.changes.edits``' job.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from executions.changes.validation import MAX_FILES, check_content, check_distinct, check_path
 from executions.errors import ChangeRejected
 from executions.providers.base import storable
-from executions.validation import MAX_FILES, check_content, check_distinct, check_path
 
 ACTIONS = ("create", "rewrite", "edit", "delete")
 MAX_EDITS = 50  # per file

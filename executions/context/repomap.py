@@ -4,7 +4,7 @@
 against each file's path and symbol names; a file defining an identifier the task names, or a path
 it names, comes first), renders the map within ``CONTEXT_MAP_TOKENS`` and picks the whole content
 of the best-ranked files within ``CONTEXT_FILE_BYTES``. ``overview`` is the commit-stable part of
-both prompts. See docs/context.md; the index itself is ``executions.repoindex``.
+both prompts. See docs/context.md; the index itself is ``executions.context.repoindex``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import bm25s
 
-from executions.repoindex import RepoIndex
+from executions.context.repoindex import RepoIndex
 
 if TYPE_CHECKING:
     from executions.gateways.base import RepositoryGateway, Snapshot

@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from executions.pull_requests import WebhookPayloadError, handle_webhook
+from executions.github.pull_requests import WebhookPayloadError, handle_webhook
 
 log = logging.getLogger(__name__)
 
