@@ -132,3 +132,13 @@ def model_retiring(model: LanguageModel, *, on: dt.date) -> Event | None:
             "days_left": (model.retires_on - on).days if model.retires_on else None,
         },
     )
+
+
+def usage_mismatch(vendor: str, day: dt.date, differences: list[dict]) -> Event | None:
+    """A closed UTC day on which ``vendor``'s usage report and the ledger's calls differ past the
+    tolerance (``budget.reconciliation``): said once per (vendor, day)."""
+    return emit(
+        Kind.USAGE_MISMATCH,
+        key=f"usage-mismatch:{vendor}:{day.isoformat()}",
+        payload={"vendor": vendor, "day": day.isoformat(), "differences": differences},
+    )
