@@ -29,6 +29,11 @@ class MilestoneSerializer(serializers.Serializer):
     prs = serializers.IntegerField(help_text="Pull requests opened in the period by then.")
 
 
+class InBatchesSerializer(serializers.Serializer):
+    executions = serializers.IntegerField(help_text="Executions waiting in vendor batches (batch mode).")
+    held = money("What their reservations still hold.")
+
+
 class ExecutionCostSerializer(serializers.Serializer):
     executions = serializers.IntegerField(help_text="Finished executions measured (at most COSTS_WINDOW).")
     mean = money("What one of them was charged on average, to the nearest nanodollar.")
@@ -114,6 +119,7 @@ class UsageCurrentSerializer(serializers.Serializer):
     even_spend = money("What an evenly spent budget would have spent by now.")
     projected_spend = money("Month-end spend at the pace so far (capped at the limit).")
     exhausted = serializers.BooleanField(help_text="True once the next execution no longer fitted.")
+    in_batches = InBatchesSerializer(help_text="Executions waiting in vendor batches, and what they hold.")
     warnings = serializers.ListField(
         child=serializers.CharField(),
         help_text="One line per call a vendor billed past what the request allowed (the call, its usage).",
