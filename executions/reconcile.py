@@ -26,7 +26,7 @@ from budget.periods import next_month
 from budget.pricing import Usage
 from budget.reconciliation import FAILED, OFF, Counted, Difference, VendorOutcome
 from executions.models import ModelCall
-from executions.providers.usage_reports import UsageReport, UsageReportError, masked, usage_reports
+from executions.providers.usage_reports import UsageReportError, usage_reports
 from notifications import events
 
 # A day is closed (its report final, a difference announced) this long after it ends in UTC.
@@ -58,18 +58,13 @@ def month_days(month: dt.date, *, today: dt.date) -> tuple[dt.date, dt.date]:
     return month, min(next_month(month), today + dt.timedelta(days=1))
 
 
-def reconcile_usage(
-    *,
-    month: dt.date | None = None,
-    now: dt.datetime | None = None,
-    reports: dict[str, UsageReport | None] | None = None,
-) -> Outcome:
+def reconcile_usage(*, month: dt.date | None = None, now: dt.datetime | None = None) -> Outcome:
     """Compare ``month`` (the current UTC month by default) with both vendors' reports, store the
-    outcome and announce what differs; ``reports`` replaces the configured ones (tests)."""
+    outcome and announce what differs."""
     now = now or timezone.now()
     today = now.astimezone(dt.UTC).date()
     month = (month or today).replace(day=1)
-    reports = usage_reports() if reports is None else reports
+    reports = usage_reports()
     if not any(reports.values()):
         return Outcome(lines=[OFF_LINE])
     first, end = month_days(month, today=today)
@@ -86,7 +81,7 @@ def reconcile_usage(
         try:
             reported = report.fetch(first, end)
         except UsageReportError as exc:
-            vendors[vendor] = VendorOutcome(FAILED, masked(str(exc), report.admin_key))
+            vendors[vendor] = VendorOutcome(FAILED, str(exc))  # keys masked where it was raised
             outcome.exit_code = max(outcome.exit_code, 2 if exc.configuration else 1)
             continue
         found = reconciliation.compare(

@@ -38,8 +38,11 @@ def emit(kind: str, *, key: str, payload: dict) -> Event | None:
 
 
 def budget_snapshot(period: Period) -> dict:
-    """The period's figures now (``PeriodSummary.as_json()``): spend, limit, counts, per model."""
-    return period_summary(period).as_json()
+    """The period's figures now (``PeriodSummary.as_json()``): spend, limit, counts, per model.
+    The last usage reconciliation (a month of per-day differences) is not a fact of the event."""
+    snapshot = period_summary(period).as_json()
+    snapshot.pop("reconciliation", None)
+    return snapshot
 
 
 def execution_event(kind: str, *, execution: dict, period: Period) -> Event | None:

@@ -107,6 +107,8 @@ def test_the_measured_mean_is_the_months_spend_over_its_executions(live, django_
 
         data = costs_json()
         text = costs_text()
+        status = StringIO()
+        call_command("budget", "status", stdout=status)
         period = Period.objects.get()
         following = run_execution(next_pending_task())
 
@@ -155,6 +157,11 @@ def test_the_measured_mean_is_the_months_spend_over_its_executions(live, django_
     assert f"reserves {format_usd(following.reserved_nanos)}" in text
     assert "Measured: the last 3 finished executions this month" in text
     assert "11,436 / 12,507" in text
+    mean, p90 = (to_nanos(measured["per_execution"][k]) for k in ("mean", "p90"))
+    assert (
+        f"Measured    {format_usd(mean)} per execution, p90 {format_usd(p90)} "
+        "(the last 3 finished executions this month)"
+    ) in status.getvalue()
 
 
 def test_with_no_execution_yet_it_says_so_and_shows_the_seed_profile(pinned_clock):

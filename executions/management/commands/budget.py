@@ -19,7 +19,6 @@ from budget.periods import LimitError, current_period
 from budget.pricing import PricingError
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
-from budget.stats import Spread
 from executions.costs import MeasuredProfile, NextExecution, measured_profile, next_execution
 
 BAR_WIDTH = 20
@@ -108,8 +107,10 @@ class Command(BaseCommand):
             + (f"  ·  {format_usd(per_merged)} per merged PR" if per_merged is not None else "")
         )
         if summary.execution_costs:
+            cost = summary.execution_costs.cost
             w(
-                f"  Per execution  {self.measured_line(summary.execution_costs.cost)} ({self.sample(summary.execution_costs)})"
+                f"  Measured    {format_usd(cost.mean)} per execution, p90 {format_usd(cost.p90)}"
+                f" ({self.sample(summary.execution_costs)})"
             )
         if summary.reconciliation:
             first, *rest = summary_lines(summary.reconciliation)
@@ -141,10 +142,6 @@ class Command(BaseCommand):
             w(self.style.WARNING("  Exhausted: the next execution does not fit; runs resume next month."))
         for warning in warnings:
             w(self.style.WARNING(f"  Warning: {warning}"))
-
-    @staticmethod
-    def measured_line(cost: Spread) -> str:
-        return f"mean {format_usd(cost.mean)} · p90 {format_usd(cost.p90)}"
 
     @staticmethod
     def sample(costs) -> str:
