@@ -12,7 +12,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from budget import outcomes
 from budget.models import (
@@ -25,6 +25,7 @@ from budget.models import (
     Price,
     Reservation,
     Threshold,
+    UsageReconciliation,
 )
 from budget.money import (
     MoneyError,
@@ -35,6 +36,7 @@ from budget.money import (
     to_nanos,
 )
 from budget.periods import LimitError, set_limit
+from budget.reconciliation import reconciliation_json, summary_lines
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -397,3 +399,22 @@ class DailyUsageAdmin(ReadOnlyAdmin):
     @admin.display(description="spent")
     def spent(self, row: DailyUsage) -> str:
         return format_usd(row.cost_nanos)
+
+
+@admin.register(UsageReconciliation)
+class UsageReconciliationAdmin(ReadOnlyAdmin):
+    """Each comparison of the ledger with the vendors' usage reports (docs/reconciliation.md)."""
+
+    list_display = ["ran_at", "month", "matched", "vendor_statuses"]
+    list_filter = ["matched", "month"]
+    fields = readonly_fields = ["month", "ran_at", "matched", "outcome"]
+
+    @admin.display(description="vendors")
+    def vendor_statuses(self, row: UsageReconciliation) -> str:
+        return ", ".join(f"{vendor} {outcome['status']}" for vendor, outcome in row.vendors.items())
+
+    @admin.display(description="what differs")
+    def outcome(self, row: UsageReconciliation) -> str:
+        return format_html_join(
+            "", "<p>{}</p>", ((line,) for line in summary_lines(reconciliation_json(row)))
+        )

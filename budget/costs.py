@@ -91,21 +91,8 @@ class CostTable:
     def batch_worst_case_execution_nanos(self) -> int:
         return sum(s.batch_worst_case_nanos for s in self.steps)
 
-    @property
-    def days(self) -> int:
-        return calendar.monthrange(self.month.year, self.month.month)[1]
-
     def fits(self, per_execution: int) -> dict:
-        """Executions per month and per day, and the interval between evenly spaced runs."""
-        per_month = self.limit_nanos // per_execution if per_execution else 0
-        minutes = Decimal(self.days * 24 * 60)
-        tenth = Decimal("0.1")
-        return {
-            "per_execution": dollars_str(per_execution),
-            "executions_per_month": per_month,
-            "executions_per_day": str((Decimal(per_month) / self.days).quantize(tenth)),
-            "minutes_between_runs": str((minutes / per_month).quantize(tenth)) if per_month else None,
-        }
+        return fits(per_execution, limit_nanos=self.limit_nanos, month=self.month)
 
     def as_json(self) -> dict:
         """The stable JSON object of ``budget costs --json`` (money as decimal dollar strings)."""
@@ -135,6 +122,21 @@ class CostTable:
             "batch_real": self.fits(self.batch_execution_nanos),
             "batch_worst_case": self.fits(self.batch_worst_case_execution_nanos),
         }
+
+
+def fits(per_execution: int, *, limit_nanos: int, month: dt.date) -> dict:
+    """Executions per month and per day at ``per_execution`` each, and the interval between evenly
+    spaced runs, in ``month`` with ``limit_nanos`` to spend."""
+    days = calendar.monthrange(month.year, month.month)[1]
+    per_month = limit_nanos // per_execution if per_execution else 0
+    minutes = Decimal(days * 24 * 60)
+    tenth = Decimal("0.1")
+    return {
+        "per_execution": dollars_str(per_execution),
+        "executions_per_month": per_month,
+        "executions_per_day": str((Decimal(per_month) / days).quantize(tenth)),
+        "minutes_between_runs": str((minutes / per_month).quantize(tenth)) if per_month else None,
+    }
 
 
 def cost_table(

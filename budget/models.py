@@ -258,3 +258,27 @@ class Overrun(models.Model):
 
     def __str__(self) -> str:
         return f"overrun of {self.call}"
+
+
+class UsageReconciliation(models.Model):
+    """One comparison of the ledger's model calls with the vendors' own usage reports, per UTC day,
+    model and mode (``budget.reconciliation``). The newest row is what status, the API and the
+    dashboard show."""
+
+    month = models.DateField(help_text="The first day of the month compared (UTC days).")
+    ran_at = models.DateTimeField()
+    matched = models.BooleanField(
+        help_text="Every configured vendor was read, and no closed day differs past the tolerance."
+    )
+    vendors = models.JSONField(
+        default=dict, help_text="Per vendor: matched, differs, failed or off, and why."
+    )
+    differences = models.JSONField(
+        default=list, help_text="Each day, model and mode whose tokens differ: both counts, and the value."
+    )
+
+    class Meta:
+        ordering = ["-ran_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"usage reconciliation of {self.month:%Y-%m} at {self.ran_at:%Y-%m-%d %H:%M} ({'matched' if self.matched else 'differs'})"

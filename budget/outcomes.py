@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db.models import F
 
 from budget.models import Period
+from budget.stats import nearest
 
 OPEN, MERGED, CLOSED = "open", "merged", "closed"
 COUNTERS = {OPEN: "open_prs_count", MERGED: "merged_prs_count", CLOSED: "closed_prs_count"}
@@ -41,6 +42,4 @@ def cost_per_merged_pr_nanos(period: Period) -> int | None:
     """The period's spend over its merged pull requests, to the nearest nanodollar (half up);
     None before the first merge."""
     merged = period.merged_prs_count
-    if not merged:
-        return None
-    return (2 * period.spent_nanos + merged) // (2 * merged)
+    return nearest(period.spent_nanos, merged) if merged else None

@@ -18,6 +18,8 @@ from budget.models import Milestone, ModelUsage, Period, Reservation, Threshold
 from budget.money import dollars_str
 from budget.overruns import overrun_warnings
 from budget.periods import current_period
+from budget.reconciliation import last_reconciliation, reconciliation_json
+from budget.stats import Spread, spread
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,40 @@ class ModelTotals:
 
 
 @dataclass(frozen=True)
+class ExecutionCosts:
+    """What the last finished executions were charged, from the ledger itself: each execution
+    holds one reservation, and its ``charged_nanos`` is the sum of that execution's calls."""
+
+    reservation_ids: tuple[int, ...]
+    cost: Spread
+    this_month: bool  # the period's own executions; False: none finished yet, the last ones before it
+
+    def as_json(self) -> dict:
+        return {
+            "executions": self.cost.count,
+            **self.cost.as_json(dollars_str),
+            "this_month": self.this_month,
+        }
+
+
+def execution_costs(period: Period, *, window: int | None = None) -> ExecutionCosts | None:
+    """The cost of the period's last ``window`` (COSTS_WINDOW) finished executions; before the
+    first of them, of the last ones of earlier periods; None before any execution finished."""
+    window = window or settings.COSTS_WINDOW
+    finished = Reservation.objects.exclude(status=Reservation.Status.OPEN).order_by("-closed_at", "-pk")
+    this_month = True
+    rows = list(finished.filter(period=period).values_list("pk", "charged_nanos")[:window])
+    if not rows:
+        this_month = False
+        earlier = finished.filter(period__starts_at__lt=period.starts_at)
+        rows = list(earlier.values_list("pk", "charged_nanos")[:window])
+    if not rows:
+        return None
+    ids, charged = zip(*rows, strict=True)
+    return ExecutionCosts(reservation_ids=ids, cost=spread(charged), this_month=this_month)
+
+
+@dataclass(frozen=True)
 class PeriodSummary:
     period: Period
     now: dt.datetime
@@ -56,6 +92,8 @@ class PeriodSummary:
     batch_holds: int = 0  # executions waiting in vendor batches (batch mode) ...
     batch_held_nanos: int = 0  # ... and what their reservations still hold
     warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
+    execution_costs: ExecutionCosts | None = None  # measured cost per execution (mean, p90)
+    reconciliation: dict | None = None  # the last comparison with the vendors' usage reports
 
     @property
     def percent(self) -> Decimal:
@@ -128,6 +166,8 @@ class PeriodSummary:
             "exhausted": self.period.exhausted_at is not None,
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
             "warnings": self.warnings,
+            "cost_per_execution": self.execution_costs.as_json() if self.execution_costs else None,
+            "reconciliation": self.reconciliation,
         }
 
 
@@ -172,6 +212,8 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         next_milestone_nanos=period.next_threshold_nanos,
         **held_for_batches(period, now),
         warnings=overrun_warnings(period),
+        execution_costs=execution_costs(period),
+        reconciliation=reconciliation_json(last_reconciliation()),
     )
 
 

@@ -29,6 +29,64 @@ class MilestoneSerializer(serializers.Serializer):
     prs = serializers.IntegerField(help_text="Pull requests opened in the period by then.")
 
 
+class InBatchesSerializer(serializers.Serializer):
+    executions = serializers.IntegerField(help_text="Executions waiting in vendor batches (batch mode).")
+    held = money("What their reservations still hold.")
+
+
+class ExecutionCostSerializer(serializers.Serializer):
+    executions = serializers.IntegerField(help_text="Finished executions measured (at most COSTS_WINDOW).")
+    mean = money("What one of them was charged on average, to the nearest nanodollar.")
+    p90 = money("90 % of them were charged at most this (nearest rank).")
+    this_month = serializers.BooleanField(
+        help_text="False when none finished this period yet: the last ones of earlier periods are measured."
+    )
+
+
+class ReconciliationVendorSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["matched", "differs", "failed", "off"])
+    detail = serializers.CharField(help_text="Why it failed or is off (keys masked); empty otherwise.")
+
+
+class TokenCountSerializer(serializers.Serializer):
+    vendor = serializers.IntegerField(help_text="Tokens the vendor's usage report counted.")
+    ledger = serializers.IntegerField(help_text="Tokens of the calls the ledger recorded.")
+    difference = serializers.IntegerField(help_text="vendor - ledger.")
+
+
+class ReconciliationDifferenceSerializer(serializers.Serializer):
+    vendor = serializers.CharField(help_text="anthropic or openai.")
+    day = serializers.DateField(help_text="The UTC day (the vendors' buckets are UTC days).")
+    model = serializers.CharField(help_text="The model, without the vendor's snapshot date.")
+    mode = serializers.ChoiceField(choices=["standard", "batch"])
+    tokens = serializers.DictField(
+        child=TokenCountSerializer(), help_text="Per class: input, cached, cache_write, output."
+    )
+    recorded_calls = serializers.IntegerField(help_text="Calls the ledger recorded that day for the model.")
+    value = money(
+        "What the vendor's count costs more than the ledger's (negative: less) at that day's price; "
+        "null for a model without a price.",
+        allow_null=True,
+    )
+    over_tolerance = serializers.BooleanField(
+        help_text="Past RECONCILE_TOLERANCE_PERCENT in a class, or vendor tokens with no recorded call."
+    )
+    unrecorded = serializers.BooleanField(help_text="The vendor counted tokens and the ledger has no call.")
+    provisional = serializers.BooleanField(
+        help_text="The day is not closed yet (reports lag): never announced."
+    )
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM (UTC days).")
+    ran_at = serializers.DateTimeField()
+    matched = serializers.BooleanField(
+        help_text="Every configured vendor was read and no closed day differs past the tolerance."
+    )
+    vendors = serializers.DictField(child=ReconciliationVendorSerializer(), help_text="anthropic, openai.")
+    differences = ReconciliationDifferenceSerializer(many=True)
+
+
 class UsageCurrentSerializer(serializers.Serializer):
     month = serializers.CharField(help_text="The period's month, YYYY-MM.")
     starts_at = serializers.DateTimeField(help_text="The period's first instant.")
@@ -61,9 +119,18 @@ class UsageCurrentSerializer(serializers.Serializer):
     even_spend = money("What an evenly spent budget would have spent by now.")
     projected_spend = money("Month-end spend at the pace so far (capped at the limit).")
     exhausted = serializers.BooleanField(help_text="True once the next execution no longer fitted.")
+    in_batches = InBatchesSerializer(help_text="Executions waiting in vendor batches, and what they hold.")
     warnings = serializers.ListField(
         child=serializers.CharField(),
         help_text="One line per call a vendor billed past what the request allowed (the call, its usage).",
+    )
+    cost_per_execution = ExecutionCostSerializer(
+        allow_null=True,
+        help_text="Measured: what the period's last finished executions were charged; null before any finished.",
+    )
+    reconciliation = ReconciliationSerializer(
+        allow_null=True,
+        help_text="The last comparison of the ledger with the vendors' usage reports; null before the first.",
     )
 
 

@@ -29,6 +29,7 @@ from executions.models import StepConfig, Task
 from executions.pipeline import run_execution
 from executions.reaper import abandon_stalled_executions
 from executions.recap import send_recap
+from executions.reconcile import reconcile_usage
 from notifications import events
 from notifications.recap import in_flight
 
@@ -136,3 +137,17 @@ def sync_pull_requests(*, now: dt.datetime | None = None) -> str:
     return (
         f"checked {report.checked} open pull requests: {report.changed} changed, {len(report.errors)} failed"
     )
+
+
+def reconcile_vendor_usage(*, now: dt.datetime | None = None) -> str:
+    """The daily ``reconcile_usage``: the month of yesterday (UTC), whose last closed day is then
+    final; announced differences go out once. Off (and quiet) without admin keys."""
+    now = now or timezone.now()
+    yesterday = now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    outcome = reconcile_usage(month=yesterday.replace(day=1), now=now)
+    if outcome.exit_code:
+        log.warning("reconcile_usage: %s", " | ".join(outcome.lines))
+    if outcome.off or outcome.record is None:
+        return outcome.lines[0]
+    verdict = "matched" if outcome.record.matched else "differs"
+    return f"usage {outcome.record.month:%Y-%m}: {verdict}; newly announced days: {outcome.announced}"

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger, overruns
-from budget.money import format_usd
+from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
 from executions import analyst, announce, steps
 from executions.changes import edits
@@ -78,6 +78,42 @@ def base_of(gateway: RepositoryGateway, commit_sha: str = "") -> Base:
 
 
 @dataclass(frozen=True)
+class StepBound:
+    """The most one step can cost: its input bound and output cap, on every try it may make."""
+
+    step: str
+    model: str
+    input_tokens: int  # a true upper bound on each try's input
+    output_tokens: int  # the step's max_tokens
+    tries: int
+    batch: bool  # bounded at the vendor's batch price
+    nanos: int  # the worst case of all its tries
+
+    def as_json(self) -> dict:
+        return {
+            "step": self.step,
+            "model": self.model,
+            "max_input_tokens": self.input_tokens,
+            "max_output_tokens": self.output_tokens,
+            "tries": self.tries,
+            "batch": self.batch,
+            "worst_case": dollars_str(self.nanos),
+        }
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """What an execution reserves before its first paid call (``worst_case``)."""
+
+    analysis: StepBound
+    codegen: StepBound
+
+    @property
+    def nanos(self) -> int:
+        return self.analysis.nanos + self.codegen.nanos
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Everything decided before money is held: the steps, the context and the worst case."""
 
@@ -85,7 +121,11 @@ class Prepared:
     codegen: steps.Step
     base: Base
     analysis_request: CompletionRequest
-    worst_case_nanos: int
+    worst_case: WorstCase
+
+    @property
+    def worst_case_nanos(self) -> int:
+        return self.worst_case.nanos
 
 
 def run_execution(
@@ -138,6 +178,29 @@ def prepare(
         file_bytes=settings.CONTEXT_FILE_BYTES,
     )
     analysis_request = steps.analysis_request(analysis, task, base.overview, context)
+    worst = worst_case(
+        task, analysis, codegen, base=base, analysis_request=analysis_request, providers=providers
+    )
+    return Prepared(analysis, codegen, base, analysis_request, worst)
+
+
+def worst_case(
+    task: Task,
+    analysis: steps.Step,
+    codegen: steps.Step,
+    *,
+    base: Base,
+    analysis_request: CompletionRequest,
+    providers: Providers,
+) -> WorstCase:
+    """The whole execution's worst case: the one computation of what an execution reserves
+    (``prepare`` for the pipeline and batch mode; ``budget costs`` shows it for the next task).
+
+    Each step: a true upper bound on its input at the dearest input rate, plus ``max_tokens`` at
+    the output rate, for every try it may make (a step in batch mode at its batch price, refused
+    here if that is not exact). Raises ``InputTooLong`` for a request that could pass its model's
+    input limit.
+    """
     # The plan and the files it names are not known yet: bound the coder's input by its known
     # part plus the plan's cap and the files' cap, so a large repository can never overspend.
     codegen_bound = (
@@ -148,21 +211,31 @@ def prepare(
         + steps.codegen_files_bound()
     )
     analysis_bound = providers.analysis.input_token_bound(analysis_request)
-    check_input_bound(analysis.resolved.model, analysis_bound)
-    check_input_bound(codegen.resolved.model, codegen_bound)
-    # A step in batch mode is bounded at its batch price (refused here if that is not exact).
-    worst = worst_case_nanos(
-        analysis.resolved.price,
-        max_input_tokens=analysis_bound,
-        max_output_tokens=analysis.max_tokens,
-        batch=analysis.batch,
-    ) + worst_case_nanos(
-        codegen.resolved.price,
-        max_input_tokens=codegen_bound,
-        max_output_tokens=codegen.max_tokens,
-        batch=codegen.batch,
+    # One coder try today. Coder retries (CODEGEN_REFLECTIONS) are bounded here: each further try
+    # sends the same prompt plus its previous answer and the failures, so its input bound grows.
+    return WorstCase(
+        analysis=_step_bound(analysis, analysis_bound, tries=1),
+        codegen=_step_bound(codegen, codegen_bound, tries=1),
     )
-    return Prepared(analysis, codegen, base, analysis_request, worst)
+
+
+def _step_bound(step: steps.Step, input_tokens: int, *, tries: int) -> StepBound:
+    check_input_bound(step.resolved.model, input_tokens)
+    per_try = worst_case_nanos(
+        step.resolved.price,
+        max_input_tokens=input_tokens,
+        max_output_tokens=step.max_tokens,
+        batch=step.batch,
+    )
+    return StepBound(
+        step=step.name,
+        model=step.model_name,
+        input_tokens=input_tokens,
+        output_tokens=step.max_tokens,
+        tries=tries,
+        batch=step.batch,
+        nanos=per_try * tries,
+    )
 
 
 # --- claiming and starting ----------------------------------------------------------------------

@@ -38,8 +38,11 @@ def emit(kind: str, *, key: str, payload: dict) -> Event | None:
 
 
 def budget_snapshot(period: Period) -> dict:
-    """The period's figures now (``PeriodSummary.as_json()``): spend, limit, counts, per model."""
-    return period_summary(period).as_json()
+    """The period's figures now (``PeriodSummary.as_json()``): spend, limit, counts, per model.
+    The last usage reconciliation (a month of per-day differences) is not a fact of the event."""
+    snapshot = period_summary(period).as_json()
+    snapshot.pop("reconciliation", None)
+    return snapshot
 
 
 def execution_event(kind: str, *, execution: dict, period: Period) -> Event | None:
@@ -131,4 +134,14 @@ def model_retiring(model: LanguageModel, *, on: dt.date) -> Event | None:
             "successor": model.successor.name if model.successor else None,
             "days_left": (model.retires_on - on).days if model.retires_on else None,
         },
+    )
+
+
+def usage_mismatch(vendor: str, day: dt.date, differences: list[dict]) -> Event | None:
+    """A closed UTC day on which ``vendor``'s usage report and the ledger's calls differ past the
+    tolerance (``budget.reconciliation``): said once per (vendor, day)."""
+    return emit(
+        Kind.USAGE_MISMATCH,
+        key=f"usage-mismatch:{vendor}:{day.isoformat()}",
+        payload={"vendor": vendor, "day": day.isoformat(), "differences": differences},
     )

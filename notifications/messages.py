@@ -373,6 +373,44 @@ def _compose_model_retiring(kind: str, payload: dict, style: Style) -> Message:
     return Message(kind, title, text)
 
 
+VENDORS = {"anthropic": "Anthropic", "openai": "OpenAI"}
+
+
+def _compose_usage_mismatch(kind: str, payload: dict, style: Style) -> Message:
+    """A closed day on which a vendor counted other tokens than the ledger recorded: per model,
+    each token class that differs (vendor vs ledger) and what the difference is worth."""
+    vendor = VENDORS.get(str(payload.get("vendor")), clean(payload.get("vendor")))
+    on = day(payload.get("day"))
+    found = [d for d in payload.get("differences") or [] if isinstance(d, dict)]
+    unrecorded = any(d.get("unrecorded") for d in found)
+    text = (
+        f"{vendor}'s usage report for {on} (UTC) and the calls the ledger recorded disagree. "
+        + (
+            "The vendor counted tokens for which no call was recorded: money was spent that the "
+            "budget does not show. "
+            if unrecorded
+            else ""
+        )
+        + "Run `reconcile_usage` for the details, and check that day's executions."
+    )
+    fields = []
+    for d in found:
+        mode = " (batch)" if d.get("mode") == "batch" else ""
+        tokens = d.get("tokens") if isinstance(d.get("tokens"), dict) else {}
+        lines = [
+            f"{name.replace('_', ' ')}: {count(t.get('vendor'))} vs {count(t.get('ledger'))}"
+            for name, t in tokens.items()
+            if isinstance(t, dict) and t.get("difference")
+        ]
+        if d.get("value") is not None:
+            value = str(d["value"])
+            lines.append(f"worth {'−' + usd(value[1:]) if value.startswith('-') else '+' + usd(value)}")
+        if d.get("unrecorded"):
+            lines.append("no recorded call")
+        fields.append(Field(f"{clean(d.get('model'))}{mode}", "\n".join(lines) or "—", inline=True))
+    return Message(kind, f"Usage differs from {vendor}'s count on {on}", style.esc(text), None, fields)
+
+
 def _compose_error(kind: str, payload: dict, style: Style) -> Message:
     return Message(
         kind,
@@ -394,5 +432,6 @@ _COMPOSERS = {
     "monthly_recap": _compose_recap,
     "model_switched": _compose_model_switched,
     "model_retiring": _compose_model_retiring,
+    "usage_mismatch": _compose_usage_mismatch,
     "error": _compose_error,
 }

@@ -18,6 +18,7 @@ class Event(models.Model):
         MONTHLY_RECAP = "monthly_recap"
         MODEL_RETIRING = "model_retiring"
         MODEL_SWITCHED = "model_switched"
+        USAGE_MISMATCH = "usage_mismatch"  # a vendor's usage report and the ledger differ
         ERROR = "error"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)

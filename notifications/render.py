@@ -42,6 +42,7 @@ COLOURS = {
     "monthly_recap": 0x9B59B6,
     "model_retiring": 0x95A5A6,
     "model_switched": 0x1ABC9C,
+    "usage_mismatch": 0xD35400,
     "error": 0x992D22,
 }
 DEFAULT_COLOUR = 0x607D8B

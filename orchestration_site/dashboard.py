@@ -20,8 +20,10 @@ from budget.catalog import retiring_models
 from budget.models import DailyUsage, Period, Threshold
 from budget.money import format_usd
 from budget.overruns import overrun_warnings
+from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
 from executions.models import Execution
+from executions.providers.usage_reports import usage_reports
 from executions.scheduler import SCHEDULE_NAME
 from notifications.models import Delivery
 from orchestration_site.charts import spend_chart
@@ -66,6 +68,13 @@ def warnings(period: Period, *, today: dt.date) -> list[str]:
             f"{dead} notification deliver{'y' if dead == 1 else 'ies'} failed for good: see Deliveries."
         )
     return found
+
+
+def reconciliation_panel(reconciled: dict | None) -> dict | None:
+    """The last comparison with the vendors' usage reports, as lines (``summary_lines``)."""
+    return (
+        None if reconciled is None else {"matched": reconciled["matched"], "lines": summary_lines(reconciled)}
+    )
 
 
 def chart_for(summary: PeriodSummary) -> str:
@@ -113,5 +122,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
         "schedule": next_scheduled_run(),
         "warnings": warnings(period, today=timezone.localdate(summary.now)),
+        "reconciliation": reconciliation_panel(summary.reconciliation),
+        "reconciliation_on": any(usage_reports().values()),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

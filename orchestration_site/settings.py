@@ -5,6 +5,7 @@ The table of variables is in docs/configuration.md.
 
 import re
 import zoneinfo
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -264,12 +265,34 @@ BATCH_WINDOW_SECONDS = env.int("BATCH_WINDOW_SECONDS", default=24 * 60 * 60)
 BATCH_MARGIN_SECONDS = env.int("BATCH_MARGIN_SECONDS", default=2 * 60 * 60)
 # Simulated mode's stand-in for the vendors' batch storage (one JSON file per batch).
 SIMULATED_BATCH_DIR = env.str("SIMULATED_BATCH_DIR", default=str(BASE_DIR / "var" / "simulated-batches"))
+# What an execution really costs (`budget costs`, the dashboard, /api/v1/usage/current/): the
+# month's last COSTS_WINDOW finished executions are measured.
+COSTS_WINDOW = env.int("COSTS_WINDOW", default=50)
+# Usage reconciliation (docs/reconciliation.md): the vendors' admin usage APIs against the recorded
+# calls, daily. A vendor without its admin key is not reconciled; the key ids (and OpenAI's
+# project) filter each report to the product's own usage. The admin keys are secrets.
+ANTHROPIC_ADMIN_API_KEY = env.str("ANTHROPIC_ADMIN_API_KEY", default="")
+ANTHROPIC_API_KEY_ID = env.str("ANTHROPIC_API_KEY_ID", default="")
+OPENAI_ADMIN_API_KEY = env.str("OPENAI_ADMIN_API_KEY", default="")
+OPENAI_PROJECT_ID = env.str("OPENAI_PROJECT_ID", default="")
+OPENAI_API_KEY_ID = env.str("OPENAI_API_KEY_ID", default="")
+# A day and model whose tokens differ by more than this share of the vendor's count is announced.
+_tolerance = env.str("RECONCILE_TOLERANCE_PERCENT", default="1").strip().rstrip("%")
+try:
+    RECONCILE_TOLERANCE_PERCENT = Decimal(_tolerance)
+except InvalidOperation:
+    RECONCILE_TOLERANCE_PERCENT = Decimal("NaN")
+if not RECONCILE_TOLERANCE_PERCENT.is_finite() or RECONCILE_TOLERANCE_PERCENT < 0:
+    raise ImproperlyConfigured(
+        f"RECONCILE_TOLERANCE_PERCENT must be a percentage ≥ 0 like 1 or 0.5, not {_tolerance!r}."
+    )
 for _name, _minimum in (
     ("SCHEDULE_MINUTES", 1),
     ("MAX_CONCURRENT_EXECUTIONS", 1),
     ("MODEL_RETIREMENT_NOTICE_DAYS", 0),
     ("BATCH_POLL_MINUTES", 1),
     ("BATCH_MAX_TASKS", 1),
+    ("COSTS_WINDOW", 1),
 ):
     if globals()[_name] < _minimum:
         raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")

@@ -21,6 +21,11 @@ for name in (
     "DISCORD_WEBHOOK_URL",
     "REDIS_URL",
     "GITHUB_APP_ID",
+    "ANTHROPIC_ADMIN_API_KEY",
+    "ANTHROPIC_API_KEY_ID",
+    "OPENAI_ADMIN_API_KEY",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_API_KEY_ID",
 ):
     os.environ.pop(name, None)
 os.environ["ORCHESTRATOR_MODE"] = "simulated"

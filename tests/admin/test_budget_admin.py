@@ -1,11 +1,15 @@
 """Budget admin: money typed and shown in dollars, stored in nanodollars; the limit only through set_limit."""
 
+import datetime as dt
+
 import pytest
 
 from budget import ledger
 from budget.models import LanguageModel, Period, Price, Threshold
 from budget.money import to_nanos
 from budget.periods import current_period
+from budget.pricing import Usage
+from budget.reconciliation import Counted, VendorOutcome, compare, record
 from tests.admin.conftest import form_fields
 from tests.api.conftest import NOW, paid_execution
 
@@ -115,3 +119,24 @@ def test_the_period_list_has_a_spend_bar_and_milestones_are_listed(admin_client,
 
     assert "$0.03 spent, $0.00 reserved of $15.00" in periods
     assert "$0.03 in 2026-11" in milestones and "$0.031275" in milestones
+
+
+def test_reconciliations_are_read_only_and_say_what_differs(admin_client, frozen_now):
+    day = dt.date(2026, 11, 19)
+    found = compare(
+        "anthropic",
+        [Counted(day, "claude-sonnet-4-5-20250929", False, Usage(input_tokens=4000))],
+        [Counted(day, "claude-sonnet-4-5", False, Usage(input_tokens=2000), calls=1)],
+        tolerance_percent=1,
+        closed_before=frozen_now.date(),
+    )
+    row = record(month=dt.date(2026, 11, 1), vendors={"anthropic": VendorOutcome("differs")}, differences=found, now=frozen_now)  # fmt: skip
+
+    listing = admin_client.get("/admin/budget/usagereconciliation/").content.decode()
+    page = admin_client.get(f"/admin/budget/usagereconciliation/{row.pk}/change/").content.decode()
+
+    assert "anthropic differs" in listing
+    assert (
+        "2026-11-19 claude-sonnet-4-5: vendor vs ledger input 4,000 vs 2,000 (+2,000); worth +$0.006" in page
+    )
+    assert admin_client.get("/admin/budget/usagereconciliation/add/").status_code == 403

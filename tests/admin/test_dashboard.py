@@ -10,8 +10,10 @@ from budget import ledger
 from budget.models import LanguageModel, Threshold
 from budget.money import to_nanos
 from budget.periods import current_period, set_limit
+from budget.pricing import Usage
+from budget.reconciliation import Counted, VendorOutcome, compare, record
 from notifications.models import Channel, Delivery, Event
-from tests.api.conftest import NOW, paid_execution
+from tests.api.conftest import ANALYSIS, NOW, paid_execution
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +108,43 @@ def test_nothing_to_warn_about(admin_client, frozen_now):
     LanguageModel.objects.update(retires_on=None)
 
     assert "Nothing needs attention." in dashboard(admin_client)
+
+
+def test_cost_per_execution_sits_beside_cost_per_merged_pr(admin_client, frozen_now):
+    paid_execution("full", now=NOW)
+    paid_execution(
+        "analysis only", now=NOW, succeeded=False, steps=[("analysis", "claude-sonnet-4-5", ANALYSIS)]
+    )
+
+    page = dashboard(admin_client)
+
+    # ($0.031275 + $0.0285) / 2, exact; the dearer of the two is the 90th percentile.
+    assert 'data-testid="cost-per-execution" data-dollars="0.0298875">$0.0298875<' in page
+    assert re.search(r'data-testid="cost-per-execution-p90">p90 \$0.031275 · last 2<', page)
+    assert page.index('data-testid="cost-per-execution"') < page.index('data-testid="cost-per-merged-pr"')
+
+
+def test_the_reconciliation_panel_says_what_differs(admin_client, frozen_now, settings):
+    assert "Not compared yet: reconciliation is off without the vendors' admin keys." in dashboard(
+        admin_client
+    )
+    day = dt.date(2026, 11, 19)
+    found = compare(
+        "openai",
+        [Counted(day, "gpt-4o-mini-2024-07-18", False, Usage(input_tokens=2500, output_tokens=4000))],
+        [],
+        tolerance_percent=1,
+        closed_before=NOW.date(),
+    )
+    record(
+        month=dt.date(2026, 11, 1), vendors={"openai": VendorOutcome("differs")}, differences=found, now=NOW
+    )
+
+    page = dashboard(admin_client)
+
+    panel = page[page.index('data-testid="reconciliation"') :]
+    assert "2026-11: differs (checked 2026-11-20 12:00 UTC)" in panel
+    assert (
+        "2026-11-19 gpt-4o-mini: vendor vs ledger input 2,500 vs 0 (+2,500), output 4,000 vs 0 (+4,000); "
+        "worth +$0.002775; no recorded call [past the tolerance]"
+    ) in panel

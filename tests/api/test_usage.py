@@ -7,6 +7,8 @@ import pytest
 from budget.models import Threshold
 from budget.money import to_nanos
 from budget.periods import current_period, set_limit
+from budget.pricing import Usage
+from budget.reconciliation import Counted, VendorOutcome, compare, record
 from tests.api.conftest import ANALYSIS, NOW, paid_execution
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +56,67 @@ def test_current_usage_reports_what_the_ledger_charged(api, november):
     assert (body["even_spend"], body["pace"]) == ("9.75", "behind")
     assert body["projected_spend"] == "0.188192307"
     assert body["exhausted"] is False
+    assert body["in_batches"] == {"executions": 0, "held": "0.00"}
+    # Measured: $0.122325 over 4 executions, to the nanodollar; 90 % of them cost at most $0.031275.
+    assert body["cost_per_execution"] == {
+        "executions": 4,
+        "mean": "0.03058125",
+        "p90": "0.031275",
+        "this_month": True,
+    }
+    assert body["reconciliation"] is None  # no admin keys: never compared
+
+
+def test_cost_per_execution_before_any_finished_this_month_is_last_months(api, frozen_now):
+    assert api.get("/api/v1/usage/current/").json()["cost_per_execution"] is None
+    paid_execution("in october", now=dt.datetime(2026, 10, 30, tzinfo=dt.UTC))
+
+    measured = api.get("/api/v1/usage/current/").json()["cost_per_execution"]
+
+    assert measured == {"executions": 1, "mean": "0.031275", "p90": "0.031275", "this_month": False}
+
+
+def test_the_last_reconciliation_is_shown_with_what_differs(api, frozen_now):
+    day = dt.date(2026, 11, 18)
+    found = compare(
+        "anthropic",
+        [Counted(day, "claude-sonnet-4-5-20250929", False, Usage(input_tokens=4000, output_tokens=3000))],
+        [Counted(day, "claude-sonnet-4-5", False, Usage(input_tokens=2000, output_tokens=1500), calls=1)],
+        tolerance_percent=1,
+        closed_before=NOW.date(),
+    )
+    record(
+        month=dt.date(2026, 11, 1),
+        vendors={
+            "anthropic": VendorOutcome("differs"),
+            "openai": VendorOutcome("failed", "OpenAI refused the admin key (401)"),
+        },
+        differences=found,
+        now=NOW,
+    )
+
+    reconciled = api.get("/api/v1/usage/current/").json()["reconciliation"]
+
+    assert (reconciled["month"], reconciled["matched"]) == ("2026-11", False)
+    assert reconciled["vendors"]["openai"] == {
+        "status": "failed",
+        "detail": "OpenAI refused the admin key (401)",
+    }
+    [difference] = reconciled["differences"]
+    assert difference["day"] == "2026-11-18" and difference["model"] == "claude-sonnet-4-5"
+    assert difference["tokens"]["input"] == {"vendor": 4000, "ledger": 2000, "difference": 2000}
+    assert (difference["value"], difference["over_tolerance"], difference["provisional"]) == (
+        "0.0285",
+        True,
+        False,
+    )
 
 
 def test_money_is_never_a_float(api, november):
     body = api.get("/api/v1/usage/current/").json()
     for key in ("limit", "spent", "reserved", "remaining", "cost_per_pr", "even_spend", "projected_spend"):
         assert isinstance(body[key], str), key
+    assert all(isinstance(v, str) for k, v in body["cost_per_execution"].items() if k in ("mean", "p90"))
 
 
 def test_months_lists_every_period_newest_first(api, frozen_now):

@@ -8,6 +8,11 @@ Batches endpoints (create, retrieve, list, results as JSONL) answer with the sam
 ``handle_batches``. ``GET /v1/models`` lists ``fake.models`` in the API's shape,
 ``fake.page_size`` at a time (``has_more``, ``first_id``, ``last_id``, ``after_id``).
 ``fail_next`` scripts 429 / 529 / 500 answers; they carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
+
+The Admin API's ``GET /v1/organizations/usage_report/messages`` (admin key ``ADMIN_KEY``) answers
+from what the fake served (``fake.usage_report``, see ``tests.fakes.usage``): one-day buckets,
+``group_by[]`` model / service_tier / api_key_id, ``api_key_ids[]`` and ``models[]`` filters,
+``usage_report.page_size`` buckets a page with ``has_more`` / ``next_page``.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import time
 from contextlib import contextmanager
 
 from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.usage import UsageLedger, days, page, snapshot
 
 API_KEY = "sk-ant-fake-test-key-0123456789"
+API_KEY_ID = "apikey_01FakeProductKey"  # the id of API_KEY, as the Console shows it
+ADMIN_KEY = "sk-ant-admin01-fake-admin-key-0123456789"
 PLAN = "1. Add app/health.py with a view returning {'ok': True}.\n2. Route /health/ to it in app/urls.py.\n"
 PLAN_FILES = ["README.md"]
 FAST_RETRY = {"retry-after-ms": "1"}
@@ -48,6 +56,7 @@ class FakeAnthropic(FakeServer):
         self.expire_batches = False
         self.models: list[dict] = [dict(m) for m in MODELS]
         self.page_size = 20  # the API's default page
+        self.usage_report = UsageLedger(key_id=API_KEY_ID)  # what it served, for the usage report
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -57,6 +66,8 @@ class FakeAnthropic(FakeServer):
         if request.path.startswith("/v1/messages/batches"):
             return self.handle_batches(request)
         route = (request.method, request.path)
+        if route == ("GET", "/v1/organizations/usage_report/messages"):
+            return self.messages_usage_report(request)
         if route not in (("POST", "/v1/messages"), ("GET", "/v1/models")):
             return Response(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
@@ -75,6 +86,7 @@ class FakeAnthropic(FakeServer):
         body = request.json
         n = next(self.ids)
         content, stop = self._answer(body, n)
+        self.usage_report.record(body["model"], self.usage)
         return Response(
             200,
             {
@@ -191,6 +203,7 @@ class FakeAnthropic(FakeServer):
         if outcome == "succeeded":
             n = next(self.ids)
             content, stop = self._answer(item["params"], n)
+            self.usage_report.record(item["params"]["model"], self.usage, batch=True)
             message = {
                 "id": f"msg_batch{n:04d}",
                 "type": "message",
@@ -210,6 +223,76 @@ class FakeAnthropic(FakeServer):
             }
         return {"custom_id": custom_id, "result": {"type": outcome}}
 
+    # --- Admin API: the messages usage report ----------------------------------------------------
+
+    def messages_usage_report(self, request: Request) -> Response:
+        if request.headers.get("x-api-key") != ADMIN_KEY:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if not request.headers.get("anthropic-version"):
+            return _error(400, "invalid_request_error", "anthropic-version: header is required")
+        q = request.query
+        try:
+            first = _day(q["starting_at"][0])
+            limit = int(q.get("limit", ["7"])[0])
+            end = _day(q["ending_at"][0]) if "ending_at" in q else first + dt.timedelta(days=limit)
+            if q.get("bucket_width", ["1d"])[0] != "1d" or not 1 <= limit <= 31:
+                raise ValueError("bucket_width 1d takes a limit of 1 to 31")
+        except (KeyError, ValueError) as exc:
+            return _error(400, "invalid_request_error", f"invalid query: {exc}")
+        buckets, more, cursor = page(
+            days(first, end),
+            limit=limit,
+            page_size=self.usage_report.page_size,
+            cursor=q.get("page", [None])[0],
+        )
+        data = [
+            {
+                "starting_at": f"{day.isoformat()}T00:00:00Z",
+                "ending_at": f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z",
+                "results": self._usage_results(day, q),
+            }
+            for day in buckets
+        ]
+        return Response(200, {"data": data, "has_more": more, "next_page": cursor})
+
+    def _usage_results(self, day: dt.date, q: dict) -> list[dict]:
+        group_by, key_ids, models = q.get("group_by[]", []), q.get("api_key_ids[]"), q.get("models[]")
+        groups: dict[tuple, dict] = {}
+        for s in self.usage_report.in_bucket(day):
+            model, tier = snapshot(s.model), "batch" if s.batch else "standard"
+            if (key_ids and s.key_id not in key_ids) or (models and model not in models):
+                continue
+            dims = {
+                "api_key_id": s.key_id,
+                "workspace_id": "wrkspc_01FakeDefault",
+                "model": model,
+                "service_tier": tier,
+                "context_window": "0-200k",
+            }
+            shown = {name: (value if name in group_by else None) for name, value in dims.items()}
+            row = groups.setdefault(
+                tuple(shown.values()),
+                {
+                    "uncached_input_tokens": 0,
+                    "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 0,
+                    "server_tool_use": {"web_search_requests": 0},
+                    **shown,
+                },
+            )
+            u = s.usage
+            split = u.get("cache_creation") or {}
+            written_1h = split.get("ephemeral_1h_input_tokens", 0)
+            row["uncached_input_tokens"] += u.get("input_tokens", 0)
+            row["cache_read_input_tokens"] += u.get("cache_read_input_tokens") or 0
+            row["cache_creation"]["ephemeral_1h_input_tokens"] += written_1h
+            row["cache_creation"]["ephemeral_5m_input_tokens"] += (
+                u.get("cache_creation_input_tokens") or 0
+            ) - written_1h
+            row["output_tokens"] += u.get("output_tokens", 0)
+        return list(groups.values())
+
     def batch_requests(self) -> list[dict]:
         """Every request of every batch created, in order."""
         return [r for batch in self.batches.values() for r in batch["requests"]]
@@ -225,6 +308,14 @@ class FakeAnthropic(FakeServer):
 
     def messages(self) -> list[dict]:
         return [r.json for r in self.requests_to("/v1/messages", "POST")]
+
+
+def _error(status: int, kind: str, message: str) -> Response:
+    return Response(status, {"type": "error", "error": {"type": kind, "message": message}})
+
+
+def _day(rfc3339: str) -> dt.date:
+    return dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(dt.UTC).date()
 
 
 @contextmanager

@@ -6,10 +6,16 @@
 Batch API endpoints (upload, create, retrieve, list, file content) answer with the same shapes; see
 ``handle_batches``. ``fail(...)`` scripts errors that
 carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
+
+The organization Usage API's ``GET /v1/organization/usage/completions`` (admin key ``ADMIN_KEY``)
+answers from what the fake served (``fake.usage_report``, see ``tests.fakes.usage``): one-day
+buckets, ``group_by`` model / batch / project_id / api_key_id, ``project_ids``, ``api_key_ids``,
+``models`` and ``batch`` filters, ``usage_report.page_size`` buckets a page with ``next_page``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import threading
@@ -19,8 +25,12 @@ from email.parser import BytesParser
 from email.policy import HTTP
 
 from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.usage import UsageLedger, days, page, snapshot
 
 API_KEY = "sk-proj-fake-test-key-0123456789"
+API_KEY_ID = "key_FakeProductKey01"  # the id of API_KEY
+PROJECT_ID = "proj_FakeProduct01"  # the project API_KEY belongs to
+ADMIN_KEY = "sk-admin-fake-admin-key-0123456789"
 FAST_RETRY = {"retry-after-ms": "1"}
 CHANGE = {
     "summary": "Adds a /health/ endpoint returning {'ok': true}.",
@@ -72,6 +82,7 @@ class FakeOpenAI(FakeServer):
         self.expire_batches = False
         self.batch_validation_error = ""  # set: every batch fails validation with this message
         self.models: list[dict] = [dict(m) for m in MODELS]
+        self.usage_report = UsageLedger(key_id=API_KEY_ID, project_id=PROJECT_ID)  # for the Usage API
         # Poll often, so stopping the fake (once per test) takes milliseconds rather than half a second.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -81,6 +92,8 @@ class FakeOpenAI(FakeServer):
         if request.path.startswith(("/v1/files", "/v1/batches")) and self.authorized(request):
             return self.handle_batches(request)
         route = (request.method, request.path)
+        if route == ("GET", "/v1/organization/usage/completions"):
+            return self.completions_usage(request)
         if route not in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
             return Response(
                 404, {"error": {"message": "Unknown request URL", "type": "invalid_request_error"}}
@@ -103,6 +116,7 @@ class FakeOpenAI(FakeServer):
             )
         body = request.json
         n = next(self.ids)
+        self.usage_report.record(body["model"], self.usage)
         return Response(
             200,
             {
@@ -255,6 +269,7 @@ class FakeOpenAI(FakeServer):
                 )
             else:
                 n = next(self.ids)
+                self.usage_report.record(line["body"]["model"], self.usage, batch=True)
                 body = {
                     "id": f"chatcmpl-batch{n:04d}",
                     "object": "chat.completion",
@@ -288,6 +303,79 @@ class FakeOpenAI(FakeServer):
             self.files[file_id] = {"content": content, "purpose": "batch_output"}
             ids.append(file_id)
         return ids[0], ids[1]
+
+    # --- Usage API: completions --------------------------------------------------------------
+
+    def completions_usage(self, request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if given != ADMIN_KEY:
+            # Like the real API, the message echoes the key it was given.
+            message = f"Incorrect API key provided: {given}. You can find your API key at https://platform.openai.com/account/api-keys."
+            return Response(401, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})  # fmt: skip
+        q = request.query
+        try:
+            first = dt.datetime.fromtimestamp(int(q["start_time"][0]), dt.UTC).date()
+            limit = int(q.get("limit", ["7"])[0])
+            end = (
+                dt.datetime.fromtimestamp(int(q["end_time"][0]), dt.UTC).date()
+                if "end_time" in q
+                else first + dt.timedelta(days=limit)
+            )
+            if q.get("bucket_width", ["1d"])[0] != "1d" or not 1 <= limit <= 31:
+                raise ValueError("bucket_width 1d takes a limit of 1 to 31")
+        except (KeyError, ValueError) as exc:
+            return Response(
+                400, {"error": {"message": f"Invalid query: {exc}", "type": "invalid_request_error"}}
+            )
+        buckets, more, cursor = page(
+            days(first, end),
+            limit=limit,
+            page_size=self.usage_report.page_size,
+            cursor=q.get("page", [None])[0],
+        )
+        data = []
+        for day in buckets:
+            start = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+            results = self._usage_results(day, q)
+            data.append(
+                {"object": "bucket", "start_time": start, "end_time": start + 86400, "results": results}
+            )
+        return Response(200, {"object": "page", "data": data, "has_more": more, "next_page": cursor})
+
+    def _usage_results(self, day: dt.date, q: dict) -> list[dict]:
+        group_by = q.get("group_by", [])
+        wanted_batch = {"true": True, "false": False}.get(q.get("batch", [""])[0])
+        groups: dict[tuple, dict] = {}
+        for s in self.usage_report.in_bucket(day):
+            model = snapshot(s.model)
+            if (
+                ("project_ids" in q and s.project_id not in q["project_ids"])
+                or ("api_key_ids" in q and s.key_id not in q["api_key_ids"])
+                or ("models" in q and model not in q["models"])
+                or (wanted_batch is not None and s.batch != wanted_batch)
+            ):
+                continue
+            dims = {"project_id": s.project_id, "user_id": None, "api_key_id": s.key_id, "model": model, "batch": s.batch, "service_tier": "default"}  # fmt: skip
+            shown = {name: (value if name in group_by else None) for name, value in dims.items()}
+            row = groups.setdefault(
+                tuple(shown.values()),
+                {
+                    "object": "organization.usage.completions.result",
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "input_cached_tokens": 0,
+                    "input_audio_tokens": 0,
+                    "output_audio_tokens": 0,
+                    "num_model_requests": 0,
+                    **shown,
+                },
+            )
+            u = s.usage
+            row["input_tokens"] += u.get("prompt_tokens", 0)  # cached included, as the API counts
+            row["input_cached_tokens"] += (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            row["output_tokens"] += u.get("completion_tokens", 0)
+            row["num_model_requests"] += 1
+        return list(groups.values())
 
     def batch_lines(self) -> list[dict]:
         """Every line of every uploaded batch input file, in order."""

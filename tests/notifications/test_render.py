@@ -308,6 +308,31 @@ def test_model_events_and_errors():
     assert len(colours) == 3
 
 
+def test_a_usage_mismatch_names_the_day_each_model_and_what_it_is_worth():
+    tokens = {
+        "input": {"vendor": 4000, "ledger": 2000, "difference": 2000},
+        "cached": {"vendor": 0, "ledger": 0, "difference": 0},
+        "cache_write": {"vendor": 0, "ledger": 0, "difference": 0},
+        "output": {"vendor": 3000, "ledger": 1500, "difference": 1500},
+    }
+    differences = [
+        {"vendor": "anthropic", "day": "2026-11-14", "model": "claude-sonnet-4-5", "mode": "standard",
+         "tokens": tokens, "recorded_calls": 1, "value": "0.0285", "over_tolerance": True,
+         "unrecorded": False, "provisional": False},
+        {"vendor": "anthropic", "day": "2026-11-14", "model": "claude-haiku-4-5", "mode": "batch",
+         "tokens": {**tokens, "output": {"vendor": 0, "ledger": 10, "difference": -10}}, "recorded_calls": 0,
+         "value": "-0.000025", "over_tolerance": True, "unrecorded": True, "provisional": False},
+    ]  # fmt: skip
+    body = render.discord(event(Event.Kind.USAGE_MISMATCH, {"vendor": "anthropic", "day": "2026-11-14", "differences": differences}))  # fmt: skip
+    assert_within_discord_limits(body)
+    [embed] = body["embeds"]
+    assert embed["title"] == "Usage differs from Anthropic's count on 2026-11-14"
+    assert "no call was recorded" in embed["description"]
+    fields = fields_of(embed)
+    assert fields["claude-sonnet-4-5"] == "input: 4,000 vs 2,000\noutput: 3,000 vs 1,500\nworth +$0.0285"
+    assert fields["claude-haiku-4-5 (batch)"].endswith("worth −$0.000025\nno recorded call")
+
+
 def test_every_kind_has_its_own_colour():
     assert set(render.COLOURS) == set(Event.Kind.values)
     assert len(set(render.COLOURS.values())) == len(render.COLOURS)

@@ -21,6 +21,7 @@ EXPECTED = {
     "check-model-retirements": ("executions.jobs.check_model_retirements", Schedule.DAILY, None),
     "run-batches": ("executions.jobs.run_batches", Schedule.MINUTES, 5),
     "check-models": ("executions.jobs.check_vendor_models", Schedule.WEEKLY, None),
+    "reconcile-usage": ("executions.jobs.reconcile_vendor_usage", Schedule.DAILY, None),
     "sync-pull-requests": ("executions.jobs.sync_pull_requests", Schedule.MINUTES, 60),
 }
 

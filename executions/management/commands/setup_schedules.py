@@ -62,6 +62,7 @@ def wanted_schedules() -> list[Wanted]:
         Wanted("check-model-retirements", "executions.jobs.check_model_retirements", Schedule.DAILY),
         Wanted("run-batches", "executions.jobs.run_batches", Schedule.MINUTES, settings.BATCH_POLL_MINUTES),
         Wanted("check-models", "executions.jobs.check_vendor_models", Schedule.WEEKLY),
+        Wanted("reconcile-usage", "executions.jobs.reconcile_vendor_usage", Schedule.DAILY),
         Wanted(
             "sync-pull-requests",
             "executions.jobs.sync_pull_requests",

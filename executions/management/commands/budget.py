@@ -1,5 +1,8 @@
 """``budget status [--json]`` and ``budget costs [--json] [profile flags]``.
 
+It lives in ``executions``: the costs it reports are measured from the model calls, and the worst
+case of the next execution is the pipeline's own (``executions.costs``).
+
 Exit codes: 0 done, 2 bad usage or configuration (unknown or unpriced model, bad limit).
 """
 
@@ -9,12 +12,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from budget.costs import SEED_PROFILE, StepProfile, cost_table
+from budget.costs import SEED_PROFILE, StepProfile, cost_table, fits
 from budget.model_calendar import configured_models, configured_retirements, vendor_shutdown_warnings
 from budget.money import MoneyError, format_usd, to_nanos
 from budget.periods import LimitError, current_period
 from budget.pricing import PricingError
+from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
+from executions.costs import MeasuredProfile, NextExecution, measured_profile, next_execution
 
 BAR_WIDTH = 20
 
@@ -29,13 +34,20 @@ def tokens(n: int) -> str:
 
 
 class Command(BaseCommand):
-    help = "The month's budget: `status` (spend, pace, models) or `costs` (what a token profile costs)."
+    help = (
+        "The month's budget: `status` (spend, pace, models) or `costs` (what an execution costs: the seed "
+        "profile, the executions that ran, and what the next one will reserve)."
+    )
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="{status,costs}")
         status = actions.add_parser("status", help="The open period's figures.")
         status.add_argument("--json", action="store_true", help="A stable JSON object instead of text.")
-        costs = actions.add_parser("costs", help="Cost table for a token profile (default: the seed's).")
+        costs = actions.add_parser(
+            "costs",
+            help="Cost table for a token profile (default: the seed's), the measured profile of the "
+            "executions that ran, and the next execution's worst case.",
+        )
         costs.add_argument("--json", action="store_true", help="A stable JSON object instead of text.")
         costs.add_argument("--limit", help="Monthly limit in USD (default: the open period's).")
         for step in SEED_PROFILE:
@@ -94,6 +106,17 @@ class Command(BaseCommand):
             f"  Outcomes    {p.merged_prs_count} merged, {p.closed_prs_count} closed unmerged, {p.open_prs_count} open"
             + (f"  ·  {format_usd(per_merged)} per merged PR" if per_merged is not None else "")
         )
+        if summary.execution_costs:
+            cost = summary.execution_costs.cost
+            w(
+                f"  Measured    {format_usd(cost.mean)} per execution, p90 {format_usd(cost.p90)}"
+                f" ({self.sample(summary.execution_costs)})"
+            )
+        if summary.reconciliation:
+            first, *rest = summary_lines(summary.reconciliation)
+            w(f"  Reconciled  {first}")
+            for line in rest:
+                w(f"              {line}")
         reached = ", ".join(
             f"{format_usd(m.threshold_nanos, places=2)} on {timezone.localtime(m.reached_at):%Y-%m-%d}"
             for m in summary.milestones
@@ -119,6 +142,12 @@ class Command(BaseCommand):
             w(self.style.WARNING("  Exhausted: the next execution does not fit; runs resume next month."))
         for warning in warnings:
             w(self.style.WARNING(f"  Warning: {warning}"))
+
+    @staticmethod
+    def sample(costs) -> str:
+        n = costs.cost.count
+        where = "this month" if costs.this_month else "before this month (none finished this month yet)"
+        return f"the last {n} finished execution{'s' if n != 1 else ''} {where}"
 
     def warnings(self, summary: PeriodSummary) -> list[str]:
         """Each configured model retiring within MODEL_RETIREMENT_NOTICE_DAYS (or retired): its
@@ -152,12 +181,23 @@ class Command(BaseCommand):
             to_nanos(options["limit"], what="--limit") if options["limit"] is not None else period.limit_nanos
         )
         table = cost_table(profile, limit_nanos=limit, month=period.month, on=timezone.localdate())
+        measured, following = measured_profile(period), next_execution()
         if options["json"]:
-            self.stdout.write(json.dumps(table.as_json(), indent=2))
+            data = {
+                **table.as_json(),
+                "measured": self.measured_json(measured, limit, period.month),
+                "next_execution": self.next_json(following, limit, period.month),
+            }
+            self.stdout.write(json.dumps(data, indent=2))
             return
+        self.seed_table(table, limit, period)
+        self.measured(measured, limit, period.month)
+        self.next(following, limit, period.month)
+
+    def seed_table(self, table, limit: int, period) -> None:
         w = self.stdout.write
         w(
-            f"Cost of one execution at today's prices (month {period.month:%Y-%m}, limit {format_usd(limit, places=2)})"
+            f"Seed profile: one execution at today's prices (month {period.month:%Y-%m}, limit {format_usd(limit, places=2)})"
         )
         for s in table.steps:
             p = s.profile
@@ -177,21 +217,89 @@ class Command(BaseCommand):
                 + (f" (standard price: {s.batch_refused})" if s.batch_refused else "")
             )
         w("")
-        w(f"  {'':<12} {'per execution':>14} {'per month':>10} {'per day':>8} {'every (min)':>12}")
+        self.fits_header()
         for label, nanos in (
             ("real", table.execution_nanos),
             ("worst case", table.worst_case_execution_nanos),
             ("batch real", table.batch_execution_nanos),
             ("batch worst", table.batch_worst_case_execution_nanos),
         ):
-            f = table.fits(nanos)
-            w(
-                f"  {label:<12} {'$' + f['per_execution']:>14} {f['executions_per_month']:>10}"
-                f" {f['executions_per_day']:>8} {f['minutes_between_runs'] or '-':>12}"
-            )
+            self.fits_row(label, table.fits(nanos))
         for s in table.steps:
             if s.replaced_note:
                 w(self.style.WARNING(f"  Note: {s.replaced_note} ({s.profile.step})."))
+
+    def fits_header(self) -> None:
+        self.stdout.write(
+            f"  {'':<16} {'per execution':>14} {'per month':>10} {'per day':>8} {'every (min)':>12}"
+        )
+
+    def fits_row(self, label: str, f: dict) -> None:
+        self.stdout.write(
+            f"  {label:<16} {'$' + f['per_execution']:>14} {f['executions_per_month']:>10}"
+            f" {f['executions_per_day']:>8} {f['minutes_between_runs'] or '-':>12}"
+        )
+
+    @staticmethod
+    def measured_json(measured: MeasuredProfile | None, limit: int, month) -> dict | None:
+        if measured is None:
+            return None
+        return {
+            **measured.as_json(),
+            "standard": fits(measured.standard.mean, limit_nanos=limit, month=month),
+            "batch": fits(measured.batch.mean, limit_nanos=limit, month=month),
+        }
+
+    @staticmethod
+    def next_json(following: NextExecution, limit: int, month) -> dict:
+        data = following.as_json()
+        if following.worst_case is not None:
+            data["fits"] = fits(following.worst_case.nanos, limit_nanos=limit, month=month)
+        return data
+
+    def measured(self, measured: MeasuredProfile | None, limit: int, month) -> None:
+        w = self.stdout.write
+        w("")
+        if measured is None:
+            w("Measured: no execution has finished yet; the seed profile above is all there is to go on.")
+            return
+        w(f"Measured: {self.sample(measured.costs)} (mean / p90 per execution)")
+        w(
+            f"  {'step':<9} {'calls':>5} {'input':>17} {'cached':>17} {'cache write':>17} {'reasoning':>17} {'output':>17} {'cost':>27}"
+        )
+        for m in measured.steps:
+            cells = [f"{tokens(t.mean)} / {tokens(t.p90)}" for t in m.tokens.values()]
+            w(
+                f"  {m.step:<9} {m.calls:>5} " + " ".join(f"{c:>17}" for c in cells)
+                + f" {format_usd(m.cost.mean) + ' / ' + format_usd(m.cost.p90):>27}  {', '.join(m.models)}"
+            )  # fmt: skip
+        w(
+            f"  {'execution':<9} {'':>5} {'':>89} {format_usd(measured.costs.cost.mean) + ' / ' + format_usd(measured.costs.cost.p90):>27}"
+        )
+        self.fits_header()
+        self.fits_row("measured", fits(measured.standard.mean, limit_nanos=limit, month=month))
+        self.fits_row("measured batch", fits(measured.batch.mean, limit_nanos=limit, month=month))
+        for note in measured.batch_refused:
+            w(self.style.WARNING(f"  Batch at standard price: {note}"))
+
+    def next(self, following: NextExecution, limit: int, month) -> None:
+        w = self.stdout.write
+        w("")
+        if following.worst_case is None:
+            task = f" (task {following.task.pk})" if following.task else ""
+            w(f"Next execution{task}: worst case unknown: {following.unavailable}")
+            return
+        worst, task = following.worst_case, following.task
+        mode = " in batch mode" if following.batch else ""
+        w(f"Next execution{mode}: task {task.pk} ({task.title[:60]}) reserves {format_usd(worst.nanos)}")
+        for bound in (worst.analysis, worst.codegen):
+            tries = f" × {bound.tries} tr{'y' if bound.tries == 1 else 'ies'}"
+            w(
+                f"  {bound.step:<9} {bound.model:<20} ≤ {tokens(bound.input_tokens)} in, ≤ {tokens(bound.output_tokens)} out"
+                f"{tries}{' (batch price)' if bound.batch else ''}  {format_usd(bound.nanos)}"
+            )
+        self.fits_header()
+        self.fits_row("its worst case", fits(worst.nanos, limit_nanos=limit, month=month))
 
     @staticmethod
     def count(options, name: str) -> int:
