@@ -36,13 +36,13 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
-from executions.context.excerpts import LINE_NUMBER, numbered
+from executions.context.excerpts import GAP, LINE_NUMBER, numbered
 
 # A line that only says "code left out here": dots alone, or a comment of dots and a few words
 # that say so ("# ... existing code ...", "// ... rest of the file unchanged ...", "/* ... */").
 _COMMENT_OPEN = r"(?:#+|//+|/\*+|<!--|--|;+|\*)"
 _COMMENT_CLOSE = r"(?:\*+/|-->)"
-_DOTS = r"(?:\.{3,}|…)"
+_DOTS = rf"(?:\.{{3,}}|…|{GAP})"  # GAP: where an excerpt leaves lines out
 _ELISION_WORDS = re.compile(
     r"\b(existing|rest|unchanged|same|remain\w*|omitted|elided|previous|other|before|as is|etc|"
     r"more|code|lines?|methods?|functions?|file|body|here|no changes?)\b",
@@ -68,7 +68,7 @@ class Miss(Exception):
 def is_elision(line: str) -> bool:
     """Whether ``line`` only says that code was left out."""
     text = line.strip()
-    if "..." not in text and "…" not in text:
+    if not any(dots in text for dots in ("...", "…", GAP)):
         return False
     match = _ELISION.match(text)
     if match is None:

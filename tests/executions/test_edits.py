@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from executions.changes.coder import Edit, Proposal, ProposedFile
+from executions.changes.coder import Edit, Proposal, ProposedFile, failures_message
 from executions.changes.edits import EditFailure, EditsFailed, apply, apply_edit, line_counts, unified_diff
 from executions.changes.matching import Miss, closest_lines, is_elision, replace_once
 from executions.errors import ChangeRejected
@@ -151,6 +151,29 @@ def test_closest_lines_find_the_run_the_model_meant_in_a_real_file():
     assert shown[3 + 3] == f'{at}|             filter_key = "{{}}__in".format(field_name)'
     assert shown[3 + 2] == f"{at - 1}|                 return {{}}"
     assert closest_lines(source, "nothing = like(this, at_all) + 42\n") == ""
+
+
+def test_the_message_for_a_second_try_quotes_the_file_s_actual_lines():
+    source = (Path(django.__file__).parent / "shortcuts.py").read_text()
+    answer = proposal(
+        edit(
+            "django/shortcuts.py",
+            # The model "remembered" single quotes.
+            ("    if hasattr(to, 'get_absolute_url'):\n        return to.get_absolute_url()\n", "x"),
+        )
+    )
+
+    with pytest.raises(EditsFailed) as caught:
+        apply(answer, {"django/shortcuts.py": source})
+
+    message = failures_message(caught.value.failures)
+    at = source[: source.index('    if hasattr(to, "get_absolute_url"):')].count("\n") + 1
+    assert message.startswith("Your previous answer could not be applied, so nothing was changed.")
+    assert (
+        '- edit 1 of "django/shortcuts.py": the search text was not found (first line: "if hasattr('
+        in message
+    )
+    assert f'\n    {at}|     if hasattr(to, "get_absolute_url"):\n' in message  # the real quotes
 
 
 def test_an_ambiguous_search_is_refused():
