@@ -4,11 +4,12 @@ The coder copies lines from the file it was shown, and code models slip in known
 recovers a slip only when exactly one place in the file can be meant, and refuses everything else
 with a ``Miss`` that says why (and, for a search not found, the file's closest lines):
 
-- **Whole lines first.** The search is a run of whole lines: as written (trailing whitespace
-  aside), else with one indentation offset for every line (tabs expanded), else also ignoring
-  blank lines. The first of these that finds anything decides: one place applies, several are
-  refused. Only a one-line search with no whole-line match may match inside a line, where it
-  occurs once (overlapping places count).
+- **Whole lines first.** The search is a run of whole lines, compared with one indentation
+  offset for every line (tabs expanded, trailing whitespace aside; an exact copy is offset 0),
+  else also ignoring blank lines. The first of these that finds anything decides: one place
+  applies, several are refused (an exact copy does not win over a copy at another indentation).
+  Only a one-line search with no whole-line match may match inside a line, where it occurs once
+  (overlapping places count).
 - **Indentation is an offset.** Every replace line moves by the offset between the search and
   the file, keeping its level relative to the search (a line one level out stays one level out);
   a line that would start left of column 0 is refused, never clamped. New lines are indented in
@@ -117,34 +118,36 @@ class _File:
 @dataclass(frozen=True)
 class _Place:
     """Where a search matched: for each search line, its file line (``None``: a blank search line
-    not matched), the first and last file lines, and the indentation offset (columns)."""
+    not matched), the first and last file lines, the indentation offset (columns) and the tab
+    width it was found with."""
 
     rows: tuple[int | None, ...]
     first: int
     last: int
     offset: int
+    width: int
 
 
 def replace_once(content: str, search: str, replace_text: str) -> str:
     """``content`` with the one place ``search`` means replaced by ``replace_text``, or ``Miss``."""
     file = _File.of(content)
     search_lines, replace_lines = _model_lines(search), _model_lines(replace_text)
-    width = _tab_width(file, search_lines + replace_lines)
+    widths = _tab_widths(file, search_lines + replace_lines)
     written = (_trim(search_lines), _trim(replace_lines))
     unnumbered = _without_line_numbers(*written)
     for search_lines, replace_lines in [written, unnumbered] if unnumbered else [written]:
         if not search_lines:
             raise Miss("the search text is empty")
-        places, how = _find(file, search_lines, width)
+        places, how = _find(file, search_lines, widths)
         if len(places) > 1:
             raise Miss(
                 f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one"
             )
         if places:
             _refuse_new_markers(search_lines, replace_lines)
-            return _spliced(file, [(places[0], search_lines, replace_lines)], width)
+            return _spliced(file, [(places[0], search_lines, replace_lines)])
     if any(is_elision(line) for line in search_lines):
-        return _elided(file, search_lines, replace_lines, width)
+        return _elided(file, search_lines, replace_lines, widths)
     if len(search_lines) == 1:
         inline = _inside_a_line(file, search_lines[0], replace_lines, content)
         if inline is not None:
@@ -196,17 +199,22 @@ def _without_line_numbers(search: list[str], replace: list[str]) -> tuple[list[s
     ]
 
 
-def _tab_width(file: _File, model_lines: list[str]) -> int:
-    """How many columns a tab stands for when the file's indentation and the model's are compared.
+def _tab_widths(file: _File, model_lines: list[str]) -> list[int]:
+    """How many columns a tab may stand for when the file's indentation and the model's are
+    compared, likeliest first.
 
-    In a tab-indented file, the model's spaces per level (4 spaces where the file has one tab);
-    in a space-indented file, the file's own spaces per level."""
+    In a tab-indented file: the model's spaces per level, 4, 2 or 8 (those its indentation allows
+    first). Each is tried and every place found at any of them counts, so a reading that finds
+    another place makes the search ambiguous, never a guess. In a space-indented file: the file's
+    own spaces per level."""
     if file.tabs:
         widths = [_leading(line) for line in model_lines if line.startswith(" ") and line.strip()]
-    else:
-        widths = [_leading(line) for line in file.lines if line.startswith(" ") and line.strip()]
+        unit = math.gcd(*widths) if widths else 4
+        allowed = [w for w in (4, 2, 8) if unit % w == 0]
+        return allowed + [w for w in (4, 2, 8) if w not in allowed]
+    widths = [_leading(line) for line in file.lines if line.startswith(" ") and line.strip()]
     unit = math.gcd(*widths) if widths else 0
-    return unit if unit in (2, 4, 8) else 4
+    return [unit if unit in (2, 4, 8) else 4]
 
 
 def _leading(line: str) -> int:
@@ -227,28 +235,23 @@ def _first(lines: list[str]) -> str:
 # --- finding the place -----------------------------------------------------------------------
 
 
-def _find(file: _File, search: list[str], width: int) -> tuple[list[_Place], str]:
-    """The places ``search`` matches as whole lines, by the first rule that finds any, and how
-    that rule reads in a message."""
+def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
+    """The places ``search`` matches as whole lines at any one indentation offset (an exact copy
+    is offset 0: it does not win over a copy elsewhere at another indentation, since a model that
+    slipped on indentation would then land on the wrong one), else also ignoring blank lines, at
+    each tab width that may hold; and how the rule that found them reads in a message."""
     for rule, how in (
-        (_exact, ""),
         (_shifted, " once indentation is ignored"),
         (_spread, " once indentation and blank lines are ignored"),
     ):
-        places = rule(file, search, width)
-        if places:
-            return places, how
+        found: dict[tuple, _Place] = {}
+        for width in widths:
+            for place in rule(file, search, width):
+                found.setdefault(place.rows, place)  # found again at another width: the same place
+        if found:
+            places = list(found.values())
+            return places, "" if all(p.offset == 0 for p in places) and rule is _shifted else how
     return [], ""
-
-
-def _exact(file: _File, search: list[str], width: int) -> list[_Place]:
-    wanted = [line.rstrip() for line in search]
-    n = len(wanted)
-    return [
-        _Place(tuple(range(i, i + n)), i, i + n - 1, 0)
-        for i in range(len(file.lines) - n + 1)
-        if file.lines[i].rstrip() == wanted[0] and [line.rstrip() for line in file.lines[i : i + n]] == wanted
-    ]
 
 
 def _shifted(file: _File, search: list[str], width: int) -> list[_Place]:
@@ -260,7 +263,7 @@ def _shifted(file: _File, search: list[str], width: int) -> list[_Place]:
             continue
         offset = _offset(file.lines[i : i + n], search, width)
         if offset is not None:
-            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset))
+            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset, width))
     return places
 
 
@@ -284,6 +287,7 @@ def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
                     rows[j],
                     rows[j + len(wanted) - 1],
                     offset,
+                    width,
                 )
             )
     return places
@@ -333,7 +337,7 @@ def _inside_a_line(file: _File, search: str, replace: list[str], content: str) -
     return file.bom + body[: places[0]] + new + body[places[0] + len(needle) :]
 
 
-def _elided(file: _File, search: list[str], replace: list[str], width: int) -> str:
+def _elided(file: _File, search: list[str], replace: list[str], widths: list[int]) -> str:
     """A search with elision marker lines: each part between them matched, the code they stand
     for kept."""
     parts, new_parts = _parts(search), _parts(replace)
@@ -349,7 +353,7 @@ def _elided(file: _File, search: list[str], replace: list[str], width: int) -> s
             if new:
                 raise Miss("an elision marker starts or ends the search, so its replace text has no place")
             continue
-        places, how = _find(file, part, width)
+        places, how = _find(file, part, widths)
         if not places:
             raise Miss(
                 f"part {n} of the search (between elision markers) was not found {_first(part)}",
@@ -367,7 +371,7 @@ def _elided(file: _File, search: list[str], replace: list[str], width: int) -> s
         pairs.append((places[0], part, new))
     if not pairs:
         raise Miss("the search text is only elision markers")
-    return _spliced(file, pairs, width)
+    return _spliced(file, pairs)
 
 
 def _parts(lines: list[str]) -> list[list[str]]:
@@ -397,13 +401,13 @@ def _refuse_new_markers(search: list[str], replace: list[str]) -> None:
 # --- writing the replace ---------------------------------------------------------------------
 
 
-def _spliced(file: _File, pairs: list[tuple[_Place, list[str], list[str]]], width: int) -> str:
+def _spliced(file: _File, pairs: list[tuple[_Place, list[str], list[str]]]) -> str:
     """The file with each place's lines replaced (places in order, not overlapping)."""
     lines, ends, at = [], [], 0
     for place, search, new in pairs:
         lines += file.lines[at : place.first]
         ends += file.ends[at : place.first]
-        for text, end in _replacement(file, place, search, new, width):
+        for text, end in _replacement(file, place, search, new):
             lines.append(text)
             ends.append(end)
         at = place.last + 1
@@ -416,13 +420,13 @@ def _spliced(file: _File, pairs: list[tuple[_Place, list[str], list[str]]], widt
     return _File(file.bom, lines, ends, file.eol, file.tabs).text()
 
 
-def _replacement(
-    file: _File, place: _Place, search: list[str], new: list[str], width: int
-) -> list[tuple[str, str]]:
+def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) -> list[tuple[str, str]]:
     """The lines that take the place's. A replace line equal to its search line is the file's
     line as it is; between two search lines the replace keeps as neighbours (changed or not, with
     the blank lines the search had between them), the file's own blank lines stay. Every other
     line is the replace's, moved by the place's offset and indented in the file's style."""
+
+    width = place.width
 
     def written(line: str) -> tuple[str, str]:
         if not line.strip():

@@ -197,6 +197,15 @@ def test_a_search_ambiguous_once_indentation_is_ignored_is_refused():
         apply_edit(text, "def a(self):\n    pass", "def a(self):\n    return 1")
 
 
+def test_an_exact_copy_does_not_win_over_the_same_lines_at_another_indentation():
+    # In Django's signal dispatcher the line is at 12, 20, 16 and 24 spaces. A model that copied
+    # one exactly and one that slipped on its indentation write the same search: refused.
+    source = (Path(django.__file__).parent / "dispatch/dispatcher.py").read_text()
+
+    with pytest.raises(ChangeRejected, match="matches 4 places once indentation is ignored"):
+        apply_edit(source, "                responses.append((receiver, response))", "x")
+
+
 def test_a_search_ambiguous_once_blank_lines_are_ignored_is_refused():
     text = "def a():\n    x = 1\n\n    return x\n\n\ndef b():\n    x = 1\n    return x\n"
 
