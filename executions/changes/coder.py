@@ -111,8 +111,9 @@ class Proposal:
 
 def failures_message(failures: Iterable[EditFailure]) -> str:
     """What the coder is told when its answer did not apply: each failure on a line and, where
-    they help, the file's actual lines (the closest to a search not found, or those around the
-    line where the result stops parsing), so the next answer copies the real text."""
+    they help, the file's actual lines (the closest to a search not found, the places of a search
+    found several times, those around the line where the result stops parsing), so the next
+    answer copies the real text and makes its search unique."""
     parts = [
         "Your previous answer could not be applied, so nothing was changed. Answer again with the "
         "complete change (every file and every edit, not only the ones that failed), fixing these:"

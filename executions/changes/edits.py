@@ -41,8 +41,8 @@ SYNTAX_CONTEXT_LINES = 3  # shown around the line where a result stops parsing
 class EditFailure:
     """One reason an answer does not apply. ``edit``: the 1-based number of the search/replace
     pair (``None``: the file as a whole); ``lines``: the file's actual lines that help a second
-    try, numbered as excerpts show them (the closest to a search not found, or those around the
-    line where the result stops parsing), else ""."""
+    try, numbered as excerpts show them (the closest to a search not found, the places of a search
+    found several times, or those around the line where the result stops parsing), else ""."""
 
     path: str
     reason: str
@@ -115,7 +115,7 @@ def _result(proposed: ProposedFile, base: dict[str, str | None]) -> tuple[str | 
         try:
             content = matching.replace_once(content, edit.search, edit.replace)
         except matching.Miss as miss:
-            failures.append(EditFailure(path, miss.reason, n, miss.closest))
+            failures.append(EditFailure(path, miss.reason, n, miss.lines))
     return content, failures
 
 

@@ -2,7 +2,8 @@
 
 The coder copies lines from the file it was shown, and code models slip in known ways. ``replace_once``
 recovers a slip only when exactly one place in the file can be meant, and refuses everything else
-with a ``Miss`` that says why (and, for a search not found, the file's closest lines):
+with a ``Miss`` that says why, with the file's lines a second try needs (for a search not found,
+the closest ones; for a search found several times, each place):
 
 - **Whole lines first.** The search is a run of whole lines, compared with one indentation
   offset for every line (tabs expanded, trailing whitespace aside; an exact copy is offset 0),
@@ -57,13 +58,14 @@ CONTEXT_LINES = 3  # lines shown around the closest match of a search that was n
 
 
 class Miss(Exception):
-    """The pair does not apply. ``reason``: one line; ``closest``: for a search that was not found,
-    the file's most similar lines, numbered as excerpts show them ("" when nothing is close)."""
+    """The pair does not apply. ``reason``: one line; ``lines``: the file's lines that help a second
+    try, numbered as excerpts show them: for a search not found, the most similar ones ("" when
+    nothing is close); for a search found several times, the first places it matches."""
 
-    def __init__(self, reason: str, *, closest: str = ""):
+    def __init__(self, reason: str, *, lines: str = ""):
         super().__init__(reason)
         self.reason = reason
-        self.closest = closest
+        self.lines = lines
 
 
 def is_elision(line: str) -> bool:
@@ -141,7 +143,8 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
         places, how = _find(file, search_lines, widths)
         if len(places) > 1:
             raise Miss(
-                f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one"
+                f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one",
+                lines=_places_shown(file, places),
             )
         if places:
             _refuse_new_markers(search_lines, replace_lines)
@@ -154,7 +157,7 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
             return inline
     raise Miss(
         f"the search text was not found {_first(search_lines)}",
-        closest=closest_lines(content, "\n".join(search_lines)),
+        lines=closest_lines(content, "\n".join(search_lines)),
     )
 
 
@@ -357,12 +360,13 @@ def _elided(file: _File, search: list[str], replace: list[str], widths: list[int
         if not places:
             raise Miss(
                 f"part {n} of the search (between elision markers) was not found {_first(part)}",
-                closest=closest_lines(file.text(), "\n".join(part)),
+                lines=closest_lines(file.text(), "\n".join(part)),
             )
         if len(places) > 1:
             raise Miss(
                 f"part {n} of the search (between elision markers) matches {len(places)} places{how} "
-                f"{_first(part)}; each part must match one"
+                f"{_first(part)}; each part must match one",
+                lines=_places_shown(file, places),
             )
         if places[0].first <= after:
             raise Miss("the parts of the search around an elision marker are not in the file's order")
@@ -476,7 +480,18 @@ def _key(line: str, width: int) -> tuple[int, str]:
     return (_column(line, width), line.strip()) if line.strip() else (0, "")
 
 
-# --- what the model is shown when a search was not found ---------------------------------------
+# --- what the model is shown when a search does not apply --------------------------------------
+
+SHOWN_PLACES = 3  # of a search that matches several, with CONTEXT_LINES around each
+
+
+def _places_shown(file: _File, places: list[_Place]) -> str:
+    """The first places a search matches, each with a line of context, numbered, ``GAP`` between."""
+    shown = []
+    for place in sorted(places, key=lambda p: p.first)[:SHOWN_PLACES]:
+        start, end = max(0, place.first - 1), min(len(file.lines), place.last + 2)
+        shown.append(numbered(file.lines[start:end], start + 1))
+    return f"\n{GAP}\n".join(shown)
 
 
 def closest_lines(content: str, search: str, *, context: int = CONTEXT_LINES) -> str:

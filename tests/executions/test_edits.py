@@ -146,7 +146,7 @@ def test_closest_lines_find_the_run_the_model_meant_in_a_real_file():
     with pytest.raises(Miss) as caught:
         replace_once(source, search, "x")
 
-    shown = caught.value.closest.splitlines()
+    shown = caught.value.lines.splitlines()
     assert len(shown) == 4 + 2 * 3  # the run, and three lines either side
     assert shown[3 + 3] == f'{at}|             filter_key = "{{}}__in".format(field_name)'
     assert shown[3 + 2] == f"{at - 1}|                 return {{}}"
@@ -202,8 +202,14 @@ def test_an_exact_copy_does_not_win_over_the_same_lines_at_another_indentation()
     # one exactly and one that slipped on its indentation write the same search: refused.
     source = (Path(django.__file__).parent / "dispatch/dispatcher.py").read_text()
 
-    with pytest.raises(ChangeRejected, match="matches 4 places once indentation is ignored"):
-        apply_edit(source, "                responses.append((receiver, response))", "x")
+    with pytest.raises(Miss, match="matches 4 places once indentation is ignored") as caught:
+        replace_once(source, "                responses.append((receiver, response))", "x")
+
+    # A second try is shown the first three places, numbered, to pick one with more context.
+    places = caught.value.lines.split("\n⋮\n")
+    assert len(places) == 3 and all(len(place.split("\n")) == 3 for place in places)
+    at = source[: source.index("            responses.append((receiver, response))")].count("\n") + 1
+    assert places[0].split("\n")[1] == f"{at}|             responses.append((receiver, response))"
 
 
 def test_a_search_ambiguous_once_blank_lines_are_ignored_is_refused():
