@@ -482,7 +482,7 @@ def _key(line: str, width: int) -> tuple[int, str]:
 
 # --- what the model is shown when a search does not apply --------------------------------------
 
-SHOWN_PLACES = 3  # of a search that matches several, with CONTEXT_LINES around each
+SHOWN_PLACES = 3  # of a search that matches several, each with a line of context
 
 
 def _places_shown(file: _File, places: list[_Place]) -> str:
