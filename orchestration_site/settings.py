@@ -235,6 +235,8 @@ CONTEXT_MAP_TOKENS = env.int("CONTEXT_MAP_TOKENS", default=2000)
 CONTEXT_FILE_BYTES = env.int("CONTEXT_FILE_BYTES", default=40000)
 CONTEXT_EXCLUDE = env.list("CONTEXT_EXCLUDE", default=[])
 CONTEXT_CACHE_DIR = env.str("CONTEXT_CACHE_DIR", default=str(BASE_DIR / "var" / "context-cache"))
+# The longest file (in lines) the coder may replace whole with a "rewrite"; longer files are edited.
+REWRITE_MAX_LINES = env.int("REWRITE_MAX_LINES", default=200)
 
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")

@@ -5,35 +5,51 @@ The coder sees the plan and the current content of the files the plan named, and
 ``create`` and ``rewrite`` carry the whole file in ``content``; ``edit`` carries search/replace
 pairs applied to the base content (``executions.changes.edits``); ``delete`` carries neither. The schema is
 strict (every key present), so unused keys come back empty. ``parse_change`` checks the shape and
-the paths; applying is ``executions.changes.edits``' job.
+the paths; applying is ``executions.changes.edits``' job. When an answer does not apply,
+``failures_message`` tells the coder why, with the file's actual lines (for a second try).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.conf import settings
 
 from executions.changes.validation import MAX_FILES, check_content, check_distinct, check_path
 from executions.errors import ChangeRejected
 from executions.providers.base import storable
 
+if TYPE_CHECKING:
+    from executions.changes.edits import EditFailure
+
 ACTIONS = ("create", "rewrite", "edit", "delete")
 MAX_EDITS = 50  # per file
 
-INSTRUCTIONS = """\
+INSTRUCTIONS = f"""\
 You are a careful engineer implementing a reviewed plan in a repository. You are shown the plan and
 the current content of the files it names. Answer only with JSON matching the given schema:
 "summary" is one paragraph for the pull request; "changes" lists each file you change, once.
 
 For each change choose "action":
-- "edit" (preferred for every existing file): "edits" is a list of {"search", "replace"} pairs.
-  "search" must be copied exactly, character for character and with its indentation, from the
-  file as shown, and match exactly one place in it: include a few unchanged lines around the
-  change so it is unique, and no more. "replace" is the new text for that place. Pairs apply in
+- "edit" (for every existing file): "edits" is a list of {{"search", "replace"}} pairs. "search" is
+  whole lines copied exactly from the file as shown, with their indentation, and must match exactly
+  one place in the whole file: include a few unchanged lines around the change so it is unique,
+  and no more. "replace" is the new text for those lines, indented as the file is. Pairs apply in
   order, top to bottom. To insert, search for neighbouring lines and repeat them in "replace".
+  To leave a long unchanged stretch out of a pair, put a line holding only "..." in its place in
+  "search" and at the same place in "replace": the code it stands for is kept as it is. Never
+  write "..." or a comment like "# ... existing code ..." anywhere else: it would replace code.
 - "create": a new file; "content" is its whole text. The path must not exist yet.
-- "rewrite": replace an existing file whole ("content"); only for short files changed throughout.
+- "rewrite": replace an existing file whole; "content" is the complete new file, never with "..."
+  for code left out. Only for a file of at most {settings.REWRITE_MAX_LINES} lines; edit longer files.
 - "delete": remove an existing file.
+A file too large to show whole is shown as an excerpt: its outline ("<line>: <definition>") and
+the parts that matter, each source line as "<number>| <text>", with "⋮" where lines are left out.
+Copy only the text after "| " into "search" and "replace", never the numbers, the outline or "⋮";
+a search must still match one place in the whole file.
 Leave unused keys empty ("" or []). Paths are relative to the repository root, use forward
 slashes, and never point into .git/ or .github/workflows/. Change at most 20 files; each file must
 stay under 200 KB of UTF-8 text. Change only what the plan needs; keep the file's style.
@@ -91,6 +107,25 @@ class Proposal:
 
     summary: str
     files: list[ProposedFile]
+
+
+def failures_message(failures: Iterable[EditFailure]) -> str:
+    """What the coder is told when its answer did not apply: each failure on a line and, where
+    they help, the file's actual lines (the closest to a search not found, the places of a search
+    found several times, those around the line where the result stops parsing), so the next
+    answer copies the real text and makes its search unique."""
+    parts = [
+        "Your previous answer could not be applied, so nothing was changed. Answer again with the "
+        "complete change (every file and every edit, not only the ones that failed), fixing these:"
+    ]
+    for failure in failures:
+        parts.append(f"- {failure.line()}")
+        if failure.lines:
+            parts.append(
+                '  The file\'s actual lines there (numbered: copy only the text after "| "):\n'
+                + "\n".join("    " + line for line in failure.lines.split("\n"))
+            )
+    return "\n".join(parts) + "\n"
 
 
 def parse_change(text: str, *, allow_workflows: bool | None = None) -> Proposal:

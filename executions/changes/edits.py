@@ -1,169 +1,175 @@
 """Applying the coder's proposal to the base commit's files, before anything is published.
 
-``apply`` turns a ``Proposal`` into a ``Change`` holding each file's whole new content:
+``apply`` turns a ``Proposal`` into a ``Change`` holding each file's whole new content, or raises
+``EditsFailed`` listing every failure of the answer (each an ``EditFailure``: path, edit number,
+reason and, where they help a second try, the file's actual lines, numbered):
 
-- ``edit``: each search/replace pair applies in order to the file as the previous pairs left it.
-  The search must match exactly once; with no exact match, a match that ignores a uniform
-  difference in leading whitespace is allowed (``replace`` is re-indented the same way). Zero or
-  several matches fail, naming the path and quoting the search's first line.
-- ``edit``, ``rewrite`` or ``delete`` of a path the base does not hold, or ``create`` of one it
-  does, fails the same way.
+- ``edit``: each search/replace pair applies in order to the file as the previous pairs left it,
+  by the rules of ``executions.changes.matching`` (one place, or refused); a pair that fails is
+  reported and the next pairs still tried, so one answer reports all its misses.
+- ``rewrite``: only for a file of at most ``REWRITE_MAX_LINES`` lines, and never with an elision
+  marker line (``# ... rest unchanged ...``) the base does not hold; the content takes the base's
+  line endings and BOM.
+- ``edit``, ``rewrite`` or ``delete`` of a path the base does not hold, ``create`` of one it does,
+  or an edit of a binary file fails.
+- Every file written must still parse when its base did (``executions.changes.syntax``) and be
+  text a file may hold (``executions.changes.validation``).
 - A file whose result equals its base is dropped; a change with nothing left fails ("no changes").
-
-Every failure is a ``ChangeRejected`` with one line a person can act on.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import os
+from collections import Counter
+from dataclasses import dataclass
 
+from django.conf import settings
+
+from executions.changes import matching, syntax
 from executions.changes.coder import Proposal, ProposedFile
-from executions.changes.validation import check_content
+from executions.changes.validation import content_problem, show
+from executions.context.excerpts import numbered
 from executions.errors import ChangeRejected
 from executions.gateways.base import Change, FileChange
 
 MAX_DIFF_CHARS = 200_000
+SYNTAX_CONTEXT_LINES = 3  # shown around the line where a result stops parsing
+
+
+@dataclass(frozen=True)
+class EditFailure:
+    """One reason an answer does not apply. ``edit``: the 1-based number of the search/replace
+    pair (``None``: the file as a whole); ``lines``: the file's actual lines that help a second
+    try, numbered as excerpts show them (the closest to a search not found, the places of a search
+    found several times, or those around the line where the result stops parsing), else ""."""
+
+    path: str
+    reason: str
+    edit: int | None = None
+    lines: str = ""
+
+    def line(self) -> str:
+        """One line for people: ``edit 2 of "a.py": the search text was not found (...)``."""
+        if self.edit is not None:
+            return f"edit {self.edit} of {show(self.path)}: {self.reason}"
+        return f"{show(self.path)}: {self.reason}" if self.path else self.reason
+
+
+class EditsFailed(ChangeRejected):
+    """The answer does not apply; ``failures`` lists every reason, in the answer's order."""
+
+    def __init__(self, failures: list[EditFailure]):
+        self.failures = failures
+        lines = [f.line() for f in failures]
+        super().__init__(lines[0] if len(lines) == 1 else f"{len(lines)} problems: " + "; ".join(lines))
 
 
 def apply(proposal: Proposal, base: dict[str, str | None], *, base_sha: str = "") -> Change:
     """``base``: the base content of every path the proposal touches that exists (``None`` for a
     file that exists but is not text); a path absent from ``base`` does not exist."""
-    files = []
+    files, failures = [], []
     for proposed in proposal.files:
-        new = _result(proposed, base)
-        old = base.get(proposed.path)
-        if new == old:
+        path, old = proposed.path, base.get(proposed.path)
+        new, failed = _result(proposed, base)
+        if not failed and new is not None and new != old:
+            failed = _unwritable(path, old, new)
+        failures += failed
+        if failed or new == old:
             continue  # a no-op: nothing to publish for this file
-        if new is not None:
-            check_content("the result", proposed.path, new)
         added, removed = line_counts(old or "", new or "")
-        files.append(FileChange(proposed.path, new or "", deleted=new is None, added=added, removed=removed))
+        files.append(FileChange(path, new or "", deleted=new is None, added=added, removed=removed))
+    if failures:
+        raise EditsFailed(failures)
     if not files:
-        raise ChangeRejected(
-            "The generated change has no changes: every file it touched equals its base content."
+        raise EditsFailed(
+            [
+                EditFailure(
+                    "", "The generated change has no changes: every file it touched equals its base content."
+                )
+            ]
         )
     return Change(summary=proposal.summary, files=files, base_sha=base_sha)
 
 
-def _result(proposed: ProposedFile, base: dict[str, str | None]) -> str | None:
+def _result(proposed: ProposedFile, base: dict[str, str | None]) -> tuple[str | None, list[EditFailure]]:
     path, action = proposed.path, proposed.action
     exists = path in base
     if action == "create":
         if exists:
-            raise ChangeRejected(
-                f"The change creates {_show(path)}, but it already exists: it should edit it."
-            )
-        return proposed.content
+            return None, [EditFailure(path, "the change creates it, but it already exists: edit it instead")]
+        return proposed.content, []
     if not exists:
-        raise ChangeRejected(
-            f"The change wants to {action} {_show(path)}, but the base commit has no such file."
-        )
+        return None, [
+            EditFailure(path, f"the change wants to {action} it, but the base commit has no such file")
+        ]
     if action == "delete":
-        return None
-    if base[path] is None:
-        raise ChangeRejected(f"The change wants to {action} {_show(path)}, which is not a text file.")
-    if action == "rewrite":
-        return proposed.content
+        return None, []
     content = base[path]
+    if content is None:
+        return None, [EditFailure(path, f"the change wants to {action} it, but it is not a text file")]
+    if action == "rewrite":
+        return _rewritten(path, content, proposed.content)
+    failures = []
     for n, edit in enumerate(proposed.edits, 1):
-        content = apply_edit(content, edit.search, edit.replace, where=f"edit {n} of {_show(path)}")
-    return content
+        try:
+            content = matching.replace_once(content, edit.search, edit.replace)
+        except matching.Miss as miss:
+            failures.append(EditFailure(path, miss.reason, n, miss.lines))
+    return content, failures
+
+
+def _rewritten(path: str, base: str, content: str) -> tuple[str | None, list[EditFailure]]:
+    count = _line_count(base)
+    if count > settings.REWRITE_MAX_LINES:
+        return None, [
+            EditFailure(
+                path,
+                f"it has {count:,} lines and a rewrite may replace at most {settings.REWRITE_MAX_LINES:,}: "
+                "edit it with search/replace pairs instead",
+            )
+        ]
+    had = Counter(line.strip() for line in base.split("\n") if matching.is_elision(line))
+    for n, line in enumerate(content.split("\n"), 1):
+        if matching.is_elision(line):
+            if had[line.strip()] <= 0:
+                return None, [
+                    EditFailure(
+                        path,
+                        f"line {n} of the rewritten content is an elision marker ({json.dumps(line.strip()[:60])}): "
+                        "a rewrite must hold the whole file",
+                    )
+                ]
+            had[line.strip()] -= 1
+    return matching.in_style_of(content, base), []
+
+
+def _line_count(text: str) -> int:
+    return text.count("\n") + (not text.endswith("\n") and bool(text))
+
+
+def _unwritable(path: str, old: str | None, new: str) -> list[EditFailure]:
+    """Why ``new`` may not be published as ``path``'s content: not text a file may hold, or it
+    no longer parses where ``old`` did."""
+    problem = content_problem(new)
+    if problem:
+        return [EditFailure(path, f"the result is not a file the product may write: {problem}")]
+    broken = syntax.regression(path, old, new)
+    if broken is None:
+        return []
+    lines = new.split("\n")[: _line_count(new)]
+    start = max(1, broken.line - SYNTAX_CONTEXT_LINES)
+    around = [line.removesuffix("\r") for line in lines[start - 1 : broken.line + SYNTAX_CONTEXT_LINES]]
+    return [EditFailure(path, broken.describe(), lines=numbered(around, start))]
 
 
 def apply_edit(content: str, search: str, replace: str, *, where: str = "the edit") -> str:
-    """``content`` with the one place ``search`` matches replaced by ``replace``."""
-    places = _places(content, search)
-    count = len(places)
-    if count == 1:
-        return content[: places[0]] + replace + content[places[0] + len(search) :]
-    if count > 1:
-        raise ChangeRejected(
-            f"{where}: the search text matches {count} places (first line: {_first_line(search)}); it must match one."
-        )
-    hits = _indent_tolerant_matches(content, search)
-    if len(hits) == 1:
-        start, end, indent, search_indent = hits[0]
-        lines = content.splitlines(keepends=True)
-        return (
-            "".join(lines[:start])
-            + _reindent(replace, search_indent, indent, lines[end - 1])
-            + "".join(lines[end:])
-        )
-    if hits:
-        raise ChangeRejected(
-            f"{where}: the search text matches {len(hits)} places once indentation is ignored "
-            f"(first line: {_first_line(search)}); it must match one."
-        )
-    raise ChangeRejected(f"{where}: the search text was not found (first line: {_first_line(search)}).")
-
-
-def _places(content: str, search: str) -> list[int]:
-    """Where ``search`` starts in ``content``, overlapping places included ("aa" is twice in "aaa")."""
-    places, at = [], content.find(search)
-    while at != -1:
-        places.append(at)
-        at = content.find(search, at + 1)
-    return places
-
-
-def _indent_tolerant_matches(content: str, search: str) -> list[tuple[int, int, str, str]]:
-    """Windows of whole lines equal to ``search`` once each side's common indentation is removed:
-    ``(first line, end line, the window's indentation, the search's indentation)``."""
-    wanted = search.splitlines()
-    while wanted and not wanted[-1].strip():
-        wanted.pop()
-    while wanted and not wanted[0].strip():
-        wanted.pop(0)
-    if not wanted:
-        return []
-    search_indent = _common_indent(wanted)
-    target = [_strip_indent(line, search_indent) for line in wanted]
-    lines = [line.rstrip("\r\n") for line in content.splitlines(keepends=True)]
-    hits = []
-    first = target[0].strip()
-    for i in range(len(lines) - len(target) + 1):
-        if lines[i].strip() != first:
-            continue  # cheap pre-check
-        window = lines[i : i + len(target)]
-        indent = _common_indent(window)
-        if [_strip_indent(line, indent) for line in window] == target:
-            hits.append((i, i + len(target), indent, search_indent))
-    return hits
-
-
-def _common_indent(lines: list[str]) -> str:
-    indents = [line[: len(line) - len(line.lstrip())] for line in lines if line.strip()]
-    return os.path.commonprefix(indents) if indents else ""
-
-
-def _strip_indent(line: str, indent: str) -> str:
-    if not line.strip():
-        return ""
-    return line[len(indent) :].rstrip() if line.startswith(indent) else line.strip()
-
-
-def _reindent(replace: str, search_indent: str, indent: str, last_line: str) -> str:
-    out = []
-    for line in replace.splitlines():
-        if not line.strip():
-            out.append("")
-        else:
-            out.append(
-                indent + (line[len(search_indent) :] if line.startswith(search_indent) else line.lstrip())
-            )
-    text = "\n".join(out)
-    return text + ("\n" if out and last_line.endswith("\n") else "")
-
-
-def _first_line(search: str) -> str:
-    line = next((line for line in search.splitlines() if line.strip()), search).strip()
-    return json.dumps(line if len(line) <= 80 else line[:77] + "...", ensure_ascii=False)
-
-
-def _show(path: str) -> str:
-    return json.dumps(path if len(path) <= 120 else path[:117] + "...", ensure_ascii=False)
+    """``content`` with the one place ``search`` means replaced by ``replace`` (``ChangeRejected``
+    saying ``where`` and why otherwise)."""
+    try:
+        return matching.replace_once(content, search, replace)
+    except matching.Miss as miss:
+        raise ChangeRejected(f"{where}: {miss.reason}") from None
 
 
 def line_counts(old: str, new: str) -> tuple[int, int]:

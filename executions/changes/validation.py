@@ -35,18 +35,24 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def check_content(where: str, path: str, content: str) -> None:
-    """``ChangeRejected`` unless ``content`` is text a file may hold: no NUL byte, valid Unicode,
-    at most ``MAX_FILE_BYTES``."""
+    """``ChangeRejected`` unless ``content`` is text a file may hold (see ``content_problem``)."""
+    problem = content_problem(content)
+    if problem:
+        raise ChangeRejected(f"{where} ({path}): {problem}.")
+
+
+def content_problem(content: str) -> str:
+    """Why ``content`` may not be a file's text (a NUL byte, invalid Unicode, more than
+    ``MAX_FILE_BYTES``), or "" when it may."""
     if "\x00" in content:
-        raise ChangeRejected(
-            f"{where} ({path}): the content holds a NUL byte (binary files are not allowed)."
-        )
+        return "the content holds a NUL byte (binary files are not allowed)"
     try:
         size = len(content.encode("utf-8"))
     except UnicodeEncodeError:
-        raise ChangeRejected(f"{where} ({path}): the content is not valid Unicode text.") from None
+        return "the content is not valid Unicode text"
     if size > MAX_FILE_BYTES:
-        raise ChangeRejected(f"{where} ({path}) is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}.")
+        return f"it is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+    return ""
 
 
 def check_path(where: str, path: str, *, allow_workflows: bool | None = None) -> None:

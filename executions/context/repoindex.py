@@ -16,12 +16,14 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pathspec
 from django.conf import settings
+
+from executions.context import grammars
 
 if TYPE_CHECKING:
     from executions.gateways.base import RepositoryGateway, Snapshot
@@ -230,65 +232,68 @@ _DEFINITIONS = {
 # nodes whose children may hold definitions at the same depth (decorators, exports, type groups)
 _WRAPPERS = {"decorated_definition", "export_statement", "type_declaration"}
 _CLASSES = {"class_definition", "class_declaration"}
-_EXTENSIONS = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".go": "go",
-}
 
 
 def _language_of(path: str) -> str | None:
-    return _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    language = grammars.language_of(path)
+    return language if language in _DEFINITIONS else None
 
 
-@cache
-def _parser(language: str):
-    from tree_sitter import Language, Parser
+@dataclass(frozen=True)
+class Definition:
+    """A class, function or method and the lines it spans (1-based, decorators included)."""
 
-    if language == "python":
-        import tree_sitter_python as grammar
-    elif language == "javascript":
-        import tree_sitter_javascript as grammar
-    else:
-        import tree_sitter_go as grammar
-    return Parser(Language(grammar.language()))
+    line: int  # the line of its ``def``/``class``/``func`` keyword
+    depth: int
+    name: str
+    qualname: str  # ``QuerySet.in_bulk``
+    signature: str
+    start: int  # its first line: its first decorator's, or ``line``
+    end: int  # its last line
 
 
 def definitions(path: str, source: bytes) -> list[list]:
     """``[[line, depth, name, signature], ...]`` of ``source``'s classes, functions and methods
     (functions nested inside functions are left out: they are not part of a file's interface)."""
+    return [[d.line, d.depth, d.name, d.signature] for d in spans(path, source)]
+
+
+def spans(path: str, source: bytes) -> list[Definition]:
+    """The same definitions as ``definitions``, with their qualified names and line spans."""
     language = _language_of(path)
     if language is None:
         return []
-    tree = _parser(language).parse(source)
-    found: list[list] = []
-    _walk(tree.root_node, 0, _DEFINITIONS[language], source, found)
+    tree = grammars.parser(language).parse(source)
+    found: list[Definition] = []
+    _walk(tree.root_node, (), _DEFINITIONS[language], source, found, None)
     return found
 
 
-def _walk(node, depth: int, kinds: dict, source: bytes, found: list[list]) -> None:
+def _walk(node, outer: tuple[str, ...], kinds: dict, source: bytes, found: list, decorated) -> None:
     for child in node.named_children:
         if child.type in kinds:
             name = child.child_by_field_name("name")
             if name is None:
                 continue
             body = child.child_by_field_name(kinds[child.type]) if kinds[child.type] else None
+            text = name.text.decode("utf-8", "replace")
             found.append(
-                [
-                    child.start_point[0] + 1,
-                    depth,
-                    name.text.decode("utf-8", "replace"),
-                    _signature(child, body, source),
-                ]
+                Definition(
+                    line=child.start_point[0] + 1,
+                    depth=len(outer),
+                    name=text,
+                    qualname=".".join((*outer, text)),
+                    signature=_signature(child, body, source),
+                    start=(decorated or child).start_point[0] + 1,
+                    end=child.end_point[0] + 1,
+                )
             )
             if child.type in _CLASSES and body is not None:
-                _walk(body, depth + 1, kinds, source, found)
+                _walk(body, (*outer, text), kinds, source, found, None)
         elif child.type in _WRAPPERS:
-            _walk(child, depth, kinds, source, found)
+            # Decorators belong to the definition they wrap (a Go type group's specs stand alone).
+            wrapped = child if child.type == "decorated_definition" else None
+            _walk(child, outer, kinds, source, found, wrapped)
 
 
 def _signature(node, body, source: bytes) -> str:

@@ -64,7 +64,7 @@ def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
     if known:
         scores = [float(s) for s in retriever.get_scores(known)]
     top = max(scores, default=0.0) + 1.0
-    named = _named_identifiers(task)
+    named = named_identifiers(task)
     mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)}
     for i, path in enumerate(paths):
         # What the task names outright beats any word statistics.
@@ -97,7 +97,7 @@ def _retriever(index: RepoIndex) -> tuple[list[str], bm25s.BM25]:
     return _retrievers[index.commit_sha]
 
 
-def _named_identifiers(task: str) -> set[str]:
+def named_identifiers(task: str) -> set[str]:
     """Identifiers the task spells as code: snake_case, CamelCase, ``quoted`` or called()."""
     named = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)`", task))
     named |= {w for w in _WORD.findall(task) if "_" in w.strip("_") or re.search(r"[a-z][A-Z]", w)}

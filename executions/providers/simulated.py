@@ -64,12 +64,15 @@ def _shown_files(request: CompletionRequest) -> list[tuple[str, str]]:
 
 
 def _edit_of(path: str, content: str, title: str) -> dict | None:
-    """A one-line addition after the file's last line that occurs once, or None when there is none."""
+    """A one-line addition after the file's last line that occurs once (at any indentation, as
+    the edit rules count), or None when there is none."""
     suffix = "." + path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
     if suffix not in _COMMENT:
         return None
-    for line in reversed(content.splitlines()):
-        if line.strip() and content.count(line) == 1:
+    lines = content.splitlines()
+    stripped = [line.strip() for line in lines]
+    for line in reversed(lines):
+        if line.strip() and stripped.count(line.strip()) == 1:
             note = f"{_COMMENT[suffix]}Simulated change for: {title}"
             return {
                 "path": path,

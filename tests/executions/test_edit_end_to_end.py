@@ -182,7 +182,13 @@ def test_the_reservation_covers_both_prompts_at_their_caps(live, fake_github, se
     big = {f"app/module_{i:02}.py": f"def handler_{i}(request):\n" + "    x = 1\n" * 3000 for i in range(14)}
     fake_github.add_repo("octo/widgets", files={**FILES, **big})
     anthropic_fake.tool_input = {"plan": "x" * 20_000, "files": sorted(big)[:12]}
-    openai_fake.content = change({"path": "app/module_00.py", "action": "rewrite", "content": "pass\n"})
+    openai_fake.content = change(
+        {
+            "path": "app/module_00.py",
+            "action": "edit",
+            "edits": [{"search": "def handler_0(request):", "replace": "def handler_0(request, **kwargs):"}],
+        }
+    )
 
     execution = run_execution(new_task())
 

@@ -1,0 +1,526 @@
+"""Where one search/replace pair applies in a file, and the file's text once it has.
+
+The coder copies lines from the file it was shown, and code models slip in known ways. ``replace_once``
+recovers a slip only when exactly one place in the file can be meant, and refuses everything else
+with a ``Miss`` that says why, with the file's lines a second try needs (for a search not found,
+the closest ones; for a search found several times, each place):
+
+- **Whole lines first.** The search is a run of whole lines, compared with one indentation
+  offset for every line (tabs expanded, trailing whitespace aside; an exact copy is offset 0),
+  else also ignoring blank lines. The first of these that finds anything decides: one place
+  applies, several are refused (an exact copy does not win over a copy at another indentation).
+  Only a one-line search with no whole-line match may match inside a line, where it occurs once
+  (overlapping places count).
+- **Indentation is an offset.** Every replace line moves by the offset between the search and
+  the file, keeping its level relative to the search (a line one level out stays one level out);
+  a line that would start left of column 0 is refused, never clamped. New lines are indented in
+  the file's own style (tabs or spaces); lines the replace keeps as they were are kept byte for
+  byte from the file, blank lines between them included.
+- **Line endings and a BOM.** The model's ``\\r\\n`` are read as ``\\n``; new lines take the
+  file's line ending, and the file's BOM is kept (and never matched).
+- **Blank lines** at the start and the end are trimmed from search and replace alike.
+- **Elision.** A search line that is only an elision marker (``...``, ``# ...``, ``// ... existing
+  code ...``) splits the search into parts matched in the file's order, each unique in the file;
+  the replace must hold as many marker lines, and the code each stands for is kept. A marker line
+  in a replace whose search does not hold it is refused: the model left out code.
+- **Line numbers** copied from an excerpt (``1125| def in_bulk(...)``, see
+  ``executions.context.excerpts``) are dropped when every line of the search carries one, in
+  order, and the search as written is not in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
+
+from executions.context.excerpts import GAP, LINE_NUMBER, numbered
+
+# A line that only says "code left out here": dots alone, or a comment of dots and a few words
+# that say so ("# ... existing code ...", "// ... rest of the file unchanged ...", "/* ... */").
+_COMMENT_OPEN = r"(?:#+|//+|/\*+|<!--|--|;+|\*)"
+_COMMENT_CLOSE = r"(?:\*+/|-->)"
+_DOTS = rf"(?:\.{{3,}}|…|{GAP})"  # GAP: where an excerpt leaves lines out
+_ELISION_WORDS = re.compile(
+    r"\b(existing|rest|unchanged|same|remain\w*|omitted|elided|previous|other|before|as is|etc|"
+    r"more|code|lines?|methods?|functions?|file|body|here|no changes?)\b",
+    re.IGNORECASE,
+)
+_ELISION = re.compile(
+    rf"^(?:{_DOTS}|{_COMMENT_OPEN}\s*{_DOTS}?\s*(?P<words>[\w\s,'()-]*?)\s*{_DOTS}?\s*{_COMMENT_CLOSE}?)$"
+)
+_WORD = re.compile(r"\w+|[^\w\s]")
+CONTEXT_LINES = 3  # lines shown around the closest match of a search that was not found
+
+
+class Miss(Exception):
+    """The pair does not apply. ``reason``: one line; ``lines``: the file's lines that help a second
+    try, numbered as excerpts show them: for a search not found, the most similar ones ("" when
+    nothing is close); for a search found several times, the first places it matches."""
+
+    def __init__(self, reason: str, *, lines: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.lines = lines
+
+
+def is_elision(line: str) -> bool:
+    """Whether ``line`` only says that code was left out."""
+    text = line.strip()
+    if not any(dots in text for dots in ("...", "…", GAP)):
+        return False
+    match = _ELISION.match(text)
+    if match is None:
+        return False
+    words = (match.group("words") or "").strip()
+    return not words or bool(_ELISION_WORDS.search(words))
+
+
+@dataclass
+class _File:
+    """A file's text split for matching: lines without their endings, each ending kept."""
+
+    bom: str
+    lines: list[str]
+    ends: list[str]  # "\r\n", "\n" or "" (a last line without newline)
+    eol: str  # what new lines end with: the file's commonest ending
+    tabs: bool  # the file indents with tabs
+
+    @classmethod
+    def of(cls, content: str) -> _File:
+        bom = "\ufeff" if content.startswith("\ufeff") else ""
+        lines, ends = [], []
+        for piece in content[len(bom) :].split("\n"):
+            ends.append("\r\n" if piece.endswith("\r") else "\n")
+            lines.append(piece[:-1] if piece.endswith("\r") else piece)
+        # split() leaves "" after a final newline (a file ending without one ends on its last line)
+        if lines[-1] == "":
+            lines.pop(), ends.pop()
+        else:
+            lines[-1] += "\r" if ends[-1] == "\r\n" else ""  # a lone \r at the very end is text
+            ends[-1] = ""
+        counts = Counter(ends)
+        indents = Counter(line[0] for line in lines if line[:1] in (" ", "\t") and line.strip())
+        return cls(
+            bom,
+            lines,
+            ends,
+            "\r\n" if counts["\r\n"] > counts["\n"] else "\n",
+            indents["\t"] > indents[" "],
+        )
+
+    def text(self) -> str:
+        return self.bom + "".join(line + end for line, end in zip(self.lines, self.ends, strict=True))
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a search matched: for each search line, its file line (``None``: a blank search line
+    not matched), the first and last file lines, the indentation offset (columns) and the tab
+    width it was found with."""
+
+    rows: tuple[int | None, ...]
+    first: int
+    last: int
+    offset: int
+    width: int
+
+
+def replace_once(content: str, search: str, replace_text: str) -> str:
+    """``content`` with the one place ``search`` means replaced by ``replace_text``, or ``Miss``."""
+    file = _File.of(content)
+    search_lines, replace_lines = _model_lines(search), _model_lines(replace_text)
+    widths = _tab_widths(file, search_lines + replace_lines)
+    written = (_trim(search_lines), _trim(replace_lines))
+    unnumbered = _without_line_numbers(*written)
+    for search_lines, replace_lines in [written, unnumbered] if unnumbered else [written]:
+        if not search_lines:
+            raise Miss("the search text is empty")
+        places, how = _find(file, search_lines, widths)
+        if len(places) > 1:
+            raise Miss(
+                f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one",
+                lines=_places_shown(file, places),
+            )
+        if places:
+            _refuse_new_markers(search_lines, replace_lines)
+            return _spliced(file, [(places[0], search_lines, replace_lines)])
+    if any(is_elision(line) for line in search_lines):
+        return _elided(file, search_lines, replace_lines, widths)
+    if len(search_lines) == 1:
+        inline = _inside_a_line(file, search_lines[0], replace_lines, content)
+        if inline is not None:
+            return inline
+    raise Miss(
+        f"the search text was not found {_first(search_lines)}",
+        lines=closest_lines(content, "\n".join(search_lines)),
+    )
+
+
+def in_style_of(text: str, base: str) -> str:
+    """``text`` (a whole file the model wrote) with ``base``'s line ending and BOM."""
+    file = _File.of(base)
+    body = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    return file.bom + (body.replace("\n", "\r\n") if file.eol == "\r\n" else body)
+
+
+# --- the model's text ------------------------------------------------------------------------
+
+
+def _model_lines(text: str) -> list[str]:
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    return text.split("\n")
+
+
+def _trim(lines: list[str]) -> list[str]:
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return lines[start:end]
+
+
+def _without_line_numbers(search: list[str], replace: list[str]) -> tuple[list[str], list[str]] | None:
+    """Search and replace without the line-number markers an excerpt shows, when every line of the
+    search carries one, counting up (blank and elision lines may go without); else None."""
+    numbers = []
+    for line in search:
+        match = LINE_NUMBER.match(line)
+        if match:
+            numbers.append(int(match.group(1)))
+        elif line.strip() and not is_elision(line):
+            return None
+    if not numbers or any(b <= a for a, b in pairwise(numbers)):
+        return None
+    return [LINE_NUMBER.sub("", line, count=1) for line in search], [
+        LINE_NUMBER.sub("", line, count=1) for line in replace
+    ]
+
+
+def _tab_widths(file: _File, model_lines: list[str]) -> list[int]:
+    """How many columns a tab may stand for when the file's indentation and the model's are
+    compared, likeliest first.
+
+    In a tab-indented file: the model's spaces per level, 4, 2 or 8 (those its indentation allows
+    first). Each is tried and every place found at any of them counts, so a reading that finds
+    another place makes the search ambiguous, never a guess. In a space-indented file: the file's
+    own spaces per level."""
+    if file.tabs:
+        widths = [_leading(line) for line in model_lines if line.startswith(" ") and line.strip()]
+        unit = math.gcd(*widths) if widths else 4
+        allowed = [w for w in (4, 2, 8) if unit % w == 0]
+        return allowed + [w for w in (4, 2, 8) if w not in allowed]
+    widths = [_leading(line) for line in file.lines if line.startswith(" ") and line.strip()]
+    unit = math.gcd(*widths) if widths else 0
+    return [unit if unit in (2, 4, 8) else 4]
+
+
+def _leading(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _column(line: str, width: int) -> int:
+    return len(line[: _leading(line)].expandtabs(width))
+
+
+def _first(lines: list[str]) -> str:
+    line = next((line for line in lines if line.strip()), "").strip()
+    return (
+        "(first line: " + json.dumps(line if len(line) <= 80 else line[:77] + "...", ensure_ascii=False) + ")"
+    )
+
+
+# --- finding the place -----------------------------------------------------------------------
+
+
+def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
+    """The places ``search`` matches as whole lines at any one indentation offset (an exact copy
+    is offset 0: it does not win over a copy elsewhere at another indentation, since a model that
+    slipped on indentation would then land on the wrong one), else also ignoring blank lines, at
+    each tab width that may hold; and how the rule that found them reads in a message."""
+    for rule, how in (
+        (_shifted, " once indentation is ignored"),
+        (_spread, " once indentation and blank lines are ignored"),
+    ):
+        found: dict[tuple, _Place] = {}
+        for width in widths:
+            for place in rule(file, search, width):
+                found.setdefault(place.rows, place)  # found again at another width: the same place
+        if found:
+            places = list(found.values())
+            return places, "" if all(p.offset == 0 for p in places) and rule is _shifted else how
+    return [], ""
+
+
+def _shifted(file: _File, search: list[str], width: int) -> list[_Place]:
+    n = len(search)
+    places = []
+    first = search[0].strip()
+    for i in range(len(file.lines) - n + 1):
+        if file.lines[i].strip() != first:
+            continue
+        offset = _offset(file.lines[i : i + n], search, width)
+        if offset is not None:
+            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset, width))
+    return places
+
+
+def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
+    """Whole lines matched ignoring blank lines on both sides (models add and drop them)."""
+    kept = [k for k, line in enumerate(search) if line.strip()]
+    if len(kept) < 2:
+        return []
+    wanted = [search[k] for k in kept]
+    rows = [i for i, line in enumerate(file.lines) if line.strip()]
+    places = []
+    for j in range(len(rows) - len(wanted) + 1):
+        if file.lines[rows[j]].strip() != wanted[0].strip():
+            continue
+        offset = _offset([file.lines[i] for i in rows[j : j + len(wanted)]], wanted, width)
+        if offset is not None:
+            where = dict(zip(kept, rows[j : j + len(wanted)], strict=True))
+            places.append(
+                _Place(
+                    tuple(where.get(k) for k in range(len(search))),
+                    rows[j],
+                    rows[j + len(wanted) - 1],
+                    offset,
+                    width,
+                )
+            )
+    return places
+
+
+def _offset(window: list[str], search: list[str], width: int) -> int | None:
+    """The one indentation offset (file minus search, in columns) that makes ``window`` equal
+    ``search`` line by line, blank lines matching blank lines; else None."""
+    offset = None
+    for have, want in zip(window, search, strict=True):
+        if not want.strip() or not have.strip():
+            if want.strip() or have.strip():
+                return None
+            continue
+        if have.strip() != want.strip():
+            return None
+        shift = _column(have, width) - _column(want, width)
+        if offset is None:
+            offset = shift
+        elif shift != offset:
+            return None
+    return offset
+
+
+def _inside_a_line(file: _File, search: str, replace: list[str], content: str) -> str | None:
+    """A one-line search with no whole-line match, replaced where it occurs inside one line (a
+    part of a line has no indentation: both sides are compared and written stripped)."""
+    needle = search.strip()
+    body = content[len(file.bom) :]
+    places, at = [], body.find(needle)
+    while at != -1:
+        places.append(at)
+        at = body.find(needle, at + 1)
+    if not places:
+        return None
+    if len(places) > 1:
+        raise Miss(
+            f"the search text matches {len(places)} places inside lines {_first([search])}; it must match one"
+        )
+    if len(replace) > 1:
+        raise Miss(
+            f"the search text is part of a line {_first([search])} but its replace has several lines: "
+            "search for whole lines instead"
+        )
+    _refuse_new_markers([search], replace)
+    new = replace[0].strip() if replace else ""
+    return file.bom + body[: places[0]] + new + body[places[0] + len(needle) :]
+
+
+def _elided(file: _File, search: list[str], replace: list[str], widths: list[int]) -> str:
+    """A search with elision marker lines: each part between them matched, the code they stand
+    for kept."""
+    parts, new_parts = _parts(search), _parts(replace)
+    if len(new_parts) != len(parts):
+        raise Miss(
+            f"the search leaves code out with {len(parts) - 1} elision marker line(s) "
+            f"but its replace has {len(new_parts) - 1}: the replace must hold a marker where that code stays"
+        )
+    pairs, after = [], -1
+    for n, (part, new) in enumerate(zip(parts, new_parts, strict=True), 1):
+        part, new = _trim(part), _trim(new)
+        if not part:
+            if new:
+                raise Miss("an elision marker starts or ends the search, so its replace text has no place")
+            continue
+        places, how = _find(file, part, widths)
+        if not places:
+            raise Miss(
+                f"part {n} of the search (between elision markers) was not found {_first(part)}",
+                lines=closest_lines(file.text(), "\n".join(part)),
+            )
+        if len(places) > 1:
+            raise Miss(
+                f"part {n} of the search (between elision markers) matches {len(places)} places{how} "
+                f"{_first(part)}; each part must match one",
+                lines=_places_shown(file, places),
+            )
+        if places[0].first <= after:
+            raise Miss("the parts of the search around an elision marker are not in the file's order")
+        after = places[0].last
+        _refuse_new_markers(part, new)
+        pairs.append((places[0], part, new))
+    if not pairs:
+        raise Miss("the search text is only elision markers")
+    return _spliced(file, pairs)
+
+
+def _parts(lines: list[str]) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    for line in lines:
+        if is_elision(line):
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    return parts
+
+
+def _refuse_new_markers(search: list[str], replace: list[str]) -> None:
+    """A replace may hold a marker line only where its search holds the same one (real code such
+    as a Python ``...`` body); anywhere else it stands for code the model left out."""
+    have = Counter(line.strip() for line in search if is_elision(line))
+    for n, line in enumerate(replace, 1):
+        if is_elision(line):
+            if have[line.strip()] <= 0:
+                raise Miss(
+                    f"line {n} of the replace is an elision marker ({json.dumps(line.strip())}) its search "
+                    "does not hold: write out the code it stands for"
+                )
+            have[line.strip()] -= 1
+
+
+# --- writing the replace ---------------------------------------------------------------------
+
+
+def _spliced(file: _File, pairs: list[tuple[_Place, list[str], list[str]]]) -> str:
+    """The file with each place's lines replaced (places in order, not overlapping)."""
+    lines, ends, at = [], [], 0
+    for place, search, new in pairs:
+        lines += file.lines[at : place.first]
+        ends += file.ends[at : place.first]
+        for text, end in _replacement(file, place, search, new):
+            lines.append(text)
+            ends.append(end)
+        at = place.last + 1
+    lines += file.lines[at:]
+    ends += file.ends[at:]
+    # Every line but the last ends with a newline; the last keeps the file's (none, or one).
+    ends = [end or file.eol for end in ends]
+    if ends and (not file.ends or file.ends[-1] == ""):
+        ends[-1] = ""
+    return _File(file.bom, lines, ends, file.eol, file.tabs).text()
+
+
+def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) -> list[tuple[str, str]]:
+    """The lines that take the place's. A replace line equal to its search line is the file's
+    line as it is; between two search lines the replace keeps as neighbours (changed or not, with
+    the blank lines the search had between them), the file's own blank lines stay. Every other
+    line is the replace's, moved by the place's offset and indented in the file's style."""
+
+    width = place.width
+
+    def written(line: str) -> tuple[str, str]:
+        if not line.strip():
+            return "", file.eol
+        column = _column(line, width) + place.offset
+        if column < 0:
+            raise Miss(
+                f"the replace line {json.dumps(line.strip()[:60])} would start left of column 0 "
+                "once moved to the file's indentation"
+            )
+        indent = "\t" * (column // width) + " " * (column % width) if file.tabs else " " * column
+        return indent + line[_leading(line) :], file.eol
+
+    keys = [_key(line, width) for line in search], [_key(line, width) for line in new]
+    pairs: dict[int, int] = {}  # search line -> the replace line in its place (one for one)
+    same: dict[int, int] = {}  # replace line -> the search line it equals
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *keys, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            pairs.update(zip(range(i1, i2), range(j1, j2), strict=True))
+            if tag == "equal":
+                same.update(zip(range(j1, j2), range(i1, i2), strict=True))
+    gaps: dict[int, tuple[int, int, int]] = {}  # replace line -> (next replace line, file lines)
+    lines = [k for k, line in enumerate(search) if line.strip()]
+    for k, k2 in pairwise(lines):
+        j, j2 = pairs.get(k), pairs.get(k2)
+        if (
+            j is not None
+            and j2 is not None
+            and j2 - j == k2 - k
+            and not any(x.strip() for x in new[j + 1 : j2])
+        ):
+            gaps[j] = (j2, place.rows[k] + 1, place.rows[k2])
+    out: list[tuple[str, str]] = []
+    j = 0
+    while j < len(new):
+        row = place.rows[same[j]] if j in same else None
+        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j]))
+        if j in gaps:
+            j, first, end = gaps[j]
+            out += zip(file.lines[first:end], file.ends[first:end], strict=True)
+        else:
+            j += 1
+    return out
+
+
+def _key(line: str, width: int) -> tuple[int, str]:
+    return (_column(line, width), line.strip()) if line.strip() else (0, "")
+
+
+# --- what the model is shown when a search does not apply --------------------------------------
+
+SHOWN_PLACES = 3  # of a search that matches several, each with a line of context
+
+
+def _places_shown(file: _File, places: list[_Place]) -> str:
+    """The first places a search matches, each with a line of context, numbered, ``GAP`` between."""
+    shown = []
+    for place in sorted(places, key=lambda p: p.first)[:SHOWN_PLACES]:
+        start, end = max(0, place.first - 1), min(len(file.lines), place.last + 2)
+        shown.append(numbered(file.lines[start:end], start + 1))
+    return f"\n{GAP}\n".join(shown)
+
+
+def closest_lines(content: str, search: str, *, context: int = CONTEXT_LINES) -> str:
+    """The run of ``content``'s lines most like ``search`` (as many lines, ranked by shared words
+    then by text similarity), with ``context`` lines around it, numbered as excerpts show them;
+    "" when no run shares much with it."""
+    lines = _File.of(content).lines
+    wanted = _trim(_model_lines(search))
+    if not wanted or not lines:
+        return ""
+    size = min(len(wanted), len(lines))
+    target = Counter(token for line in wanted for token in _WORD.findall(line))
+    tokens = [Counter(_WORD.findall(line)) for line in lines]
+    window: Counter = sum(tokens[:size], Counter())
+    scored = []
+    for i in range(len(lines) - size + 1):
+        if i:
+            window.subtract(tokens[i - 1])
+            window.update(tokens[i + size - 1])
+        scored.append((sum(min(n, window[t]) for t, n in target.items()), i))
+    text = "\n".join(line.strip() for line in wanted)
+    best_ratio, best = 0.0, 0
+    for _shared, i in sorted(scored, key=lambda s: (-s[0], s[1]))[:8]:
+        ratio = difflib.SequenceMatcher(
+            None, "\n".join(line.strip() for line in lines[i : i + size]), text, autojunk=False
+        ).ratio()
+        if ratio > best_ratio:
+            best_ratio, best = ratio, i
+    if best_ratio < 0.5:
+        return ""
+    start, end = max(0, best - context), min(len(lines), best + size + context)
+    return numbered(lines[start:end], start + 1)
