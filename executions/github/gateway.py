@@ -31,6 +31,7 @@ from executions.gateways.base import (
     branch_name,
     commit_message,
 )
+from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:
     from github.GitRef import GitRef
@@ -419,9 +420,7 @@ class GitHubGateway:
         )
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return mask_secrets(text, extra=self.secrets)
 
 
 def _explanation(exc: Exception, action: str, *, repository: str, auth_hint: str, api_url: str) -> str:
