@@ -25,7 +25,15 @@ from executions import analyst, announce, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, parse_change
 from executions.context import repoindex, repomap
-from executions.errors import ChangeRejected, ExecutionAbandoned, ProviderError, TaskBusy, UsageOverrun
+from executions.errors import (
+    ChangeRejected,
+    ExecutionAbandoned,
+    ExecutionError,
+    ExecutionMovedOn,
+    ProviderError,
+    TaskBusy,
+    UsageOverrun,
+)
 from executions.gateways import get_gateway
 from executions.gateways.base import (
     PublishError,
@@ -39,11 +47,13 @@ from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
 from notifications import events
+from notifications.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
 # Failures that end an execution as failed (with their message) instead of being raised. An
-# abandoned execution is left as the reaper closed it (``_finish_failed`` finds it closed).
+# execution the reaper abandoned, or another worker moved on, is left as it is (``_finish_failed``
+# finds it no longer in the state this worker saw).
 EXPECTED_FAILURES = (
     ProviderError,
     ChangeRejected,
@@ -51,6 +61,7 @@ EXPECTED_FAILURES = (
     PricingError,
     UsageOverrun,
     ExecutionAbandoned,
+    ExecutionMovedOn,
 )
 
 
@@ -338,6 +349,9 @@ class Answer:
     duration_ms: int
     simulated: bool
     batch: Batch | None = None  # the vendor batch it came from: charged at the batch price
+    # Which vendor result it is (a batch's: "<vendor batch id>/<custom id>"), when it can be read
+    # again by a later pass: an execution's step is charged once per result (``ModelCall``).
+    result_key: str = ""
 
 
 def _ask(provider: Provider, request: CompletionRequest) -> Answer:
@@ -355,7 +369,10 @@ def _charge(
 
     The charge commits first, on its own: it is what the vendor billed, and nothing derived from
     the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
-    leaves the money charged and the execution in its previous state, which the reaper ends.
+    leaves the money charged and the execution in its previous state: a result that can be read
+    again (``answer.result_key``, batch mode) is then not charged a second time by the next pass
+    (the database refuses a second row for it), which goes on to the state change; any other is
+    ended by the reaper.
 
     The execution's row is written first: the ledger's lock order (execution, reservation,
     period), which the reaper follows too.
@@ -364,38 +381,46 @@ def _charge(
     cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
-    with transaction.atomic():
-        live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
-            cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
-        )
-        if not live:  # the reaper closed it during the call, which was billed all the same
-            Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost)
-        call = ModelCall.objects.create(
-            batch=answer.batch,
-            standard_cost_nanos=standard,
-            execution=execution,
-            step=step.name,
-            provider=step.resolved.model.provider,
-            requested_model=step.resolved.requested,
-            model=step.model_name,
-            price=step.resolved.price,
-            cost_nanos=cost,
-            request_id=completion.request_id[:200],
-            duration_ms=answer.duration_ms,
-            simulated=answer.simulated,
-            reasoning_tokens=completion.reasoning_tokens,
-            **completion.usage.as_dict(),
-        )
-        charged = ledger.charge(
-            execution.reservation,
-            cost,
-            model_name=step.model_name,
-            provider=step.resolved.model.provider,
-            usage=completion.usage,
-            now=now,
-        )
-        for milestone in charged.milestones:
-            events.milestone_reached(milestone)
+    if _charged_before(execution, step, answer):
+        return _charged_already(execution, step, answer, now, advance)
+    try:
+        with transaction.atomic():
+            live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
+                cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
+            )
+            if not live:  # the reaper closed it during the call, which was billed all the same
+                Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost)
+            call = ModelCall.objects.create(
+                batch=answer.batch,
+                standard_cost_nanos=standard,
+                execution=execution,
+                step=step.name,
+                provider=step.resolved.model.provider,
+                requested_model=step.resolved.requested,
+                model=step.model_name,
+                price=step.resolved.price,
+                cost_nanos=cost,
+                request_id=completion.request_id[:200],
+                result_key=answer.result_key,
+                duration_ms=answer.duration_ms,
+                simulated=answer.simulated,
+                reasoning_tokens=completion.reasoning_tokens,
+                **completion.usage.as_dict(),
+            )
+            charged = ledger.charge(
+                execution.reservation,
+                cost,
+                model_name=step.model_name,
+                provider=step.resolved.model.provider,
+                usage=completion.usage,
+                now=now,
+            )
+            for milestone in charged.milestones:
+                events.milestone_reached(milestone)
+    except IntegrityError:
+        if not _charged_before(execution, step, answer):
+            raise
+        return _charged_already(execution, step, answer, now, advance)  # another pass, just now
     execution.cost_nanos += cost
     if not live:
         raise _abandoned(execution)
@@ -403,6 +428,44 @@ def _charge(
         _stop_on_overrun(execution, step, call, charged.over_nanos, now)
     if advance:
         _save(execution, now, **advance)
+
+
+def charge_billed(execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None) -> None:
+    """Charge a result the vendor billed whatever became of its execution since (the reaper
+    closed it while it waited in a batch, say): counted in its month, nothing else changes. A
+    result charged before is not charged again."""
+    try:
+        _charge(execution, step, answer, now)
+    except (ExecutionAbandoned, ExecutionMovedOn):
+        pass  # closed: the charge stands, and the execution stays as it is
+
+
+def _charged_before(execution: Execution, step: steps.Step, answer: Answer) -> bool:
+    return bool(answer.result_key) and (
+        ModelCall.objects.filter(execution=execution, step=step.name, result_key=answer.result_key).exists()
+    )
+
+
+def _charged_already(
+    execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, advance: dict
+) -> None:
+    """The result was charged before (by a pass that stopped before its state change, or by one
+    running now): nothing is charged; the state change is made if the execution still waits for it."""
+    log.warning(
+        "%s result %s of execution %s was charged before; not charging it again",
+        step.name,
+        answer.result_key,
+        execution.pk,
+    )
+    execution.cost_nanos = Execution.objects.values_list("cost_nanos", flat=True).get(pk=execution.pk)
+    if not advance:
+        return
+    if answer.completion.usage.output_tokens > step.max_tokens:
+        raise UsageOverrun(  # recorded when it was charged; still, no further paid call
+            f"{step.resolved.model.provider} reported more output tokens than the request allowed for the "
+            f"{step.name} call; the execution stopped before any further paid call"
+        )
+    _save(execution, now, **advance)
 
 
 def _stop_on_overrun(
@@ -451,12 +514,27 @@ def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
 
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone).
-    Raises ``ExecutionAbandoned`` if the reaper closed the execution meanwhile: nothing is changed."""
+
+    Conditional on the state this worker last saw (``execution.status`` and ``batch_id`` as it
+    holds them): of two workers making the same change, one does it and the other learns that it
+    lost (``ExecutionMovedOn``; ``ExecutionAbandoned`` when the reaper closed it). Nothing is
+    changed then."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    if not Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(**fields):
-        raise _abandoned(execution)
+    seen = Execution.objects.filter(pk=execution.pk, status=execution.status, batch_id=execution.batch_id)
+    if not seen.update(**fields):
+        raise _moved(execution)
     for name, value in fields.items():
         setattr(execution, name, value)
+
+
+def _moved(execution: Execution) -> ExecutionError:
+    status = Execution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
+    if status == Execution.Status.ABANDONED:
+        return _abandoned(execution)
+    return ExecutionMovedOn(
+        f"Execution {execution.pk} is no longer {execution.status} (it is {status}): another worker "
+        "moved it on, and this one leaves it to that worker"
+    )
 
 
 def _abandoned(execution: Execution) -> ExecutionAbandoned:
@@ -467,8 +545,9 @@ def _abandoned(execution: Execution) -> ExecutionAbandoned:
     )
 
 
-def _left_abandoned(execution: Execution, exc: ExecutionAbandoned) -> Execution:
-    """The execution as the reaper closed it: its task, reservation and counts are the reaper's."""
+def _left_as_is(execution: Execution, exc: ExecutionAbandoned | ExecutionMovedOn) -> Execution:
+    """The execution as the reaper closed it, or as another worker moved it on: its task,
+    reservation and counts are theirs."""
     log.warning("%s", exc)
     execution.refresh_from_db()
     execution.task.refresh_from_db()
@@ -502,28 +581,38 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
                 status=Task.Status.DONE, claimed_at=None, updated_at=at
             )
             announce.execution_completed(execution)
-    except ExecutionAbandoned as exc:
+    except (ExecutionAbandoned, ExecutionMovedOn) as exc:
         # Published all the same; the task's retry publishes on the same branch (and reuses the PR).
         log.error(
             "execution %s published %s after it was abandoned",
             execution.pk,
             published.pr_url or published.branch,
         )
-        return _left_abandoned(execution, exc)
+        return _left_as_is(execution, exc)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
 
 
-def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -> Execution:
-    """Failed: the reservation's rest released, the charges kept, the task pending again or failed."""
+def _finish_failed(
+    execution: Execution, reason: str, now: dt.datetime | None, *, task_at_fault: bool = True
+) -> Execution:
+    """Failed: the reservation's rest released, the charges kept, the task pending again or failed.
+
+    ``task_at_fault=False``: the execution never reached a model for a reason that is not its
+    task's (the vendor refused its whole batch): the task is pending again with its attempt given
+    back, and the caller announces the reason once for all such executions."""
     at = now or timezone.now()
     task = execution.task
-    retry = task.attempts < task.max_attempts
-    reason = storable(reason).strip().rstrip(".")  # it may quote a vendor's text
-    if retry:
+    retry = task.attempts < task.max_attempts or not task_at_fault
+    reason = mask_secrets(storable(reason)).strip().rstrip(".")  # it may quote a vendor's text
+    if not task_at_fault:
+        error = f"{reason}; nothing was spent, and the task keeps its attempts"
+    elif retry:
         error = f"{reason}; the task will be retried"
     else:
         error = f"{reason}; no attempts left ({task.attempts} of {task.max_attempts}), the task has failed"
+    outcome = Task.Status.PENDING if retry else Task.Status.FAILED
+    given_back = {} if task_at_fault else {"attempts": F("attempts") - 1}
     try:
         with transaction.atomic():
             _save(
@@ -531,11 +620,15 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
             )
             ledger.release(execution.reservation, now=now)
             ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-            outcome = Task.Status.PENDING if retry else Task.Status.FAILED
-            Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
-            announce.execution_failed(execution)
-    except ExecutionAbandoned as exc:
-        return _left_abandoned(execution, exc)
+            Task.objects.filter(pk=task.pk).update(
+                status=outcome, claimed_at=None, updated_at=at, **given_back
+            )
+            if task_at_fault:
+                announce.execution_failed(execution)
+    except (ExecutionAbandoned, ExecutionMovedOn) as exc:
+        return _left_as_is(execution, exc)
     task.status, task.claimed_at = outcome, None
+    if not task_at_fault:
+        task.attempts -= 1
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution
