@@ -340,7 +340,7 @@ class GitHubGateway:
             return PullSnapshot(
                 number=number,
                 state=state,
-                head_sha=pull.head.sha,
+                head_sha=(pull.head.sha if pull.head else None) or "",
                 merged_at=pull.merged_at,
                 closed_at=pull.closed_at,
                 etag=pull.etag or "",
