@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from budget.models import LanguageModel, Price
 from budget.pricing import Usage, cost_nanos, price_for
@@ -82,6 +82,12 @@ def assert_charged_as_billed(period, anthropic_fake, openai_fake):
     nanodollar, and nothing stays reserved."""
     assert_ledger_consistent(period)
     assert period.spent_nanos == billed_nanos(anthropic_fake, openai_fake)
+
+
+def charges_per_result() -> set[int]:
+    """How many calls each (execution, step) was charged: {1} when every result was charged once."""
+    per_result = ModelCall.objects.values("execution", "step").annotate(n=Count("pk"))
+    return set(per_result.values_list("n", flat=True))
 
 
 def assert_no_call_made_twice(anthropic_fake, openai_fake):

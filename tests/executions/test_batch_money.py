@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db.models import Count, Sum
+from django.db.models import Sum
 
 from budget.models import DailyUsage, ModelUsage
 from budget.periods import current_period
@@ -20,7 +20,12 @@ from executions.providers import Providers
 from executions.providers.anthropic import AnthropicProvider
 from executions.providers.openai import OpenAIProvider
 from notifications.models import Event
-from tests.executions.conftest import assert_charged_as_billed, assert_no_call_made_twice, tasks
+from tests.executions.conftest import (
+    assert_charged_as_billed,
+    assert_no_call_made_twice,
+    charges_per_result,
+    tasks,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +38,6 @@ def run_batches() -> str:
     out = StringIO()
     call_command("run_batches", stdout=out)
     return out.getvalue().strip()
-
-
-def charges_per_result() -> set[int]:
-    """How many calls each (execution, step) was charged: {1} when every result was charged once."""
-    return set(
-        ModelCall.objects.values("execution", "step").annotate(n=Count("pk")).values_list("n", flat=True)
-    )
 
 
 class Crash(BaseException):
