@@ -35,8 +35,9 @@ For each change choose "action":
 - "rewrite": replace an existing file whole ("content"); only for short files changed throughout.
 - "delete": remove an existing file.
 Leave unused keys empty ("" or []). Paths are relative to the repository root, use forward
-slashes, and never point into .git/ or .github/workflows/. Change at most 20 files; each file must
-stay under 200 KB of UTF-8 text. Change only what the plan needs; keep the file's style.
+slashes, and never point into .git/ or at CI configuration (.github/workflows/, .gitlab-ci.yml,
+Jenkinsfile, ...). Change at most 20 files; each file must stay under 200 KB of UTF-8 text. Change
+only what the plan needs; keep the file's style.
 """
 
 CHANGE_SCHEMA = {
