@@ -24,6 +24,7 @@ from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_ca
 from executions import analyst, announce, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, parse_change
+from executions.changes.validation import MAX_FILE_BYTES, show
 from executions.context import repoindex, repomap
 from executions.errors import (
     ChangeRejected,
@@ -302,10 +303,13 @@ def take_plan(
 def codegen_request_for(
     execution: Execution, analysis: steps.Step, codegen: steps.Step, base: Base, gateway: RepositoryGateway
 ) -> CompletionRequest:
-    """The coder's request: the execution's plan and the base content of the files it named."""
+    """The coder's request: the execution's plan and the base content of the files it named (only
+    those that can be shown are read: their sizes come from the index)."""
     forwarded = steps.cut_plan(execution.plan, steps.plan_byte_cap(analysis))
-    named = _texts(gateway.read_files(base.commit_sha, execution.plan_files), execution.plan_files)
-    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named)
+    sizes = {path: base.index.tree[path] for path in execution.plan_files if path in base.index.tree}
+    wanted = steps.files_to_read(list(sizes), sizes)
+    named = _texts(gateway.read_files(base.commit_sha, wanted), wanted)
+    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named, sizes)
 
 
 def take_change_and_publish(
@@ -323,6 +327,7 @@ def take_change_and_publish(
         proposal = _proposal_from(generated.completion, step)
         base = base or base_of(gateway, execution.base_sha)
         touched = [f.path for f in proposal.files if f.path in base.index.tree]
+        _refuse_oversized(proposal, base.index.tree)
         before = _texts(gateway.read_files(base.commit_sha, touched), touched)
         change = edits.apply(proposal, before, base_sha=base.commit_sha)
     except Exception:
@@ -336,6 +341,18 @@ def take_change_and_publish(
     }
     _charge(execution, step, generated, now, status=Execution.Status.PUBLISHING, **published_as)
     return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
+
+
+def _refuse_oversized(proposal: Proposal, sizes: dict[str, int]) -> None:
+    """A file larger than a change may write is not changed (the coder was never shown it): refused
+    from its size in the index, before it is read (a 50 MB file is never read whole to be refused)."""
+    for proposed in proposal.files:
+        size = sizes.get(proposed.path, 0)
+        if size > MAX_FILE_BYTES:
+            raise ChangeRejected(
+                f"The change wants to {proposed.action} {show(proposed.path)} ({size:,} bytes), larger "
+                f"than the {MAX_FILE_BYTES:,} bytes a generated change may touch."
+            )
 
 
 def _texts(contents: dict[str, bytes], paths: list[str]) -> dict[str, str | None]:

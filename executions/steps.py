@@ -147,21 +147,42 @@ def cut_plan(plan: str, cap: int) -> str:
     return plan if len(encoded) <= cap else encoded[:cap].decode("utf-8", errors="ignore")
 
 
+def files_to_read(paths: list[str], sizes: dict[str, int]) -> list[str]:
+    """The files the plan named whose content can be shown, from their sizes in the index (read
+    before any file is): in the plan's order, each while it fits what the ones before it left of
+    ``CONTEXT_FILE_BYTES``. No other file is read, however large."""
+    wanted, room = [], settings.CONTEXT_FILE_BYTES
+    for path in paths:
+        if sizes.get(path, room + 1) <= room:
+            wanted.append(path)
+            room -= sizes[path]
+    return wanted
+
+
 def codegen_request(
-    step: Step, task: Task, overview: str, plan: str, files: dict[str, str | None]
+    step: Step,
+    task: Task,
+    overview: str,
+    plan: str,
+    files: dict[str, str | None],
+    sizes: dict[str, int] | None = None,
 ) -> CompletionRequest:
     """The coder's request: the plan and the current content of the files it named (in its order,
-    within ``CONTEXT_FILE_BYTES``; ``None`` content: not a text file). Before the analysis,
-    ``plan=""`` and ``files={}`` give the part whose size is known (see ``codegen_files_bound``)."""
+    within ``CONTEXT_FILE_BYTES``). ``sizes``: every named file's size in bytes, in the plan's
+    order; ``files``: the content of those read (``files_to_read``; ``None``: not a text file).
+    Before the analysis, ``plan=""`` and no files give the part whose size is known (see
+    ``codegen_files_bound``)."""
+    sizes = sizes if sizes is not None else {path: 0 for path in files}
     shown, skipped, room = [], [], settings.CONTEXT_FILE_BYTES
-    for path, text in files.items():
-        size = len(text.encode("utf-8")) if text is not None else 0
+    for path, size in sizes.items():
+        text = files.get(path)
+        size = len(text.encode("utf-8")) if text is not None else size
         if text is not None and size <= room:
             shown.append(file_block(path, text))
             room -= size
         else:
             skipped.append(NOT_SHOWN_LINE.format(path=path, size=size))
-    listing = (CODER_FILES_HEADER + "".join(shown) + "".join(skipped)) if files else ""
+    listing = (CODER_FILES_HEADER + "".join(shown) + "".join(skipped)) if sizes else ""
     return CompletionRequest(
         model=step.model_name,
         system=f"{CODEGEN_INSTRUCTIONS}\n{overview}",
