@@ -1,9 +1,10 @@
 """Every configured secret, and the one function that hides them in text: ``mask_secrets``.
 
 The secrets: the value of every setting whose name says it is one (``*_KEY``, ``*_TOKEN``,
-``*_SECRET``, ``*_PASSWORD``, ``*_WEBHOOK_URL``, ``REDIS_URL``: both vendors' API keys and admin
-keys, ``GITHUB_TOKEN``, the GitHub App's private key, ``GITHUB_WEBHOOK_SECRET``,
+``*_SECRET``, ``*_PASSWORD``, ``*_WEBHOOK_URL``, the database and Redis URLs: both vendors' API keys
+and admin keys, ``GITHUB_TOKEN``, the GitHub App's private key, ``GITHUB_WEBHOOK_SECRET``,
 ``DISCORD_WEBHOOK_URL``, ...), the database password, and every notification channel's webhook URL.
+The error pages use the same list (``orchestration_site.debug``).
 Each is hidden whole and by the parts that give it away: a URL's path, its token segment, its
 query values and its password, a PEM key line by line and in its one-line environment form (a
 text that quotes part of a secret shows none of it).
@@ -33,7 +34,7 @@ MASK = "[redacted]"
 # Shorter values (an empty key, "1", a port) would mask harmless text; a real key, token or
 # webhook URL is far longer.
 MIN_SECRET_LENGTH = 8
-SECRET_SETTING = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|WEBHOOK_URL)$|^REDIS_URL$")
+SECRET_SETTING = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|WEBHOOK_URL|DATABASE_URL|REDIS_URL)$")
 CHANNELS_TTL_SECONDS = 60  # another process's admin edit is seen within this long
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -69,7 +70,7 @@ def configured_secrets(*, read_channels: bool = True) -> tuple[str, ...]:
     from_settings = _cache.get("settings")
     if from_settings is None:
         from_settings = _cache["settings"] = tuple(
-            part for value in _secret_settings() for part in _parts(value)
+            part for name, value in _secret_settings() for part in _parts(value, webhook=_webhook(name))
         )
     return _longest_first(from_settings + _channel_secrets(read=read_channels))
 
@@ -87,16 +88,21 @@ def forget_secrets(**kwargs) -> None:
 # --- where secrets come from -------------------------------------------------------------------
 
 
-def _secret_settings() -> list[str]:
+def _secret_settings() -> list[tuple[str, str]]:
+    """(setting name, secret value) of every secret setting (a key's file content too)."""
     values = []
     for name in dir(settings):
         if name.isupper() and SECRET_SETTING.search(name):
             value = getattr(settings, name, None)
             if isinstance(value, str):
-                values += [value, _file_content(value)]
+                values += [(name, value), (name, _file_content(value))]
     databases = getattr(settings, "DATABASES", {}) or {}
-    values += [db.get("PASSWORD") or "" for db in databases.values() if isinstance(db, dict)]
-    return [v for v in values if v]
+    values += [("DATABASES", db.get("PASSWORD") or "") for db in databases.values() if isinstance(db, dict)]
+    return [(name, value) for name, value in values if value]
+
+
+def _webhook(name: str) -> bool:
+    return name.endswith("WEBHOOK_URL")
 
 
 def _file_content(value: str) -> str:
@@ -133,22 +139,26 @@ def _channel_secrets(*, read: bool) -> tuple[str, ...]:
         return cached[1] if cached else ()
     finally:
         _loading.active = False
-    parts = tuple(part for url in urls for part in _parts(url))
+    parts = tuple(part for url in urls for part in _parts(url, webhook=True))
     _cache["channels"] = (time.monotonic() + CHANNELS_TTL_SECONDS, parts)
     return parts
 
 
-def _parts(value: str) -> list[str]:
-    """``value`` and the parts of it that give it away, each long enough to be worth hiding."""
+def _parts(value: str, *, webhook: bool = False) -> list[str]:
+    """``value`` and the parts of it that give it away, each long enough to be worth hiding: a
+    URL's password; a webhook URL's path, token segment and query values too (its secret is there,
+    where a database URL's path is only a name)."""
     value = value.strip()
     parts = [value, value.replace("\n", "\\n")]
     if "://" in value:
         try:
             url = urlsplit(value)
-            segments = [s for s in url.path.split("/") if s]
-            parts += [value.split("?")[0], url.path, url.query, quote(value, safe=""), url.password or ""]
-            parts += segments[-1:]  # a webhook's token (Discord, Slack), a token in the path
-            parts += [v for _name, v in parse_qsl(url.query)]
+            parts += [url.password or ""]
+            if webhook:
+                segments = [s for s in url.path.split("/") if s]
+                parts += [value.split("?")[0], url.path, url.query, quote(value, safe="")]
+                parts += segments[-1:]  # the token (Discord, Slack), or a token in the path
+                parts += [v for _name, v in parse_qsl(url.query)]
         except ValueError:
             pass
     if "-----BEGIN" in value:

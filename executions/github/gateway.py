@@ -460,7 +460,7 @@ def _message(exc: GithubException) -> str:
         detail = error.get("message") or error.get("code") if isinstance(error, dict) else error
         if detail:
             parts.append(str(detail))
-    return "; ".join(parts)[:300]
+    return mask_secrets("; ".join(parts))[:300]  # masked before it is cut
 
 
 def _is_rate_limit(message: str, headers: dict[str, str]) -> bool:

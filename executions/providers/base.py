@@ -153,5 +153,5 @@ def _error_detail(exc: Exception) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message", "") if isinstance(error, dict) else str(error)
-    message = " ".join(str(message).split())[:300]
+    message = mask_secrets(" ".join(str(message).split()))[:300]  # masked before it is cut
     return f": {message}" if message else ""
