@@ -32,9 +32,9 @@ at once submit one batch, not two. The lease is renewed before each result, and 
 of an execution is conditional on the state the pass last saw (``pipeline._save``): a pass that
 stalled past its lease stops before its next paid call, and an execution another pass took over is
 left to it. An execution that goes on to a synchronous codegen call first leaves its batch (a
-conditional change), so no other pass calls the coder for it again. Reservations of executions waiting in a batch are held for the
-batch window plus a margin (``ledger.hold_until``), and the reaper leaves those executions alone
-until then.
+conditional change), so no other pass calls the coder for it again. Reservations of executions
+waiting in a batch are held for the batch window plus a margin (``ledger.hold_until``), and the
+reaper leaves those executions alone until then.
 """
 
 from __future__ import annotations

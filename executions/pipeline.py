@@ -601,7 +601,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
     except (ExecutionAbandoned, ExecutionMovedOn) as exc:
         # Published all the same; the task's retry publishes on the same branch (and reuses the PR).
         log.error(
-            "execution %s published %s after it was abandoned",
+            "execution %s published %s after it was closed (abandoned, or finished by another worker)",
             execution.pk,
             published.pr_url or published.branch,
         )
