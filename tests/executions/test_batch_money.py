@@ -141,6 +141,7 @@ def test_results_billed_after_the_reaper_closed_their_executions_are_charged_in_
     assert Batch.objects.get().status == Batch.Status.ENDED
     run_batches()  # read again: nothing more
     assert_charged_as_billed(period, anthropic_fake, openai_fake)
+    assert_no_call_made_twice(anthropic_fake, openai_fake)
 
 
 @time_machine.travel(NOW, tick=False)

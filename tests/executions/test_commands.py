@@ -136,16 +136,16 @@ def test_simulate_runs_until_the_amount_with_a_progress_bar():
 
 
 def test_simulate_stops_with_exit_3_when_the_budget_runs_out():
-    set_limit(current_period(), "0.06")
+    set_limit(current_period(), "0.07")  # one execution's worst case fits, not a second one's
 
-    code, message = exit_code("simulate", "--until", "0.06")
+    code, message = exit_code("simulate", "--until", "0.07")
 
     assert code == 3 and message.startswith("Budget exhausted for")
     assert Execution.objects.count() == 1
     assert exit_code("simulate", "--until", "abc")[0] == 2
     assert exit_code("simulate", "--until", "99") == (
         2,
-        "--until $99.00 is above the month's limit of $0.06: the budget never spends past it.",
+        "--until $99.00 is above the month's limit of $0.07: the budget never spends past it.",
     )
 
 
