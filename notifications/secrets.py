@@ -121,9 +121,9 @@ def _file_content(value: str) -> str:
 def _channel_secrets(*, read: bool) -> tuple[str, ...]:
     """The channels' webhook URLs and their parts, read at most every CHANNELS_TTL_SECONDS.
 
-    Never raises: with no database (a check, a test without one, a migration) there are none. The
-    read sits in a savepoint, so a failure leaves the caller's transaction usable, and it is not
-    re-entered when it logs itself."""
+    Never raises: with no database (a check, a test without one, a migration) there are none.
+    Inside a transaction the read sits in a savepoint, so a failure leaves the caller's transaction
+    usable; it is not re-entered when it logs itself."""
     cached = _cache.get("channels")
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
@@ -133,8 +133,12 @@ def _channel_secrets(*, read: bool) -> tuple[str, ...]:
     try:
         from notifications.models import Channel
 
-        with transaction.atomic():
-            urls = list(Channel.objects.values_list("url", flat=True))
+        urls = Channel.objects.values_list("url", flat=True)
+        if connection.in_atomic_block:  # in a savepoint: a failure must not break the caller's
+            with transaction.atomic():
+                urls = list(urls)
+        else:  # no transaction of its own (on SQLite, one would take the write lock to read)
+            urls = list(urls)
     except Exception:  # no database here: the settings' secrets still apply
         return cached[1] if cached else ()
     finally:

@@ -50,8 +50,8 @@ def test_named_files_too_large_to_show_are_listed_with_their_size_and_never_read
     [completion] = openai_fake.completions()
     prompt = completion["messages"][1]["content"]
     assert f'<file path="app/views.py">\n{SEED_FILES["app/views.py"]}\n</file>' in prompt
-    assert "- data/big_a.py (300,000 bytes: not shown, over the context limit" in prompt
-    assert "- data/big_b.py (300,000 bytes: not shown, over the context limit" in prompt
+    assert '- "data/big_a.py" (300,000 bytes: not shown, over the context limit' in prompt
+    assert '- "data/big_b.py" (300,000 bytes: not shown, over the context limit' in prompt
     assert_ledger_consistent(execution.period)
 
 
