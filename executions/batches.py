@@ -359,7 +359,7 @@ def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
             key=f"batch-refused:{timezone.localdate(_now(now))}:{digest}",  # once a day per reason
             where="batch mode",
             message=f"{vendor} refused {row.step} batch {row.pk} ({len(members)} request(s)) as a whole: "
-            f"{reason}. Nothing was spent and the tasks keep their attempts; no new batch is submitted "
+            f"{reason}. The batch cost nothing and the tasks keep their attempts; no new batch is submitted "
             f"for {REFUSAL_PAUSE_MINUTES} minutes unless a step's configuration changes.",
         )
 

@@ -623,7 +623,7 @@ def _finish_failed(
     retry = task.attempts < task.max_attempts or not task_at_fault
     reason = mask_secrets(storable(reason)).strip().rstrip(".")  # it may quote a vendor's text
     if not task_at_fault:
-        error = f"{reason}; nothing was spent, and the task keeps its attempts"
+        error = f"{reason}; the batch cost nothing, and the task keeps its attempts"
     elif retry:
         error = f"{reason}; the task will be retried"
     else:

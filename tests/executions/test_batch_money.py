@@ -162,7 +162,7 @@ def test_a_batch_the_vendor_refuses_leaves_the_attempts_alone_and_is_said_once(b
         assert (task.status, task.attempts) == (Task.Status.PENDING, 0)
     for execution in Execution.objects.all():
         assert execution.status == Execution.Status.FAILED
-        assert execution.error.endswith("nothing was spent, and the task keeps its attempts")
+        assert execution.error.endswith("the batch cost nothing, and the task keeps its attempts")
     [said] = Event.objects.filter(kind="error")
     assert (
         f"Anthropic refused analysis batch {row.pk} (2 request(s)) as a whole: {row.error}."
