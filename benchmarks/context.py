@@ -85,6 +85,7 @@ def main() -> int:
         from executions import analyst, steps
         from executions.context import repoindex, repomap
         from executions.gateways.local_git import LocalGitGateway
+        from executions.models import Task
 
         repo = make_repository(options.source, scratch)
         gateway = LocalGitGateway(repo)
@@ -122,9 +123,11 @@ def main() -> int:
                     index, gateway, f"Task: {t}", map_tokens=map_budget, file_bytes=file_budget
                 )
             )
-            fixed = f"{analyst.INSTRUCTIONS}\n{overview}Task: {task}\n\n"
+            fixed = f"{analyst.INSTRUCTIONS}\n{overview}{steps.task_block(Task(title=task))}\n\n"
             prompt = fixed + context.as_prompt()
-            wrappers = sum(repomap.FILE_BLOCK_OVERHEAD + len(p.encode()) for p in context.shown) + len(
+            wrappers = sum(
+                repomap.FILE_BLOCK_OVERHEAD + len(repomap.quoted(p).encode()) for p in context.shown
+            ) + len(
                 "Repository map (files ranked for this task, with their definitions):\n\nContent of the most relevant files:\n\n"
             )
             budget = len(fixed.encode()) + map_budget * repomap.BYTES_PER_TOKEN + file_budget + wrappers

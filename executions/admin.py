@@ -202,7 +202,7 @@ class ModelCallInline(admin.TabularInline):
     fields = [
         "step", "model", "requested_model", "input_tokens", "output_tokens", "cache_read_tokens",
         "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost", "batch", "request_id",
-        "duration_ms",
+        "result_key", "duration_ms",
     ]  # fmt: skip
     readonly_fields = fields
 
@@ -362,12 +362,12 @@ class StepConfigAdmin(admin.ModelAdmin):
 class BatchAdmin(ReadOnlyAdmin):
     """Vendor batches (batch mode): the ones in flight first. Written only by ``run_batches``."""
 
-    list_display = ["pk", "step", "provider", "status", "vendor_status", "request_count", "polls", "model",
-                    "created_at", "ended_at"]  # fmt: skip
-    list_filter = ["status", "step", "provider", "simulated"]
+    list_display = ["pk", "step", "provider", "status", "refused", "vendor_status", "request_count", "polls",
+                    "model", "created_at", "ended_at"]  # fmt: skip
+    list_filter = ["status", "refused", "step", "provider", "simulated"]
     search_fields = ["vendor_batch_id"]
     readonly_fields = [
-        "step", "new_tasks", "provider", "status", "vendor_batch_id", "vendor_status", "simulated", "model",
-        "requested_model", "price", "max_tokens", "request_count", "polls", "lease_until", "error",
+        "step", "new_tasks", "provider", "status", "refused", "vendor_batch_id", "vendor_status", "simulated",
+        "model", "requested_model", "price", "max_tokens", "request_count", "polls", "lease_until", "error",
         "created_at", "submitted_at", "ended_at",
     ]  # fmt: skip

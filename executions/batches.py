@@ -8,27 +8,39 @@ every BATCH_POLL_MINUTES). In order:
    metadata, Anthropic by its ``custom_id``s). Found: it is polled like any other. Not there: its
    executions fail and their reservations are released (nothing was spent).
 2. **Poll** every batch in progress. An ended one's results are charged at the batch price, one
-   transaction per result (``pipeline._charge``); an analysis result moves its execution on to code
-   generation (one OpenAI batch for all of them, or synchronously when codegen is not in batch
-   mode); a codegen result is validated and published, and the execution finishes as today.
+   transaction per result (``pipeline._charge``), each at most once (keyed by the vendor batch and
+   the ``custom_id``: a pass that stops between a charge and the state change it leads to leaves
+   that change to the next pass, which does not charge again). An analysis result moves its
+   execution on to code generation (one OpenAI batch for all of them, or synchronously when codegen
+   is not in batch mode); a codegen result is validated and published, and the execution finishes
+   as today. A result billed for an execution that is closed meanwhile (the reaper abandoned it) is
+   charged all the same, and changes nothing else.
 3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks that the budget and pacing
    allow, each claimed and reserved at batch prices exactly as the synchronous path does
    (``pipeline.prepare`` and ``pipeline._start``).
 
 A result that failed (errored, expired, canceled, a line of the error file) fails only its own
 execution, with the vendor's reason: its reservation's rest is released and its task is pending
-again within its attempts (``pipeline._finish_failed``).
+again within its attempts (``pipeline._finish_failed``). A batch the vendor refused as a whole (a
+4xx on submit) is a configuration problem, not the tasks': it fails, its tasks keep their
+attempts, the reason is announced once, and no new batch is submitted for an hour unless a step's
+configuration changes.
 
 Claims are conditional updates: a batch row is worked on by the pass that moved its lease, and
 only one batch of new tasks can be in ``submitting`` at a time (a unique constraint), so two passes
-at once submit one batch, not two. Reservations of executions waiting in a batch are held for the
-batch window plus a margin (``ledger.hold_until``), and the reaper leaves those executions alone
-until then.
+at once submit one batch, not two. The lease is renewed before each result, and every state change
+of an execution is conditional on the state the pass last saw (``pipeline._save``): a pass that
+stalled past its lease stops before its next paid call, and an execution another pass took over is
+left to it. An execution that goes on to a synchronous codegen call first leaves its batch (a
+conditional change), so no other pass calls the coder for it again. Reservations of executions
+waiting in a batch are held for the batch window plus a margin (``ledger.hold_until``), and the
+reaper leaves those executions alone until then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -47,15 +59,22 @@ from executions.errors import (
     BatchUndecided,
     ChangeRejected,
     ExecutionError,
+    ExecutionMovedOn,
     ProviderError,
     TaskBusy,
 )
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway
-from executions.models import Batch, Execution, Task
+from executions.models import Batch, Execution, StepConfig, Task
 from executions.providers import CompletionRequest, Providers, providers_for_mode
+from notifications import events
+from notifications.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
+
+# After a vendor refused a whole batch, no new batch is submitted for this long (unless a step's
+# configuration changes): the same request would be refused again.
+REFUSAL_PAUSE_MINUTES = 60
 
 
 @dataclass
@@ -124,11 +143,18 @@ def _renew(row: Batch, now: dt.datetime | None) -> bool:
     return bool(kept)
 
 
-def _unlease(row: Batch, now: dt.datetime | None, **fields) -> None:
+def _unlease(row: Batch, now: dt.datetime | None, **fields) -> bool:
+    """Let go of ``row`` (with ``fields`` changed) if this pass still holds its lease; False if
+    another pass took it over meanwhile (then nothing is changed: the row is that pass's)."""
     fields["lease_until"] = _now(now)
-    Batch.objects.filter(pk=row.pk).update(**fields)
+    if "error" in fields:  # it may quote a vendor's text
+        fields["error"] = mask_secrets(fields["error"])[:500]
+    if not Batch.objects.filter(pk=row.pk, lease_until=row.lease_until).update(**fields):
+        log.warning("%s batch %s was taken over by another pass; this one leaves it", row.step, row.pk)
+        return False
     for name, value in fields.items():
         setattr(row, name, value)
+    return True
 
 
 def _hold_expiry(now: dt.datetime | None) -> dt.datetime:
@@ -163,6 +189,13 @@ def _submit_new_tasks(providers: Providers, gateway: RepositoryGateway, report: 
         return  # batch mode is off: the synchronous scheduler runs the tasks
     first = analysis if analysis.batch else codegen
     if not Task.objects.filter(status=Task.Status.PENDING).exists():
+        return
+    if (refused := _paused_by_refusal(at)) is not None:
+        report.notes.append(
+            f"nothing submitted: {refused.get_provider_display()} refused {refused.step} batch {refused.pk} "
+            f"at {timezone.localtime(refused.ended_at):%H:%M} (see the batch); change the step's "
+            f"configuration, or wait {REFUSAL_PAUSE_MINUTES} minutes from then"
+        )
         return
     try:
         with transaction.atomic():
@@ -261,7 +294,7 @@ def _submit(row: Batch, requests: dict[str, CompletionRequest], providers: Provi
     try:
         vendor_id = provider.submit_batch(requests, marker=_marker(row))
     except BatchRefused as exc:
-        _fail_row(row, f"{exc} (the batch was refused)", report, now)
+        _refused(row, str(exc), report, now)
         return
     except ProviderError as exc:
         # Unknown whether the batch exists: the next pass asks the vendor (``_reconcile``).
@@ -273,8 +306,23 @@ def _submit(row: Batch, requests: dict[str, CompletionRequest], providers: Provi
 
 
 def _started(row: Batch, vendor_id: str, now) -> None:
+    """Record the vendor's id. Whoever learnt it writes it (the submitting pass, or one that
+    reconciled the row meanwhile: the same id), so it is conditional on the row only."""
     at = _now(now)
-    _unlease(row, now, status=Batch.Status.IN_PROGRESS, vendor_batch_id=vendor_id, submitted_at=at, error="")
+    fields = {
+        "status": Batch.Status.IN_PROGRESS,
+        "vendor_batch_id": vendor_id,
+        "submitted_at": at,
+        "error": "",
+    }
+    if not Batch.objects.filter(pk=row.pk, status=Batch.Status.SUBMITTING).update(lease_until=at, **fields):
+        log.error(
+            "%s batch %s is at the vendor as %s, but another pass closed the row", row.step, row.pk, vendor_id
+        )
+        return
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.lease_until = at
 
 
 def _marker(row: Batch) -> dict[str, str]:
@@ -287,6 +335,42 @@ def _fail_row(row: Batch, reason: str, report: PassReport, now) -> None:
         pipeline._finish_failed(execution, reason, now)
         report.finished += 1
     _unlease(row, now, status=Batch.Status.FAILED, error=reason[:500], ended_at=_now(now))
+
+
+def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
+    """The vendor refused the whole batch (a 4xx on create): nothing reached a model, and the
+    cause is the configuration (the model, a key, a size), not the tasks. Its executions end without
+    using an attempt, and the reason is said once, for the batch."""
+    vendor = row.get_provider_display()
+    members = list(_members(row))
+    for execution in members:
+        pipeline._finish_failed(
+            execution,
+            f"Not run: {vendor} refused its whole {row.step} batch {row.pk} ({reason})",
+            now,
+            task_at_fault=False,
+        )
+        report.finished += 1
+    _unlease(row, now, status=Batch.Status.FAILED, refused=True, error=reason[:500], ended_at=_now(now))
+    report.notes.append(f"{vendor} refused {row.step} batch {row.pk}: {reason}")
+    digest = hashlib.sha256(f"{row.step}:{row.model}:{reason}".encode()).hexdigest()[:16]
+    with transaction.atomic():
+        events.error(
+            key=f"batch-refused:{timezone.localdate(_now(now))}:{digest}",  # once a day per reason
+            where="batch mode",
+            message=f"{vendor} refused {row.step} batch {row.pk} ({len(members)} request(s)) as a whole: "
+            f"{reason}. The batch cost nothing and the tasks keep their attempts; no new batch is submitted "
+            f"for {REFUSAL_PAUSE_MINUTES} minutes unless a step's configuration changes.",
+        )
+
+
+def _paused_by_refusal(at: dt.datetime) -> Batch | None:
+    """The batch a vendor refused within the pause, when no step's configuration changed since."""
+    since = at - dt.timedelta(minutes=REFUSAL_PAUSE_MINUTES)
+    refused = Batch.objects.filter(refused=True, ended_at__gt=since).order_by("-ended_at").first()
+    if refused is None or StepConfig.objects.filter(updated_at__gt=refused.ended_at).exists():
+        return None
+    return refused
 
 
 # --- reconciling ------------------------------------------------------------------------------------
@@ -357,10 +441,11 @@ def _poll(row: Batch, providers: Providers, gateway: RepositoryGateway, report: 
     vendor = row.get_provider_display()
     missing = f"{vendor} returned no result for it (batch {state.status}{': ' + state.detail if state.detail else ''})"
     if row.step == steps.ANALYSIS:
-        _analysis_results(row, items, missing, providers, gateway, report, now)
+        kept = _analysis_results(row, items, missing, providers, gateway, report, now)
     else:
-        _codegen_results(row, items, missing, gateway, report, now)
-    _unlease(row, now, status=Batch.Status.ENDED, ended_at=_now(now))
+        kept = _codegen_results(row, items, missing, gateway, report, now)
+    if kept:
+        _unlease(row, now, status=Batch.Status.ENDED, ended_at=_now(now))
 
 
 def _step_of(row: Batch) -> steps.Step:
@@ -369,30 +454,61 @@ def _step_of(row: Batch) -> steps.Step:
     return steps.Step(name=row.step, resolved=resolved, max_tokens=row.max_tokens, batch=True)
 
 
-def _answer(row: Batch, completion, now) -> pipeline.Answer:
+def _answer(row: Batch, execution: Execution, items: dict, now) -> pipeline.Answer | None:
+    """``execution``'s result in ``row`` as an answer to charge (keyed: charged once), or None
+    when the vendor billed nothing for it (no line, or a failed one)."""
+    item = items.get(str(execution.pk))
+    if item is None or item.completion is None:
+        return None
     waited = (_now(now) - (row.submitted_at or row.created_at)).total_seconds()
-    return pipeline.Answer(completion, int(max(waited, 0) * 1000), row.simulated, batch=row)
+    return pipeline.Answer(
+        item.completion,
+        int(max(waited, 0) * 1000),
+        row.simulated,
+        batch=row,
+        result_key=f"{row.vendor_batch_id}/{execution.pk}"[:200],
+    )
 
 
-def _analysis_results(row, items, missing, providers, gateway, report, now) -> None:
+def _failure(execution: Execution, items: dict, missing: str) -> ProviderError:
+    item = items.get(str(execution.pk))
+    return ProviderError(item.failure if item else missing)
+
+
+def _still_ours(row: Batch, report: PassReport, now) -> bool:
+    """Renew the lease before the next result; False (and a note) when another pass has the batch."""
+    if _renew(row, now):
+        return True
+    report.notes.append(f"{row.step} batch {row.pk} was taken over by another pass, which finishes it")
+    return False
+
+
+def _analysis_results(row, items, missing, providers, gateway, report, now) -> bool:
+    """Charge every analysis result and move each execution on; False if the lease was lost."""
     analysis = _step_of(row)
     at = _now(now)
     try:
         codegen = steps.configured_steps(on=timezone.localdate(at))[1]
     except (ExecutionError, PricingError) as exc:
         codegen, codegen_error = None, str(exc)
-    waiting: dict[str, CompletionRequest] = {}
-    members: dict[str, Execution] = {}
-    for execution in _members(row, Execution.Status.ANALYSING, Execution.Status.GENERATING):
-        item = items.get(str(execution.pk))
+    waiting: dict[str, tuple[Execution, CompletionRequest]] = {}
+    for execution in _members(row, *Execution.Status.values):
+        if not _still_ours(row, report, now):
+            return False
+        answer = _answer(row, execution, items, now)
+        if execution.status not in (Execution.Status.ANALYSING, Execution.Status.GENERATING):
+            if answer is not None:  # closed meanwhile (the reaper): billed all the same
+                pipeline.charge_billed(execution, analysis, answer, now)
+            continue
         try:
-            if execution.status == Execution.Status.ANALYSING:  # not charged yet (a rerun skips this)
-                if item is None or item.completion is None:
-                    raise ProviderError(item.failure if item else missing)
+            # GENERATING: charged and planned by a pass that stopped before its coder was asked.
+            if execution.status == Execution.Status.ANALYSING:
+                if answer is None:
+                    raise _failure(execution, items, missing)
                 # The charge commits (even when the plan is empty and the execution fails); the
                 # hold keeps the money for the coder if this pass stops before the codegen batch.
                 base = pipeline.base_of(gateway, execution.base_sha)
-                pipeline.take_plan(execution, analysis, _answer(row, item.completion, now), now, base=base)
+                pipeline.take_plan(execution, analysis, answer, now, base=base)
                 ledger.hold_until(execution.reservation, _hold_expiry(now))
             else:
                 base = pipeline.base_of(gateway, execution.base_sha)
@@ -400,6 +516,8 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
                 raise ProviderError(codegen_error)
             request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
             if not codegen.batch:
+                # It leaves the batch before the paid call: no other pass asks the coder again.
+                pipeline._save(execution, now, batch_id=None)
                 generated = pipeline._ask(providers.codegen, request)
                 published = pipeline.take_change_and_publish(
                     execution, codegen, generated, gateway, now, base=base
@@ -407,6 +525,9 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
                 pipeline._finish_succeeded(execution, published, now)
                 report.finished += 1
                 continue
+        except ExecutionMovedOn as exc:
+            log.info("%s", exc)  # another pass took it over: it is that pass's now
+            continue
         except pipeline.EXPECTED_FAILURES as exc:
             pipeline._finish_failed(execution, str(exc), now)
             report.finished += 1
@@ -415,14 +536,29 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> N
             _failed_unexpectedly(execution, exc, now)
             report.finished += 1
             continue
-        waiting[str(execution.pk)], members[str(execution.pk)] = request, execution
-    if not waiting:
-        return
+        waiting[str(execution.pk)] = (execution, request)
+    if waiting and _still_ours(row, report, now):
+        _follow_with_codegen(waiting, codegen, providers, report, now)
+    return True
+
+
+def _follow_with_codegen(waiting, codegen: steps.Step, providers: Providers, report, now) -> None:
+    """One codegen batch for the executions whose analysis came back: each joins it only if it is
+    still where this pass saw it (another pass may have taken it on)."""
+    requests = {}
     with transaction.atomic():
-        follow = _new_row(codegen, providers, at, new_tasks=False)
-        for execution in members.values():
-            _join(execution, follow, now)
-    _submit(follow, waiting, providers, report, now)
+        follow = _new_row(codegen, providers, _now(now), new_tasks=False)
+        for custom_id, (execution, request) in waiting.items():
+            try:
+                _join(execution, follow, now)
+            except ExecutionMovedOn as exc:
+                log.info("%s", exc)
+                continue
+            requests[custom_id] = request
+        if not requests:
+            follow.delete()
+            return
+    _submit(follow, requests, providers, report, now)
 
 
 def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> CompletionRequest:
@@ -448,15 +584,24 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
     return request
 
 
-def _codegen_results(row, items, missing, gateway, report, now) -> None:
+def _codegen_results(row, items, missing, gateway, report, now) -> bool:
+    """Charge every codegen result and publish each change; False if the lease was lost."""
     codegen = _step_of(row)
-    for execution in _members(row, Execution.Status.GENERATING):
-        item = items.get(str(execution.pk))
+    for execution in _members(row, *Execution.Status.values):
+        if not _still_ours(row, report, now):
+            return False
+        answer = _answer(row, execution, items, now)
+        if execution.status != Execution.Status.GENERATING:
+            if answer is not None:  # closed meanwhile (the reaper): billed all the same
+                pipeline.charge_billed(execution, codegen, answer, now)
+            continue
         try:
-            if item is None or item.completion is None:
-                raise ProviderError(item.failure if item else missing)
-            answer = _answer(row, item.completion, now)
+            if answer is None:
+                raise _failure(execution, items, missing)
             published = pipeline.take_change_and_publish(execution, codegen, answer, gateway, now)
+        except ExecutionMovedOn as exc:
+            log.info("%s", exc)  # another pass took it over: it is that pass's now
+            continue
         except pipeline.EXPECTED_FAILURES as exc:
             pipeline._finish_failed(execution, str(exc), now)
         except Exception as exc:  # one bad result must not hold up the batch's others
@@ -464,6 +609,7 @@ def _codegen_results(row, items, missing, gateway, report, now) -> None:
         else:
             pipeline._finish_succeeded(execution, published, now)
         report.finished += 1
+    return True
 
 
 def _failed_unexpectedly(execution: Execution, exc: Exception, now) -> None:

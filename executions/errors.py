@@ -40,6 +40,11 @@ class UsageOverrun(ExecutionError):
     billed); the execution stops before any further paid call."""
 
 
+class ExecutionMovedOn(ExecutionError):
+    """The execution is no longer in the state this worker last saw: another worker moved it on
+    (in batch mode, a pass that took over its batch). This one leaves it as it is."""
+
+
 class ExecutionAbandoned(ExecutionError):
     """The reaper closed the execution while a worker still ran it (a call outlasted the reservation
     timeout). What was billed stays charged; the worker stops and leaves it as the reaper did."""

@@ -89,7 +89,8 @@ class Execution(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="executions",
-        help_text="The last vendor batch this execution went through (batch mode).",
+        help_text="The vendor batch this execution is (or last was) in; none once it left its batch to "
+        "go on synchronously (batch mode). Its calls keep the batch they came from.",
     )
     batched = models.BooleanField(default=False, help_text="A step of it ran through a vendor's batch API.")
     reserved_nanos = models.BigIntegerField(default=0, help_text="The worst case held at the start.")
@@ -153,12 +154,27 @@ class ModelCall(models.Model):
         null=True, blank=True, help_text="What the call would have cost at the standard price (batch calls)."
     )
     request_id = models.CharField(max_length=200, blank=True)
+    result_key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The vendor result this call charges (a batch's: '<vendor batch id>/<custom id>'); "
+        "one execution's step is charged once per result, however many passes read it.",
+    )
     duration_ms = models.PositiveIntegerField(default=0)
     simulated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        constraints = [
+            # A pass that stops between a result's charge and the state change it leads to leaves
+            # the result to the next pass, which must not charge it again: the database refuses it.
+            models.UniqueConstraint(
+                fields=["execution", "step", "result_key"],
+                condition=~Q(result_key=""),
+                name="one_charge_per_vendor_result",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.step} on {self.model} ({format_usd(self.cost_nanos)})"
@@ -216,7 +232,9 @@ class Batch(models.Model):
         SUBMITTING = "submitting"  # the row exists; the vendor's id is not known yet
         IN_PROGRESS = "in_progress"  # the vendor has it
         ENDED = "ended"  # its results are all charged and handled
-        FAILED = "failed"  # never reached the vendor (or the vendor refused it): nothing was spent
+        FAILED = (
+            "failed"  # never reached the vendor (or the vendor refused it, ``refused``): nothing was spent
+        )
 
     IN_FLIGHT = (Status.SUBMITTING, Status.IN_PROGRESS)
 
@@ -235,6 +253,10 @@ class Batch(models.Model):
     price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="batches")
     max_tokens = models.PositiveIntegerField()
     request_count = models.PositiveIntegerField(default=0)
+    refused = models.BooleanField(
+        default=False,
+        help_text="The vendor refused the whole batch (a configuration problem): its tasks kept their attempts.",
+    )
     polls = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(help_text="A pass working on the row holds it until then.")
     error = models.TextField(blank=True)

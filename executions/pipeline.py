@@ -24,8 +24,17 @@ from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_ca
 from executions import analyst, announce, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, parse_change
+from executions.changes.validation import MAX_FILE_BYTES, show
 from executions.context import repoindex, repomap
-from executions.errors import ChangeRejected, ExecutionAbandoned, ProviderError, TaskBusy, UsageOverrun
+from executions.errors import (
+    ChangeRejected,
+    ExecutionAbandoned,
+    ExecutionError,
+    ExecutionMovedOn,
+    ProviderError,
+    TaskBusy,
+    UsageOverrun,
+)
 from executions.gateways import get_gateway
 from executions.gateways.base import (
     PublishError,
@@ -39,11 +48,13 @@ from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
 from notifications import events
+from notifications.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
 # Failures that end an execution as failed (with their message) instead of being raised. An
-# abandoned execution is left as the reaper closed it (``_finish_failed`` finds it closed).
+# execution the reaper abandoned, or another worker moved on, is left as it is (``_finish_failed``
+# finds it no longer in the state this worker saw).
 EXPECTED_FAILURES = (
     ProviderError,
     ChangeRejected,
@@ -51,6 +62,7 @@ EXPECTED_FAILURES = (
     PricingError,
     UsageOverrun,
     ExecutionAbandoned,
+    ExecutionMovedOn,
 )
 
 
@@ -364,10 +376,13 @@ def take_plan(
 def codegen_request_for(
     execution: Execution, analysis: steps.Step, codegen: steps.Step, base: Base, gateway: RepositoryGateway
 ) -> CompletionRequest:
-    """The coder's request: the execution's plan and the base content of the files it named."""
+    """The coder's request: the execution's plan and the base content of the files it named (only
+    those that can be shown are read: their sizes come from the index)."""
     forwarded = steps.cut_plan(execution.plan, steps.plan_byte_cap(analysis))
-    named = _texts(gateway.read_files(base.commit_sha, execution.plan_files), execution.plan_files)
-    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named)
+    sizes = {path: base.index.tree[path] for path in execution.plan_files if path in base.index.tree}
+    wanted = steps.files_to_read(list(sizes), sizes)
+    named = _texts(gateway.read_files(base.commit_sha, wanted), wanted)
+    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named, sizes)
 
 
 def take_change_and_publish(
@@ -385,6 +400,7 @@ def take_change_and_publish(
         proposal = _proposal_from(generated.completion, step)
         base = base or base_of(gateway, execution.base_sha)
         touched = [f.path for f in proposal.files if f.path in base.index.tree]
+        _refuse_oversized(proposal, base.index.tree)
         before = _texts(gateway.read_files(base.commit_sha, touched), touched)
         change = edits.apply(proposal, before, base_sha=base.commit_sha)
     except Exception:
@@ -400,6 +416,18 @@ def take_change_and_publish(
     return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
 
+def _refuse_oversized(proposal: Proposal, sizes: dict[str, int]) -> None:
+    """A file larger than a change may write is not changed (the coder was never shown it): refused
+    from its size in the index, before it is read (a 50 MB file is never read whole to be refused)."""
+    for proposed in proposal.files:
+        size = sizes.get(proposed.path, 0)
+        if size > MAX_FILE_BYTES:
+            raise ChangeRejected(
+                f"The change wants to {proposed.action} {show(proposed.path)} ({size:,} bytes), larger "
+                f"than the {MAX_FILE_BYTES:,} bytes a generated change may touch."
+            )
+
+
 def _texts(contents: dict[str, bytes], paths: list[str]) -> dict[str, str | None]:
     """Each path that exists, with its text (``None`` for a binary file), in ``paths``' order."""
     return {path: repomap.decoded(contents[path]) for path in paths if path in contents}
@@ -411,6 +439,9 @@ class Answer:
     duration_ms: int
     simulated: bool
     batch: Batch | None = None  # the vendor batch it came from: charged at the batch price
+    # Which vendor result it is (a batch's: "<vendor batch id>/<custom id>"), when it can be read
+    # again by a later pass: an execution's step is charged once per result (``ModelCall``).
+    result_key: str = ""
 
 
 def _ask(provider: Provider, request: CompletionRequest) -> Answer:
@@ -428,7 +459,10 @@ def _charge(
 
     The charge commits first, on its own: it is what the vendor billed, and nothing derived from
     the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
-    leaves the money charged and the execution in its previous state, which the reaper ends.
+    leaves the money charged and the execution in its previous state: a result that can be read
+    again (``answer.result_key``, batch mode) is then not charged a second time by the next pass
+    (the database refuses a second row for it), which goes on to the state change; any other is
+    ended by the reaper.
 
     The execution's row is written first: the ledger's lock order (execution, reservation,
     period), which the reaper follows too.
@@ -437,38 +471,46 @@ def _charge(
     cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
-    with transaction.atomic():
-        live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
-            cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
-        )
-        if not live:  # the reaper closed it during the call, which was billed all the same
-            Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost)
-        call = ModelCall.objects.create(
-            batch=answer.batch,
-            standard_cost_nanos=standard,
-            execution=execution,
-            step=step.name,
-            provider=step.resolved.model.provider,
-            requested_model=step.resolved.requested,
-            model=step.model_name,
-            price=step.resolved.price,
-            cost_nanos=cost,
-            request_id=completion.request_id[:200],
-            duration_ms=answer.duration_ms,
-            simulated=answer.simulated,
-            reasoning_tokens=completion.reasoning_tokens,
-            **completion.usage.as_dict(),
-        )
-        charged = ledger.charge(
-            execution.reservation,
-            cost,
-            model_name=step.model_name,
-            provider=step.resolved.model.provider,
-            usage=completion.usage,
-            now=now,
-        )
-        for milestone in charged.milestones:
-            events.milestone_reached(milestone)
+    if _charged_before(execution, step, answer):
+        return _charged_already(execution, step, answer, now, advance)
+    try:
+        with transaction.atomic():
+            live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
+                cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
+            )
+            if not live:  # the reaper closed it during the call, which was billed all the same
+                Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost)
+            call = ModelCall.objects.create(
+                batch=answer.batch,
+                standard_cost_nanos=standard,
+                execution=execution,
+                step=step.name,
+                provider=step.resolved.model.provider,
+                requested_model=step.resolved.requested,
+                model=step.model_name,
+                price=step.resolved.price,
+                cost_nanos=cost,
+                request_id=completion.request_id[:200],
+                result_key=answer.result_key,
+                duration_ms=answer.duration_ms,
+                simulated=answer.simulated,
+                reasoning_tokens=completion.reasoning_tokens,
+                **completion.usage.as_dict(),
+            )
+            charged = ledger.charge(
+                execution.reservation,
+                cost,
+                model_name=step.model_name,
+                provider=step.resolved.model.provider,
+                usage=completion.usage,
+                now=now,
+            )
+            for milestone in charged.milestones:
+                events.milestone_reached(milestone)
+    except IntegrityError:
+        if not _charged_before(execution, step, answer):
+            raise
+        return _charged_already(execution, step, answer, now, advance)  # another pass, just now
     execution.cost_nanos += cost
     if not live:
         raise _abandoned(execution)
@@ -476,6 +518,44 @@ def _charge(
         _stop_on_overrun(execution, step, call, charged.over_nanos, now)
     if advance:
         _save(execution, now, **advance)
+
+
+def charge_billed(execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None) -> None:
+    """Charge a result the vendor billed whatever became of its execution since (the reaper
+    closed it while it waited in a batch, say): counted in its month, nothing else changes. A
+    result charged before is not charged again."""
+    try:
+        _charge(execution, step, answer, now)
+    except (ExecutionAbandoned, ExecutionMovedOn):
+        pass  # closed: the charge stands, and the execution stays as it is
+
+
+def _charged_before(execution: Execution, step: steps.Step, answer: Answer) -> bool:
+    return bool(answer.result_key) and (
+        ModelCall.objects.filter(execution=execution, step=step.name, result_key=answer.result_key).exists()
+    )
+
+
+def _charged_already(
+    execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, advance: dict
+) -> None:
+    """The result was charged before (by a pass that stopped before its state change, or by one
+    running now): nothing is charged; the state change is made if the execution still waits for it."""
+    log.warning(
+        "%s result %s of execution %s was charged before; not charging it again",
+        step.name,
+        answer.result_key,
+        execution.pk,
+    )
+    execution.cost_nanos = Execution.objects.values_list("cost_nanos", flat=True).get(pk=execution.pk)
+    if not advance:
+        return
+    if answer.completion.usage.output_tokens > step.max_tokens:
+        raise UsageOverrun(  # recorded when it was charged; still, no further paid call
+            f"{step.resolved.model.provider} reported more output tokens than the request allowed for the "
+            f"{step.name} call; the execution stopped before any further paid call"
+        )
+    _save(execution, now, **advance)
 
 
 def _stop_on_overrun(
@@ -524,12 +604,27 @@ def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
 
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
     """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone).
-    Raises ``ExecutionAbandoned`` if the reaper closed the execution meanwhile: nothing is changed."""
+
+    Conditional on the state this worker last saw (``execution.status`` and ``batch_id`` as it
+    holds them): of two workers making the same change, one does it and the other learns that it
+    lost (``ExecutionMovedOn``; ``ExecutionAbandoned`` when the reaper closed it). Nothing is
+    changed then."""
     fields.setdefault("heartbeat_at", now or timezone.now())
-    if not Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(**fields):
-        raise _abandoned(execution)
+    seen = Execution.objects.filter(pk=execution.pk, status=execution.status, batch_id=execution.batch_id)
+    if not seen.update(**fields):
+        raise _moved(execution)
     for name, value in fields.items():
         setattr(execution, name, value)
+
+
+def _moved(execution: Execution) -> ExecutionError:
+    status = Execution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
+    if status == Execution.Status.ABANDONED:
+        return _abandoned(execution)
+    return ExecutionMovedOn(
+        f"Execution {execution.pk} is no longer {execution.status} (it is {status}): another worker "
+        "moved it on, and this one leaves it to that worker"
+    )
 
 
 def _abandoned(execution: Execution) -> ExecutionAbandoned:
@@ -540,8 +635,9 @@ def _abandoned(execution: Execution) -> ExecutionAbandoned:
     )
 
 
-def _left_abandoned(execution: Execution, exc: ExecutionAbandoned) -> Execution:
-    """The execution as the reaper closed it: its task, reservation and counts are the reaper's."""
+def _left_as_is(execution: Execution, exc: ExecutionAbandoned | ExecutionMovedOn) -> Execution:
+    """The execution as the reaper closed it, or as another worker moved it on: its task,
+    reservation and counts are theirs."""
     log.warning("%s", exc)
     execution.refresh_from_db()
     execution.task.refresh_from_db()
@@ -575,28 +671,38 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
                 status=Task.Status.DONE, claimed_at=None, updated_at=at
             )
             announce.execution_completed(execution)
-    except ExecutionAbandoned as exc:
+    except (ExecutionAbandoned, ExecutionMovedOn) as exc:
         # Published all the same; the task's retry publishes on the same branch (and reuses the PR).
         log.error(
-            "execution %s published %s after it was abandoned",
+            "execution %s published %s after it was closed (abandoned, or finished by another worker)",
             execution.pk,
             published.pr_url or published.branch,
         )
-        return _left_abandoned(execution, exc)
+        return _left_as_is(execution, exc)
     execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
 
 
-def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -> Execution:
-    """Failed: the reservation's rest released, the charges kept, the task pending again or failed."""
+def _finish_failed(
+    execution: Execution, reason: str, now: dt.datetime | None, *, task_at_fault: bool = True
+) -> Execution:
+    """Failed: the reservation's rest released, the charges kept, the task pending again or failed.
+
+    ``task_at_fault=False``: the execution never reached a model for a reason that is not its
+    task's (the vendor refused its whole batch): the task is pending again with its attempt given
+    back, and the caller announces the reason once for all such executions."""
     at = now or timezone.now()
     task = execution.task
-    retry = task.attempts < task.max_attempts
-    reason = storable(reason).strip().rstrip(".")  # it may quote a vendor's text
-    if retry:
+    retry = task.attempts < task.max_attempts or not task_at_fault
+    reason = mask_secrets(storable(reason)).strip().rstrip(".")  # it may quote a vendor's text
+    if not task_at_fault:
+        error = f"{reason}; the batch cost nothing, and the task keeps its attempts"
+    elif retry:
         error = f"{reason}; the task will be retried"
     else:
         error = f"{reason}; no attempts left ({task.attempts} of {task.max_attempts}), the task has failed"
+    outcome = Task.Status.PENDING if retry else Task.Status.FAILED
+    given_back = {} if task_at_fault else {"attempts": F("attempts") - 1}
     try:
         with transaction.atomic():
             _save(
@@ -604,11 +710,15 @@ def _finish_failed(execution: Execution, reason: str, now: dt.datetime | None) -
             )
             ledger.release(execution.reservation, now=now)
             ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-            outcome = Task.Status.PENDING if retry else Task.Status.FAILED
-            Task.objects.filter(pk=task.pk).update(status=outcome, claimed_at=None, updated_at=at)
-            announce.execution_failed(execution)
-    except ExecutionAbandoned as exc:
-        return _left_abandoned(execution, exc)
+            Task.objects.filter(pk=task.pk).update(
+                status=outcome, claimed_at=None, updated_at=at, **given_back
+            )
+            if task_at_fault:
+                announce.execution_failed(execution)
+    except (ExecutionAbandoned, ExecutionMovedOn) as exc:
+        return _left_as_is(execution, exc)
     task.status, task.claimed_at = outcome, None
+    if not task_at_fault:
+        task.attempts -= 1
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution

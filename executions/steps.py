@@ -18,7 +18,7 @@ from budget.pricing import lookup_model
 from executions import analyst
 from executions.changes import coder
 from executions.changes.validation import MAX_PATH_BYTES
-from executions.context.repomap import FILE_BLOCK_OVERHEAD, TaskContext, file_block
+from executions.context.repomap import FILE_BLOCK_OVERHEAD, TaskContext, file_block, quoted
 from executions.errors import ConfigurationError
 from executions.models import ModelCall, StepConfig, Task
 from executions.providers.base import CompletionRequest
@@ -41,6 +41,7 @@ ANALYSIS_INSTRUCTIONS = analyst.INSTRUCTIONS
 CODEGEN_INSTRUCTIONS = coder.INSTRUCTIONS
 CHANGE_SCHEMA = coder.CHANGE_SCHEMA
 CODER_FILES_HEADER = "Current content of the files the plan named:\n\n"
+# ``path``: quoted (``repomap.quoted``), as every file name in the prompts.
 NOT_SHOWN_LINE = "- {path} ({size:,} bytes: not shown, over the context limit; edit it only if you must)\n"
 
 
@@ -119,8 +120,17 @@ def _step(name: str, config: StepConfig | None, on: dt.date, current: dict[str, 
 
 
 def task_text(task: Task) -> str:
+    """The task's words, for ranking the repository's files (never sent as prose: ``task_block``)."""
     description = task.description.strip()
     return f"Task: {task.title.strip()}" + (f"\n\n{description}" if description else "")
+
+
+TASK_HEADER = "The task, as written in the backlog (JSON):\n"
+
+
+def task_block(task: Task) -> str:
+    """The task as both prompts carry it: data, a JSON object whose strings are quoted."""
+    return TASK_HEADER + quoted({"title": task.title.strip(), "description": task.description.strip()})
 
 
 def analysis_request(step: Step, task: Task, overview: str, context: TaskContext) -> CompletionRequest:
@@ -129,7 +139,7 @@ def analysis_request(step: Step, task: Task, overview: str, context: TaskContext
     return CompletionRequest(
         model=step.model_name,
         system=f"{ANALYSIS_INSTRUCTIONS}\n{overview}",
-        user=f"{task_text(task)}\n\n{context.as_prompt()}",
+        user=f"{task_block(task)}\n\n{context.as_prompt()}",
         max_tokens=step.max_tokens,
         temperature=step.temperature,
         reasoning_effort=step.reasoning_effort,
@@ -147,25 +157,46 @@ def cut_plan(plan: str, cap: int) -> str:
     return plan if len(encoded) <= cap else encoded[:cap].decode("utf-8", errors="ignore")
 
 
+def files_to_read(paths: list[str], sizes: dict[str, int]) -> list[str]:
+    """The files the plan named whose content can be shown, from their sizes in the index (read
+    before any file is): in the plan's order, each while it fits what the ones before it left of
+    ``CONTEXT_FILE_BYTES``. No other file is read, however large."""
+    wanted, room = [], settings.CONTEXT_FILE_BYTES
+    for path in paths:
+        if sizes.get(path, room + 1) <= room:
+            wanted.append(path)
+            room -= sizes[path]
+    return wanted
+
+
 def codegen_request(
-    step: Step, task: Task, overview: str, plan: str, files: dict[str, str | None]
+    step: Step,
+    task: Task,
+    overview: str,
+    plan: str,
+    files: dict[str, str | None],
+    sizes: dict[str, int] | None = None,
 ) -> CompletionRequest:
     """The coder's request: the plan and the current content of the files it named (in its order,
-    within ``CONTEXT_FILE_BYTES``; ``None`` content: not a text file). Before the analysis,
-    ``plan=""`` and ``files={}`` give the part whose size is known (see ``codegen_files_bound``)."""
+    within ``CONTEXT_FILE_BYTES``). ``sizes``: every named file's size in bytes, in the plan's
+    order; ``files``: the content of those read (``files_to_read``; ``None``: not a text file).
+    Before the analysis, ``plan=""`` and no files give the part whose size is known (see
+    ``codegen_files_bound``)."""
+    sizes = sizes if sizes is not None else {path: 0 for path in files}
     shown, skipped, room = [], [], settings.CONTEXT_FILE_BYTES
-    for path, text in files.items():
-        size = len(text.encode("utf-8")) if text is not None else 0
+    for path, size in sizes.items():
+        text = files.get(path)
+        size = len(text.encode("utf-8")) if text is not None else size
         if text is not None and size <= room:
             shown.append(file_block(path, text))
             room -= size
         else:
-            skipped.append(NOT_SHOWN_LINE.format(path=path, size=size))
-    listing = (CODER_FILES_HEADER + "".join(shown) + "".join(skipped)) if files else ""
+            skipped.append(NOT_SHOWN_LINE.format(path=quoted(path), size=size))
+    listing = (CODER_FILES_HEADER + "".join(shown) + "".join(skipped)) if sizes else ""
     return CompletionRequest(
         model=step.model_name,
         system=f"{CODEGEN_INSTRUCTIONS}\n{overview}",
-        user=f"{task_text(task)}\n\nImplementation plan:\n{plan}\n\n{listing}",
+        user=f"{task_block(task)}\n\nImplementation plan:\n{plan}\n\n{listing}",
         max_tokens=step.max_tokens,
         schema=CHANGE_SCHEMA,
         temperature=step.temperature,
@@ -175,6 +206,7 @@ def codegen_request(
 
 def codegen_files_bound() -> int:
     """What the files part of the coder's request can add, in bytes (so in tokens, at most): the
-    content cap, plus each named file's wrapper or not-shown line with the longest allowed path."""
+    content cap, plus each named file's wrapper or not-shown line with the longest quoted path the
+    plan may name (``analyst.plan_from``)."""
     per_file = max(FILE_BLOCK_OVERHEAD, len(NOT_SHOWN_LINE.format(path="", size=10**12))) + MAX_PATH_BYTES
     return len(CODER_FILES_HEADER) + settings.CONTEXT_FILE_BYTES + analyst.MAX_PLAN_FILES * per_file

@@ -16,6 +16,7 @@ from budget.money import dollars_str
 from budget.selectors import period_figures, period_summary
 from notifications.delivery import fan_out
 from notifications.models import Event
+from notifications.secrets import mask_data
 
 if TYPE_CHECKING:
     from budget.models import LanguageModel, Milestone, Period
@@ -26,11 +27,12 @@ Kind = Event.Kind
 def emit(kind: str, *, key: str, payload: dict) -> Event | None:
     """Record an event once per ``key``, with one delivery per enabled channel that wants it, all
     in the caller's transaction (they commit or roll back with the change they report). Delivery
-    is triggered after commit. Returns None when the key was already recorded."""
+    is triggered after commit. Returns None when the key was already recorded. Every text in the
+    payload is stored (and so sent) with the configured secrets masked."""
     with transaction.atomic(savepoint=False):  # inside the caller's transaction: its fate is theirs
         try:
             with transaction.atomic():
-                event = Event.objects.create(kind=kind, key=key, payload=payload)
+                event = Event.objects.create(kind=kind, key=key, payload=mask_data(payload))
         except IntegrityError:
             return None
         fan_out(event)
@@ -112,15 +114,17 @@ def model_shutdown_published(model: LanguageModel, day: dt.date, *, on: dt.date)
 
 def model_unlisted(vendor: str, model_name: str, steps: list[str]) -> Event | None:
     """A configured model is missing from its vendor's model list: said once per model."""
-    return emit(
-        Kind.ERROR,
+    return error(
         key=f"model-unlisted:{model_name}",
-        payload={
-            "where": "check_models",
-            "message": f"{vendor} no longer lists {model_name} (used by the {' and '.join(steps)} step): "
-            "calls to it will fail. Choose another model, or give it a successor, in the admin.",
-        },
+        where="check_models",
+        message=f"{vendor} no longer lists {model_name} (used by the {' and '.join(steps)} step): "
+        "calls to it will fail. Choose another model, or give it a successor, in the admin.",
     )
+
+
+def error(*, key: str, where: str, message: str) -> Event | None:
+    """Something a person must fix (a refused vendor batch, ...): said once per ``key``."""
+    return emit(Kind.ERROR, key=key, payload={"where": where, "message": message})
 
 
 def model_retiring(model: LanguageModel, *, on: dt.date) -> Event | None:

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from notifications import render
 from notifications.models import Channel, Event
+from notifications.secrets import mask_secrets
 
 USER_AGENT = "pr-orchestrator-notifications/1.0"
 MAX_ERROR_CHARS = 300
@@ -76,7 +77,7 @@ def retry_after(response: requests.Response) -> float | None:
 
 def _body_text(response: requests.Response, url: str) -> str:
     text = " ".join((response.text or "").split())
-    return scrub(text, url)[:MAX_ERROR_CHARS]
+    return mask_secrets(scrub(text, url))[:MAX_ERROR_CHARS]
 
 
 def post_json(

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
+
+# Every configured secret's value (and the channels' webhook URLs), the product's one list.
+from notifications.secrets import configured_secrets
 
 # Names whose value is a secret: Django's list, plus webhooks, passwords in URLs, DSNs, cookies.
 SECRET_NAMES = re.compile(
@@ -22,9 +24,6 @@ SECRET_NAMES = re.compile(
 )
 # A Discord (or Slack-style) webhook URL carries its token in the path.
 WEBHOOK_URL = re.compile(r"https?://\S*/(api/webhooks|services)/\S+", flags=re.I)
-# Settings whose whole value is a secret, looked for inside every other value shown.
-SECRET_VALUE_NAMES = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|WEBHOOK_URL|DATABASE_URL|REDIS_URL)$")
-MIN_SECRET_LENGTH = 8  # shorter values (an empty key, "1") would mask harmless text
 
 
 class SecretMaskingFilter(SafeExceptionReporterFilter):
@@ -63,14 +62,3 @@ class SecretMaskingFilter(SafeExceptionReporterFilter):
         if not hasattr(self, "_secrets"):
             self._secrets = configured_secrets()
         return any(secret in value for secret in self._secrets)
-
-
-def configured_secrets() -> list[str]:
-    """The values of every setting whose name says it is a secret (long enough to be one)."""
-    secrets = []
-    for name in dir(settings):
-        if name.isupper() and SECRET_VALUE_NAMES.search(name):
-            value = getattr(settings, name, None)
-            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                secrets.append(value)
-    return secrets

@@ -2,9 +2,10 @@
 
 ``executions.changes.coder`` reads the coder's answer with these rules and ``executions.changes.edits`` checks the
 files it produced with them again: 1–20 files, each path relative, normalised, inside the
-repository, not ``.git`` or ``.gitmodules`` in any spelling, not (unless ``ALLOW_WORKFLOW_CHANGES``) what runs in CI under ``.github/`` (workflows and
-actions), and each content free of NUL bytes and at most 200 KB of UTF-8. Anything else raises
-``ChangeRejected`` saying which rule and which file.
+repository, not ``.git`` or ``.gitmodules`` in any spelling, not (unless
+``ALLOW_WORKFLOW_CHANGES``) what runs in CI (GitHub's workflows, actions and Dependabot file, and
+the other CI systems' files), and each content free of NUL bytes and at most 200 KB of UTF-8.
+Anything else raises ``ChangeRejected`` saying which rule and which file.
 
 Paths are compared after NFKC normalisation and case folding (``．git`` and ``.GIT`` are ``.git``),
 and a path holding an invisible format or control character (U+200B, U+202E) or a segment ending
@@ -31,6 +32,15 @@ _GIT_SHORT_NAME = re.compile(r"git~\d+")
 # Under .github/, what CI runs: workflows, and actions (composite actions run from workflows).
 _CI_FOLDERS = ("workflows", "actions")
 _ACTION_FILES = ("action.yml", "action.yaml")
+# Other CI systems' configuration: folders at the root, and files wherever they are (each system
+# can be pointed at one in a subfolder). Dependabot's file makes GitHub open pull requests.
+_OTHER_CI_FOLDERS = (".circleci", ".buildkite")
+_OTHER_CI_FILES = frozenset(
+    name + ext
+    for name in (".gitlab-ci", ".travis", "azure-pipelines", "bitbucket-pipelines")
+    for ext in (".yml", ".yaml")
+) | {"jenkinsfile"}
+_GITHUB_CI_FILES = ("dependabot.yml", "dependabot.yaml")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -91,12 +101,21 @@ def unsafe_path_reason(path: str, *, allow_workflows: bool = False) -> str:
         return "it is inside .git/"
     if ".gitmodules" in folded:
         return "it is .gitmodules (submodules may not be changed)"
-    runs_in_ci = folded[0] == ".github" and (
-        (len(folded) > 1 and folded[1] in _CI_FOLDERS) or folded[-1] in _ACTION_FILES
-    )
-    if runs_in_ci and not allow_workflows:
-        return "CI workflows and actions may not be changed (ALLOW_WORKFLOW_CHANGES is off)"
+    if _runs_in_ci(folded) and not allow_workflows:
+        return "CI workflows, actions and pipeline files may not be changed (ALLOW_WORKFLOW_CHANGES is off)"
     return ""
+
+
+def _runs_in_ci(folded: list[str]) -> bool:
+    """What a CI system runs or reads: GitHub's workflows, actions and Dependabot's file, and the
+    other CI systems' files (CircleCI, Buildkite, GitLab, Travis, Azure, Bitbucket, Jenkins)."""
+    if folded[0] == ".github" and (
+        (len(folded) > 1 and folded[1] in _CI_FOLDERS)
+        or folded[-1] in _ACTION_FILES
+        or (len(folded) == 2 and folded[1] in _GITHUB_CI_FILES)
+    ):
+        return True
+    return (len(folded) > 1 and folded[0] in _OTHER_CI_FOLDERS) or folded[-1] in _OTHER_CI_FILES
 
 
 def check_distinct(paths: list[str]) -> None:

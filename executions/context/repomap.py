@@ -9,6 +9,7 @@ both prompts. See docs/context.md; the index itself is ``executions.context.repo
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -110,11 +111,12 @@ def estimate_tokens(text: str) -> int:
 
 
 def render_map(index: RepoIndex, ranked: list[tuple[str, float]], token_budget: int) -> str:
-    """The ranked files with their definitions, cut to ``token_budget`` (estimated) tokens."""
+    """The ranked files (each path quoted) with their definitions, cut to ``token_budget``
+    (estimated) tokens."""
     budget = token_budget * BYTES_PER_TOKEN
     blocks, used = [], 0
     for path, _score in ranked:
-        lines = [path] + [
+        lines = [quoted(path)] + [
             f"{'  ' * (depth + 1)}{sig}" for _line, depth, _name, sig in index.symbols.get(path, [])
         ]
         block = "\n".join(lines) + "\n"
@@ -151,12 +153,25 @@ class TaskContext:
         )
 
 
-FILE_BLOCK = '<file path="{path}">\n{content}\n</file>\n\n'
+# A name from the repository or a task's text is untrusted: it reaches a prompt only as data, a
+# JSON string (quotes, backslashes and control characters escaped), with "<", ">" and "&" escaped
+# too so that it cannot close or open a tag of the structure around it (``<file path=...>``).
+_TAG_CHARACTERS = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def quoted(value: str | dict) -> str:
+    """``value`` as JSON, safe inside the prompts' structure: a file name, a branch, the task."""
+    return json.dumps(value, ensure_ascii=False, indent=1 if isinstance(value, dict) else None).translate(
+        _TAG_CHARACTERS
+    )
+
+
+FILE_BLOCK = "<file path={path}>\n{content}\n</file>\n\n"  # ``path``: quoted
 FILE_BLOCK_OVERHEAD = len(FILE_BLOCK.format(path="", content="").encode("utf-8"))
 
 
 def file_block(path: str, content: str) -> str:
-    return FILE_BLOCK.format(path=path, content=content)
+    return FILE_BLOCK.format(path=quoted(path), content=content)
 
 
 def decoded(raw: bytes) -> str | None:
@@ -198,8 +213,9 @@ def overview(snapshot: Snapshot, index: RepoIndex) -> str:
     listed = sorted(sorted(index.files, key=lambda p: (p.count("/"), p))[:MAX_LISTED_PATHS])
     more = len(index.files) - len(listed)
     return (
-        f"Repository: {snapshot.name} (default branch {snapshot.default_branch}, commit {snapshot.commit_sha[:12]})\n\n"
+        f"Repository: {quoted(snapshot.name)} (default branch {quoted(snapshot.default_branch)}, "
+        f"commit {snapshot.commit_sha[:12]})\n\n"
         f"Files ({len(index.files):,} in all{f'; the {len(listed)} shallowest shown' if more else ''}):\n"
-        + "\n".join(listed)
+        + "\n".join(map(quoted, listed))
         + (f"\n\nREADME (excerpt):\n{index.readme}" if index.readme else "")
     )

@@ -31,6 +31,7 @@ from executions.gateways.base import (
     branch_name,
     commit_message,
 )
+from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:
     from github.GitRef import GitRef
@@ -339,7 +340,7 @@ class GitHubGateway:
             return PullSnapshot(
                 number=number,
                 state=state,
-                head_sha=pull.head.sha,
+                head_sha=(pull.head.sha if pull.head else None) or "",
                 merged_at=pull.merged_at,
                 closed_at=pull.closed_at,
                 etag=pull.etag or "",
@@ -419,9 +420,7 @@ class GitHubGateway:
         )
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return mask_secrets(text, extra=self.secrets)
 
 
 def _explanation(exc: Exception, action: str, *, repository: str, auth_hint: str, api_url: str) -> str:
@@ -461,7 +460,7 @@ def _message(exc: GithubException) -> str:
         detail = error.get("message") or error.get("code") if isinstance(error, dict) else error
         if detail:
             parts.append(str(detail))
-    return "; ".join(parts)[:300]
+    return mask_secrets("; ".join(parts))[:300]  # masked before it is cut
 
 
 def _is_rate_limit(message: str, headers: dict[str, str]) -> bool:

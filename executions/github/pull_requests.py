@@ -316,6 +316,8 @@ def refresh_one(gateway, pr: PullRequest, *, now: dt.datetime | None = None) -> 
     at = now or timezone.now()
     snapshot = gateway.pull_request(pr.number, etag=pr.etag)  # None: unchanged since the etag
     head_sha = snapshot.head_sha if snapshot else pr.head_sha
+    if not head_sha:  # its head branch (or fork) is gone: nothing to read the checks of
+        raise PublishError(f"GitHub reports no head commit for pull request #{pr.number}; skipped it")
     observed = Observed(
         check_results=gateway.check_results(head_sha),
         **(

@@ -4,9 +4,9 @@ The signature is the only authentication: ``X-Hub-Signature-256`` must be the HM
 raw body with ``GITHUB_WEBHOOK_SECRET``, compared in constant time. No session, no CSRF token.
 Answers: 404 when no secret is configured (the endpoint is off), 413 for a body over
 ``GITHUB_WEBHOOK_MAX_BYTES`` (not read), 403 for a missing or wrong signature, 400 for a body
-that is not a JSON object or a delivery without ``X-GitHub-Delivery``, 200 when a pull request
-changed, 204 when nothing did (another event, an unknown PR, a replayed delivery). The secret
-and the signature are never logged.
+that is not a JSON object (or nests too deeply to read) or a delivery without
+``X-GitHub-Delivery``, 200 when a pull request changed, 204 when nothing did (another event, an
+unknown PR, a replayed delivery). The secret and the signature are never logged.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
         payload = json.loads(body)
     except ValueError:
         return _refuse(400, "The body is not JSON.")
+    except RecursionError:  # signed, within the size cap, and nested deeper than Python recurses
+        return _refuse(400, "The body's JSON is nested too deeply.")
     if not isinstance(payload, dict):
         return _refuse(400, "The body is not a JSON object.")
     delivery = request.headers.get("X-GitHub-Delivery", "").strip()

@@ -23,6 +23,7 @@ from executions.providers.base import (
     describe_failure,
     is_refusal,
 )
+from notifications.secrets import mask_secrets
 
 VENDOR = "Anthropic"
 
@@ -106,7 +107,7 @@ class AnthropicProvider:
                         items.append(BatchItem(line.custom_id, completion_from(result.message)))
                     elif result.type == "errored":
                         error = result.error.error
-                        reason = f"Anthropic batch item errored ({error.type}): {error.message}"
+                        reason = mask_secrets(f"Anthropic batch item errored ({error.type}): {error.message}")
                         items.append(BatchItem(line.custom_id, None, reason[:500]))
                     else:  # canceled or expired: never processed, never billed
                         items.append(BatchItem(line.custom_id, None, f"Anthropic batch item {result.type}"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from budget.pricing import Usage, input_token_bound
+from notifications.secrets import mask_secrets
 
 # Code points PostgreSQL cannot store in text: lone UTF-16 surrogates (valid JSON escapes, so a
 # vendor can send them, but not encodable as UTF-8) and NUL.
@@ -118,9 +119,8 @@ class Providers:
 
 def describe_failure(vendor: str, exc: Exception, *, retries: int, timeout: float, api_key: str) -> str:
     """One line for an SDK error that survived the SDK's retries (both SDKs share these shapes),
-    with ``api_key`` masked wherever the vendor's text quotes it."""
-    message = _describe(vendor, exc, retries=retries, timeout=timeout)
-    return message.replace(api_key, "[redacted]") if api_key else message
+    with every configured secret (and ``api_key``) masked wherever the vendor's text quotes it."""
+    return mask_secrets(_describe(vendor, exc, retries=retries, timeout=timeout), extra=[api_key])
 
 
 def _describe(vendor: str, exc: Exception, *, retries: int, timeout: float) -> str:
@@ -153,5 +153,5 @@ def _error_detail(exc: Exception) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message", "") if isinstance(error, dict) else str(error)
-    message = " ".join(str(message).split())[:300]
+    message = mask_secrets(" ".join(str(message).split()))[:300]  # masked before it is cut
     return f": {message}" if message else ""

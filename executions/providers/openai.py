@@ -24,6 +24,7 @@ from executions.providers.base import (
     describe_failure,
     is_refusal,
 )
+from notifications.secrets import mask_secrets
 
 VENDOR = "OpenAI"
 
@@ -98,7 +99,7 @@ class OpenAIProvider:
         except openai.APIError as exc:
             raise self._error(exc) from None
         errors = (batch.errors.data or []) if batch.errors else []
-        detail = "; ".join(" ".join(str(e.message or e.code).split())[:200] for e in errors[:3])
+        detail = "; ".join(mask_secrets(" ".join(str(e.message or e.code).split()))[:200] for e in errors[:3])
         return BatchState(vendor_id, batch.status, ended=batch.status in ENDED, detail=detail)
 
     def batch_results(self, vendor_id: str) -> list[BatchItem]:
@@ -196,5 +197,5 @@ def _item(line: dict) -> BatchItem:
         return BatchItem(custom_id, completion)
     error = line.get("error") or (body.get("error") if isinstance(body, dict) else None) or {}
     code = error.get("code") or error.get("type") or response.get("status_code") or "error"
-    message = " ".join(str(error.get("message", "")).split())[:300]
+    message = mask_secrets(" ".join(str(error.get("message", "")).split()))[:300]  # masked, then cut
     return BatchItem(custom_id, None, f"OpenAI batch line failed ({code}){': ' + message if message else ''}")

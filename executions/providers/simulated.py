@@ -30,18 +30,17 @@ SEED_USAGE = {
 
 
 def _task_of(request: CompletionRequest) -> tuple[str, str]:
-    """The title and description the pipeline put at the top of the user message."""
-    head, _, rest = request.user.partition("\n")
-    title = head.removeprefix("Task:").strip() or "Untitled task"
-    # The task's description ends where the context the pipeline added begins.
-    description = re.split(
-        r"(?:^|\n\n)(?:Implementation plan:\n|Repository map )", rest.lstrip("\n"), maxsplit=1
-    )[0]
-    description = description.strip()
-    return title, description
+    """The title and description of the task the pipeline quoted at the top of the user message."""
+    start = request.user.find("{")
+    try:
+        task, _end = json.JSONDecoder().raw_decode(request.user, start) if start >= 0 else ({}, 0)
+    except ValueError:
+        task = {}
+    title = str(task.get("title") or "").strip() or "Untitled task"
+    return title, str(task.get("description") or "").strip()
 
 
-_FILE = re.compile(r'<file path="([^"\n]+)">\n(.*?)\n</file>\n', re.S)
+_FILE = re.compile(r'<file path=("(?:[^"\\\n]|\\.)*")>\n(.*?)\n</file>\n', re.S)
 _COMMENT = {
     ".py": "# ",
     ".sh": "# ",
@@ -59,8 +58,8 @@ _COMMENT = {
 
 
 def _shown_files(request: CompletionRequest) -> list[tuple[str, str]]:
-    """The files whose content the request shows, in order."""
-    return _FILE.findall(request.user)
+    """The files whose content the request shows (path, content), in order."""
+    return [(json.loads(path), content) for path, content in _FILE.findall(request.user)]
 
 
 def _edit_of(path: str, content: str, title: str) -> dict | None:

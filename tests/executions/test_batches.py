@@ -27,7 +27,7 @@ from executions.recap import period_facts
 from executions.services import create_task
 from executions.steps import CHANGE_SCHEMA
 from notifications.models import Event
-from tests.executions.conftest import assert_ledger_consistent
+from tests.executions.conftest import assert_ledger_consistent, tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -37,34 +37,10 @@ ANALYSIS_BATCH_NANOS = 2000 * 1500 + 1500 * 7500
 CODEGEN_BATCH_NANOS = 2500 * 200 + 4000 * 800
 
 
-@pytest.fixture
-def batch_mode(live, settings):
-    """Both steps in batch mode; codegen on gpt-4.1-mini, whose batch rates are whole nanodollars."""
-    settings.PACING_ENABLED = False
-    model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
-    Price.objects.create(
-        model=model,
-        effective_from=dt.date(2025, 1, 1),
-        input_nanos=400,
-        output_nanos=1600,
-        cache_read_nanos=100,
-    )
-    StepConfig.objects.filter(step="analysis").update(batch=True)
-    StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
-    return live
-
-
 def run_batches() -> str:
     out = StringIO()
     call_command("run_batches", stdout=out)
     return out.getvalue().strip()
-
-
-def tasks(n: int) -> list[Task]:
-    return [
-        create_task(title=f"Add health check {i}", description="Load balancers need a probe.")
-        for i in range(n)
-    ]
 
 
 @time_machine.travel(NOW, tick=False)

@@ -56,11 +56,13 @@ def test_requests_carry_the_configured_models_max_tokens_cache_marker_and_schema
     assert "temperature" not in message  # the anthropic SDK sends no sampling parameters
     [system] = message["system"]
     assert system["cache_control"] == {"type": "ephemeral"}
-    assert "Repository: sandbox-repo" in system["text"] and "README.md" in system["text"]
+    assert 'Repository: "sandbox-repo"' in system["text"] and '\n"README.md"' in system["text"]
     [user] = message["messages"]
     assert user["role"] == "user"
     assert user["content"].startswith(
-        "Task: Add a health check endpoint\n\nLoad balancers need a cheap probe.\n\nRepository map"
+        "The task, as written in the backlog (JSON):\n"
+        '{\n "title": "Add a health check endpoint",\n "description": "Load balancers need a cheap probe."\n}'
+        "\n\nRepository map"
     )
     assert '<file path="README.md">\n# Sandbox repository' in user["content"]  # the best-ranked file
     assert message["tools"] == [PLAN_TOOL]

@@ -152,6 +152,25 @@ def test_one_pr_github_fails_on_is_reported_and_the_others_are_refreshed(fake_gi
     assert counts() == (1, 1, 0)
 
 
+def test_a_pr_without_a_head_commit_is_skipped_with_a_message_and_the_others_are_refreshed(fake_github):
+    headless, merged = publish("Add health check"), publish("Add a changelog")
+    fake_github.merge_pull(merged.number)
+    fake_github.pull(headless.number)["head"]["sha"] = None  # its fork was deleted, say
+    fake_github.close_pull(headless.number)
+
+    err = StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("sync_pull_requests", stdout=StringIO(), stderr=err)
+
+    assert failed.value.returncode == 1
+    assert err.getvalue().strip() == (
+        f"#{headless.number}: GitHub reports no head commit for pull request #{headless.number}; skipped it"
+    )
+    headless.refresh_from_db(), merged.refresh_from_db()
+    assert (headless.state, merged.state) == ("open", "merged")
+    assert counts() == (1, 1, 0)
+
+
 def test_the_scheduled_job_says_what_it_did(fake_github):
     publish("Add health check endpoint")
     assert sync_pull_requests() == "checked 1 open pull requests: 0 changed, 0 failed"

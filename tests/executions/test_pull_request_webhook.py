@@ -167,6 +167,17 @@ def test_malformed_json_gets_400_and_changes_nothing(client, pr):
     assert snapshot(pr) == before
 
 
+def test_json_nested_100k_levels_deep_gets_400_not_500(client, pr):
+    before = snapshot(pr)
+    body = b'{"action": "closed", "pull_request": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    response, _ = deliver(client, "pull_request", None, body=body)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The body's JSON is nested too deeply."}
+    assert snapshot(pr) == before
+
+
 def test_a_body_over_the_cap_is_refused_unread(client, pr, settings):
     settings.GITHUB_WEBHOOK_MAX_BYTES = 1000
     event = pull_request_event(pr, "closed", merged=True)

@@ -68,7 +68,7 @@ def context_for(gateway, task, *, map_tokens=2000, file_bytes=40000):
 def test_a_task_naming_a_function_shows_its_defining_file(gateway, task, defined_in):
     _index, context = context_for(gateway, task)
 
-    assert context.repo_map.startswith(defined_in + "\n")  # ranked first in the map
+    assert context.repo_map.startswith(f'"{defined_in}"\n')  # ranked first in the map
     assert defined_in in context.shown  # and the analyst reads its whole content
     assert context.shown[defined_in] == (gateway.path / defined_in).read_text()
 
@@ -78,7 +78,7 @@ def test_the_map_lists_signatures_under_their_file(gateway):
 
     block = context.repo_map.split("\n\n")[0]
     assert "  def get_object_or_404(klass, *args, **kwargs)\n" in context.repo_map
-    assert block.startswith("django/shortcuts.py\n  def render(")
+    assert block.startswith('"django/shortcuts.py"\n  def render(')
 
 
 @pytest.mark.parametrize("map_tokens, file_bytes", [(2000, 40000), (300, 5000), (5000, 100000)])

@@ -101,6 +101,38 @@ def test_unsafe_paths_are_named(path, reason):
         parse_change(answer((path, "x")))
 
 
+OTHER_CI_FILES = [
+    ".circleci/config.yml",
+    ".gitlab-ci.yml",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "ci/azure-pipelines.yaml",
+    "Jenkinsfile",
+    "build/JENKINSFILE",
+    ".buildkite/pipeline.yml",
+    "bitbucket-pipelines.yml",
+    ".github/dependabot.yml",
+    ".CircleCI/config.yml",
+]
+
+
+@pytest.mark.parametrize("path", OTHER_CI_FILES)
+def test_other_ci_systems_files_are_refused_under_the_same_switch(path, settings):
+    assert "CI workflows, actions and pipeline files" in unsafe_path_reason(path)
+    with pytest.raises(ChangeRejected, match="ALLOW_WORKFLOW_CHANGES is off"):
+        parse_change(answer((path, "x")))
+
+    settings.ALLOW_WORKFLOW_CHANGES = True
+    assert parse_change(answer((path, "x"))).files[0].path == path
+
+
+@pytest.mark.parametrize(
+    "path", ["docs/circleci.md", "jenkinsfile.md", "src/.travis.yml.txt", "dependabot.yml"]
+)
+def test_look_alikes_of_ci_files_are_ordinary_files(path):
+    assert unsafe_path_reason(path) == ""
+
+
 def test_workflows_may_be_allowed_by_setting(settings):
     settings.ALLOW_WORKFLOW_CHANGES = True
 

@@ -50,6 +50,7 @@ class FakeAnthropic(FakeServer):
         self.tool_input: dict | None = {"plan": PLAN, "files": list(PLAN_FILES)}
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
+        self.sync_billed: list[tuple[str, dict]] = []  # (model, usage) of each message answered
         self.batches: dict[str, dict] = {}  # Message Batches (batch mode), see handle_batches
         self.batch_polls_before_end = 0
         self.batch_outcomes: dict[str, str] = {}
@@ -87,6 +88,7 @@ class FakeAnthropic(FakeServer):
         n = next(self.ids)
         content, stop = self._answer(body, n)
         self.usage_report.record(body["model"], self.usage)
+        self.sync_billed.append((body["model"], dict(self.usage)))
         return Response(
             200,
             {
@@ -292,6 +294,18 @@ class FakeAnthropic(FakeServer):
             ) - written_1h
             row["output_tokens"] += u.get("output_tokens", 0)
         return list(groups.values())
+
+    def billed(self) -> list[tuple[str, dict, bool]]:
+        """What the vendor would bill: ``(model, usage, batch)`` for each message it answered and each
+        request of an ended batch that succeeded (once, however often its results are read)."""
+        batched = [
+            (r["params"]["model"], dict(self.usage), True)
+            for batch in self.batches.values()
+            if self._ended(batch)
+            for r in batch["requests"]
+            if self._outcome(r["custom_id"]) == "succeeded"
+        ]
+        return [(model, usage, False) for model, usage in self.sync_billed] + batched
 
     def batch_requests(self) -> list[dict]:
         """Every request of every batch created, in order."""

@@ -75,6 +75,7 @@ class FakeOpenAI(FakeServer):
         self.finish_reason = "stop"
         self.usage: dict = {"prompt_tokens": 2500, "completion_tokens": 4000, "total_tokens": 6500}
         self.ids = itertools.count(1)
+        self.billed_calls: list[tuple[str, dict, bool]] = []  # see ``billed``
         self.files: dict[str, dict] = {}  # Files and Batch API (batch mode), see handle_batches
         self.batches: dict[str, dict] = {}
         self.batch_polls_before_end = 0
@@ -117,6 +118,7 @@ class FakeOpenAI(FakeServer):
         body = request.json
         n = next(self.ids)
         self.usage_report.record(body["model"], self.usage)
+        self.billed_calls.append((body["model"], dict(self.usage), False))
         return Response(
             200,
             {
@@ -285,6 +287,7 @@ class FakeOpenAI(FakeServer):
                     ],
                     "usage": self.usage,
                 }
+                self.billed_calls.append((line["body"]["model"], dict(self.usage), True))
                 output.append(
                     {
                         "id": f"batch_req_{custom_id}",
@@ -376,6 +379,11 @@ class FakeOpenAI(FakeServer):
             row["output_tokens"] += u.get("completion_tokens", 0)
             row["num_model_requests"] += 1
         return list(groups.values())
+
+    def billed(self) -> list[tuple[str, dict, bool]]:
+        """What the vendor would bill: ``(model, usage, batch)`` for each completion it answered and
+        each line of a batch's output file (written once per batch, however often it is read)."""
+        return list(self.billed_calls)
 
     def batch_lines(self) -> list[dict]:
         """Every line of every uploaded batch input file, in order."""

@@ -46,12 +46,26 @@ class Response:
         return json.dumps(self.body).encode(), headers
 
 
+@dataclass
+class Hold:
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float = 60) -> None:
+        if not self.arrived.wait(timeout):
+            raise AssertionError(f"no held request arrived within {timeout:g} s")
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FakeServer:
     """Start with ``with FakeSub() as fake:`` (or ``start()``/``stop()``); ``fake.url`` is its base."""
 
     def __init__(self):
         self.requests: list[Request] = []
         self.scripted: list[Response] = []
+        self.held: dict[str, Hold] = {}  # path suffix -> the next such request waits (``hold_next``)
         self.lock = threading.Lock()
         fake = self
 
@@ -72,6 +86,10 @@ class FakeServer:
                 with fake.lock:
                     fake.requests.append(request)
                     scripted = fake.scripted.pop(0) if fake.scripted else None
+                    hold = next((fake.held.pop(k) for k in list(fake.held) if request.path.endswith(k)), None)
+                if hold is not None:
+                    hold.arrived.set()
+                    hold.released.wait(timeout=60)
                 response = scripted or fake.handle(request)
                 payload, headers = response.encoded()
                 self.send_response(response.status)
@@ -105,6 +123,14 @@ class FakeServer:
         with self.lock:
             self.scripted.extend(Response(status, body, headers or {}) for _ in range(times))
 
+    def hold_next(self, path_suffix: str) -> Hold:
+        """The next request to a path ending in ``path_suffix`` waits until ``release()`` (a client
+        stalled in a call); ``arrived`` is set once it is waiting."""
+        hold = Hold()
+        with self.lock:
+            self.held[path_suffix] = hold
+        return hold
+
     def requests_to(self, path_suffix: str, method: str | None = None) -> list[Request]:
         return [
             r
@@ -117,6 +143,8 @@ class FakeServer:
         return self
 
     def stop(self):
+        for hold in list(self.held.values()):
+            hold.release()
         self.httpd.shutdown()
         self.httpd.server_close()
 
