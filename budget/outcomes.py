@@ -40,7 +40,12 @@ def hold_period(period_id: int) -> None:
 def cost_per_merged_pr_nanos(period: Period) -> int | None:
     """The period's spend over its merged pull requests, to the nearest nanodollar (half up);
     None before the first merge."""
-    merged = period.merged_prs_count
+    return per_merged_pr_nanos(period.spent_nanos, period.merged_prs_count)
+
+
+def per_merged_pr_nanos(spent_nanos: int, merged: int) -> int | None:
+    """``spent_nanos`` over ``merged`` pull requests, to the nearest nanodollar (half up); None
+    without a merged one."""
     if not merged:
         return None
-    return (2 * period.spent_nanos + merged) // (2 * merged)
+    return (2 * spent_nanos + merged) // (2 * merged)

@@ -6,6 +6,7 @@ Every figure comes from the ledger's running totals, which are sums of what was 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -46,6 +47,36 @@ class ModelTotals:
         }
 
 
+# --- figures per repository -----------------------------------------------------------------------
+# Repositories belong to the executions app, which depends on this one: it registers where to read
+# their figures (in its ``AppConfig.ready``), so that the budget shows them without importing it.
+
+
+class UnknownRepository(LookupError):
+    """A repository was asked for by a name no repository has."""
+
+
+RepositoryFigures = Callable[..., dict[int, list[dict]]]  # (period_ids, *, repository=None)
+_repository_figures: RepositoryFigures | None = None
+
+
+def register_repository_figures(source: RepositoryFigures) -> None:
+    """``source(period_ids, repository=None)`` answers {period id: [one JSON object per repository]},
+    the objects of one period adding up to its figures; with ``repository``, that one's only (or
+    ``UnknownRepository``)."""
+    global _repository_figures
+    _repository_figures = source
+
+
+def repository_figures(period_ids: list[int], *, repository: str | None = None) -> dict[int, list[dict]]:
+    """Each period's spend, executions and pull requests per repository (``register_repository_figures``)."""
+    if _repository_figures is None:
+        if repository is not None:
+            raise UnknownRepository(f"There is no repository {repository!r}.")
+        return {pk: [] for pk in period_ids}
+    return _repository_figures(period_ids, repository=repository)
+
+
 @dataclass(frozen=True)
 class PeriodSummary:
     period: Period
@@ -56,6 +87,7 @@ class PeriodSummary:
     batch_holds: int = 0  # executions waiting in vendor batches (batch mode) ...
     batch_held_nanos: int = 0  # ... and what their reservations still hold
     warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
+    repositories: list[dict] = field(default_factory=list)  # per repository (``repository_figures``)
 
     @property
     def percent(self) -> Decimal:
@@ -128,6 +160,7 @@ class PeriodSummary:
             "exhausted": self.period.exhausted_at is not None,
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
             "warnings": self.warnings,
+            "repositories": self.repositories,
         }
 
 
@@ -152,8 +185,12 @@ def model_totals(period: Period) -> list[ModelTotals]:
     return [ModelTotals(*row) for row in rows]
 
 
-def period_summary(period: Period | None = None, *, now: dt.datetime | None = None) -> PeriodSummary:
-    """Everything there is to say about a period (the open one by default) at ``now``.
+def period_summary(
+    period: Period | None = None, *, now: dt.datetime | None = None, repository: str | None = None
+) -> PeriodSummary:
+    """Everything there is to say about a period (the open one by default) at ``now``; its
+    figures per repository, or ``repository``'s only (``UnknownRepository`` for a name no
+    repository has).
 
     The period's figures are read afresh, so a summary of a ``period`` loaded earlier (say, before
     the charges of an execution) still says what is true now.
@@ -172,6 +209,7 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         next_milestone_nanos=period.next_threshold_nanos,
         **held_for_batches(period, now),
         warnings=overrun_warnings(period),
+        repositories=repository_figures([period_id], repository=repository)[period_id],
     )
 
 

@@ -21,11 +21,18 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import analyst, announce, steps
+from executions import analyst, announce, repositories, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, parse_change
 from executions.context import repoindex, repomap
-from executions.errors import ChangeRejected, ExecutionAbandoned, ProviderError, TaskBusy, UsageOverrun
+from executions.errors import (
+    ChangeRejected,
+    ExecutionAbandoned,
+    ProviderError,
+    RepositoryDisabled,
+    TaskBusy,
+    UsageOverrun,
+)
 from executions.gateways import get_gateway
 from executions.gateways.base import (
     PublishError,
@@ -99,14 +106,17 @@ def run_execution(
 
     Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending),
     ``BudgetExhausted`` (the worst case does not fit; recorded and announced once),
-    ``PricingError`` / ``ConfigurationError`` (a model or key problem), ``PublishError`` (the
-    repository context could not be read). The task is left as it was in each of those cases.
+    ``PricingError`` / ``ConfigurationError`` (a model or key problem; ``RepositoryDisabled``),
+    ``PublishError`` (the repository context could not be read). The task is left as it was in
+    each of those cases. ``gateway``: by default the task's repository's.
     """
     providers = providers or providers_for_mode()
-    gateway = gateway or get_gateway()
     task.refresh_from_db()
     if task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
+    if not task.repository.enabled:
+        raise RepositoryDisabled(repositories.why_not_runnable(task))
+    gateway = gateway or get_gateway(task.repository)
     prepared = prepare(task, providers=providers, gateway=gateway, now=now)
     execution = _start(task, prepared, providers, now)
     return _run(execution, prepared, providers, gateway, now)
@@ -204,6 +214,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 heartbeat_at=at,
             )
             ledger.record_execution_started(reservation.period, now=now)
+            repositories.count_execution(task, reservation.period_id)
             announce.execution_started(execution)
     except _NotClaimed:
         task.refresh_from_db()
@@ -394,6 +405,7 @@ def _charge(
             usage=completion.usage,
             now=now,
         )
+        repositories.count_spend(execution, cost)
         for milestone in charged.milestones:
             events.milestone_reached(milestone)
     execution.cost_nanos += cost

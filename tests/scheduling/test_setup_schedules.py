@@ -22,6 +22,7 @@ EXPECTED = {
     "run-batches": ("executions.jobs.run_batches", Schedule.MINUTES, 5),
     "check-models": ("executions.jobs.check_vendor_models", Schedule.WEEKLY, None),
     "sync-pull-requests": ("executions.jobs.sync_pull_requests", Schedule.MINUTES, 60),
+    "sync-issues": ("executions.jobs.sync_issues", Schedule.MINUTES, 15),
 }
 
 
