@@ -242,12 +242,7 @@ class GitHubGateway:
     def publish(self, execution: Execution, change: Change, *, pr_body: str) -> PublishResult:
         task = execution.task
         branch = branch_name(task.id, task.title)
-        repo = self._repo()
-        if repo.permissions is not None and not repo.permissions.push:
-            raise self._unavailable(
-                f"The GitHub credentials can read {self.repository} but not push to it: "
-                f"grant write access to contents and pull requests ({self.auth_hint})."
-            )
+        repo = self._writable()
         base = self.base_branch or repo.default_branch
         commit_sha = self._commit(repo, base, branch, change, message=commit_message(execution, change))
         try:
@@ -411,12 +406,7 @@ class GitHubGateway:
     def check_access(self) -> None:
         """Raise ``RepositoryUnavailable`` unless the repository, its base branch and write access
         are there: what its tasks need before they may run again."""
-        repo = self._repo()
-        if repo.permissions is not None and not repo.permissions.push:
-            raise self._unavailable(
-                f"The GitHub credentials can read {self.repository} but not push to it: "
-                f"grant write access to contents and pull requests ({self.auth_hint})."
-            )
+        repo = self._writable()
         branch = self.base_branch or repo.default_branch
         if self._ref(repo, branch, what=f"reading the base branch {branch}") is None:
             raise self._no_base_branch(branch)
@@ -474,6 +464,16 @@ class GitHubGateway:
         with self._errors("reading the repository", repository_level=True):
             self._authenticate()
             return self.client.get_repo(self.repository)
+
+    def _writable(self) -> Repository:
+        """The repository, refused (``RepositoryUnavailable``) when the credentials cannot push."""
+        repo = self._repo()
+        if repo.permissions is not None and not repo.permissions.push:
+            raise self._unavailable(
+                f"The GitHub credentials can read {self.repository} but not push to it: "
+                f"grant write access to contents and pull requests ({self.auth_hint})."
+            )
+        return repo
 
     def _no_base_branch(self, branch: str) -> RepositoryUnavailable:
         hint = "GITHUB_BASE_BRANCH" if self.where == "GITHUB_REPOSITORY" else self.where
