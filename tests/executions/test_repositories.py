@@ -199,7 +199,7 @@ def test_a_disabled_repositorys_tasks_wait_and_the_others_run(github, widgets, g
     assert next_pending_task() == waiting
 
 
-def test_a_repository_github_answers_404_for_waits_and_the_other_goes_on(github, widgets):
+def test_a_repository_github_answers_404_for_waits_and_the_other_goes_on(github, widgets, admin_client):
     gone = Repository.objects.create(name="octo/gone")
     lost = create_task(title="Work on a deleted repository", repository=gone, priority=9)
 
@@ -212,6 +212,31 @@ def test_a_repository_github_answers_404_for_waits_and_the_other_goes_on(github,
     assert Task.objects.get(pk=lost.pk).status == Task.Status.PENDING and not lost.executions.exists()
     assert next_pending_task() is None  # it waits until GitHub answers for it again
     assert Period.objects.get().spent_nanos == RepositoryUsage.objects.get(repository=widgets).spent_nanos
+    # The admin says why, and so does the dashboard.
+    listing = admin_client.get("/admin/executions/repository/").content.decode()
+    assert "unavailable" in listing and "octo/gone was not found or is not visible" in listing
+    dashboard = admin_client.get("/admin/dashboard/").content.decode()
+    assert "Repository octo/gone is unavailable, its tasks wait: GitHub repository octo/gone" in dashboard
+
+    # Once GitHub answers for it (say the repository was restored), a check in the admin resumes it.
+    github.add_repo("octo/gone")
+    response = admin_client.post(
+        "/admin/executions/repository/", {"action": "check_access", "_selected_action": [gone.pk]}
+    )
+    assert response.status_code == 302
+    gone.refresh_from_db()
+    assert (gone.problem, gone.problem_at) == ("", None)
+    assert next_pending_task() == lost
+
+
+def test_the_admin_refuses_a_github_repository_that_is_not_owner_name(admin_client):
+    page = admin_client.post(
+        "/admin/executions/repository/add/",
+        {"kind": "github", "name": "widgets", "base_branch": "", "enabled": "on", "pr_labels": ""},
+    ).content.decode()
+
+    assert "A GitHub repository is named owner/name, not &#x27;widgets&#x27;." in page
+    assert not Repository.objects.filter(name="widgets").exists()
 
 
 def test_a_repository_that_refuses_pushes_is_marked_when_publishing(github, widgets):
