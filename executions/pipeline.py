@@ -111,7 +111,7 @@ def run_execution(
     each of those cases. ``gateway``: by default the task's repository's.
     """
     providers = providers or providers_for_mode()
-    task.refresh_from_db()
+    task.refresh_from_db(from_queryset=Task.objects.select_related("repository"))
     if task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
     if not task.repository.enabled:
