@@ -181,11 +181,10 @@ class TaskAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "repository" in self.fields:  # read-only once the task has run
-            self.fields["repository"].required = False
-            self.fields[
-                "repository"
-            ].help_text = (
+        field = self.fields.get("repository")  # absent once the task has run: read-only then
+        if field is not None:
+            field.required = False
+            field.help_text = (
                 "Where its change goes. Empty: the settings' (GITHUB_REPOSITORY, else LOCAL_REPO_PATH)."
             )
 
@@ -227,7 +226,7 @@ class TaskAdmin(admin.ModelAdmin):
     def issue(self, task: Task) -> str:
         if task.issue_number is None:
             return "—"
-        url = f"https://github.com/{task.repository.name}/issues/{task.issue_number}"
+        url = github_web_url(task.repository, f"issues/{task.issue_number}")
         return format_html('<a href="{}" target="_blank" rel="noopener">#{}</a>', url, task.issue_number)
 
     actions = ["run_now", "requeue", "skip"]
@@ -343,12 +342,17 @@ class ModelCallInline(admin.TabularInline):
         return False
 
 
+def github_web_url(repository: Repository, path: str) -> str:
+    """A page of ``repository`` on GitHub's website (or GitHub Enterprise's, per GITHUB_API_URL)."""
+    web = settings.GITHUB_API_URL.replace("api.github.com", "github.com").removesuffix("/api/v3")
+    return f"{web.rstrip('/')}/{repository.name}/{path}"
+
+
 def branch_url(execution: Execution) -> str:
     """Where a person can look at the branch: GitHub when it was published there, else nothing."""
     repository = execution.task.repository
     if execution.publisher == "github" and execution.branch and repository.kind == Repository.Kind.GITHUB:
-        web = settings.GITHUB_API_URL.replace("api.github.com", "github.com").removesuffix("/api/v3")
-        return f"{web.rstrip('/')}/{repository.name}/tree/{execution.branch}"
+        return github_web_url(repository, f"tree/{execution.branch}")
     return ""
 
 

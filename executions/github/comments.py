@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from budget.money import format_usd
@@ -128,7 +128,7 @@ def post_due(*, pk: int | None = None, now: dt.datetime | None = None) -> PostRe
 def _claim(comment: IssueComment, at: dt.datetime) -> bool:
     """Hold ``comment`` for this poster: one conditional update, of two posters one wins."""
     won = IssueComment.objects.filter(
-        Q(pk=comment.pk, status=IssueComment.Status.PENDING, due_at=comment.due_at)
+        pk=comment.pk, status=IssueComment.Status.PENDING, due_at=comment.due_at
     ).update(due_at=at + HOLD, attempts=F("attempts") + 1)
     comment.attempts += 1
     return bool(won)
