@@ -130,7 +130,7 @@ def sync_issues(*, now: dt.datetime | None = None) -> str:
     ``sync-issues`` schedule)."""
     try:
         report = issues.sync_issues(now=now)
-    except issues.NotConfigured as exc:
+    except NotConfigured as exc:
         log.warning("issues not synced: %s", exc)
         return f"not synced: {exc}"
     for error in report.errors:

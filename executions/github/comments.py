@@ -78,14 +78,17 @@ def _from_an_issue(task: Task) -> bool:
     )
 
 
-def owe(task: Task, *, key: str, body: str, now: dt.datetime | None = None) -> IssueComment | None:
-    """Record a comment on ``task``'s issue, once per ``key``, posted after the caller commits."""
+def owe(
+    task: Task, *, key: str, body: str, number: int | None = None, now: dt.datetime | None = None
+) -> IssueComment | None:
+    """Record a comment on ``task``'s issue (or on issue or pull request ``number`` of its
+    repository), once per ``key``, posted after the caller's transaction commits."""
     at = now or timezone.now()
     try:
         with transaction.atomic():
             comment = IssueComment.objects.create(
                 repository_id=task.repository_id,
-                number=task.issue_number,
+                number=number or task.issue_number,
                 task=task,
                 key=key[:100],
                 body=f"{body}\n\n{marker(key[:100])}",

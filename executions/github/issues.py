@@ -36,6 +36,7 @@ from executions.backlog import MAX_TITLE
 from executions.gateways.base import PublishError
 from executions.github.comments import post_due
 from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
+from executions.github.pull_requests import NotConfigured, github_configured
 from executions.models import Repository, Task
 from executions.services import create_task
 
@@ -213,16 +214,11 @@ class IssuesReport:
     comments_posted: int = 0
 
 
-class NotConfigured(Exception):
-    """GitHub repositories are enabled but no GitHub credentials are set."""
-
-
 def sync_issues(*, now: dt.datetime | None = None) -> IssuesReport:
     """Read every enabled GitHub repository's issues updated since its last poll and follow them;
     skip the pending tasks of issues that are gone; post the comments that are due. One
-    repository's failure is reported (a 404 or 403 marks it) and the others are still read."""
-    from executions.github.pull_requests import github_configured
-
+    repository's failure is reported (a 404 or 403 marks it) and the others are still read.
+    Raises ``NotConfigured`` when GitHub repositories are enabled but no credentials are set."""
     at = now or timezone.now()
     enabled = list(Repository.objects.filter(kind=Repository.Kind.GITHUB, enabled=True).order_by("name"))
     if enabled and not github_configured():

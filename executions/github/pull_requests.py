@@ -332,7 +332,7 @@ def refresh_one(gateway, pr: PullRequest, *, now: dt.datetime | None = None) -> 
 
 
 class NotConfigured(Exception):
-    """Polling needs GitHub credentials (GITHUB_TOKEN or the GitHub App settings)."""
+    """Polling GitHub (pull requests, issues) needs credentials: GITHUB_TOKEN or the GitHub App."""
 
 
 def github_configured() -> bool:
