@@ -5,9 +5,10 @@
 
 Creates a scratch PostgreSQL database ``bench_api``, migrates it, and bulk-generates executions
 (``INSERT ... SELECT ... generate_series``) spread over twelve monthly periods, with their model
-calls (two per success, one per failure) and the per-period, per-day and per-model totals the
-ledger keeps as it charges. It measures ``/api/v1/usage/current/`` and ``/api/v1/usage/months/``
-with 1,000 executions, then again with the full count, and prints p50 / p95 of each.
+calls (two per success, one per failure) and the per-period, per-day, per-model and per-repository
+totals the ledger and the pipeline keep as they charge (tasks spread over three repositories). It
+measures ``/api/v1/usage/current/`` and ``/api/v1/usage/months/`` with 1,000 executions, then
+again with the full count, and prints p50 / p95 of each.
 
 Requests go through Django's test ``Client`` in this process: the whole Django stack (middleware,
 token authentication, throttling, the view, JSON rendering, every SQL query on a real PostgreSQL
@@ -122,11 +123,13 @@ def make_periods(now: dt.datetime) -> list:
 
 
 def make_tasks(count: int) -> list[int]:
-    from executions.models import Task
+    from executions.models import Repository, Task
 
+    repositories = [Repository.objects.create(name=f"bench/repository-{i}").pk for i in range(3)]
     insert_select(
         Task,
         {
+            "repository_id": "(%(repositories)s::bigint[])[1 + g %% 3]",
             "title": "'Benchmark task ' || g",
             "status": "'done'",
             "source_key": "'bench-' || g",
@@ -134,7 +137,7 @@ def make_tasks(count: int) -> list[int]:
             "updated_at": "now()",
         },
         "FROM generate_series(1, %(count)s) AS g",
-        {"count": count},
+        {"count": count, "repositories": repositories},
     )
     return list(Task.objects.values_list("pk", flat=True))
 
@@ -253,6 +256,17 @@ def rebuild_totals() -> None:
                    SUM(c.cost_nanos)
             FROM executions_modelcall c JOIN executions_execution e ON e.id = c.execution_id
             GROUP BY e.period_id, c.model, c.provider
+            """
+        )
+        cursor.execute("DELETE FROM executions_repositoryusage")
+        cursor.execute(
+            """
+            INSERT INTO executions_repositoryusage (period_id, repository_id, spent_nanos, executions,
+                   prs, merged_prs)
+            SELECT e.period_id, t.repository_id, SUM(e.cost_nanos), COUNT(*),
+                   COUNT(*) FILTER (WHERE e.status = 'succeeded'), 0
+            FROM executions_execution e JOIN executions_task t ON t.id = e.task_id
+            GROUP BY e.period_id, t.repository_id
             """
         )
         # A database that grew to this size over months has been vacuumed and checkpointed: do it

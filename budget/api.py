@@ -17,7 +17,14 @@ from rest_framework.views import APIView
 from budget.models import DailyUsage, ModelUsage, Period
 from budget.money import dollars_str
 from budget.periods import current_period, parse_month
-from budget.selectors import PeriodSummary, all_periods, period_summary, pr_outcomes
+from budget.selectors import (
+    PeriodSummary,
+    UnknownRepository,
+    all_periods,
+    period_summary,
+    pr_outcomes,
+    repository_figures,
+)
 from budget.serializers import (
     DailyUsageSerializer,
     ErrorSerializer,
@@ -31,6 +38,12 @@ MONTH_PARAM = OpenApiParameter(
     OpenApiTypes.STR,
     description="A month as YYYY-MM; the current period's month when omitted.",
     pattern=r"^\d{4}-\d{2}$",
+)
+REPOSITORY_PARAM = OpenApiParameter(
+    "repository",
+    OpenApiTypes.STR,
+    description="Only this repository's figures in `repositories` (`owner/name`, or a local "
+    "repository's path); the budget's own figures stay the month's.",
 )
 BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="A query parameter was malformed.")
 UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No valid token or session.")
@@ -46,7 +59,17 @@ def month_param(request: Request, *, now: dt.datetime) -> dt.date:
         raise ParseError(str(exc)) from None
 
 
-def period_row(period: Period, *, now: dt.datetime, current_id: int) -> dict:
+def repository_param(request: Request) -> str | None:
+    """``?repository=``, stripped; None when not asked."""
+    text = request.query_params.get("repository")
+    if text is None:
+        return None
+    if not text.strip():
+        raise ParseError("repository must name a repository, like owner/name")
+    return text.strip()
+
+
+def period_row(period: Period, *, now: dt.datetime, current_id: int, repositories: list[dict]) -> dict:
     summary = PeriodSummary(period=period, now=now)
     return {
         "id": period.pk,
@@ -66,6 +89,7 @@ def period_row(period: Period, *, now: dt.datetime, current_id: int) -> dict:
         "cost_per_pr": None if summary.cost_per_pr_nanos is None else dollars_str(summary.cost_per_pr_nanos),
         **pr_outcomes(period),
         "exhausted": period.exhausted_at is not None,
+        "repositories": repositories,
     }
 
 
@@ -126,25 +150,41 @@ class UsageCurrentView(APIView):
         operation_id="usage_current",
         summary="The open period's usage",
         description="Limit, spend, counts, per-model totals, milestones, pace and projection of the "
-        "budget period open now.",
-        responses={200: UsageCurrentSerializer, 401: UNAUTHENTICATED, 403: UNAUTHENTICATED},
+        "budget period open now, and each repository's share of it.",
+        parameters=[REPOSITORY_PARAM],
+        responses={200: UsageCurrentSerializer, 400: BAD_REQUEST, 401: UNAUTHENTICATED, 403: UNAUTHENTICATED},
         tags=["usage"],
     )
     def get(self, request: Request) -> Response:
-        return Response(UsageCurrentSerializer(period_summary().as_json()).data)
+        try:
+            summary = period_summary(repository=repository_param(request))
+        except UnknownRepository as exc:
+            raise ParseError(str(exc)) from None
+        return Response(UsageCurrentSerializer(summary.as_json()).data)
 
 
 class UsageMonthsView(APIView):
     @extend_schema(
         operation_id="usage_months",
         summary="Every period, newest first",
-        responses={200: PeriodRowSerializer(many=True), 401: UNAUTHENTICATED, 403: UNAUTHENTICATED},
+        parameters=[REPOSITORY_PARAM],
+        responses={
+            200: PeriodRowSerializer(many=True),
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            403: UNAUTHENTICATED,
+        },
         tags=["usage"],
     )
     def get(self, request: Request) -> Response:
         now = timezone.now()
         current_id = current_period(now=now).pk
-        rows = [period_row(p, now=now, current_id=current_id) for p in all_periods()]
+        periods = all_periods()
+        try:
+            shares = repository_figures([p.pk for p in periods], repository=repository_param(request))
+        except UnknownRepository as exc:
+            raise ParseError(str(exc)) from None
+        rows = [period_row(p, now=now, current_id=current_id, repositories=shares[p.pk]) for p in periods]
         return Response(PeriodRowSerializer(rows, many=True).data)
 
 

@@ -6,6 +6,7 @@ Every figure comes from the ledger's running totals, which are sums of what was 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -46,6 +47,36 @@ class ModelTotals:
             "cache_write_1h_tokens": self.cache_write_1h_tokens,
             "cost": dollars_str(self.cost_nanos),
         }
+
+
+# --- figures per repository -----------------------------------------------------------------------
+# Repositories belong to the executions app, which depends on this one: it registers where to read
+# their figures (in its ``AppConfig.ready``), so that the budget shows them without importing it.
+
+
+class UnknownRepository(LookupError):
+    """A repository was asked for by a name no repository has."""
+
+
+RepositoryFigures = Callable[..., dict[int, list[dict]]]  # (period_ids, *, repository=None)
+_repository_figures: RepositoryFigures | None = None
+
+
+def register_repository_figures(source: RepositoryFigures) -> None:
+    """``source(period_ids, repository=None)`` answers {period id: [one JSON object per repository]},
+    the objects of one period adding up to its figures; with ``repository``, that one's only (or
+    ``UnknownRepository``)."""
+    global _repository_figures
+    _repository_figures = source
+
+
+def repository_figures(period_ids: list[int], *, repository: str | None = None) -> dict[int, list[dict]]:
+    """Each period's spend, executions and pull requests per repository (``register_repository_figures``)."""
+    if _repository_figures is None:
+        if repository is not None:
+            raise UnknownRepository(f"There is no repository {repository!r}.")
+        return {pk: [] for pk in period_ids}
+    return _repository_figures(period_ids, repository=repository)
 
 
 @dataclass(frozen=True)
@@ -94,6 +125,7 @@ class PeriodSummary:
     warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
     execution_costs: ExecutionCosts | None = None  # measured cost per execution (mean, p90)
     reconciliation: dict | None = None  # the last comparison with the vendors' usage reports
+    repositories: list[dict] = field(default_factory=list)  # per repository (``repository_figures``)
 
     @property
     def percent(self) -> Decimal:
@@ -168,6 +200,7 @@ class PeriodSummary:
             "warnings": self.warnings,
             "cost_per_execution": self.execution_costs.as_json() if self.execution_costs else None,
             "reconciliation": self.reconciliation,
+            "repositories": self.repositories,
         }
 
 
@@ -192,8 +225,12 @@ def model_totals(period: Period) -> list[ModelTotals]:
     return [ModelTotals(*row) for row in rows]
 
 
-def period_summary(period: Period | None = None, *, now: dt.datetime | None = None) -> PeriodSummary:
-    """Everything there is to say about a period (the open one by default) at ``now``.
+def period_summary(
+    period: Period | None = None, *, now: dt.datetime | None = None, repository: str | None = None
+) -> PeriodSummary:
+    """Everything there is to say about a period (the open one by default) at ``now``; its
+    figures per repository, or ``repository``'s only (``UnknownRepository`` for a name no
+    repository has).
 
     The period's figures are read afresh, so a summary of a ``period`` loaded earlier (say, before
     the charges of an execution) still says what is true now.
@@ -214,6 +251,7 @@ def period_summary(period: Period | None = None, *, now: dt.datetime | None = No
         warnings=overrun_warnings(period),
         execution_costs=execution_costs(period),
         reconciliation=reconciliation_json(last_reconciliation()),
+        repositories=repository_figures([period_id], repository=repository)[period_id],
     )
 
 

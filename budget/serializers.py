@@ -87,6 +87,25 @@ class ReconciliationSerializer(serializers.Serializer):
     differences = ReconciliationDifferenceSerializer(many=True)
 
 
+class RepositoryFiguresSerializer(serializers.Serializer):
+    repository = serializers.CharField(help_text="owner/name on GitHub, or a local repository's path.")
+    kind = serializers.ChoiceField(choices=["github", "local"], help_text="github or local.")
+    spent = money("What its executions were charged in the period.")
+    executions = serializers.IntegerField(help_text="Its executions started in the period.")
+    prs = serializers.IntegerField(help_text="Pull requests its executions opened.")
+    merged_prs = serializers.IntegerField(help_text="Of those, merged so far.")
+    cost_per_merged_pr = money(
+        "spent / merged_prs, to the nearest nanodollar; null before its first merged pull request.",
+        allow_null=True,
+    )
+
+
+REPOSITORIES_HELP = (
+    "The period's figures per repository, costliest first; they add up to the period's own (one "
+    "budget over all of them). With ?repository=, that repository's only."
+)
+
+
 class UsageCurrentSerializer(serializers.Serializer):
     month = serializers.CharField(help_text="The period's month, YYYY-MM.")
     starts_at = serializers.DateTimeField(help_text="The period's first instant.")
@@ -132,6 +151,7 @@ class UsageCurrentSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The last comparison of the ledger with the vendors' usage reports; null before the first.",
     )
+    repositories = RepositoryFiguresSerializer(many=True, help_text=REPOSITORIES_HELP)
 
 
 class PeriodRowSerializer(serializers.Serializer):
@@ -158,6 +178,7 @@ class PeriodRowSerializer(serializers.Serializer):
         allow_null=True,
     )
     exhausted = serializers.BooleanField(help_text="True once the budget ran out in this period.")
+    repositories = RepositoryFiguresSerializer(many=True, help_text=REPOSITORIES_HELP)
 
 
 class DailyRowSerializer(serializers.Serializer):

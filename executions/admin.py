@@ -1,9 +1,13 @@
-"""Admin for the backlog (tasks), the record of executions and their calls, and the step models.
+"""Admin for the repositories, the backlog (tasks), the record of executions and their calls, and
+the step models.
 
-Actions and the checklist upload call ``executions.services``; executions are read-only history.
+Actions and the checklist upload call ``executions.services`` and ``executions.repositories``;
+executions, pull requests and issue comments are read-only history.
 """
 
 from __future__ import annotations
+
+import re
 
 from django import forms
 from django.conf import settings
@@ -18,11 +22,22 @@ from django.utils.html import format_html
 from budget.admin import ReadOnlyAdmin
 from budget.money import format_usd
 from budget.pricing import PricingError, lookup_model
-from executions import services
+from executions import repositories, services
 from executions.api import not_runnable
 from executions.backlog import check_size, read_checklist, too_large
 from executions.errors import ExecutionError, InvalidTask
-from executions.models import Batch, Execution, ModelCall, PullRequest, StepConfig, Task
+from executions.gateways.base import PublishError
+from executions.models import (
+    Batch,
+    Execution,
+    IssueComment,
+    ModelCall,
+    PullRequest,
+    Repository,
+    StepConfig,
+    Task,
+    default_repository_id,
+)
 
 BADGE_COLOURS = {
     "pending": "#5b7fa6",
@@ -42,6 +57,10 @@ BADGE_COLOURS = {
     "publishing": "#c0701b",
     "succeeded": "#3d8f5a",
     "abandoned": "#ba2121",
+    "available": "#3d8f5a",  # a repository, and an issue comment
+    "disabled": "#8a8a8a",
+    "unavailable": "#ba2121",
+    "posted": "#3d8f5a",
 }
 
 
@@ -52,6 +71,70 @@ def badge(status: str) -> str:
         BADGE_COLOURS.get(status, "#8a8a8a"),
         status,
     )
+
+
+# --- Repositories --------------------------------------------------------------------------------
+
+OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
+
+
+class RepositoryForm(forms.ModelForm):
+    class Meta:
+        model = Repository
+        fields = ["kind", "name", "base_branch", "enabled", "pr_labels"]
+
+    def clean(self):
+        cleaned = super().clean()
+        name = (cleaned.get("name") or "").strip()
+        if cleaned.get("kind") == Repository.Kind.GITHUB and name and not OWNER_NAME.fullmatch(name):
+            self.add_error("name", f"A GitHub repository is named owner/name, not {name!r}.")
+        if cleaned.get("kind") == Repository.Kind.LOCAL and name and "\0" in name:
+            self.add_error("name", "A path cannot hold a NUL character.")
+        cleaned["name"] = name
+        return cleaned
+
+
+@admin.register(Repository)
+class RepositoryAdmin(admin.ModelAdmin):
+    """Where tasks go. New tasks without one go to the settings' (GITHUB_REPOSITORY, else
+    LOCAL_REPO_PATH); issues with GITHUB_TASK_LABEL in an enabled GitHub repository become tasks."""
+
+    form = RepositoryForm
+    list_display = ["name", "kind", "state_badge", "base_branch", "pr_labels", "pending", "issues_synced_at"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    readonly_fields = ["problem", "problem_at", "issues_since", "issues_synced_at", "created_at"]
+    actions = ["check_access", "enable", "disable"]
+
+    @admin.display(description="state")
+    def state_badge(self, repository: Repository) -> str:
+        if not repository.enabled:
+            return badge("disabled")
+        if repository.problem:
+            return format_html('<span title="{}">{}</span>', repository.problem, badge("unavailable"))
+        return badge("available")
+
+    @admin.display(description="pending tasks")
+    def pending(self, repository: Repository) -> int:
+        return repository.tasks.filter(status=Task.Status.PENDING).count()
+
+    @admin.action(description="Check access now (its tasks run again when GitHub answers)")
+    def check_access(self, request, queryset):
+        for repository in queryset:
+            try:
+                repositories.check_access(repository)
+            except PublishError as exc:
+                messages.error(request, f"{repository.name}: {exc}")
+            else:
+                messages.success(request, f"{repository.name}: available; its tasks may run.")
+
+    @admin.action(description="Enable (its tasks may run)")
+    def enable(self, request, queryset):
+        messages.success(request, f"{queryset.update(enabled=True)} repository(ies) enabled.")
+
+    @admin.action(description="Disable (its tasks wait)")
+    def disable(self, request, queryset):
+        messages.success(request, f"{queryset.update(enabled=False)} repository(ies) disabled.")
 
 
 # --- Tasks -------------------------------------------------------------------------------------
@@ -94,16 +177,58 @@ def _count(items) -> int:
 class TaskAdminForm(forms.ModelForm):
     class Meta:
         model = Task
-        fields = ["title", "description", "priority", "max_attempts"]
+        fields = ["title", "description", "priority", "repository", "max_attempts"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("repository")  # absent once the task has run: read-only then
+        if field is not None:
+            field.required = False
+            field.help_text = (
+                "Where its change goes. Empty: the settings' (GITHUB_REPOSITORY, else LOCAL_REPO_PATH)."
+            )
+
+    def clean_repository(self) -> Repository:
+        chosen = self.cleaned_data.get("repository")
+        if chosen:
+            return chosen
+        if self.instance.pk:
+            return self.instance.repository
+        return Repository.objects.get(pk=default_repository_id())
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     form = TaskAdminForm
-    list_display = ["title", "status_badge", "priority", "source", "attempts_label", "created_at"]
-    list_filter = ["status", "source"]
+    list_display = [
+        "title",
+        "status_badge",
+        "priority",
+        "repository",
+        "issue",
+        "attempts_label",
+        "created_at",
+    ]
+    list_filter = ["status", "source", "repository"]
+    list_select_related = ["repository"]
     search_fields = ["title", "description", "source_key"]
-    readonly_fields = ["status", "source", "source_key", "attempts", "claimed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "status", "source", "source_key", "issue", "issue_state", "attempts", "claimed_at", "created_at",
+        "updated_at",
+    ]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        # A task that has run belongs to the repository it ran in: its branch, PR and figures are there.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "repository"] if obj and obj.executions.exists() else fields
+
+    @admin.display(description="issue")
+    def issue(self, task: Task) -> str:
+        if task.issue_number is None:
+            return "—"
+        url = github_web_url(task.repository, f"issues/{task.issue_number}")
+        return format_html('<a href="{}" target="_blank" rel="noopener">#{}</a>', url, task.issue_number)
+
     actions = ["run_now", "requeue", "skip"]
     change_list_template = "admin/executions/task/change_list.html"
 
@@ -123,7 +248,7 @@ class TaskAdmin(admin.ModelAdmin):
             )
             return
         created = services.create_task(
-            **{f: form.cleaned_data[f] for f in ("title", "description", "priority")}
+            **{f: form.cleaned_data[f] for f in ("title", "description", "priority", "repository")}
         )
         if created.max_attempts != form.cleaned_data["max_attempts"]:
             Task.objects.filter(pk=created.pk).update(max_attempts=form.cleaned_data["max_attempts"])
@@ -217,11 +342,17 @@ class ModelCallInline(admin.TabularInline):
         return False
 
 
+def github_web_url(repository: Repository, path: str) -> str:
+    """A page of ``repository`` on GitHub's website (or GitHub Enterprise's, per GITHUB_API_URL)."""
+    web = settings.GITHUB_API_URL.replace("api.github.com", "github.com").removesuffix("/api/v3")
+    return f"{web.rstrip('/')}/{repository.name}/{path}"
+
+
 def branch_url(execution: Execution) -> str:
     """Where a person can look at the branch: GitHub when it was published there, else nothing."""
-    if execution.publisher == "github" and execution.branch and settings.GITHUB_REPOSITORY:
-        web = settings.GITHUB_API_URL.replace("api.github.com", "github.com").removesuffix("/api/v3")
-        return f"{web.rstrip('/')}/{settings.GITHUB_REPOSITORY}/tree/{execution.branch}"
+    repository = execution.task.repository
+    if execution.publisher == "github" and execution.branch and repository.kind == Repository.Kind.GITHUB:
+        return github_web_url(repository, f"tree/{execution.branch}")
     return ""
 
 
@@ -230,7 +361,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
     list_display = ["pk", "task", "status_badge", "simulated", "batched", "cost", "result", "created_at"]
     list_filter = ["status", "simulated", "batched", "publisher", "period"]
     search_fields = ["task__title", "branch", "commit_sha"]
-    list_select_related = ["task", "period"]
+    list_select_related = ["task__repository", "period"]
     show_full_result_count = False  # a count(*) over every execution is not worth it on each page
     inlines = [ModelCallInline]
     fieldsets = [
@@ -268,7 +399,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
         if url := branch_url(e):
             return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, e.branch)
         if e.branch:
-            where = settings.LOCAL_REPO_PATH if e.publisher == "local-git" else e.publisher
+            where = e.task.repository.name if e.publisher == "local-git" else e.publisher
             return format_html("<code>{}</code> in {}", e.branch, where)
         return "—"
 
@@ -371,3 +502,26 @@ class BatchAdmin(ReadOnlyAdmin):
         "model", "requested_model", "price", "max_tokens", "request_count", "polls", "lease_until", "error",
         "created_at", "submitted_at", "ended_at",
     ]  # fmt: skip
+
+
+@admin.register(IssueComment)
+class IssueCommentAdmin(ReadOnlyAdmin):
+    """Comments owed to GitHub issues (a task's PR opened, a task failed for good): posted right
+    after the fact, retried by the ``sync-issues`` schedule; ``failed`` ones gave up."""
+
+    list_display = ["pk", "where", "task", "status_badge", "attempts", "created_at", "posted_at"]
+    list_filter = ["status", "repository"]
+    search_fields = ["key", "body", "error"]
+    list_select_related = ["repository", "task"]
+    readonly_fields = [
+        "repository", "number", "task", "key", "body", "status", "attempts", "due_at", "comment_id", "error",
+        "created_at", "posted_at",
+    ]  # fmt: skip
+
+    @admin.display(description="issue")
+    def where(self, comment: IssueComment) -> str:
+        return f"{comment.repository.name}#{comment.number}"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, comment: IssueComment) -> str:
+        return badge(comment.status)

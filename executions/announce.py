@@ -1,4 +1,5 @@
-"""What an execution tells the outbox when it starts, completes or fails.
+"""What an execution tells the outbox when it starts, completes or fails (and, for a task from a
+GitHub issue that failed for good, the issue).
 
 The executions app owns these rows, so it turns them into the event's facts (JSON, money as
 decimal-string dollars) and passes them down to ``notifications.events.execution_event``. Call
@@ -8,6 +9,7 @@ these inside the transaction of the change they report.
 from __future__ import annotations
 
 from budget.money import dollars_str
+from executions.github import comments
 from executions.models import Execution
 from notifications.events import execution_event
 from notifications.models import Event
@@ -28,6 +30,8 @@ def execution_completed(execution: Execution) -> Event | None:
 
 
 def execution_failed(execution: Execution) -> Event | None:
+    """Also the issue of a task that failed for good: it hears why, once (``comments.task_failed``)."""
+    comments.task_failed(execution)
     return execution_event(
         Kind.EXECUTION_FAILED, execution=execution_facts(execution), period=execution.period
     )

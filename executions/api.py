@@ -170,7 +170,7 @@ class TaskViewSet(
 ):
     permission_classes = [ReadAuthenticatedWriteStaff]
     pagination_class = Pages
-    queryset = Task.objects.order_by("-priority", "created_at", "pk")
+    queryset = Task.objects.select_related("repository").order_by("-priority", "created_at", "pk")
     serializer_class = TaskSerializer
 
     def get_queryset(self) -> QuerySet[Task]:

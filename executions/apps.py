@@ -6,7 +6,11 @@ class ExecutionsConfig(AppConfig):
 
     def ready(self):
         from budget.model_calendar import register_configured_models
+        from budget.selectors import register_repository_figures
+        from executions.repositories import figures
         from executions.steps import configured_model_names
 
-        # The budget reports on the configured models without importing this app.
+        # The budget reports on the configured models and on each repository's figures without
+        # importing this app.
         register_configured_models(configured_model_names)
+        register_repository_figures(figures)

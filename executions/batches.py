@@ -67,6 +67,7 @@ from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Batch, Execution, StepConfig, Task
 from executions.providers import CompletionRequest, Providers, providers_for_mode
+from executions.repositories import runnable_tasks
 from notifications import events
 from notifications.secrets import mask_secrets
 
@@ -102,9 +103,9 @@ def run_batches_pass(
     gateway: RepositoryGateway | None = None,
 ) -> PassReport:
     """One pass of batch mode: reconcile, poll, submit. Raises ``ConfigurationError`` for a
-    missing key; every vendor or task problem is reported in the result instead."""
+    missing key; every vendor or task problem is reported in the result instead. ``gateway``:
+    by default each task's repository's (``_gateway``)."""
     providers = providers or providers_for_mode()
-    gateway = gateway or get_gateway()
     report = PassReport()
     rows = Batch.objects.select_related("price__model").order_by("pk")
     for row in rows.filter(status=Batch.Status.SUBMITTING):
@@ -169,15 +170,23 @@ def _provider(providers: Providers, step: str):
 def _members(row: Batch, *statuses: str):
     return (
         Execution.objects.filter(batch=row, status__in=statuses or Execution.ACTIVE)
-        .select_related("task", "period", "reservation")
+        .select_related("task__repository", "period", "reservation")
         .order_by("pk")
     )
+
+
+def _gateway(gateway: RepositoryGateway | None, task: Task) -> RepositoryGateway:
+    """The gateway the pass was given, else the one of ``task``'s repository (where its base
+    commit is and its change goes)."""
+    return gateway or get_gateway(task.repository)
 
 
 # --- submitting -----------------------------------------------------------------------------------
 
 
-def _submit_new_tasks(providers: Providers, gateway: RepositoryGateway, report: PassReport, now) -> None:
+def _submit_new_tasks(
+    providers: Providers, gateway: RepositoryGateway | None, report: PassReport, now
+) -> None:
     """Claim up to BATCH_MAX_TASKS pending tasks and submit their first batched step as one batch."""
     at = _now(now)
     try:
@@ -188,7 +197,7 @@ def _submit_new_tasks(providers: Providers, gateway: RepositoryGateway, report: 
     if not (analysis.batch or codegen.batch):
         return  # batch mode is off: the synchronous scheduler runs the tasks
     first = analysis if analysis.batch else codegen
-    if not Task.objects.filter(status=Task.Status.PENDING).exists():
+    if not runnable_tasks().exists():
         return
     if (refused := _paused_by_refusal(at)) is not None:
         report.notes.append(
@@ -206,12 +215,7 @@ def _submit_new_tasks(providers: Providers, gateway: RepositoryGateway, report: 
     requests: dict[str, CompletionRequest] = {}
     tried: set[int] = set()
     while len(requests) < settings.BATCH_MAX_TASKS:
-        task = (
-            Task.objects.filter(status=Task.Status.PENDING)
-            .exclude(pk__in=tried)
-            .order_by("-priority", "created_at", "pk")
-            .first()
-        )
+        task = runnable_tasks().exclude(pk__in=tried).first()
         if task is None or not _renew(row, now):
             break
         tried.add(task.pk)
@@ -255,6 +259,7 @@ def _new_row(step: steps.Step, providers: Providers, at: dt.datetime, *, new_tas
 
 def _claim(task, row, first, providers, gateway, report, now) -> tuple[Execution, CompletionRequest] | None:
     """Claim and reserve ``task`` at batch prices; its request for ``row``, or None if it failed."""
+    gateway = _gateway(gateway, task)
     prepared = pipeline.prepare(task, providers=providers, gateway=gateway, now=now, batch=True)
     execution = pipeline._start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
@@ -417,7 +422,9 @@ def _reconcile(row: Batch, providers: Providers, report: PassReport, now) -> Non
 # --- polling and results ------------------------------------------------------------------------------
 
 
-def _poll(row: Batch, providers: Providers, gateway: RepositoryGateway, report: PassReport, now) -> None:
+def _poll(
+    row: Batch, providers: Providers, gateway: RepositoryGateway | None, report: PassReport, now
+) -> None:
     if not _lease(row, now):
         return
     provider = _provider(providers, row.step)
@@ -483,7 +490,7 @@ def _still_ours(row: Batch, report: PassReport, now) -> bool:
     return False
 
 
-def _analysis_results(row, items, missing, providers, gateway, report, now) -> bool:
+def _analysis_results(row, items, missing, providers, given_gateway, report, now) -> bool:
     """Charge every analysis result and move each execution on; False if the lease was lost."""
     analysis = _step_of(row)
     at = _now(now)
@@ -501,6 +508,7 @@ def _analysis_results(row, items, missing, providers, gateway, report, now) -> b
                 pipeline.charge_billed(execution, analysis, answer, now)
             continue
         try:
+            gateway = _gateway(given_gateway, execution.task)
             # GENERATING: charged and planned by a pass that stopped before its coder was asked.
             if execution.status == Execution.Status.ANALYSING:
                 if answer is None:
@@ -584,7 +592,7 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
     return request
 
 
-def _codegen_results(row, items, missing, gateway, report, now) -> bool:
+def _codegen_results(row, items, missing, given_gateway, report, now) -> bool:
     """Charge every codegen result and publish each change; False if the lease was lost."""
     codegen = _step_of(row)
     for execution in _members(row, *Execution.Status.values):
@@ -598,6 +606,7 @@ def _codegen_results(row, items, missing, gateway, report, now) -> bool:
         try:
             if answer is None:
                 raise _failure(execution, items, missing)
+            gateway = _gateway(given_gateway, execution.task)
             published = pipeline.take_change_and_publish(execution, codegen, answer, gateway, now)
         except ExecutionMovedOn as exc:
             log.info("%s", exc)  # another pass took it over: it is that pass's now

@@ -19,6 +19,10 @@ class ConfigurationError(ExecutionError):
     """The pipeline is not configured to run (a missing API key, a step without a usable model)."""
 
 
+class RepositoryDisabled(ConfigurationError):
+    """The task's repository is disabled in the admin: its tasks wait until it is enabled."""
+
+
 class ProviderError(ExecutionError):
     """A vendor call failed for good (after the SDK's retries). Nothing was charged for it."""
 

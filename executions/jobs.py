@@ -23,6 +23,7 @@ from budget.pricing import PricingError
 from executions.batches import run_batches_pass
 from executions.errors import ExecutionError
 from executions.gateways.base import PublishError
+from executions.github import issues
 from executions.github.pull_requests import NotConfigured, sync_open_pull_requests
 from executions.model_check import check_models
 from executions.models import StepConfig, Task
@@ -123,6 +124,19 @@ def roll_over_periods(*, now: dt.datetime | None = None) -> str:
     waiting = sum(in_flight(p, now=now) for p in finished if p not in recapped)
     outcome = f"open period {period.month:%Y-%m}; recaps recorded: {len(recapped)}"
     return f"{outcome}; waiting for executions in flight: {waiting}" if waiting else outcome
+
+
+def sync_issues(*, now: dt.datetime | None = None) -> str:
+    """Follow the enabled GitHub repositories' issues and post due issue comments (the
+    ``sync-issues`` schedule)."""
+    try:
+        report = issues.sync_issues(now=now)
+    except NotConfigured as exc:
+        log.warning("issues not synced: %s", exc)
+        return f"not synced: {exc}"
+    for error in report.errors:
+        log.warning("issues not synced: %s", error)
+    return "; ".join([*report.lines, *report.errors, f"{report.comments_posted} comment(s) posted"])
 
 
 def sync_pull_requests(*, now: dt.datetime | None = None) -> str:

@@ -1,10 +1,85 @@
-"""Tasks (the backlog), executions (one pipeline run each) and the model calls they paid for."""
+"""Tasks (the backlog), the repositories they go to, executions (one pipeline run each) and the
+model calls they paid for."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from budget.models import Period, Price, Provider, Reservation
 from budget.money import format_usd
+
+
+class Repository(models.Model):
+    """Where tasks become pull requests (GitHub ``owner/name``) or commits (a local git repository).
+
+    Managed in the admin. A disabled repository's tasks wait; so do those of a repository GitHub
+    answered 404 or 403 for (``problem`` says why, until it answers again). New tasks go to
+    ``default_repository_id()``'s: the one the settings name.
+    """
+
+    class Kind(models.TextChoices):
+        GITHUB = "github", "GitHub"
+        LOCAL = "local", "local git"
+
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.GITHUB)
+    name = models.CharField(
+        max_length=500,
+        unique=True,
+        help_text="owner/name on GitHub; the path of the git repository on this machine for local git.",
+    )
+    base_branch = models.CharField(
+        max_length=255, blank=True, help_text="The branch pull requests target. Empty: the default branch."
+    )
+    enabled = models.BooleanField(default=True, help_text="Off: its tasks wait and its issues are not read.")
+    pr_labels = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Labels for its pull requests, comma-separated (created if missing).",
+    )
+    problem = models.TextField(
+        blank=True,
+        help_text="Why its tasks wait: what GitHub answered (404 or 403). Cleared when GitHub answers again "
+        "(the issue poll checks it, or the admin action 'Check access now').",
+    )
+    problem_at = models.DateTimeField(null=True, blank=True)
+    issues_since = models.DateTimeField(
+        null=True, blank=True, help_text="The last issue update the poll has seen (GitHub's clock)."
+    )
+    issues_etag = models.CharField(max_length=200, blank=True, help_text="For conditional polling requests.")
+    issues_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its issues were last polled then."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def labels(self) -> list[str]:
+        return [label.strip() for label in self.pr_labels.split(",") if label.strip()]
+
+    @property
+    def runnable(self) -> bool:
+        return self.enabled and not self.problem
+
+
+def default_repository_id() -> int:
+    """The repository new tasks go to when none is named: ``GITHUB_REPOSITORY`` when GitHub is
+    configured (a token or GitHub App), else the local git repository at ``LOCAL_REPO_PATH``. Its
+    row is created on first use, so the settings keep working as they did before repositories."""
+    if settings.GITHUB_REPOSITORY.strip() and (settings.GITHUB_TOKEN or settings.GITHUB_APP_ID):
+        kind, name = Repository.Kind.GITHUB, settings.GITHUB_REPOSITORY.strip()
+        base_branch = settings.GITHUB_BASE_BRANCH.strip()
+    else:
+        kind, name, base_branch = Repository.Kind.LOCAL, str(settings.LOCAL_REPO_PATH), ""
+    repository, _ = Repository.objects.get_or_create(
+        name=name, defaults={"kind": kind, "base_branch": base_branch, "pr_labels": settings.GITHUB_PR_LABEL}
+    )
+    return repository.pk
 
 
 class Task(models.Model):
@@ -21,6 +96,13 @@ class Task(models.Model):
         FILE = "file"
         REPOSITORY = "repository"
         API = "api"
+        GITHUB_ISSUE = "github_issue", "GitHub issue"
+
+    class IssueState(models.TextChoices):
+        OPEN = "open"  # open and labelled: the task may run
+        CLOSED = "closed"
+        UNLABELED = "unlabeled"
+        DELETED = "deleted"
 
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
@@ -33,6 +115,19 @@ class Task(models.Model):
         blank=True,
         unique=True,
         help_text="De-duplication key: importing the same item twice keeps one task.",
+    )
+    repository = models.ForeignKey(
+        Repository,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        default=default_repository_id,
+        help_text="Where its change goes. Fixed once it has run.",
+    )
+    # Tasks from GitHub issues (``executions.github.issues``): which issue, and what it last said.
+    issue_number = models.PositiveIntegerField(null=True, blank=True, help_text="Its GitHub issue.")
+    issue_state = models.CharField(max_length=10, choices=IssueState.choices, blank=True)
+    issue_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The issue's updated_at when the task last followed it."
     )
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
@@ -344,3 +439,57 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id}"
+
+
+class RepositoryUsage(models.Model):
+    """Running totals per (period, repository): what each repository's executions spent, how many
+    ran, the pull requests they opened and how many were merged. Written in the transactions that
+    change the period's own counts (``executions.repositories``), so the rows of a period add up
+    to its figures."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="repository_usage")
+    repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="usage")
+    spent_nanos = models.BigIntegerField(default=0)
+    executions = models.PositiveIntegerField(default=0)
+    prs = models.PositiveIntegerField(default=0, help_text="Pull requests opened.")
+    merged_prs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["period", "repository"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "repository"], name="one_usage_row_per_repository")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository}: {format_usd(self.spent_nanos)}"
+
+
+class IssueComment(models.Model):
+    """A comment the product owes a GitHub issue (its pull request opened, its task failed for
+    good): recorded in the transaction of the fact it reports, posted right after and retried
+    until it lands (``executions.github.comments``). ``key`` makes it one comment per fact."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        POSTED = "posted"
+        FAILED = "failed"  # gave up after its last attempt
+
+    repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="issue_comments")
+    number = models.PositiveIntegerField(help_text="The issue (or pull request) it is posted on.")
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="issue_comments")
+    key = models.CharField(max_length=100, unique=True, help_text="What it reports: one comment per fact.")
+    body = models.TextField()
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(help_text="When it is next tried (a poster holds it until then).")
+    comment_id = models.BigIntegerField(null=True, blank=True, help_text="GitHub's id of the posted comment.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"comment on {self.repository}#{self.number} ({self.status})"

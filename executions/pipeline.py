@@ -21,7 +21,7 @@ from django.utils import timezone
 from budget import ledger, overruns
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import analyst, announce, steps
+from executions import analyst, announce, repositories, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, parse_change
 from executions.changes.validation import MAX_FILE_BYTES, show
@@ -32,6 +32,7 @@ from executions.errors import (
     ExecutionError,
     ExecutionMovedOn,
     ProviderError,
+    RepositoryDisabled,
     TaskBusy,
     UsageOverrun,
 )
@@ -151,14 +152,17 @@ def run_execution(
 
     Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending),
     ``BudgetExhausted`` (the worst case does not fit; recorded and announced once),
-    ``PricingError`` / ``ConfigurationError`` (a model or key problem), ``PublishError`` (the
-    repository context could not be read). The task is left as it was in each of those cases.
+    ``PricingError`` / ``ConfigurationError`` (a model or key problem; ``RepositoryDisabled``),
+    ``PublishError`` (the repository context could not be read). The task is left as it was in
+    each of those cases. ``gateway``: by default the task's repository's.
     """
     providers = providers or providers_for_mode()
-    gateway = gateway or get_gateway()
-    task.refresh_from_db()
+    task.refresh_from_db(from_queryset=Task.objects.select_related("repository"))
     if task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
+    if not task.repository.enabled:
+        raise RepositoryDisabled(repositories.why_not_runnable(task))
+    gateway = gateway or get_gateway(task.repository)
     prepared = prepare(task, providers=providers, gateway=gateway, now=now)
     execution = _start(task, prepared, providers, now)
     return _run(execution, prepared, providers, gateway, now)
@@ -289,6 +293,7 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
                 heartbeat_at=at,
             )
             ledger.record_execution_started(reservation.period, now=now)
+            repositories.count_execution(task, reservation.period_id)
             announce.execution_started(execution)
     except _NotClaimed:
         task.refresh_from_db()
@@ -505,6 +510,7 @@ def _charge(
                 usage=completion.usage,
                 now=now,
             )
+            repositories.count_spend(execution, cost)
             for milestone in charged.milestones:
                 events.milestone_reached(milestone)
     except IntegrityError:

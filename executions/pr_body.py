@@ -3,7 +3,8 @@
 ``pr_body`` is a pure function of an execution, its change, its model calls and the month's
 figures; ``pr_body_for`` gathers those from the database (the pipeline calls it and hands the body
 to the gateway's ``publish``). Every amount is what the ledger charged.
-The body stays under GitHub's 65,536-character limit: the plan gives way first, politely.
+The body stays under GitHub's 65,536-character limit: the plan gives way first, politely. A task
+from a GitHub issue says ``Closes #N``, so merging the pull request closes the issue.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def pr_body(execution: Execution, change: Change, *, calls: list[ModelCall], mon
     head = [
         f"**Task:** {task.title}" + (f" (task #{task.pk}, execution #{execution.pk})" if task.pk else ""),
         "",
+        *([f"Closes #{task.issue_number}", ""] if task.issue_number else []),
         _clip(task.description.strip(), MAX_DESCRIPTION) or "_No description._",
         "",
         _mode_line(execution),

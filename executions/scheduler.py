@@ -1,6 +1,7 @@
 """The scheduled runner: every SCHEDULE_MINUTES the worker considers starting the next execution.
 
-``run_next_execution`` starts the next pending task (highest priority, then oldest) only when:
+``run_next_execution`` starts the next pending task (highest priority, then oldest, across
+repositories; a disabled or unavailable repository's tasks wait) only when:
 
 - a run slot is free: at most MAX_CONCURRENT_EXECUTIONS executions at once, across every
   cluster and machine (``run_slot``), and no more than that already running;
@@ -28,7 +29,7 @@ from budget.periods import current_period
 from budget.pricing import PricingError
 from executions.errors import ExecutionError, TaskBusy
 from executions.gateways import get_gateway
-from executions.gateways.base import PublishError, RepositoryGateway
+from executions.gateways.base import PublishError, RepositoryGateway, RepositoryUnavailable
 from executions.models import Execution
 from executions.pipeline import prepare, run_execution
 from executions.providers import Providers, providers_for_mode
@@ -56,17 +57,23 @@ def run_next_execution(
             return _skip(
                 f"{running} execution(s) running; at most {settings.MAX_CONCURRENT_EXECUTIONS} at once"
             )
-        providers, gateway = providers or providers_for_mode(), gateway or get_gateway()
+        providers = providers or providers_for_mode()
         for _ in range(CLAIM_ATTEMPTS):
             try:
                 return _run_next(now, providers, gateway)
             except _Claimed:
                 continue  # another worker took that task between our pick and our claim
-        return _skip("the next pending tasks were claimed by other workers")
+            except RepositoryUnavailable as exc:
+                log.warning("next execution not started: %s", exc)
+                continue  # its repository is marked now: the others' tasks go on
+        return _skip(
+            "the next pending tasks were claimed by other workers or their repository is unavailable"
+        )
 
 
 # Picking the next task and claiming it are two steps: a runner that loses the claim to another
-# worker picks again, a few times, rather than letting its slot go unused.
+# worker picks again, a few times, rather than letting its slot go unused; so does one whose
+# task's repository turns out to be gone or refused (GitHub's 404 or 403 marks it).
 CLAIM_ATTEMPTS = 3
 
 
@@ -74,7 +81,7 @@ class _Claimed(Exception):
     """The picked task was claimed by another worker first."""
 
 
-def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway) -> str:
+def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway | None) -> str:
     if batch_mode():
         return _skip("batch mode is on: run_batches takes the pending tasks")
     task = next_pending_task()
@@ -89,7 +96,10 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
             f"held, even-spend line {format_usd(pacing.even_spend_nanos(period, at), places=4)}"
         )
     try:
+        gateway = gateway or get_gateway(task.repository)
         worst = prepare(task, providers=providers, gateway=gateway, now=now).worst_case_nanos
+    except RepositoryUnavailable:
+        raise
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("next execution not started: %s", exc)
         return f"not started: {exc}"
@@ -102,6 +112,8 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
         return f"not started: {exc}"
     except TaskBusy:
         raise _Claimed from None
+    except RepositoryUnavailable:
+        raise
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("task %s not started: %s", task.pk, exc)
         return f"not started: {exc}"

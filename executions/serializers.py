@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from budget.money import dollars_str
-from executions.models import Execution, ModelCall, Task
+from executions.models import Execution, ModelCall, Repository, Task
 
 
 @extend_schema_field({"type": "string", "description": "Decimal string in US dollars, e.g. '0.031275'."})
@@ -73,11 +73,18 @@ class ExecutionDetailSerializer(ExecutionSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
+    repository = serializers.CharField(
+        source="repository.name", read_only=True, help_text="Where its change goes: owner/name, or a path."
+    )
+    issue_number = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The GitHub issue it came from; null otherwise."
+    )
+
     class Meta:
         model = Task
         fields = [
-            "id", "title", "description", "status", "priority", "source", "source_key",
-            "attempts", "max_attempts", "created_at", "updated_at",
+            "id", "title", "description", "status", "priority", "repository", "issue_number", "source",
+            "source_key", "attempts", "max_attempts", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -87,6 +94,13 @@ class TaskCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="", help_text="Details.")
     priority = serializers.IntegerField(
         required=False, default=0, min_value=-1000, max_value=1000, help_text="Higher runs first."
+    )
+    repository = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Repository.objects.all(),
+        required=False,
+        help_text="Where its change goes (owner/name, or a local repository's path); by default the "
+        "one the settings name.",
     )
 
     def validate_title(self, value: str) -> str:

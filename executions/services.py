@@ -17,7 +17,8 @@ from django_q.tasks import async_task
 
 from executions.backlog import MAX_TITLE, check_size, parse_checklist
 from executions.errors import InvalidTask, TaskBusy
-from executions.models import Task
+from executions.models import Repository, Task, default_repository_id
+from executions.repositories import runnable_tasks
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,12 @@ def create_task(
     priority: int = 0,
     source: str = Task.Source.MANUAL,
     source_key: str | None = None,
+    repository: Repository | None = None,
+    **issue_fields,
 ) -> Task:
-    """A new pending task; with a ``source_key`` already known, the existing task (unchanged)."""
+    """A new pending task in ``repository`` (by default the settings': ``default_repository_id``);
+    with a ``source_key`` already known, the existing task (unchanged). ``issue_fields``: a task
+    from a GitHub issue's ``issue_number``, ``issue_state`` and ``issue_updated_at``."""
     title = " ".join((title or "").split())
     if not title:
         raise InvalidTask("A task needs a title.")
@@ -51,6 +56,8 @@ def create_task(
         "description": (description or "").strip(),
         "priority": priority,
         "source": source,
+        "repository_id": repository.pk if repository else default_repository_id(),
+        **issue_fields,
     }
     try:
         with transaction.atomic():
@@ -62,7 +69,8 @@ def create_task(
 
 
 def next_pending_task(*, exclude: Collection[int] = ()) -> Task | None:
-    """The task to run next: highest priority, then oldest, leaving out the ids in ``exclude``.
+    """The task to run next: highest priority, then oldest, across repositories, leaving out the
+    ids in ``exclude`` and the tasks that wait (``repositories.runnable_tasks``).
 
     On PostgreSQL a task another process is choosing at this very moment (its row locked) is
     skipped (``skip_locked``). The lock ends with the choice, though: the pipeline's claim is what
@@ -70,10 +78,9 @@ def next_pending_task(*, exclude: Collection[int] = ()) -> Task | None:
     """
     with transaction.atomic():
         return (
-            Task.objects.select_for_update(skip_locked=True)
-            .filter(status=Task.Status.PENDING)
+            runnable_tasks()
+            .select_for_update(skip_locked=True, of=("self",))
             .exclude(pk__in=list(exclude))
-            .order_by("-priority", "created_at", "pk")
             .first()
         )
 

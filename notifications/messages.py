@@ -280,6 +280,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
         Field("PRs", count(payload.get("prs")), inline=True),
     ]
     fields += _merged_fields(payload, style)
+    fields += _repository_fields(payload.get("repositories"), style)
     fields += _model_fields(payload.get("models"))
     milestones = [
         f"{usd_short(m.get('threshold'))} on {day(m.get('reached_at'))} — {plural(m.get('prs'), 'PR')}"
@@ -321,18 +322,42 @@ def _merged_fields(payload: dict, style: Style) -> list[Field]:
         Field("PR outcomes", outcomes, inline=True),
     ]
     merged = [m for m in payload.get("merged_pull_requests") or [] if isinstance(m, dict)]
-    lines: list[str] = []
-    for i, m in enumerate(merged):
-        pr = style.link(f"#{number(m.get('number'))}", m.get("url"))
-        line = f"{pr} {clip(style.esc(m.get('task_title')), 80)}"
-        more = f"… and {len(merged) - i} more"
-        if units("\n".join([*lines, line, more])) > 1024:  # a field's value; whole lines only
-            lines.append(more)
-            break
-        lines.append(line)
+    lines = [f"{_pr_link(m, style)} {clip(style.esc(m.get('task_title')), 80)}" for m in merged]
     if lines:
-        fields.append(Field("Merged PRs", "\n".join(lines)))
+        fields.append(Field("Merged PRs", _whole_lines(lines)))
     return fields
+
+
+def _pr_link(m: dict, style: Style) -> str:
+    return style.link(f"#{number(m.get('number'))}", m.get("url"))
+
+
+def _whole_lines(lines: list[str]) -> str:
+    """As many whole lines as fit a field's value (1,024), then how many more there are."""
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        more = f"… and {len(lines) - i} more"
+        if units("\n".join([*kept, line, more])) > 1024:
+            kept.append(more)
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _repository_fields(repositories: object, style: Style) -> list[Field]:
+    """The month per repository (one budget over all of them): spend, executions, PRs, merged."""
+    rows = [r for r in repositories if isinstance(r, dict)] if isinstance(repositories, list) else []
+    lines = []
+    for r in rows:
+        line = (
+            f"{style.code(clip(r.get('repository'), 60))} {usd(r.get('spent'))} · "
+            f"{plural(r.get('executions'), 'execution')} · {plural(r.get('prs'), 'PR')} · "
+            f"{count(r.get('merged_prs'))} merged"
+        )
+        if r.get("cost_per_merged_pr") is not None:
+            line += f" · {usd(r['cost_per_merged_pr'])} per merged PR"
+        lines.append(line)
+    return [Field("Repositories", _whole_lines(lines))] if lines else []
 
 
 def _top_line(e: dict, style: Style) -> str:

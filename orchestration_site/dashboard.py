@@ -22,7 +22,7 @@ from budget.money import format_usd
 from budget.overruns import overrun_warnings
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
-from executions.models import Execution
+from executions.models import Execution, IssueComment, Repository
 from executions.providers.usage_reports import usage_reports
 from executions.scheduler import SCHEDULE_NAME
 from notifications.models import Delivery
@@ -49,6 +49,22 @@ def dead_deliveries() -> int:
     return Delivery.objects.filter(status=Delivery.Status.DEAD).count()
 
 
+def repository_rows(figures: list[dict]) -> list[dict]:
+    """Each repository with the month's figures (zeros where it did nothing): the enabled ones and
+    those that worked this month, busiest first, with why its tasks wait, if they do."""
+    by_name = {row["repository"]: row for row in figures}
+    repositories = Repository.objects.filter(enabled=True) | Repository.objects.filter(name__in=by_name)
+    rows = []
+    for repository in repositories.order_by("name"):
+        row = by_name.get(repository.name) or {
+            "spent": "0.00", "executions": 0, "prs": 0, "merged_prs": 0, "cost_per_merged_pr": None,
+        }  # fmt: skip
+        waits = "disabled" if not repository.enabled else "unavailable" if repository.problem else ""
+        rows.append({**row, "repository": repository, "waits": waits})
+    rows.sort(key=lambda row: -row["executions"])
+    return rows
+
+
 def warnings(period: Period, *, today: dt.date) -> list[str]:
     """What someone running the product should act on, one line each."""
     found = []
@@ -66,6 +82,12 @@ def warnings(period: Period, *, today: dt.date) -> list[str]:
     if dead := dead_deliveries():
         found.append(
             f"{dead} notification deliver{'y' if dead == 1 else 'ies'} failed for good: see Deliveries."
+        )
+    for repository in Repository.objects.filter(enabled=True).exclude(problem="").order_by("name"):
+        found.append(f"Repository {repository.name} is unavailable, its tasks wait: {repository.problem}")
+    if failed := IssueComment.objects.filter(status=IssueComment.Status.FAILED).count():
+        found.append(
+            f"{failed} issue comment{'s' if failed != 1 else ''} could not be posted: see Issue comments."
         )
     return found
 
@@ -120,6 +142,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             {"execution": e, "cost_usd": format_usd(e.cost_nanos, places=4)}
             for e in Execution.objects.select_related("task").order_by("-created_at", "-pk")[:LAST_EXECUTIONS]
         ],
+        "repositories": repository_rows(summary.repositories),
         "schedule": next_scheduled_run(),
         "warnings": warnings(period, today=timezone.localdate(summary.now)),
         "reconciliation": reconciliation_panel(summary.reconciliation),

@@ -368,6 +368,38 @@ SYNC_PRS_MINUTES = env.int("SYNC_PRS_MINUTES", default=60)
 if SYNC_PRS_MINUTES < 1:
     raise ImproperlyConfigured(f"SYNC_PRS_MINUTES must be at least 1, not {SYNC_PRS_MINUTES}.")
 
+# --- GitHub issues as tasks (executions/github/issues.py, docs/issues.md) ----------------------
+# An open issue with GITHUB_TASK_LABEL in an enabled repository is a pending task: by webhook
+# (``issues`` events) or by the ``sync-issues`` schedule every SYNC_ISSUES_MINUTES. Its priority
+# is the highest its labels give (ISSUE_PRIORITY_LABELS: label=priority, comma-separated); a body
+# over ISSUE_BODY_MAX_BYTES is cut with a note.
+GITHUB_TASK_LABEL = env.str("GITHUB_TASK_LABEL", default="pr-orchestrator").strip()
+if not GITHUB_TASK_LABEL:
+    raise ImproperlyConfigured("GITHUB_TASK_LABEL must name a label, like pr-orchestrator.")
+SYNC_ISSUES_MINUTES = env.int("SYNC_ISSUES_MINUTES", default=15)
+if SYNC_ISSUES_MINUTES < 1:
+    raise ImproperlyConfigured(f"SYNC_ISSUES_MINUTES must be at least 1, not {SYNC_ISSUES_MINUTES}.")
+ISSUE_BODY_MAX_BYTES = env.int("ISSUE_BODY_MAX_BYTES", default=16 * 1024)
+if ISSUE_BODY_MAX_BYTES < 1:
+    raise ImproperlyConfigured(f"ISSUE_BODY_MAX_BYTES must be at least 1, not {ISSUE_BODY_MAX_BYTES}.")
+
+
+def _priority_labels(text: str) -> dict[str, int]:
+    labels = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        label, _, value = item.rpartition("=")
+        if not label.strip() or not re.fullmatch(r"[+-]?\d{1,6}", value.strip()):
+            raise ImproperlyConfigured(
+                f"ISSUE_PRIORITY_LABELS must look like priority:high=10,priority:low=-10, not {text!r}."
+            )
+        labels[label.strip()] = int(value)
+    return labels
+
+
+ISSUE_PRIORITY_LABELS = _priority_labels(
+    env.str("ISSUE_PRIORITY_LABELS", default="priority:high=10,priority:low=-10")
+)
+
 # --- REST API docs and admin dashboard (budget/api.py, executions/api.py, orchestration_site/dashboard.py) ---
 # Swagger UI served from drf-spectacular-sidecar's bundled assets: no CDN, works offline.
 INSTALLED_APPS += ["drf_spectacular_sidecar"]

@@ -5,8 +5,8 @@ definitions each source file holds.
 trees, lock files, files over 200 KB, ``CONTEXT_EXCLUDE`` patterns) and the definitions of every
 source file (classes, functions, methods with their signature lines, by tree-sitter with the
 official per-language grammar wheels). It depends only on the commit, so it is built once per
-commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` (and in memory), and reused by later
-executions on that commit, in any process. ``executions.context.repomap`` ranks it for a task.
+commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` in a folder per repository (and in
+memory), and reused by later executions on that commit, in any process. ``executions.context.repomap`` ranks it for a task.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -155,7 +156,7 @@ _memory: dict[str, RepoIndex] = {}
 
 def index_for(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
     """The commit's index: from memory, else from the cache file, else built (and cached)."""
-    key = _cache_key(snapshot.commit_sha)
+    key = f"{_folder(snapshot.name)}/{_cache_key(snapshot.commit_sha)}"
     if key in _memory:
         return _memory[key]
     path = Path(settings.CONTEXT_CACHE_DIR) / f"{key}.json"
@@ -171,6 +172,12 @@ def index_for(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
 
 def clear_memory_cache() -> None:
     _memory.clear()
+
+
+def _folder(repository: str) -> str:
+    """A folder name per repository: readable, and unique (two names never share one)."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", repository).strip("-.")[-60:] or "repository"
+    return f"{readable}-{hashlib.sha1(repository.encode()).hexdigest()[:8]}"
 
 
 def _cache_key(commit_sha: str) -> str:

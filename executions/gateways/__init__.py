@@ -1,24 +1,26 @@
 """Repository gateways: GitHub (PyGithub) and a local git repository, behind one interface
-(``executions.gateways.base.RepositoryGateway``). ``get_gateway()`` picks GitHub when it is
-configured, else local git.
+(``executions.gateways.base.RepositoryGateway``). ``get_gateway(repository)`` gives the one of a
+``Repository`` row: GitHub for a GitHub repository, local git for a path.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from executions.gateways.base import RepositoryGateway
 from executions.gateways.local_git import LocalGitGateway
+from executions.models import Repository, default_repository_id
 
 __all__ = ["RepositoryGateway", "get_gateway"]
 
 
-def get_gateway() -> RepositoryGateway:
-    """GitHub when GITHUB_TOKEN (or GitHub App credentials) and GITHUB_REPOSITORY are set, else local git."""
-    if settings.GITHUB_REPOSITORY and (settings.GITHUB_TOKEN or settings.GITHUB_APP_ID):
+def get_gateway(repository: Repository | None = None) -> RepositoryGateway:
+    """The gateway of ``repository``; by default of the one the settings name (new tasks' default:
+    ``GITHUB_REPOSITORY`` when GitHub is configured, else ``LOCAL_REPO_PATH``)."""
+    if repository is None:
+        repository = Repository.objects.get(pk=default_repository_id())
+    if repository.kind == Repository.Kind.GITHUB:
         # Imported here: PyGithub and its crypto stack take ~0.2 s to import, and only deployments
         # that publish to GitHub need them.
         from executions.github.gateway import GitHubGateway
 
-        return GitHubGateway.from_settings()
-    return LocalGitGateway.from_settings()
+        return GitHubGateway.for_repository(repository)
+    return LocalGitGateway.for_repository(repository)

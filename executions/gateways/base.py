@@ -21,6 +21,11 @@ class PublishError(Exception):
     """Publishing failed; the message says what to fix and never contains a secret."""
 
 
+class RepositoryUnavailable(PublishError):
+    """The repository itself is missing or refused (GitHub answered 404 or 403): its tasks wait
+    until it answers again (``executions.repositories``)."""
+
+
 @dataclass(frozen=True)
 class FileChange:
     """One file's new state: its whole new content, or deleted. ``added``/``removed`` count the

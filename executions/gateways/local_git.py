@@ -31,7 +31,7 @@ from executions.gateways.base import (
 )
 
 if TYPE_CHECKING:
-    from executions.models import Execution
+    from executions.models import Execution, Repository
 
 AUTHOR = ("PR Orchestrator", "orchestrator@localhost")
 DEFAULT_BRANCH = "main"
@@ -48,13 +48,17 @@ The PR orchestrator publishes here when GitHub is not configured: one branch per
 class LocalGitGateway:
     name = "local-git"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, base_branch: str = ""):
         self.path = Path(path).expanduser().resolve()
-        self._branch: str | None = None
+        self._branch: str | None = base_branch or None
 
     @classmethod
     def from_settings(cls) -> LocalGitGateway:
         return cls(settings.LOCAL_REPO_PATH)
+
+    @classmethod
+    def for_repository(cls, repository: Repository) -> LocalGitGateway:
+        return cls(repository.name, base_branch=repository.base_branch.strip())
 
     # --- what the analyst sees ----------------------------------------------------------------
 
@@ -66,6 +70,10 @@ class LocalGitGateway:
         branch = self.default_branch()
         result = self._run("cat-file", "blob", f"{branch}:{path}", check=False)
         return result.stdout.decode("utf-8", "replace") if result.returncode == 0 else None
+
+    def check_access(self) -> None:
+        """Raise ``PublishError`` unless the repository and its base branch are there."""
+        self.snapshot()
 
     def snapshot(self) -> Snapshot:
         branch = self.default_branch()
@@ -174,8 +182,9 @@ class LocalGitGateway:
     # --- the repository ----------------------------------------------------------------------
 
     def default_branch(self) -> str:
+        """The repository's base branch (its checked-out branch unless one was named)."""
+        self.ensure_repository()
         if self._branch is None:
-            self.ensure_repository()
             self._branch = self._git("symbolic-ref", "--short", "HEAD").decode().strip() or DEFAULT_BRANCH
         return self._branch
 

@@ -1,10 +1,15 @@
-"""Publishing to GitHub with PyGithub: one commit per change, one branch and one open PR per task.
+"""Everything the product asks of GitHub's REST API, through PyGithub, for one repository:
+its files (what the models see), publishing (one commit per change, one branch and one open PR per
+task), what became of a pull request, its issues (``list_issues``) and comments on them.
 
 ``publish`` is idempotent per task: the branch name is deterministic (``<BRANCH_PREFIX>/<task id>-<slug>``), a
 branch head that already holds the same tree on the same base is reused instead of committed
 again, and an open pull request for the branch is updated instead of a second one being opened.
-Every GitHub failure becomes a ``PublishError`` whose text says what to fix and holds no secret.
-Publishing never calls a model, so a retry is never charged twice.
+Every GitHub failure becomes a ``PublishError`` whose text says what to fix and holds no secret;
+one that says the repository itself is missing or refused (404, or a 403 that is not a rate limit)
+is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.repositories`` marks the
+repository, so its tasks wait). Publishing never calls a model, so a retry is never charged twice.
+One method per GitHub write: a new kind of write is a new method.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import base64
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,7 @@ from executions.gateways.base import (
     Change,
     PublishError,
     PublishResult,
+    RepositoryUnavailable,
     Snapshot,
     branch_name,
     commit_message,
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
     from github.PullRequest import PullRequest
     from github.Repository import Repository
 
+    from executions import models
     from executions.models import Execution
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,16 @@ class PullSnapshot:
     merged_at: dt.datetime | None
     closed_at: dt.datetime | None
     etag: str
+
+
+@dataclass(frozen=True)
+class IssuePage:
+    """The issues ``GitHubGateway.list_issues`` read: GitHub's JSON objects, oldest update first
+    (pull requests included: GitHub lists them as issues too); None when unchanged since the ETag."""
+
+    issues: list[dict] | None
+    etag: str
+    complete: bool  # False when the page cap cut the listing: the rest comes next time
 
 
 class BoundedGithubRetry(GithubRetry):
@@ -84,25 +102,57 @@ class GitHubGateway:
         secrets: tuple[str, ...] = (),
         base_branch: str = "",
         draft: bool = False,
-        label: str = "ai-generated",
+        labels: tuple[str, ...] = ("ai-generated",),
         api_url: str = "",
+        where: str = "GITHUB_REPOSITORY",
+        on_unavailable: Callable[[str], None] | None = None,
+        single_try_client: Github | None = None,
     ):
         self.client = client
+        # For writes a repeat would duplicate (a comment): PyGithub's retries repeat a POST after a
+        # 5xx, which GitHub may have acted on. The caller retries instead, checking first.
+        self.single_try_client = single_try_client or client
         self.repository = repository
         self.auth = auth
         self.auth_hint = auth_hint  # which settings to check when GitHub rejects the credentials
         self.secrets = tuple(s for s in secrets if s)
         self.base_branch = base_branch
         self.draft = draft
-        self.label = label
+        self.labels = tuple(label for label in labels if label)
         self.api_url = api_url
+        self.where = where  # where the repository's name and base branch are set
+        self.on_unavailable = on_unavailable
         self._blob_shas: dict[str, dict[str, tuple[str, int]]] = {}  # commit -> path -> (blob, size)
 
     @classmethod
-    def from_settings(cls) -> GitHubGateway:
-        repository = settings.GITHUB_REPOSITORY.strip()
+    def from_settings(cls, repository: str = "") -> GitHubGateway:
+        """``repository`` (default: GITHUB_REPOSITORY) with the settings' credentials and options."""
+        repository = (repository or settings.GITHUB_REPOSITORY).strip()
         if repository.count("/") != 1 or not all(repository.split("/")):
             raise PublishError(f"GITHUB_REPOSITORY must look like owner/name, not {repository!r}.")
+        return cls._build(repository, base_branch=settings.GITHUB_BASE_BRANCH.strip())
+
+    @classmethod
+    def for_repository(cls, repository: models.Repository) -> GitHubGateway:
+        """The gateway of a ``Repository`` row: its name, base branch and labels; a 404 or 403
+        for it marks the row (``executions.repositories.mark_unavailable``)."""
+        from executions.repositories import mark_unavailable
+
+        name = repository.name.strip()
+        if name.count("/") != 1 or not all(name.split("/")):
+            reason = f"Repository {name!r} must look like owner/name: correct it in the admin."
+            mark_unavailable(repository.pk, reason)  # its tasks wait, the others go on
+            raise RepositoryUnavailable(reason)
+        return cls._build(
+            name,
+            base_branch=repository.base_branch.strip(),
+            labels=tuple(repository.labels),
+            where="its name and base branch under Repositories in the admin",
+            on_unavailable=lambda reason: mark_unavailable(repository.pk, reason),
+        )
+
+    @classmethod
+    def _build(cls, repository: str, **options) -> GitHubGateway:
         auth, hint, secrets = _auth_from_settings()
         retry = None
         if settings.GITHUB_RETRIES > 0:
@@ -113,24 +163,23 @@ class GitHubGateway:
                 max_rate_limit_wait=settings.GITHUB_MAX_RATE_LIMIT_WAIT,
                 raise_on_status=False,  # the last 5xx comes back as a GithubException with its status
             )
-        client = Github(
-            auth=auth,
-            base_url=settings.GITHUB_API_URL.rstrip("/"),
-            timeout=settings.GITHUB_TIMEOUT,
-            retry=retry,
-            seconds_between_requests=settings.GITHUB_SECONDS_BETWEEN_REQUESTS or None,
-            seconds_between_writes=settings.GITHUB_SECONDS_BETWEEN_WRITES or None,
-        )
+        client_options = {
+            "auth": auth,
+            "base_url": settings.GITHUB_API_URL.rstrip("/"),
+            "timeout": settings.GITHUB_TIMEOUT,
+            "seconds_between_requests": settings.GITHUB_SECONDS_BETWEEN_REQUESTS or None,
+            "seconds_between_writes": settings.GITHUB_SECONDS_BETWEEN_WRITES or None,
+        }
         return cls(
-            client=client,
+            client=Github(**client_options, retry=retry),
+            single_try_client=Github(**client_options, retry=None),
             repository=repository,
             auth=auth,
             auth_hint=hint,
             secrets=secrets,
-            base_branch=settings.GITHUB_BASE_BRANCH.strip(),
             draft=settings.GITHUB_DRAFT_PRS,
-            label=settings.GITHUB_PR_LABEL,
             api_url=settings.GITHUB_API_URL,
+            **{"labels": (settings.GITHUB_PR_LABEL,), **options},
         )
 
     # --- what the analyst sees ----------------------------------------------------------------
@@ -153,9 +202,7 @@ class GitHubGateway:
         branch = self.base_branch or repo.default_branch
         ref = self._ref(repo, branch, what=f"reading the base branch {branch}")
         if ref is None:
-            raise PublishError(
-                f"Base branch {branch!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH."
-            )
+            raise self._no_base_branch(branch)
         return Snapshot(name=self.repository, default_branch=branch, commit_sha=ref.object.sha)
 
     def list_files(self, commit_sha: str) -> dict[str, int]:
@@ -196,12 +243,7 @@ class GitHubGateway:
     def publish(self, execution: Execution, change: Change, *, pr_body: str) -> PublishResult:
         task = execution.task
         branch = branch_name(task.id, task.title)
-        repo = self._repo()
-        if repo.permissions is not None and not repo.permissions.push:
-            raise PublishError(
-                f"The GitHub credentials can read {self.repository} but not push to it: "
-                f"grant write access to contents and pull requests ({self.auth_hint})."
-            )
+        repo = self._writable()
         base = self.base_branch or repo.default_branch
         commit_sha = self._commit(repo, base, branch, change, message=commit_message(execution, change))
         try:
@@ -211,7 +253,7 @@ class GitHubGateway:
             raise PublishError(
                 f"{exc} The commit {commit_sha[:12]} is on branch {branch}; a retry reuses it."
             ) from None
-        self._add_label(repo, pull)
+        self._add_labels(repo, pull)
         log.info(
             "published execution %s as %s on %s (PR #%s)", execution.pk, commit_sha[:12], branch, pull.number
         )
@@ -227,12 +269,10 @@ class GitHubGateway:
         """The branch's head after pointing it at one commit holding every file on top of ``base``."""
         base_ref = self._ref(repo, base, what=f"reading the base branch {base}")
         if base_ref is None:
-            raise PublishError(
-                f"Base branch {base!r} does not exist in {self.repository}: check GITHUB_BASE_BRANCH."
-            )
+            raise self._no_base_branch(base)
         # A change made against a snapshot is committed on that snapshot's commit.
         base_sha = change.base_sha or base_ref.object.sha
-        with self._errors("creating the commit"):
+        with self._errors("creating the commit", repository_level=True):
             base_commit = repo.get_git_commit(base_sha)
             elements = [
                 InputGitTreeElement(f.path, "100644", "blob", sha=None)  # sha None: delete the path
@@ -251,13 +291,13 @@ class GitHubGateway:
                 head = repo.get_git_commit(head_ref.object.sha)
             if head.tree.sha == tree.sha and [p.sha for p in head.parents] == [base_sha]:
                 return head.sha  # a retry of the same change: no second commit of the same content
-        with self._errors("creating the commit"):
+        with self._errors("creating the commit", repository_level=True):
             commit = repo.create_git_commit(message, tree, [base_commit])
         self._point_branch(repo, branch, head_ref, commit.sha)
         return commit.sha
 
     def _point_branch(self, repo: Repository, branch: str, ref: GitRef | None, sha: str) -> None:
-        with self._errors(f"moving the branch {branch}"):
+        with self._errors(f"moving the branch {branch}", repository_level=True):
             if ref is not None:
                 ref.edit(sha, force=True)
                 return
@@ -278,7 +318,7 @@ class GitHubGateway:
             if pull.body != body:
                 self._best_effort(f"updating pull request #{pull.number}", lambda: pull.edit(body=body))
             return pull, False
-        with self._errors("opening the pull request"):
+        with self._errors("opening the pull request", repository_level=True):
             try:
                 return repo.create_pull(
                     base=base, head=branch, title=title, body=body, draft=self.draft
@@ -306,21 +346,24 @@ class GitHubGateway:
         with self._errors("looking for an open pull request"):
             return next(iter(repo.get_pulls(state="open", head=f"{owner}:{branch}")), None)
 
-    def _add_label(self, repo: Repository, pull: PullRequest) -> None:
+    def _add_labels(self, repo: Repository, pull: PullRequest) -> None:
         """Best effort: the PR is what matters, and it is already recorded by the caller."""
-        if not self.label or any(label.name == self.label for label in pull.labels):
+        present = {label.name for label in pull.labels}
+        missing = [name for name in self.labels if name not in present]
+        if not missing:
             return
 
         def label() -> None:
-            try:
-                repo.get_label(self.label)
-            except UnknownObjectException:
+            for name in missing:
                 try:
-                    repo.create_label(self.label, LABEL_COLOR, LABEL_DESCRIPTION)
-                except GithubException as exc:
-                    if exc.status != 422:  # 422: created meanwhile
-                        raise
-            pull.add_to_labels(self.label)
+                    repo.get_label(name)
+                except UnknownObjectException:
+                    try:
+                        repo.create_label(name, LABEL_COLOR, LABEL_DESCRIPTION)
+                    except GithubException as exc:
+                        if exc.status != 422:  # 422: created meanwhile
+                            raise
+            pull.add_to_labels(*missing)
 
         self._best_effort(f"labelling pull request #{pull.number}", label)
 
@@ -359,6 +402,59 @@ class GitHubGateway:
                 results[f"status:{status.context}"] = status.state
         return results
 
+    # --- access, issues and comments (executions.github.issues, executions.github.comments) ------
+
+    def check_access(self) -> None:
+        """Raise ``RepositoryUnavailable`` unless the repository, its base branch and write access
+        are there: what its tasks need before they may run again."""
+        repo = self._writable()
+        branch = self.base_branch or repo.default_branch
+        if self._ref(repo, branch, what=f"reading the base branch {branch}") is None:
+            raise self._no_base_branch(branch)
+
+    def list_issues(
+        self, *, since: dt.datetime | None, etag: str = "", label: str = "", max_pages: int = 10
+    ) -> IssuePage:
+        """Issues (and pull requests) updated at or after ``since``, oldest update first, open and
+        closed; without ``since``, the open ones carrying ``label``. The first page is a conditional
+        request (``If-None-Match``): GitHub answers an unchanged listing with 304, which costs no
+        rate limit. At most ``max_pages`` pages of 100."""
+        parameters = {"sort": "updated", "direction": "asc", "per_page": 100}
+        if since is not None:
+            parameters |= {"state": "all", "since": since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        else:
+            parameters |= {"state": "open", **({"labels": label} if label else {})}
+        url = f"{self._lazy_repo().url}/issues"
+        requester = self.client.requester
+        issues: list[dict] = []
+        with self._errors("listing the issues", repository_level=True):
+            headers, data = requester.requestJsonAndCheck(
+                "GET", url, parameters=parameters, headers={"If-None-Match": etag} if etag else None
+            )
+            if data is None:  # 304: nothing changed since the ETag
+                return IssuePage(issues=None, etag=etag, complete=True)
+            first_etag = headers.get("etag", "")
+            for _ in range(max_pages):
+                issues.extend(item for item in data if isinstance(item, dict))
+                next_url = _next_link(headers.get("link", ""))
+                if not next_url:
+                    return IssuePage(issues=issues, etag=first_etag, complete=True)
+                headers, data = requester.requestJsonAndCheck("GET", next_url)
+        return IssuePage(issues=issues, etag="", complete=False)
+
+    def comment_on_issue(self, number: int, body: str) -> int:
+        """Post ``body`` as a comment on issue (or pull request) ``number``; its comment id. Tried
+        once: after a failure the comment may be there all the same (``issue_comment_bodies``)."""
+        with self._errors(f"commenting on #{number}"):
+            self._authenticate()
+            issue = self.single_try_client.withLazy(True).get_repo(self.repository).get_issue(number)
+            return issue.create_comment(self._scrub(body)).id
+
+    def issue_comment_bodies(self, number: int) -> list[str]:
+        """The text of every comment on issue (or pull request) ``number``."""
+        with self._errors(f"reading the comments of #{number}"):
+            return [comment.body or "" for comment in self._lazy_repo().get_issue(number).get_comments()]
+
     def _lazy_repo(self) -> Repository:
         self._authenticate()
         return self.client.withLazy(True).get_repo(self.repository)
@@ -366,9 +462,30 @@ class GitHubGateway:
     # --- helpers ----------------------------------------------------------------------------------
 
     def _repo(self) -> Repository:
-        with self._errors("reading the repository"):
+        with self._errors("reading the repository", repository_level=True):
             self._authenticate()
             return self.client.get_repo(self.repository)
+
+    def _writable(self) -> Repository:
+        """The repository, refused (``RepositoryUnavailable``) when the credentials cannot push."""
+        repo = self._repo()
+        if repo.permissions is not None and not repo.permissions.push:
+            raise self._unavailable(
+                f"The GitHub credentials can read {self.repository} but not push to it: "
+                f"grant write access to contents and pull requests ({self.auth_hint})."
+            )
+        return repo
+
+    def _no_base_branch(self, branch: str) -> RepositoryUnavailable:
+        hint = "GITHUB_BASE_BRANCH" if self.where == "GITHUB_REPOSITORY" else self.where
+        return self._unavailable(f"Base branch {branch!r} does not exist in {self.repository}: check {hint}.")
+
+    def _unavailable(self, reason: str) -> RepositoryUnavailable:
+        """The repository itself is missing or refused: say so to ``on_unavailable``."""
+        reason = self._scrub(reason)
+        if self.on_unavailable is not None:
+            self.on_unavailable(reason)
+        return RepositoryUnavailable(reason)
 
     def _authenticate(self) -> None:
         """App installation auth fetches its token lazily; fetch it here so its errors are named."""
@@ -403,19 +520,30 @@ class GitHubGateway:
             log.warning("GitHub: %s", self.explain(exc, action))
 
     @contextmanager
-    def _errors(self, action: str):
+    def _errors(self, action: str, *, repository_level: bool = False):
+        """GitHub's failures as ``PublishError``. ``repository_level``: ``action`` needs nothing but
+        the repository and its access, so a 404 or a 403 (not a rate limit) says the repository is
+        unavailable (a 404 elsewhere may be a missing issue or commit)."""
         try:
             yield
         except PublishError:
             raise
         except (GithubException, requests.RequestException) as exc:
-            raise PublishError(self.explain(exc, action)) from None
+            reason = self.explain(exc, action)
+            if repository_level and _refused(exc):
+                raise self._unavailable(reason) from None
+            raise PublishError(reason) from None
 
     def explain(self, exc: Exception, action: str) -> str:
         """One line saying what went wrong while doing ``action`` and what to fix; no secret in it."""
         return self._scrub(
             _explanation(
-                exc, action, repository=self.repository, auth_hint=self.auth_hint, api_url=self.api_url
+                exc,
+                action,
+                repository=self.repository,
+                auth_hint=self.auth_hint,
+                api_url=self.api_url,
+                where=self.where,
             )
         )
 
@@ -423,7 +551,17 @@ class GitHubGateway:
         return mask_secrets(text, extra=self.secrets)
 
 
-def _explanation(exc: Exception, action: str, *, repository: str, auth_hint: str, api_url: str) -> str:
+def _refused(exc: Exception) -> bool:
+    """A 404, or a 403 that is not a rate limit."""
+    if not isinstance(exc, GithubException):
+        return False
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    return exc.status == 404 or (exc.status == 403 and not _is_rate_limit(_message(exc), headers))
+
+
+def _explanation(
+    exc: Exception, action: str, *, repository: str, auth_hint: str, api_url: str, where: str
+) -> str:
     if isinstance(exc, requests.RequestException):
         return (
             f"Could not reach GitHub at {api_url} while {action} ({type(exc).__name__}): "
@@ -444,13 +582,22 @@ def _explanation(exc: Exception, action: str, *, repository: str, auth_hint: str
     if status == 404:
         return (
             f"GitHub repository {repository} was not found or is not visible to these credentials "
-            f"(404 while {action}): check GITHUB_REPOSITORY and the access of {auth_hint}."
+            f"(404 while {action}): check {where} and the access of {auth_hint}."
         )
     if status == 422:
         return f"GitHub could not complete {action} (422: {message})."
     if status >= 500:
         return f"GitHub failed while {action} ({status}, also after retries): GitHub is having trouble; retry later."
     return f"GitHub answered {status} while {action}: {message}"
+
+
+def _next_link(link: str) -> str:
+    """The ``rel="next"`` address of a ``Link`` header; empty on the last page."""
+    for part in link.split(","):
+        address, _, rel = part.partition(";")
+        if 'rel="next"' in rel:
+            return address.strip().strip("<>")
+    return ""
 
 
 def _message(exc: GithubException) -> str:

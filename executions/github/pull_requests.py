@@ -2,9 +2,11 @@
 
 Facts arrive three ways, all through the services here: the pipeline records a PR when it opens
 it (``record_published``), GitHub's signed webhook reports closes, merges, reopens, pushes and
-finished checks (``handle_webhook``), and ``sync_pull_requests`` polls open PRs for deployments
-without inbound webhooks (``refresh_open``). Every state change, the budget period's counts
-(``budget.outcomes``) and the task's outcome commit together:
+finished checks (``on_pull_request``, ``on_check``: handlers of ``executions.github.dispatch``),
+and ``sync_pull_requests`` polls open PRs, each in its own repository, for deployments without
+inbound webhooks (``sync_open_pull_requests``). Every state change, the budget period's counts
+(``budget.outcomes``), its repository's (``executions.repositories``) and the task's outcome
+commit together:
 
 - merged: the task is done;
 - closed without merging: the task is ``rejected`` (never retried by itself; requeue it by hand);
@@ -21,14 +23,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from budget.outcomes import hold_period, record_pull_request_state
-from executions.gateways import get_gateway
+from executions import repositories
 from executions.gateways.base import PublishError, PublishResult
-from executions.models import Execution, PullRequest, Task, WebhookDelivery
+from executions.github import comments
+from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
+from executions.models import Execution, PullRequest, Repository, Task
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +100,14 @@ def record_published(
 ) -> None:
     """Record the pull request ``execution`` published, in the caller's transaction (the pipeline's
     success). A new one counts as open in the execution's period; one already known (a retry that
-    reused an open PR) gets its new head and keeps counting where it was opened."""
+    reused an open PR) gets its new head and keeps counting where it was opened. A new one of a
+    task from an issue owes the issue a comment linking it, with its cost."""
     repository = repository_of(published.pr_url)
     if not published.pr_number or not repository:
         return  # published without a pull request (local git)
     at = now or timezone.now()
     with transaction.atomic():
+        repositories.count_pull_request(execution, opened=published.opened_pr)
         # Not locked here: a known one is locked by ``apply``, after the period it counts in (the
         # order every change of a pull request follows; it may be an earlier period than this one).
         pr, created = PullRequest.objects.get_or_create(
@@ -118,6 +124,7 @@ def record_published(
         )
         if created:
             record_pull_request_state(period_id=execution.period_id, old=None, new=State.OPEN)
+            comments.pull_request_opened(pr, execution, now=at)
         else:  # GitHub reused it, so it is open there, with this head
             apply(pr, Observed(state=State.OPEN, head_sha=published.commit_sha), now=at)
 
@@ -145,7 +152,11 @@ def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None
     with transaction.atomic():
         if observed.state:  # a state change moves the period's counts: its row is locked first
             hold_period(pr.execution.period_id)
-        pr = PullRequest.objects.select_for_update().select_related("execution").get(pk=pr.pk)
+        pr = (
+            PullRequest.objects.select_for_update(of=("self",))
+            .select_related("execution__task")
+            .get(pk=pr.pk)
+        )
         before = _facts(pr)
         old_state = pr.state
         if observed.head_sha and observed.head_sha != pr.head_sha:
@@ -164,6 +175,7 @@ def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None
             pr.save()
         if pr.state != old_state:
             record_pull_request_state(period_id=pr.execution.period_id, old=old_state, new=pr.state)
+            repositories.count_pull_request(pr.execution, merged=pr.state == State.MERGED)
             _task_follows(pr, at)
     if pr.state != old_state:
         log.info("pull request %s#%s is now %s (task %s)", pr.repository, pr.number, pr.state, pr.task_id)
@@ -207,85 +219,65 @@ def _task_follows(pr: PullRequest, at: dt.datetime) -> None:
     tasks.update(status=status, updated_at=at)
 
 
-# --- the webhook ---------------------------------------------------------------------------------
+# --- the webhook (handlers of ``executions.github.dispatch``) -----------------------------------------
 
 
-class WebhookPayloadError(ValueError):
-    """The delivery's JSON is not the shape GitHub sends for its event."""
-
-
-def handle_webhook(*, event: str, delivery_id: str, payload: dict, now: dt.datetime | None = None) -> str:
-    """Act on one verified GitHub delivery; a one-line outcome. Starting with ``ignored`` or
-    ``already`` means nothing changed. A delivery id acted on before changes nothing again."""
-    at = now or timezone.now()
+def on_pull_request(event: str, payload: dict):
+    """A pull request closed (merged or not), reopened or pushed to: the known PR follows."""
     action = payload.get("action")
-    targets = _webhook_targets(event, action, payload)
-    if targets is None:
-        return f"ignored: {event or 'no'} event" + (f" ({action})" if action else "")
-    if not targets:
+    if action not in ("closed", "reopened", "synchronize"):
+        return ignored_event(event, action)
+    pull = dig(payload, "pull_request")
+    number = dig(pull, "number")
+    if not isinstance(number, int):
+        raise WebhookPayloadError("pull_request.number is missing")
+    repository = text(dig(payload, "repository", "full_name"))
+    pr = PullRequest.objects.filter(repository=repository, number=number).first()
+    if pr is None:
         return "ignored: not a pull request this product opened"
-    try:
-        with transaction.atomic():
-            WebhookDelivery.objects.create(delivery_id=delivery_id[:100], event=event[:50], received_at=at)
-            changed = [pr for pr, observed in targets if apply(pr, observed, now=at)]
-    except IntegrityError:
-        return f"already processed: delivery {delivery_id[:100]}"
-    names = ", ".join(f"#{pr.number}" for pr in changed)
-    return f"updated {names}" if changed else "ignored: nothing changed"
+    return _applying([(pr, _observed_pull(action, pull))])
 
 
-def _webhook_targets(event: str, action: object, payload: dict) -> list[tuple[PullRequest, Observed]] | None:
-    """The known pull requests a delivery speaks of, with what it says; None for events not handled."""
-    repository = _text(_dig(payload, "repository", "full_name"))
-    if event == "pull_request" and action in ("closed", "reopened", "synchronize"):
-        pull = _dig(payload, "pull_request")
-        number = _dig(pull, "number")
-        if not isinstance(number, int):
-            raise WebhookPayloadError("pull_request.number is missing")
-        pr = PullRequest.objects.filter(repository=repository, number=number).first()
-        return [(pr, _observed_pull(action, pull))] if pr else []
-    if event in ("check_run", "check_suite") and action == "completed":
-        check = _dig(payload, event)
-        sha = _text(_dig(check, "head_sha"))
-        if not sha:
-            raise WebhookPayloadError(f"{event}.head_sha is missing")
-        name = _text(_dig(check, "name")) if event == "check_run" else _text(_dig(check, "app", "slug"))
-        result = (f"{event}:{name or '?'}", _text(_dig(check, "conclusion")) or None)
-        prs = PullRequest.objects.filter(repository=repository, head_sha=sha)
-        return [(pr, Observed(check_result=result)) for pr in prs]
-    return None
+def on_check(event: str, payload: dict):
+    """A check run or suite completed on the head commit of known PRs: their checks follow."""
+    action = payload.get("action")
+    if action != "completed":
+        return ignored_event(event, action)
+    check = dig(payload, event)
+    sha = text(dig(check, "head_sha"))
+    if not sha:
+        raise WebhookPayloadError(f"{event}.head_sha is missing")
+    name = text(dig(check, "name")) if event == "check_run" else text(dig(check, "app", "slug"))
+    result = (f"{event}:{name or '?'}", text(dig(check, "conclusion")) or None)
+    repository = text(dig(payload, "repository", "full_name"))
+    prs = list(PullRequest.objects.filter(repository=repository, head_sha=sha))
+    if not prs:
+        return "ignored: not a pull request this product opened"
+    return _applying([(pr, Observed(check_result=result)) for pr in prs])
+
+
+def _applying(targets: list[tuple[PullRequest, Observed]]):
+    def act(at: dt.datetime) -> str:
+        changed = [pr for pr, observed in targets if apply(pr, observed, now=at)]
+        names = ", ".join(f"#{pr.number}" for pr in changed)
+        return f"updated {names}" if changed else "ignored: nothing changed"
+
+    return act
 
 
 def _observed_pull(action: object, pull: dict) -> Observed:
-    head_sha = _text(_dig(pull, "head", "sha")) or None
+    head_sha = text(dig(pull, "head", "sha")) or None
     if action == "synchronize":
         return Observed(head_sha=head_sha)
     if action == "reopened":
         return Observed(state=State.OPEN, head_sha=head_sha)
-    merged = bool(_dig(pull, "merged")) or bool(_dig(pull, "merged_at"))
+    merged = bool(dig(pull, "merged")) or bool(dig(pull, "merged_at"))
     return Observed(
         state=State.MERGED if merged else State.CLOSED,
         head_sha=head_sha,
-        merged_at=_when(_dig(pull, "merged_at")),
-        closed_at=_when(_dig(pull, "closed_at")),
+        merged_at=when(dig(pull, "merged_at")),
+        closed_at=when(dig(pull, "closed_at")),
     )
-
-
-def _dig(data: object, *keys: str) -> object:
-    for key in keys:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _when(value: object) -> dt.datetime | None:
-    try:
-        return parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 # --- polling -------------------------------------------------------------------------------------
@@ -298,17 +290,20 @@ class SyncReport:
     errors: list[str]
 
 
-def refresh_open(gateway, *, now: dt.datetime | None = None) -> SyncReport:
-    """Refresh every open pull request from GitHub through ``gateway`` (``GitHubGateway``): its
-    state (a conditional request: unchanged costs no rate limit) and its head's checks. One PR's
-    error is reported and the others are still refreshed."""
+def refresh_open(gateway, *, now: dt.datetime | None = None, repository: str | None = None) -> SyncReport:
+    """Refresh every open pull request (of ``repository``, when given) through ``gateway``
+    (``GitHubGateway``): its state (a conditional request: unchanged costs no rate limit) and its
+    head's checks. One PR's error is reported and the others are still refreshed."""
     changed, errors = 0, []
-    open_prs = list(PullRequest.objects.filter(state=State.OPEN).order_by("pk"))
+    open_prs = PullRequest.objects.filter(state=State.OPEN).order_by("pk")
+    if repository is not None:
+        open_prs = open_prs.filter(repository=repository)
+    open_prs = list(open_prs)
     for pr in open_prs:
         try:
             changed += refresh_one(gateway, pr, now=now)
         except PublishError as exc:
-            errors.append(f"#{pr.number}: {exc}")
+            errors.append(f"{pr.repository}#{pr.number}: {exc}")
     return SyncReport(checked=len(open_prs), changed=changed, errors=errors)
 
 
@@ -339,19 +334,46 @@ def refresh_one(gateway, pr: PullRequest, *, now: dt.datetime | None = None) -> 
 
 
 class NotConfigured(Exception):
-    """Polling needs GitHub (GITHUB_REPOSITORY and a token or app credentials)."""
+    """Polling GitHub (pull requests, issues) needs credentials: GITHUB_TOKEN or the GitHub App."""
+
+
+def github_configured() -> bool:
+    return bool(settings.GITHUB_TOKEN or settings.GITHUB_APP_ID)
 
 
 def sync_open_pull_requests(*, now: dt.datetime | None = None) -> SyncReport:
-    """``refresh_open`` through the configured GitHub gateway. With no open pull request nothing
-    is asked of GitHub; raises ``NotConfigured`` when some are open and GitHub is not configured,
-    ``PublishError`` when the configuration is unusable."""
-    if not PullRequest.objects.filter(state=State.OPEN).exists():
+    """``refresh_open`` for each repository that has open pull requests, each PR read from the
+    repository it was opened in (not from today's GITHUB_REPOSITORY). With no open pull request
+    nothing is asked of GitHub; raises ``NotConfigured`` when some are open and GitHub is not
+    configured. A repository that cannot be read is reported and the others are still refreshed."""
+    names = list(
+        PullRequest.objects.filter(state=State.OPEN)
+        .order_by("repository")
+        .values_list("repository", flat=True)
+        .distinct()
+    )
+    if not names:
         return SyncReport(checked=0, changed=0, errors=[])
-    gateway = get_gateway()
-    if gateway.name != "github":
+    if not github_configured():
         raise NotConfigured(
             "Open pull requests cannot be refreshed: GitHub is not configured "
-            "(set GITHUB_REPOSITORY and GITHUB_TOKEN or the GitHub App settings)."
+            "(set GITHUB_TOKEN or the GitHub App settings)."
         )
-    return refresh_open(gateway, now=now)
+    checked, changed, errors = 0, 0, []
+    for name in names:
+        try:
+            report = refresh_open(_gateway_of(name), now=now, repository=name)
+        except PublishError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        checked, changed, errors = checked + report.checked, changed + report.changed, errors + report.errors
+    return SyncReport(checked=checked, changed=changed, errors=errors)
+
+
+def _gateway_of(name: str):
+    """The GitHub gateway of the repository named ``name``: its row's when there is one, else the
+    settings' credentials for that name (a PR opened before repositories were rows)."""
+    from executions.github.gateway import GitHubGateway  # PyGithub: only deployments that poll
+
+    repository = Repository.objects.filter(kind=Repository.Kind.GITHUB, name=name).first()
+    return GitHubGateway.for_repository(repository) if repository else GitHubGateway.from_settings(name)

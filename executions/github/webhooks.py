@@ -1,12 +1,14 @@
-"""``POST /webhooks/github/``: GitHub reports what became of the pull requests the product opened.
+"""``POST /webhooks/github/``: GitHub reports what became of the pull requests the product opened,
+and what happened to the issues that are its tasks (``executions.github.dispatch`` acts on it).
 
 The signature is the only authentication: ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the
 raw body with ``GITHUB_WEBHOOK_SECRET``, compared in constant time. No session, no CSRF token.
 Answers: 404 when no secret is configured (the endpoint is off), 413 for a body over
 ``GITHUB_WEBHOOK_MAX_BYTES`` (not read), 403 for a missing or wrong signature, 400 for a body
 that is not a JSON object (or nests too deeply to read) or a delivery without
-``X-GitHub-Delivery``, 200 when a pull request changed, 204 when nothing did (another event, an
-unknown PR, a replayed delivery). The secret and the signature are never logged.
+``X-GitHub-Delivery``, 200 when something changed (a pull request, a task), 204 when nothing did
+(another event, an unknown PR, an issue of a repository that is not configured, a replayed
+delivery). The secret and the signature are never logged.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from executions.github.pull_requests import WebhookPayloadError, handle_webhook
+from executions.github.dispatch import handle_webhook
+from executions.github.payloads import WebhookPayloadError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,6 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
     except WebhookPayloadError as exc:
         return _refuse(400, str(exc))
     log.info("GitHub webhook %r (%r): %s", event[:50], delivery[:100], outcome)
-    if outcome.startswith("updated"):
-        return JsonResponse({"detail": outcome})
-    return HttpResponse(status=204)
+    if outcome.startswith(("ignored", "already")):
+        return HttpResponse(status=204)
+    return JsonResponse({"detail": outcome})

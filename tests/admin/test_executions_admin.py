@@ -38,7 +38,7 @@ def test_a_github_pr_is_a_link(admin_client, frozen_now):
 
 
 def test_a_github_branch_without_a_pr_links_to_the_branch(admin_client, settings, frozen_now):
-    settings.GITHUB_REPOSITORY = "acme/app"
+    settings.GITHUB_REPOSITORY, settings.GITHUB_TOKEN = "acme/app", "ghp_configured"  # the task's repository
     settings.GITHUB_API_URL = "https://api.github.com"
     execution = paid_execution("branch only", now=NOW).execution
     Execution.objects.filter(pk=execution.pk).update(publisher="github", branch="orchestrator/task-7")

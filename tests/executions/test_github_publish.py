@@ -123,7 +123,7 @@ def test_a_missing_base_branch_is_named(fake_github, settings):
     settings.GITHUB_BASE_BRANCH = "release"
     execution, change = make_execution()
 
-    with pytest.raises(PublishError, match="Base branch 'release' does not exist.*GITHUB_BASE_BRANCH"):
+    with pytest.raises(PublishError, match="Base branch 'release' does not exist.*Repositories in the admin"):
         get_gateway().publish(execution, change, pr_body="A body.")
     assert not fake_github.requests_to("/git/trees", "POST")
 

@@ -13,7 +13,8 @@ from django.db import connection, connections
 
 from budget.models import Period
 from executions.errors import TaskBusy
-from executions.github.pull_requests import Observed, apply, handle_webhook
+from executions.github.dispatch import handle_webhook
+from executions.github.pull_requests import Observed, apply
 from executions.models import PullRequest, Task, WebhookDelivery
 from executions.pipeline import run_execution
 from executions.services import create_task, requeue_task

@@ -144,7 +144,7 @@ def test_one_pr_github_fails_on_is_reported_and_the_others_are_refreshed(fake_gi
 
     assert failed.value.returncode == 1
     assert err.getvalue().strip() == (
-        f"#{first.number}: GitHub failed while reading pull request #{first.number} (502, also after retries): "
+        f"octo/widgets#{first.number}: GitHub failed while reading pull request #{first.number} (502, also after retries): "
         "GitHub is having trouble; retry later."
     )
     second.refresh_from_db(), first.refresh_from_db()
@@ -192,3 +192,24 @@ def test_without_github_configured_open_prs_cannot_be_synced(fake_github, settin
 def test_with_no_open_pr_nothing_is_asked_of_github(settings):
     settings.GITHUB_TOKEN = ""  # not even configured: there is nothing to do
     assert sync() == "Checked 0 open pull requests: 0 changed."
+
+
+def test_each_pr_is_read_from_its_own_repository(fake_github, settings):
+    """Issue 24, item 6: after GITHUB_REPOSITORY changes, PR #1 of the old repository is still read
+    from there, not confused with the new repository's merged PR #1."""
+    ours = publish("Add health check endpoint")
+    fake_github.add_repo("octo/other", files={"README.md": "# Other\n"})
+    settings.GITHUB_REPOSITORY = "octo/other"
+    theirs = publish("Work in the other repository")
+    fake_github.merge_pull(theirs.number, "octo/other")
+    assert (ours.repository, ours.number, theirs.repository, theirs.number) == (
+        "octo/widgets", 1, "octo/other", 1,
+    )  # fmt: skip
+
+    assert sync() == "Checked 2 open pull requests: 1 changed."
+
+    ours.refresh_from_db(), theirs.refresh_from_db()
+    assert (ours.state, theirs.state) == ("open", "merged")
+    assert task_status(ours) == "done" and counts() == (1, 1, 0)
+    assert fake_github.requests_to("/repos/octo/widgets/pulls/1", "GET")
+    assert len(fake_github.requests_to("/repos/octo/other/pulls/1", "GET")) == 1

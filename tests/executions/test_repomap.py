@@ -107,7 +107,9 @@ def test_the_second_build_on_the_same_commit_comes_from_the_cache(gateway, setti
 
     assert cold_reads > 700 and gateway.reads == cold_reads  # nothing read again
     assert second == first and len(first.symbols) > 700
-    [cached] = Path(settings.CONTEXT_CACHE_DIR).glob(f"{snapshot.commit_sha}-*.json")
+    [cached] = Path(settings.CONTEXT_CACHE_DIR).glob(
+        f"*/{snapshot.commit_sha}-*.json"
+    )  # a folder per repository
     assert cached.stat().st_size > 100_000
 
 

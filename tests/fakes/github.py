@@ -2,7 +2,13 @@
 
 It holds one or more repositories with refs, blobs, trees (flat ``path -> blob sha`` maps, merged on
 ``base_tree`` and content-addressed like git's, so equal content gives an equal tree sha), commits
-with parents, pull requests, labels and contents (from the default branch). Every request is
+with parents, pull requests, labels, contents (from the default branch), and issues with their
+labels and comments. Issues and pull requests share a repository's numbers, and the issues list
+(``GET /repos/o/n/issues``: ``state``, ``labels``, ``since``, ``sort``, ``direction``, pages with a
+``Link`` header) includes pull requests, as GitHub's does; it answers 304 to an ``If-None-Match``
+of an unchanged listing. ``open_issue``, ``edit_issue``, ``label_issue``, ... change issues as a
+person on GitHub would (each a second later than the last change, GitHub's clock), and
+``issues_event`` is the ``issues`` webhook payload GitHub would send about it. Every request is
 recorded (``requests``). Besides ``fail_next`` (any route), ``fail_on(method, path_suffix, ...)``
 answers one route with a scripted status: 401, 403 with rate-limit headers, 404, 422, 502, ...
 
@@ -50,6 +56,9 @@ class FakeRepo:
     refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> commit sha
     pulls: list[dict] = field(default_factory=list)
     labels: dict[str, dict] = field(default_factory=dict)
+    issues: list[dict] = field(default_factory=list)  # not pull requests; deleted ones are removed
+    comments: dict[int, list[dict]] = field(default_factory=dict)  # issue or PR number -> comments
+    numbers: itertools.count = field(default_factory=lambda: itertools.count(1))  # issues and PRs
 
     @property
     def full_name(self) -> str:
@@ -74,7 +83,7 @@ class FakeGitHub(FakeServer):
         self.trees: dict[str, dict[str, str]] = {}
         self.commits: dict[str, dict] = {}
         self._counter = itertools.count(1)
-        self._pull_numbers = itertools.count(1)
+        self._last_change: dt.datetime | None = None
         self.check_runs: dict[str, list[dict]] = {}  # commit sha -> its check runs
         self.statuses: dict[str, list[dict]] = {}  # commit sha -> its commit statuses
 
@@ -154,6 +163,94 @@ class FakeGitHub(FakeServer):
             {"name": name, "status": status, "conclusion": conclusion if status == "completed" else None}
         )
         self.check_runs[sha] = runs
+
+    # --- what happens to an issue on GitHub (a person) ---------------------------------------------
+
+    def open_issue(
+        self, title: str, body: str = "", *, labels: tuple[str, ...] = (), full_name: str = "octo/widgets"
+    ) -> dict:
+        repo = self.repo(full_name)
+        at = self._stamp()
+        issue = {
+            "number": next(repo.numbers),
+            "title": title,
+            "body": body,
+            "state": "open",
+            "labels": [],
+            "created_at": at,
+            "updated_at": at,
+            "closed_at": None,
+        }
+        with self.lock:
+            repo.issues.append(issue)
+            for name in labels:
+                self._label(repo, issue, name)
+        return issue
+
+    def issue(self, number: int, full_name: str = "octo/widgets") -> dict:
+        """Issue (or pull request) ``number``: on GitHub, every pull request is an issue too."""
+        item = self._issue_or_pull(self.repo(full_name), number)
+        assert item is not None, f"no issue #{number} in {full_name}"
+        return item
+
+    def edit_issue(self, number: int, full_name: str = "octo/widgets", **fields) -> dict:
+        return self._change_issue(number, full_name, **fields)
+
+    def close_issue(self, number: int, full_name: str = "octo/widgets") -> dict:
+        return self._change_issue(number, full_name, state="closed", closed_at=self._stamp())
+
+    def reopen_issue(self, number: int, full_name: str = "octo/widgets") -> dict:
+        return self._change_issue(number, full_name, state="open", closed_at=None)
+
+    def label_issue(self, number: int, name: str, full_name: str = "octo/widgets") -> dict:
+        issue = self.issue(number, full_name)
+        with self.lock:
+            self._label(self.repo(full_name), issue, name)
+        return self._change_issue(number, full_name)
+
+    def unlabel_issue(self, number: int, name: str, full_name: str = "octo/widgets") -> dict:
+        issue = self.issue(number, full_name)
+        issue["labels"] = [label for label in issue["labels"] if label["name"] != name]
+        return self._change_issue(number, full_name)
+
+    def delete_issue(self, number: int, full_name: str = "octo/widgets") -> dict:
+        issue = self.issue(number, full_name)
+        self.repo(full_name).issues.remove(issue)
+        return issue
+
+    def issue_comments(self, number: int, full_name: str = "octo/widgets") -> list[dict]:
+        return self.repo(full_name).comments.get(number, [])
+
+    def issues_event(self, action: str, number: int, *, full_name: str = "octo/widgets", issue=None) -> dict:
+        """The ``issues`` webhook payload GitHub sends after ``action`` on issue ``number`` (for a
+        deleted one, pass the ``issue`` that ``delete_issue`` returned)."""
+        repo = self.repo(full_name)
+        issue = issue or self.issue(number, full_name)
+        return {
+            "action": action,
+            "issue": self._issue_json(repo, f"{self.url}/repos/{repo.full_name}", issue),
+            "repository": self._repo_json(repo),
+            "sender": {"login": "maintainer", "id": 7, "type": "User"},
+        }
+
+    def _change_issue(self, number: int, full_name: str, **fields) -> dict:
+        issue = self.issue(number, full_name)
+        issue.update(fields, updated_at=self._stamp())
+        return issue
+
+    def _label(self, repo: FakeRepo, item: dict, name: str) -> None:
+        if name not in repo.labels:  # GitHub creates an unknown label on the fly
+            self._create_label(repo, f"{self.url}/repos/{repo.full_name}", {"name": name})
+        if name not in [label["name"] for label in item["labels"]]:
+            item["labels"].append(repo.labels[name])
+
+    def _stamp(self) -> str:
+        """GitHub's clock for ``updated_at``: whole seconds, each change later than the last."""
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        if self._last_change is not None and at <= self._last_change:
+            at = self._last_change + dt.timedelta(seconds=1)
+        self._last_change = at
+        return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def add_status(self, sha: str, context: str, state: str) -> None:
         """A commit status (the older statuses API): pending, success, failure or error."""
@@ -299,6 +396,13 @@ class FakeGitHub(FakeServer):
             return self._create_label(repo, base, request.json)
         if (m := re.match(r"^/issues/(\d+)/labels$", rest)) and method == "POST":
             return self._add_labels(repo, base, int(m[1]), request.json)
+        if rest == "/issues" and method == "GET":
+            return self._list_issues(repo, base, request)
+        if m := re.match(r"^/issues/(\d+)$", rest):
+            item = self._issue_or_pull(repo, int(m[1]))
+            return Response(200, self._issue_json(repo, base, item)) if item else _error(404, "Not Found")
+        if m := re.match(r"^/issues/(\d+)/comments$", rest):
+            return self._comments(repo, base, int(m[1]), request)
         if (m := re.match(r"^/commits/([^/]+)/check-runs$", rest)) and method == "GET":
             runs = [
                 self._check_run_json(base, m[1], i, r) for i, r in enumerate(self.check_runs.get(m[1], []))
@@ -416,7 +520,7 @@ class FakeGitHub(FakeServer):
         if self._is_ancestor(head_sha, base_sha):
             return _validation("PullRequest", "custom", f"No commits between {base_ref} and {head_ref}")
         pull = {
-            "number": next(self._pull_numbers),
+            "number": next(repo.numbers),
             "state": "open",
             "title": data["title"],
             "body": data.get("body"),
@@ -481,16 +585,106 @@ class FakeGitHub(FakeServer):
         return Response(201, repo.labels[data["name"]])
 
     def _add_labels(self, repo: FakeRepo, base: str, number: int, data: dict) -> Response:
-        pull = next((p for p in repo.pulls if p["number"] == number), None)
-        if pull is None:
+        item = self._issue_or_pull(repo, number)
+        if item is None:
             return _error(404, "Not Found")
         names = data["labels"] if isinstance(data, dict) else data  # GitHub takes both shapes
         for name in names:
-            if name not in repo.labels:  # GitHub creates an unknown label on the fly
-                self._create_label(repo, base, {"name": name})
-            if name not in [label["name"] for label in pull["labels"]]:
-                pull["labels"].append(repo.labels[name])
-        return Response(200, pull["labels"])
+            self._label(repo, item, name)
+        return Response(200, item["labels"])
+
+    # --- issues -----------------------------------------------------------------------------------
+
+    def _issue_or_pull(self, repo: FakeRepo, number: int) -> dict | None:
+        return next((i for i in [*repo.issues, *repo.pulls] if i["number"] == number), None)
+
+    def _issue_json(self, repo: FakeRepo, base: str, item: dict) -> dict:
+        """An issue as the issues API shows it; a pull request is one too, with ``pull_request``."""
+        number = item["number"]
+        web = f"https://github.example/{repo.full_name}"
+        data = {
+            "id": 3000 + number,
+            "node_id": f"I_{number:08d}",
+            "url": f"{base}/issues/{number}",
+            "repository_url": base,
+            "comments_url": f"{base}/issues/{number}/comments",
+            "html_url": f"{web}/issues/{number}",
+            "number": number,
+            "state": item["state"],
+            "state_reason": "completed" if item["state"] == "closed" else None,
+            "title": item["title"],
+            "body": item.get("body"),
+            "user": {"login": "maintainer", "id": 7, "type": "User"},
+            "labels": [{"id": 100 + i, "default": False, **label} for i, label in enumerate(item["labels"])],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "comments": len(repo.comments.get(number, [])),
+            "created_at": item["created_at"],
+            "updated_at": item.get("updated_at") or item["created_at"],
+            "closed_at": item.get("closed_at"),
+            "author_association": "OWNER",
+        }
+        if item in repo.pulls:
+            data["pull_request"] = {
+                "url": f"{base}/pulls/{number}",
+                "html_url": item["html_url"],
+                "merged_at": item.get("merged_at"),
+            }
+        return data
+
+    def _list_issues(self, repo: FakeRepo, base: str, request: Request) -> Response:
+        """GitHub's ``GET /repos/o/n/issues``: pull requests included, 30 a page by default."""
+        query = {key: values[0] for key, values in request.query.items()}
+        state, wanted = query.get("state", "open"), {n for n in query.get("labels", "").split(",") if n}
+        since = query.get("since")
+        items = [
+            i
+            for i in [*repo.issues, *repo.pulls]
+            if (state == "all" or i["state"] == state)
+            and wanted <= {label["name"] for label in i["labels"]}
+            and (since is None or (i.get("updated_at") or i["created_at"]) >= since)
+        ]
+        key = "updated_at" if query.get("sort") == "updated" else "created_at"
+        items.sort(key=lambda i: (i.get(key) or i["created_at"], i["number"]))
+        if query.get("direction", "desc") == "desc":
+            items.reverse()
+        per_page, page = min(int(query.get("per_page", 30)), 100), int(query.get("page", 1))
+        shown = [self._issue_json(repo, base, i) for i in items[(page - 1) * per_page : page * per_page]]
+        headers = {"ETag": f'W/"{_sha("issues", shown)}"'}
+        if page * per_page < len(items):
+            following = {**query, "page": str(page + 1)}
+            headers["Link"] = (
+                f'<{base}/issues?{"&".join(f"{k}={v}" for k, v in following.items())}>; rel="next"'
+            )
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(304, None, headers)  # unchanged: costs no rate limit on GitHub
+        return Response(200, shown, headers)
+
+    def _comments(self, repo: FakeRepo, base: str, number: int, request: Request) -> Response:
+        if self._issue_or_pull(repo, number) is None:
+            return _error(404, "Not Found")
+        comments = repo.comments.setdefault(number, [])
+        if request.method == "GET":
+            return Response(200, comments)
+        if not (request.json or {}).get("body"):
+            return _validation("IssueComment", "missing_field", "body is missing")
+        comment_id = 9000 + next(self._counter)
+        comment = {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{base}/issues/comments/{comment_id}",
+            "html_url": f"https://github.example/{repo.full_name}/issues/{number}#issuecomment-{comment_id}",
+            "issue_url": f"{base}/issues/{number}",
+            "body": request.json["body"],
+            "user": {"login": "pr-orchestrator[bot]", "id": 8, "type": "Bot"},
+            "created_at": _now(),
+            "updated_at": _now(),
+            "author_association": "NONE",
+        }
+        comments.append(comment)
+        return Response(201, comment)
 
     # --- contents -----------------------------------------------------------------------------------
 

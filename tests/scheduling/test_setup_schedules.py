@@ -23,6 +23,7 @@ EXPECTED = {
     "check-models": ("executions.jobs.check_vendor_models", Schedule.WEEKLY, None),
     "reconcile-usage": ("executions.jobs.reconcile_vendor_usage", Schedule.DAILY, None),
     "sync-pull-requests": ("executions.jobs.sync_pull_requests", Schedule.MINUTES, 60),
+    "sync-issues": ("executions.jobs.sync_issues", Schedule.MINUTES, 15),
 }
 
 

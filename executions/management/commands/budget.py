@@ -138,6 +138,19 @@ class Command(BaseCommand):
                     f"    {m.model_name:<22} {m.calls:>6} calls  {tokens(m.input_tokens):>12} in"
                     f"  {tokens(m.output_tokens):>12} out  {tokens(cached):>10} cache  {format_usd(m.cost_nanos, places=4)}"
                 )
+        if summary.repositories:
+            w("  Repositories")
+            for r in summary.repositories:
+                per_merged = r["cost_per_merged_pr"]
+                w(
+                    f"    {r['repository']:<30} {format_usd(to_nanos(r['spent']), places=4):>10}"
+                    f"  {r['executions']:>5} executions  {r['prs']:>4} PRs  {r['merged_prs']:>4} merged"
+                    + (
+                        f"  {format_usd(to_nanos(per_merged))} per merged PR"
+                        if per_merged is not None
+                        else ""
+                    )
+                )
         if p.exhausted_at:
             w(self.style.WARNING("  Exhausted: the next execution does not fit; runs resume next month."))
         for warning in warnings:

@@ -69,6 +69,7 @@ def wanted_schedules() -> list[Wanted]:
             Schedule.MINUTES,
             settings.SYNC_PRS_MINUTES,
         ),
+        Wanted("sync-issues", "executions.jobs.sync_issues", Schedule.MINUTES, settings.SYNC_ISSUES_MINUTES),
     ]
 
 
