@@ -164,7 +164,7 @@ def test_a_pr_without_a_head_commit_is_skipped_with_a_message_and_the_others_are
 
     assert failed.value.returncode == 1
     assert err.getvalue().strip() == (
-        f"#{headless.number}: GitHub reports no head commit for pull request #{headless.number}; skipped it"
+        f"octo/widgets#{headless.number}: GitHub reports no head commit for pull request #{headless.number}; skipped it"
     )
     headless.refresh_from_db(), merged.refresh_from_db()
     assert (headless.state, merged.state) == ("open", "merged")
