@@ -6,14 +6,14 @@ batch), as ``budget.reconciliation.Counted`` rows. This module is the only code 
 admin APIs: through ``requests``, with timeouts, every page, and a 429 (or 5xx) waited out as the
 vendor's ``retry-after`` asks. Base URLs are the SDKs' own (``ANTHROPIC_BASE_URL``, ``OPENAI_BASE_URL``).
 
-Admin keys are secrets: every message that may quote a vendor's text is masked (``masked``).
+Admin keys are secrets: every message that may quote a vendor's text is masked
+(``notifications.secrets.mask_secrets``), before it is cut.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import time
 from collections.abc import Iterator
 from typing import Protocol
@@ -23,6 +23,7 @@ from django.conf import settings
 
 from budget.pricing import Usage
 from budget.reconciliation import Counted
+from notifications.secrets import mask_secrets
 
 USER_AGENT = "pr-orchestrator-reconciliation/1.0"
 TIMEOUT = (5.0, 30.0)  # seconds to connect, to read one page
@@ -33,7 +34,6 @@ BUCKETS_PER_PAGE = 31  # both APIs' maximum for one-day buckets
 MAX_DETAIL_CHARS = 200
 ANTHROPIC_VERSION = "2023-06-01"
 # Key-shaped words a vendor may echo back (``Incorrect API key provided: sk-admin-…``).
-_KEY_SHAPED = re.compile(r"\b(sk|key|apikey)[-_][A-Za-z0-9_\-*.]{6,}")
 
 
 class UsageReportError(Exception):
@@ -58,14 +58,6 @@ class UsageReport(Protocol):
     def rows(page: dict) -> Iterator[Counted]:
         """One page of the vendor's answer as rows (a malformed page raises KeyError or the like)."""
         ...
-
-
-def masked(text: str, *secrets: str) -> str:
-    """``text`` with every configured key, and anything shaped like a key, replaced."""
-    configured = (settings.ANTHROPIC_ADMIN_API_KEY, settings.OPENAI_ADMIN_API_KEY, settings.ANTHROPIC_API_KEY, settings.OPENAI_API_KEY)  # fmt: skip
-    for secret in sorted({s for s in (*secrets, *configured) if len(s or "") >= 8}, key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return _KEY_SHAPED.sub("[redacted]", text)
 
 
 def usage_reports() -> dict[str, UsageReport | None]:
@@ -274,5 +266,5 @@ def _detail(report, response: requests.Response) -> str:
         message = error.get("message") if isinstance(error, dict) else str(error)
     except (ValueError, AttributeError):
         message = response.text
-    message = masked(" ".join(str(message or "").split()), report.admin_key)[:MAX_DETAIL_CHARS]
+    message = mask_secrets(" ".join(str(message or "").split()), extra=[report.admin_key])[:MAX_DETAIL_CHARS]
     return f": {message}" if message else ""

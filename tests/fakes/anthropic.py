@@ -170,7 +170,10 @@ class FakeAnthropic(FakeServer):
             batch["polls"] += 1
             return Response(200, self._batch_json(parts[0]))
         if request.method == "GET" and parts[1:] == ["results"] and self._ended(batch):
-            lines = [json.dumps(self._result(r)) for r in batch["requests"]]
+            # An ended batch's results are fixed: made (and counted in the usage report) once.
+            if "results" not in batch:
+                batch["results"] = [json.dumps(self._result(r)) for r in batch["requests"]]
+            lines = batch["results"]
             return Response(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "application/binary"})
         return Response(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
 
