@@ -9,7 +9,6 @@ both prompts. See docs/context.md; the index itself is ``executions.context.repo
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import bm25s
 
+from executions.context.quoting import quoted
 from executions.context.repoindex import RepoIndex
 
 if TYPE_CHECKING:
@@ -151,19 +151,6 @@ class TaskContext:
         return f"Repository map (files ranked for this task, with their definitions):\n{self.repo_map}\n" + (
             f"Content of the most relevant files:\n\n{files}" if files else ""
         )
-
-
-# A name from the repository or a task's text is untrusted: it reaches a prompt only as data, a
-# JSON string (quotes, backslashes and control characters escaped), with "<", ">" and "&" escaped
-# too so that it cannot close or open a tag of the structure around it (``<file path=...>``).
-_TAG_CHARACTERS = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-
-
-def quoted(value: str | dict) -> str:
-    """``value`` as JSON, safe inside the prompts' structure: a file name, a branch, the task."""
-    return json.dumps(value, ensure_ascii=False, indent=1 if isinstance(value, dict) else None).translate(
-        _TAG_CHARACTERS
-    )
 
 
 FILE_BLOCK = "<file path={path}>\n{content}\n</file>\n\n"  # ``path``: quoted
