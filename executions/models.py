@@ -71,6 +71,12 @@ class Execution(models.Model):
     plan_files = models.JSONField(
         default=list, blank=True, help_text="The existing files the plan named; the coder saw their content."
     )
+    plan_definitions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The definitions the plan named to change or read (file::Qualified.name): a file too large "
+        "to show whole was shown to the coder as an excerpt holding them.",
+    )
     plan_notes = models.TextField(blank=True, help_text="What was dropped from the plan (unknown paths).")
     change = models.JSONField(null=True, blank=True, help_text="The validated generated change.")
     diff = models.TextField(blank=True, help_text="The applied change as a unified diff against its base.")

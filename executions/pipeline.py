@@ -367,6 +367,7 @@ def take_plan(
         now,
         plan=text,
         plan_files=[storable(p) for p in plan.files],
+        plan_definitions=[storable(d) for d in plan.definitions],
         plan_notes=storable(plan.note),
         status=Execution.Status.GENERATING,
     )
@@ -376,13 +377,22 @@ def take_plan(
 def codegen_request_for(
     execution: Execution, analysis: steps.Step, codegen: steps.Step, base: Base, gateway: RepositoryGateway
 ) -> CompletionRequest:
-    """The coder's request: the execution's plan and the base content of the files it named (only
-    those that can be shown are read: their sizes come from the index)."""
+    """The coder's request: the execution's plan and the base content of the files it named, each
+    whole or as its excerpt (only those a change may touch are read: their sizes come from the
+    index)."""
     forwarded = steps.cut_plan(execution.plan, steps.plan_byte_cap(analysis))
     sizes = {path: base.index.tree[path] for path in execution.plan_files if path in base.index.tree}
     wanted = steps.files_to_read(list(sizes), sizes)
     named = _texts(gateway.read_files(base.commit_sha, wanted), wanted)
-    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named, sizes)
+    return steps.codegen_request(
+        codegen,
+        execution.task,
+        base.overview,
+        forwarded,
+        named,
+        sizes,
+        definitions=execution.plan_definitions,
+    )
 
 
 def take_change_and_publish(
