@@ -200,9 +200,9 @@ class ModelCallInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = [
-        "step", "model", "requested_model", "input_tokens", "output_tokens", "cache_read_tokens",
-        "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost", "batch", "request_id",
-        "result_key", "duration_ms",
+        "step", "try_number", "failure", "model", "requested_model", "input_tokens", "output_tokens",
+        "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost", "batch",
+        "request_id", "result_key", "duration_ms",
     ]  # fmt: skip
     readonly_fields = fields
 

@@ -168,6 +168,14 @@ class ModelCall(models.Model):
     )
     duration_ms = models.PositiveIntegerField(default=0)
     simulated = models.BooleanField(default=False)
+    try_number = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Which try of its step this call was (the coder is asked again when an answer fails).",
+    )
+    failure = models.TextField(
+        blank=True,
+        help_text="Why this call's answer could not be used (parse, apply or syntax), one line each.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

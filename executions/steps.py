@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -21,6 +21,7 @@ from executions.changes import coder
 from executions.changes.validation import MAX_FILE_BYTES, MAX_PATH_BYTES
 from executions.context import excerpts
 from executions.context.repomap import (
+    BYTES_PER_TOKEN,
     FILE_BLOCK_OVERHEAD,
     TaskContext,
     file_block,
@@ -43,6 +44,11 @@ TEMPERATURE = {ANALYSIS: 0.2, CODEGEN: 0.0}
 # token is at least one byte, so the cut plan's bytes bound its tokens in *any* tokenizer; the
 # analyst's own token count would not (its tokens may be longer than the coder's).
 PLAN_BYTES_PER_TOKEN = 8
+# A second try sends the previous answer back, cut to ``BYTES_PER_TOKEN`` (what code averages in
+# both vendors' tokenizers) per output token of the step and to at most ``MAX_ANSWER_BYTES``: its
+# size is then known before the first call. An answer longer than that is cut, with a note.
+MAX_ANSWER_BYTES = 32_000
+ANSWER_CUT = "\n... (the rest of this answer is not repeated here)"
 # A named file too large to show whole is shown as its excerpt when at least this much room is left.
 MIN_EXCERPT_BYTES = 1_000
 
@@ -253,3 +259,30 @@ def codegen_files_bound() -> int:
     with the longest quoted path the plan may name (``analyst.plan_from``)."""
     per_file = max(FILE_BLOCK_OVERHEAD, len(NOT_SHOWN_LINE.format(path="", size=10**12))) + MAX_PATH_BYTES
     return len(CODER_FILES_HEADER) + settings.CONTEXT_FILE_BYTES + analyst.MAX_PLAN_FILES * per_file
+
+
+def answer_byte_cap(step: Step) -> int:
+    """The most of a previous answer a second try sends back, in bytes."""
+    return min(max(step.max_tokens * BYTES_PER_TOKEN, 1_024), MAX_ANSWER_BYTES)
+
+
+def reflection_request(
+    step: Step, prompt: CompletionRequest, answer: str, failures: str
+) -> CompletionRequest:
+    """A further try of the coder: the first try's request (``prompt``) as it was, then the
+    previous answer (cut to ``answer_byte_cap``) and what was wrong with it (``failures``, from
+    ``coder.failures_message``, at most ``MAX_FAILURES_BYTES``). Built the same way at those caps,
+    it gives the reservation its bound for every further try (``pipeline.codegen_bound``)."""
+    cap = answer_byte_cap(step)
+    if len(answer.encode("utf-8")) > cap:
+        answer = cut_plan(answer, cap - len(ANSWER_CUT.encode("utf-8"))) + ANSWER_CUT
+    return replace(
+        prompt,
+        turns=(answer or "(an empty answer)", cut_plan(failures, coder.MAX_FAILURES_BYTES)),
+    )
+
+
+def reflection_at_caps(step: Step, prompt: CompletionRequest) -> CompletionRequest:
+    """``reflection_request`` with an answer and a failure message as long as they may be: the
+    largest request a further try can send after ``prompt``."""
+    return reflection_request(step, prompt, "x" * answer_byte_cap(step), "x" * coder.MAX_FAILURES_BYTES)

@@ -280,6 +280,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
         Field("PRs", count(payload.get("prs")), inline=True),
     ]
     fields += _merged_fields(payload, style)
+    fields += _edit_fields(payload)
     fields += _model_fields(payload.get("models"))
     milestones = [
         f"{usd_short(m.get('threshold'))} on {day(m.get('reached_at'))} — {plural(m.get('prs'), 'PR')}"
@@ -333,6 +334,22 @@ def _merged_fields(payload: dict, style: Style) -> list[Field]:
     if lines:
         fields.append(Field("Merged PRs", "\n".join(lines)))
     return fields
+
+
+def _edit_fields(payload: dict) -> list[Field]:
+    """How the coder's changes landed this month: on the first try, after a retry, or never."""
+    first, retried, failed = (
+        int(payload.get(key) or 0) for key in ("applied_first_try", "applied_after_retry", "edit_failures")
+    )
+    if not (first or retried or failed):
+        return []
+    return [
+        Field(
+            "Edits",
+            f"{count(first)} applied on the first try · {count(retried)} after a retry · {count(failed)} never applied",
+            inline=True,
+        )
+    ]
 
 
 def _top_line(e: dict, style: Style) -> str:

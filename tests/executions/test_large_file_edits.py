@@ -102,4 +102,5 @@ def test_a_task_about_in_bulk_shows_its_whole_body_and_the_edit_changes_nothing_
     assert {p: t for p, t in after.items() if p != "django/db/models/query.py"} == {
         p: t for p, t in FILES.items() if p != "django/db/models/query.py"
     }
+    assert [c.try_number for c in execution.calls.filter(step="codegen")] == [1]
     assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
