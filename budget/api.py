@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from budget.models import DailyUsage, ModelUsage, Period
 from budget.money import dollars_str
+from budget.outcomes import edit_outcomes
 from budget.periods import current_period, parse_month
 from budget.selectors import (
     PeriodSummary,
@@ -88,6 +89,7 @@ def period_row(period: Period, *, now: dt.datetime, current_id: int, repositorie
         "prs": period.prs_count,
         "cost_per_pr": None if summary.cost_per_pr_nanos is None else dollars_str(summary.cost_per_pr_nanos),
         **pr_outcomes(period),
+        **edit_outcomes(period),
         "exhausted": period.exhausted_at is not None,
         "repositories": repositories,
     }

@@ -113,6 +113,11 @@ class Period(models.Model):
     open_prs_count = models.PositiveIntegerField(default=0)
     merged_prs_count = models.PositiveIntegerField(default=0)
     closed_prs_count = models.PositiveIntegerField(default=0, help_text="Closed without merging.")
+    # How the coder's answers landed (``budget.outcomes.record_edit_outcome``): executions whose
+    # change applied on the first try, after a second look, or never (every allowed try failed).
+    applied_first_try_count = models.PositiveIntegerField(default=0)
+    applied_after_retry_count = models.PositiveIntegerField(default=0)
+    edit_failures_count = models.PositiveIntegerField(default=0)
     exhausted_at = models.DateTimeField(null=True, blank=True)
     recapped_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,5 @@
-"""What became of the pull requests a period paid for: the period's open, merged and closed counts.
+"""What became of the pull requests a period paid for: the period's open, merged and closed counts;
+and how its executions' edits landed: on the first try, after a second look, or never.
 
 The budget does not know pull requests (they live in ``executions``); the executions app calls
 ``record_pull_request_state`` in the transaction that changes a pull request's state, so the
@@ -29,6 +30,32 @@ def record_pull_request_state(*, period_id: int, old: str | None, new: str) -> N
     if old is not None:
         changes[COUNTERS[old]] = F(COUNTERS[old]) - 1
     Period.objects.filter(pk=period_id).update(**changes)
+
+
+APPLIED_FIRST_TRY, APPLIED_AFTER_RETRY, EDIT_FAILURE = (
+    "applied_first_try",
+    "applied_after_retry",
+    "edit_failures",
+)
+EDIT_COUNTERS = {
+    APPLIED_FIRST_TRY: "applied_first_try_count",
+    APPLIED_AFTER_RETRY: "applied_after_retry_count",
+    EDIT_FAILURE: "edit_failures_count",
+}
+
+
+def record_edit_outcome(*, period_id: int, outcome: str) -> None:
+    """Count one execution of ``period_id`` whose coder's change applied (on the first try, or
+    after being asked again) or never applied (``EDIT_FAILURE``: every try it was allowed failed).
+    Call it inside the transaction that moves the execution on (to publishing, or to failed)."""
+    if outcome not in EDIT_COUNTERS:
+        raise ValueError(f"unknown edit outcome: {outcome!r}")
+    Period.objects.filter(pk=period_id).update(**{EDIT_COUNTERS[outcome]: F(EDIT_COUNTERS[outcome]) + 1})
+
+
+def edit_outcomes(period: Period) -> dict[str, int]:
+    """The period's three edit counts, as status, the API and the recap show them."""
+    return {outcome: getattr(period, counter) for outcome, counter in EDIT_COUNTERS.items()}
 
 
 def hold_period(period_id: int) -> None:

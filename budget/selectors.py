@@ -174,6 +174,7 @@ class PeriodSummary:
             "prs": p.prs_count,
             "cost_per_pr": None if self.cost_per_pr_nanos is None else dollars_str(self.cost_per_pr_nanos),
             **pr_outcomes(p),
+            **outcomes.edit_outcomes(p),
         }
 
     def as_json(self) -> dict:

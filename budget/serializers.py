@@ -106,6 +106,21 @@ REPOSITORIES_HELP = (
 )
 
 
+def edit_outcome_fields() -> tuple[serializers.IntegerField, ...]:
+    """The month's three edit counts (``budget.outcomes.edit_outcomes``), as both usage endpoints
+    carry them."""
+    return (
+        serializers.IntegerField(help_text="Executions whose coder's change applied on its first answer."),
+        serializers.IntegerField(
+            help_text="Executions whose change applied after the coder was asked again (CODEGEN_REFLECTIONS)."
+        ),
+        serializers.IntegerField(
+            help_text="Executions that failed because no answer of the coder applied (every try it was "
+            "allowed failed, or the next one did not fit what was reserved)."
+        ),
+    )
+
+
 class UsageCurrentSerializer(serializers.Serializer):
     month = serializers.CharField(help_text="The period's month, YYYY-MM.")
     starts_at = serializers.DateTimeField(help_text="The period's first instant.")
@@ -129,6 +144,7 @@ class UsageCurrentSerializer(serializers.Serializer):
         "spent / merged_prs, to the nearest nanodollar; null before the first merged pull request.",
         allow_null=True,
     )
+    applied_first_try, applied_after_retry, edit_failures = edit_outcome_fields()
     models = ModelTotalsSerializer(many=True, help_text="Tokens and dollars per model, costliest first.")
     milestones = MilestoneSerializer(many=True, help_text="Thresholds crossed this period, with dates.")
     next_milestone = money("The next enabled threshold above spent; null when none is left.", allow_null=True)
@@ -177,6 +193,7 @@ class PeriodRowSerializer(serializers.Serializer):
         "spent / merged_prs, to the nearest nanodollar; null before the first merged pull request.",
         allow_null=True,
     )
+    applied_first_try, applied_after_retry, edit_failures = edit_outcome_fields()
     exhausted = serializers.BooleanField(help_text="True once the budget ran out in this period.")
     repositories = RepositoryFiguresSerializer(many=True, help_text=REPOSITORIES_HELP)
 

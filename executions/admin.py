@@ -325,9 +325,9 @@ class ModelCallInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = [
-        "step", "model", "requested_model", "input_tokens", "output_tokens", "cache_read_tokens",
-        "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost", "batch", "request_id",
-        "result_key", "duration_ms",
+        "step", "try_number", "failure", "model", "requested_model", "input_tokens", "output_tokens",
+        "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "cost", "batch",
+        "request_id", "result_key", "duration_ms",
     ]  # fmt: skip
     readonly_fields = fields
 
@@ -368,13 +368,14 @@ class ExecutionAdmin(ReadOnlyAdmin):
         (None, {"fields": ["task", "period", "status_badge", "simulated", "batched", "batch", "error"]}),
         ("Money", {"fields": ["cost", "reserved"]}),
         ("Result", {"fields": ["result", "publisher", "branch", "commit_sha", "summary", "files"]}),
-        ("Plan", {"fields": ["plan", "named_files", "plan_notes"]}),
+        ("Plan", {"fields": ["plan", "named_files", "named_definitions", "plan_notes"]}),
         ("Applied diff", {"fields": ["applied_diff"], "classes": ["collapse"]}),
         ("Timings", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at"]}),
     ]
     readonly_fields = [
         "task", "period", "status_badge", "simulated", "batched", "batch", "error", "cost", "reserved", "result",
-        "publisher", "branch", "commit_sha", "summary", "files", "plan", "named_files", "plan_notes",
+        "publisher", "branch", "commit_sha", "summary", "files", "plan", "named_files", "named_definitions",
+        "plan_notes",
         "applied_diff", "created_at", "started_at", "heartbeat_at", "finished_at",
     ]  # fmt: skip
 
@@ -411,6 +412,10 @@ class ExecutionAdmin(ReadOnlyAdmin):
     @admin.display(description="files named by the plan")
     def named_files(self, e: Execution) -> str:
         return ", ".join(e.plan_files or []) or "—"
+
+    @admin.display(description="definitions named by the plan")
+    def named_definitions(self, e: Execution) -> str:
+        return ", ".join(e.plan_definitions or []) or "—"
 
     @admin.display(description="applied diff")
     def applied_diff(self, e: Execution) -> str:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -52,7 +52,7 @@ from budget import ledger, pacing
 from budget.catalog import ResolvedModel
 from budget.models import Reservation
 from budget.periods import current_period
-from budget.pricing import PricingError, worst_case_nanos
+from budget.pricing import PricingError
 from executions import pipeline, steps
 from executions.errors import (
     BatchRefused,
@@ -450,7 +450,7 @@ def _poll(
     if row.step == steps.ANALYSIS:
         kept = _analysis_results(row, items, missing, providers, gateway, report, now)
     else:
-        kept = _codegen_results(row, items, missing, gateway, report, now)
+        kept = _codegen_results(row, items, missing, providers, gateway, report, now)
     if kept:
         _unlease(row, now, status=Batch.Status.ENDED, ended_at=_now(now))
 
@@ -526,18 +526,15 @@ def _analysis_results(row, items, missing, providers, given_gateway, report, now
             if not codegen.batch:
                 # It leaves the batch before the paid call: no other pass asks the coder again.
                 pipeline._save(execution, now, batch_id=None)
-                generated = pipeline._ask(providers.codegen, request)
-                published = pipeline.take_change_and_publish(
-                    execution, codegen, generated, gateway, now, base=base
-                )
-                pipeline._finish_succeeded(execution, published, now)
+                change = pipeline.generate_change(execution, codegen, request, base, gateway, providers, now)
+                pipeline._finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
                 report.finished += 1
                 continue
         except ExecutionMovedOn as exc:
             log.info("%s", exc)  # another pass took it over: it is that pass's now
             continue
         except pipeline.EXPECTED_FAILURES as exc:
-            pipeline._finish_failed(execution, str(exc), now)
+            pipeline.finish_failed_on(execution, exc, now)
             report.finished += 1
             continue
         except Exception as exc:  # one bad result must not hold up the batch's others
@@ -573,15 +570,11 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
     """The coder's request after a batched analysis, refused if it no longer fits what is held.
 
     The files are read at the execution's base commit, but the step may have been edited since
-    the reservation was made: what the reservation still holds must cover the new worst case.
+    the reservation was made: what the reservation still holds must cover the coder's new worst
+    case, every try it may make included (``pipeline.codegen_bound``, the reservation's own bound).
     """
     request = pipeline.codegen_request_for(execution, analysis, codegen, base, gateway)
-    worst = worst_case_nanos(
-        codegen.resolved.price,
-        max_input_tokens=providers.codegen.input_token_bound(request),
-        max_output_tokens=codegen.max_tokens,
-        batch=codegen.batch,
-    )
+    worst = pipeline.codegen_bound(codegen, providers.codegen, request).nanos
     reservation = execution.reservation
     reservation.refresh_from_db()
     if reservation.status != Reservation.Status.OPEN or worst > reservation.held_nanos:
@@ -592,9 +585,19 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
     return request
 
 
-def _codegen_results(row, items, missing, given_gateway, report, now) -> bool:
-    """Charge every codegen result and publish each change; False if the lease was lost."""
+def _codegen_results(row, items, missing, providers, given_gateway, report, now) -> bool:
+    """Charge every codegen result and publish each change; an answer that does not apply is
+    asked again (``pipeline.next_try``) in a follow-up codegen batch, at the codegen step's
+    configuration now (as after a batched analysis) and the batch price. False if the lease was
+    lost."""
     codegen = _step_of(row)
+    try:
+        analysis, again = steps.configured_steps(on=timezone.localdate(_now(now)))
+        again = replace(again, batch=True)
+    except (ExecutionError, PricingError) as exc:
+        analysis = again = None
+        again_error = str(exc)
+    waiting: dict[str, tuple[Execution, CompletionRequest]] = {}
     for execution in _members(row, *Execution.Status.values):
         if not _still_ours(row, report, now):
             return False
@@ -607,17 +610,29 @@ def _codegen_results(row, items, missing, given_gateway, report, now) -> bool:
             if answer is None:
                 raise _failure(execution, items, missing)
             gateway = _gateway(given_gateway, execution.task)
-            published = pipeline.take_change_and_publish(execution, codegen, answer, gateway, now)
+            base = pipeline.base_of(gateway, execution.base_sha)
+            try:
+                change = pipeline.take_change(execution, codegen, answer, gateway, now, base=base)
+            except pipeline.AnswerMissed as missed:
+                if again is None:
+                    raise ProviderError(again_error) from None
+                prompt = pipeline.codegen_request_for(execution, analysis, again, base, gateway)
+                retry = pipeline.next_try(execution, again, prompt, answer, missed, providers.codegen)
+                waiting[str(execution.pk)] = (execution, retry)
+                continue
+            published = pipeline.publish(execution, change, gateway)
         except ExecutionMovedOn as exc:
             log.info("%s", exc)  # another pass took it over: it is that pass's now
             continue
         except pipeline.EXPECTED_FAILURES as exc:
-            pipeline._finish_failed(execution, str(exc), now)
+            pipeline.finish_failed_on(execution, exc, now)
         except Exception as exc:  # one bad result must not hold up the batch's others
             _failed_unexpectedly(execution, exc, now)
         else:
             pipeline._finish_succeeded(execution, published, now)
         report.finished += 1
+    if waiting and _still_ours(row, report, now):
+        _follow_with_codegen(waiting, again, providers, report, now)
     return True
 
 

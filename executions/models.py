@@ -166,6 +166,12 @@ class Execution(models.Model):
     plan_files = models.JSONField(
         default=list, blank=True, help_text="The existing files the plan named; the coder saw their content."
     )
+    plan_definitions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The definitions the plan named to change or read (file::Qualified.name): a file too large "
+        "to show whole was shown to the coder as an excerpt holding them.",
+    )
     plan_notes = models.TextField(blank=True, help_text="What was dropped from the plan (unknown paths).")
     change = models.JSONField(null=True, blank=True, help_text="The validated generated change.")
     diff = models.TextField(blank=True, help_text="The applied change as a unified diff against its base.")
@@ -257,6 +263,14 @@ class ModelCall(models.Model):
     )
     duration_ms = models.PositiveIntegerField(default=0)
     simulated = models.BooleanField(default=False)
+    try_number = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Which try of its step this call was (the coder is asked again when an answer fails).",
+    )
+    failure = models.TextField(
+        blank=True,
+        help_text="Why this call's answer could not be used (parse, apply or syntax), one line each.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,12 +18,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from budget import ledger, overruns
+from budget import ledger, outcomes, overruns
+from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
 from executions import analyst, announce, repositories, steps
 from executions.changes import edits
-from executions.changes.coder import Proposal, parse_change
+from executions.changes.coder import Proposal, failures_message, parse_change
 from executions.changes.validation import MAX_FILE_BYTES, show
 from executions.context import repoindex, repomap
 from executions.errors import (
@@ -38,6 +39,7 @@ from executions.errors import (
 )
 from executions.gateways import get_gateway
 from executions.gateways.base import (
+    Change,
     PublishError,
     PublishResult,
     RepositoryGateway,
@@ -52,6 +54,8 @@ from notifications import events
 from notifications.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
+
+MAX_FAILURE_CHARS = 4_000  # of a call's failure, as stored for the admin
 
 # Failures that end an execution as failed (with their message) instead of being raised. An
 # execution the reaper abandoned, or another worker moved on, is left as it is (``_finish_failed``
@@ -219,38 +223,56 @@ def worst_case(
     """
     # The plan and the files it names are not known yet: bound the coder's input by its known
     # part plus the plan's cap and the files' cap, so a large repository can never overspend.
-    codegen_bound = (
-        providers.codegen.input_token_bound(
-            steps.codegen_request(codegen, task, base.overview, plan="", files={})
-        )
-        + steps.plan_byte_cap(analysis)
-        + steps.codegen_files_bound()
-    )
-    analysis_bound = providers.analysis.input_token_bound(analysis_request)
-    # One coder try today. Coder retries (CODEGEN_REFLECTIONS) are bounded here: each further try
-    # sends the same prompt plus its previous answer and the failures, so its input bound grows.
+    codegen_template = steps.codegen_request(codegen, task, base.overview, plan="", files={})
     return WorstCase(
-        analysis=_step_bound(analysis, analysis_bound, tries=1),
-        codegen=_step_bound(codegen, codegen_bound, tries=1),
+        analysis=_step_bound(analysis, providers.analysis.input_token_bound(analysis_request)),
+        codegen=codegen_bound(
+            codegen,
+            providers.codegen,
+            codegen_template,
+            unknown_bytes=steps.plan_byte_cap(analysis) + steps.codegen_files_bound(),
+        ),
     )
 
 
-def _step_bound(step: steps.Step, input_tokens: int, *, tries: int) -> StepBound:
+def codegen_bound(
+    step: steps.Step, provider: Provider, request: CompletionRequest, *, unknown_bytes: int = 0
+) -> StepBound:
+    """The coder's worst case over every try it may make, ``request`` being its first: that
+    try's input bound, and ``CODEGEN_REFLECTIONS`` times a further try's (the same request plus
+    the previous answer and the failures at their caps: ``steps.reflection_at_caps``).
+    ``unknown_bytes``: what the request will hold that it does not hold yet (before the analysis:
+    the plan's and the files' caps). Further tries whose input could pass the model's input limit
+    are not reserved (so not made)."""
+    first = provider.input_token_bound(request) + unknown_bytes
+    further = provider.input_token_bound(steps.reflection_at_caps(step, request)) + unknown_bytes
+    limit = step.resolved.model.max_input_tokens
+    reflections = settings.CODEGEN_REFLECTIONS if limit is None or further <= limit else 0
+    return _step_bound(step, first, further_tokens=further, further_tries=reflections)
+
+
+def _step_bound(
+    step: steps.Step, input_tokens: int, *, further_tokens: int = 0, further_tries: int = 0
+) -> StepBound:
     check_input_bound(step.resolved.model, input_tokens)
-    per_try = worst_case_nanos(
+    return StepBound(
+        step=step.name,
+        model=step.model_name,
+        input_tokens=max(input_tokens, further_tokens if further_tries else 0),
+        output_tokens=step.max_tokens,
+        tries=1 + further_tries,
+        batch=step.batch,
+        nanos=try_nanos(step, input_tokens) + further_tries * try_nanos(step, further_tokens),
+    )
+
+
+def try_nanos(step: steps.Step, input_tokens: int) -> int:
+    """The most one call of ``step`` can cost with at most ``input_tokens`` of input."""
+    return worst_case_nanos(
         step.resolved.price,
         max_input_tokens=input_tokens,
         max_output_tokens=step.max_tokens,
         batch=step.batch,
-    )
-    return StepBound(
-        step=step.name,
-        model=step.model_name,
-        input_tokens=input_tokens,
-        output_tokens=step.max_tokens,
-        tries=tries,
-        batch=step.batch,
-        nanos=per_try * tries,
     )
 
 
@@ -341,12 +363,10 @@ def _run(
         analysis = _ask(providers.analysis, prepared.analysis_request)
         take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
         request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
-        generated = _ask(providers.codegen, request)
-        published = take_change_and_publish(
-            execution, prepared.codegen, generated, gateway, now, base=prepared.base
-        )
+        change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
+        published = publish(execution, change, gateway)
     except EXPECTED_FAILURES as exc:
-        return _finish_failed(execution, str(exc), now)
+        return finish_failed_on(execution, exc, now)
     except Exception as exc:
         log.exception("execution %s stopped on an unexpected error", execution.pk)
         _finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
@@ -372,6 +392,7 @@ def take_plan(
         now,
         plan=text,
         plan_files=[storable(p) for p in plan.files],
+        plan_definitions=[storable(d) for d in plan.definitions],
         plan_notes=storable(plan.note),
         status=Execution.Status.GENERATING,
     )
@@ -381,43 +402,146 @@ def take_plan(
 def codegen_request_for(
     execution: Execution, analysis: steps.Step, codegen: steps.Step, base: Base, gateway: RepositoryGateway
 ) -> CompletionRequest:
-    """The coder's request: the execution's plan and the base content of the files it named (only
-    those that can be shown are read: their sizes come from the index)."""
+    """The coder's request: the execution's plan and the base content of the files it named, each
+    whole or as its excerpt (only those a change may touch are read: their sizes come from the
+    index)."""
     forwarded = steps.cut_plan(execution.plan, steps.plan_byte_cap(analysis))
     sizes = {path: base.index.tree[path] for path in execution.plan_files if path in base.index.tree}
     wanted = steps.files_to_read(list(sizes), sizes)
     named = _texts(gateway.read_files(base.commit_sha, wanted), wanted)
-    return steps.codegen_request(codegen, execution.task, base.overview, forwarded, named, sizes)
+    return steps.codegen_request(
+        codegen,
+        execution.task,
+        base.overview,
+        forwarded,
+        named,
+        sizes,
+        definitions=execution.plan_definitions,
+    )
 
 
-def take_change_and_publish(
+# --- code generation: ask, apply, and ask again when the answer does not apply -------------------
+
+
+class AnswerMissed(ChangeRejected):
+    """A coder's answer that did not parse, apply or pass the syntax check (charged, with its
+    ``failures``): the coder may be asked again (``next_try``)."""
+
+    def __init__(self, failures: list[edits.EditFailure], try_number: int):
+        self.failures, self.try_number = failures, try_number
+        super().__init__(str(edits.EditsFailed(failures)))
+
+
+class EditsGaveUp(ChangeRejected):
+    """No answer of the coder applied, and no further try is allowed or fits: the execution fails
+    on its edits (counted as an edit failure of the month)."""
+
+
+def generate_change(
     execution: Execution,
     step: steps.Step,
-    generated: Answer,
+    request: CompletionRequest,
+    base: Base,
+    gateway: RepositoryGateway,
+    providers: Providers,
+    now: dt.datetime | None,
+) -> Change:
+    """Ask the coder for ``request``'s change and apply it to ``base``: the applied change, with
+    the execution moved on to publishing. An answer that does not parse, apply or pass the syntax
+    check is charged with its failure, and the coder is asked again (``next_try``: the same
+    request, its previous answer and what failed) up to ``CODEGEN_REFLECTIONS`` more times, while
+    a try fits what the reservation still holds. Each try is its own charged call. Raises
+    ``EditsGaveUp`` when no answer applied, ``ProviderError`` when a call fails (today's rules:
+    the execution fails), and any failure ``take_change`` raises."""
+    prompt = request
+    while True:
+        answer = _ask(providers.codegen, request)
+        try:
+            return take_change(execution, step, answer, gateway, now, base=base)
+        except AnswerMissed as missed:
+            request = next_try(execution, step, prompt, answer, missed, providers.codegen)
+
+
+def take_change(
+    execution: Execution,
+    step: steps.Step,
+    answer: Answer,
     gateway: RepositoryGateway,
     now: dt.datetime | None,
     *,
     base: Base | None = None,
-) -> PublishResult:
-    """Charge the code generation, apply its change to the base content and publish it.
-    ``base``: the execution's base when the caller has it (else read again at its recorded sha)."""
+) -> Change:
+    """Charge one coder answer and apply its change to the base content: the change, with the
+    execution moved on to publishing (the diff and the change recorded). ``AnswerMissed`` when it
+    does not parse, apply or pass the syntax check (charged with that failure); any other problem
+    (a refusal, an answer cut at max_tokens, a file too large to change) is raised as it is,
+    charged. ``base``: the execution's base when the caller has it (else read at its recorded sha)."""
+    completion = answer.completion
+    failures: list[edits.EditFailure] = []
     try:
-        proposal = _proposal_from(generated.completion, step)
+        proposal = _proposal_from(completion, step)
         base = base or base_of(gateway, execution.base_sha)
         touched = [f.path for f in proposal.files if f.path in base.index.tree]
         _refuse_oversized(proposal, base.index.tree)
         before = _texts(gateway.read_files(base.commit_sha, touched), touched)
         change = edits.apply(proposal, before, base_sha=base.commit_sha)
+    except edits.EditsFailed as exc:
+        failures = exc.failures
+    except _Unreadable as exc:
+        failures = [edits.EditFailure("", str(exc))]
     except Exception:
-        _charge(execution, step, generated, now)
+        _charge(execution, step, answer, now)
         raise  # the money spent stays charged, whatever went wrong after the answer came
+    if failures:
+        failure = mask_secrets(storable("\n".join(f.line() for f in failures)))[:MAX_FAILURE_CHARS]
+        call = _charge(execution, step, answer, now, failure=failure)
+        raise AnswerMissed(failures, call.try_number)
     published_as = {
         "change": change.as_json(),
         "summary": change.summary,
         "publisher": gateway.name,
         "diff": edits.unified_diff(change, before),
     }
-    _charge(execution, step, generated, now, status=Execution.Status.PUBLISHING, **published_as)
+    _charge(execution, step, answer, now, applied=True, status=Execution.Status.PUBLISHING, **published_as)
+    return change
+
+
+def next_try(
+    execution: Execution,
+    step: steps.Step,
+    prompt: CompletionRequest,
+    answer: Answer,
+    missed: AnswerMissed,
+    provider: Provider,
+) -> CompletionRequest:
+    """The coder's next try after ``missed``: ``prompt`` (the first try's request) with the
+    previous answer and what failed (``coder.failures_message``, the file's actual lines
+    included). ``EditsGaveUp`` when the execution has had all its tries (1 + CODEGEN_REFLECTIONS),
+    or when the next one would not fit what the reservation still holds (it is not made)."""
+    allowed = 1 + settings.CODEGEN_REFLECTIONS
+    if missed.try_number >= allowed:
+        tried = (
+            "" if allowed == 1 else f"; the coder was asked {missed.try_number} times and no answer applied"
+        )
+        raise EditsGaveUp(f"{missed}{tried}")
+    request = steps.reflection_request(
+        step, prompt, answer.completion.text, failures_message(missed.failures)
+    )
+    input_tokens = provider.input_token_bound(request)
+    needed = try_nanos(step, input_tokens)
+    held = Reservation.objects.filter(pk=execution.reservation_id, status=Reservation.Status.OPEN)
+    holds = held.values_list("held_nanos", flat=True).first() or 0
+    limit = step.resolved.model.max_input_tokens
+    if needed > holds or (limit is not None and input_tokens > limit):
+        raise EditsGaveUp(
+            f"{missed}; a further try ({missed.try_number + 1} of {allowed}, up to {format_usd(needed)}) "
+            f"does not fit what the execution's reservation still holds ({format_usd(holds)}), so it was not made"
+        )
+    return request
+
+
+def publish(execution: Execution, change: Change, gateway: RepositoryGateway) -> PublishResult:
+    """The applied change as one commit on the task's branch (and a pull request on GitHub)."""
     return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
 
@@ -457,10 +581,21 @@ def _ask(provider: Provider, request: CompletionRequest) -> Answer:
 
 
 def _charge(
-    execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, **advance
-) -> None:
+    execution: Execution,
+    step: steps.Step,
+    answer: Answer,
+    now: dt.datetime | None,
+    *,
+    failure: str = "",
+    applied: bool = False,
+    **advance,
+) -> ModelCall:
     """The call's row, its charge and the execution's new cost in one transaction of their own;
-    then the state change the answer leads to (``advance``).
+    then the state change the answer leads to (``advance``). The call's row: which try of its step
+    it is, and ``failure``, why its answer could not be used (a further try may follow: then, as
+    with ``advance``, no further call is made after a call billed past what it allowed).
+    ``applied``: the answer's change applied, counted in the month with the state change (on the
+    first try, or after a retry).
 
     The charge commits first, on its own: it is what the vendor billed, and nothing derived from
     the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
@@ -476,8 +611,9 @@ def _charge(
     cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
+    goes_on = bool(advance or failure)
     if _charged_before(execution, step, answer):
-        return _charged_already(execution, step, answer, now, advance)
+        return _charged_already(execution, step, answer, now, advance, goes_on=goes_on, applied=applied)
     try:
         with transaction.atomic():
             live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
@@ -500,6 +636,8 @@ def _charge(
                 duration_ms=answer.duration_ms,
                 simulated=answer.simulated,
                 reasoning_tokens=completion.reasoning_tokens,
+                try_number=ModelCall.objects.filter(execution=execution, step=step.name).count() + 1,
+                failure=failure,
                 **completion.usage.as_dict(),
             )
             charged = ledger.charge(
@@ -516,14 +654,31 @@ def _charge(
     except IntegrityError:
         if not _charged_before(execution, step, answer):
             raise
-        return _charged_already(execution, step, answer, now, advance)  # another pass, just now
+        # Another pass, just now.
+        return _charged_already(execution, step, answer, now, advance, goes_on=goes_on, applied=applied)
     execution.cost_nanos += cost
     if not live:
         raise _abandoned(execution)
     if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
         _stop_on_overrun(execution, step, call, charged.over_nanos, now)
     if advance:
-        _save(execution, now, **advance)
+        _advance(execution, now, advance, call if applied else None)
+    return call
+
+
+def _advance(execution: Execution, now: dt.datetime | None, fields: dict, applied: ModelCall | None) -> None:
+    """The state change an answer leads to; with the month's count of a change that ``applied``
+    (on that call's try), in the same transaction."""
+    if applied is None:
+        _save(execution, now, **fields)
+        return
+    first = applied.try_number == 1
+    with transaction.atomic():
+        _save(execution, now, **fields)
+        outcomes.record_edit_outcome(
+            period_id=execution.period_id,
+            outcome=outcomes.APPLIED_FIRST_TRY if first else outcomes.APPLIED_AFTER_RETRY,
+        )
 
 
 def charge_billed(execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None) -> None:
@@ -537,16 +692,28 @@ def charge_billed(execution: Execution, step: steps.Step, answer: Answer, now: d
 
 
 def _charged_before(execution: Execution, step: steps.Step, answer: Answer) -> bool:
-    return bool(answer.result_key) and (
-        ModelCall.objects.filter(execution=execution, step=step.name, result_key=answer.result_key).exists()
-    )
+    return _call_of(execution, step, answer) is not None
+
+
+def _call_of(execution: Execution, step: steps.Step, answer: Answer) -> ModelCall | None:
+    if not answer.result_key:
+        return None
+    return ModelCall.objects.filter(execution=execution, step=step.name, result_key=answer.result_key).first()
 
 
 def _charged_already(
-    execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None, advance: dict
-) -> None:
+    execution: Execution,
+    step: steps.Step,
+    answer: Answer,
+    now: dt.datetime | None,
+    advance: dict,
+    *,
+    goes_on: bool,
+    applied: bool,
+) -> ModelCall:
     """The result was charged before (by a pass that stopped before its state change, or by one
-    running now): nothing is charged; the state change is made if the execution still waits for it."""
+    running now): nothing is charged; the state change is made if the execution still waits for
+    it. ``goes_on``: the caller makes that change or a further call."""
     log.warning(
         "%s result %s of execution %s was charged before; not charging it again",
         step.name,
@@ -554,14 +721,17 @@ def _charged_already(
         execution.pk,
     )
     execution.cost_nanos = Execution.objects.values_list("cost_nanos", flat=True).get(pk=execution.pk)
-    if not advance:
-        return
+    call = _call_of(execution, step, answer)
+    if not goes_on:
+        return call
     if answer.completion.usage.output_tokens > step.max_tokens:
         raise UsageOverrun(  # recorded when it was charged; still, no further paid call
             f"{step.resolved.model.provider} reported more output tokens than the request allowed for the "
             f"{step.name} call; the execution stopped before any further paid call"
         )
-    _save(execution, now, **advance)
+    if advance:
+        _advance(execution, now, advance, call if applied else None)
+    return call
 
 
 def _stop_on_overrun(
@@ -594,7 +764,13 @@ def _stop_on_overrun(
     )
 
 
+class _Unreadable(ChangeRejected):
+    """A whole answer that is not a change as the schema has it: the coder may be asked again."""
+
+
 def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
+    """The answer's proposal: ``_Unreadable`` when a whole answer does not parse, and
+    ``ChangeRejected`` for a refusal or an answer cut at max_tokens (asking again would not help)."""
     if completion.refusal:
         raise ChangeRejected(f"The code generation model declined the task: {completion.refusal[:300]}")
     try:
@@ -605,7 +781,7 @@ def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
                 f"The code generation stopped at max_tokens ({step.max_tokens}) before its answer was "
                 "complete: raise max_tokens of the codegen step in the admin"
             ) from exc
-        raise
+        raise _Unreadable(str(exc)) from None
 
 
 def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
@@ -689,14 +865,26 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
     return execution
 
 
+def finish_failed_on(execution: Execution, exc: Exception, now: dt.datetime | None) -> Execution:
+    """``_finish_failed`` with ``exc``'s message; an execution whose coder's answers never applied
+    (``EditsGaveUp``) counts as an edit failure of its month."""
+    return _finish_failed(execution, str(exc), now, edits_failed=isinstance(exc, EditsGaveUp))
+
+
 def _finish_failed(
-    execution: Execution, reason: str, now: dt.datetime | None, *, task_at_fault: bool = True
+    execution: Execution,
+    reason: str,
+    now: dt.datetime | None,
+    *,
+    task_at_fault: bool = True,
+    edits_failed: bool = False,
 ) -> Execution:
     """Failed: the reservation's rest released, the charges kept, the task pending again or failed.
 
     ``task_at_fault=False``: the execution never reached a model for a reason that is not its
     task's (the vendor refused its whole batch): the task is pending again with its attempt given
-    back, and the caller announces the reason once for all such executions."""
+    back, and the caller announces the reason once for all such executions. ``edits_failed``: no
+    answer of the coder applied (counted in the month's ``edit_failures``)."""
     at = now or timezone.now()
     task = execution.task
     retry = task.attempts < task.max_attempts or not task_at_fault
@@ -716,6 +904,8 @@ def _finish_failed(
             )
             ledger.release(execution.reservation, now=now)
             ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
+            if edits_failed:
+                outcomes.record_edit_outcome(period_id=execution.period_id, outcome=outcomes.EDIT_FAILURE)
             Task.objects.filter(pk=task.pk).update(
                 status=outcome, claimed_at=None, updated_at=at, **given_back
             )

@@ -26,9 +26,9 @@ class ModelCallSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelCall
         fields = [
-            "id", "step", "provider", "requested_model", "model", "input_tokens", "output_tokens",
-            "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens",
-            "cost", "request_id", "duration_ms", "simulated", "created_at",
+            "id", "step", "try_number", "failure", "provider", "requested_model", "model", "input_tokens",
+            "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+            "reasoning_tokens", "cost", "request_id", "duration_ms", "simulated", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 

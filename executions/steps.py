@@ -8,7 +8,8 @@ once, as a ``model_switched`` event) and a model without a price is refused befo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -17,8 +18,16 @@ from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
 from executions import analyst
 from executions.changes import coder
-from executions.changes.validation import MAX_PATH_BYTES
-from executions.context.repomap import FILE_BLOCK_OVERHEAD, TaskContext, file_block, quoted
+from executions.changes.validation import MAX_FILE_BYTES, MAX_PATH_BYTES
+from executions.context import excerpts
+from executions.context.repomap import (
+    BYTES_PER_TOKEN,
+    FILE_BLOCK_OVERHEAD,
+    TaskContext,
+    file_block,
+    named_identifiers,
+    quoted,
+)
 from executions.errors import ConfigurationError
 from executions.models import ModelCall, StepConfig, Task
 from executions.providers.base import CompletionRequest
@@ -35,6 +44,13 @@ TEMPERATURE = {ANALYSIS: 0.2, CODEGEN: 0.0}
 # token is at least one byte, so the cut plan's bytes bound its tokens in *any* tokenizer; the
 # analyst's own token count would not (its tokens may be longer than the coder's).
 PLAN_BYTES_PER_TOKEN = 8
+# A second try sends the previous answer back, cut to ``BYTES_PER_TOKEN`` (what code averages in
+# both vendors' tokenizers) per output token of the step and to at most ``MAX_ANSWER_BYTES``: its
+# size is then known before the first call. An answer longer than that is cut, with a note.
+MAX_ANSWER_BYTES = 32_000
+ANSWER_CUT = "\n... (the rest of this answer is not repeated here)"
+# A named file too large to show whole is shown as its excerpt when at least this much room is left.
+MIN_EXCERPT_BYTES = 1_000
 
 # The prompts sit beside the parsers of their answers: ``executions.analyst`` and ``executions.changes.coder``.
 ANALYSIS_INSTRUCTIONS = analyst.INSTRUCTIONS
@@ -158,15 +174,10 @@ def cut_plan(plan: str, cap: int) -> str:
 
 
 def files_to_read(paths: list[str], sizes: dict[str, int]) -> list[str]:
-    """The files the plan named whose content can be shown, from their sizes in the index (read
-    before any file is): in the plan's order, each while it fits what the ones before it left of
-    ``CONTEXT_FILE_BYTES``. No other file is read, however large."""
-    wanted, room = [], settings.CONTEXT_FILE_BYTES
-    for path in paths:
-        if sizes.get(path, room + 1) <= room:
-            wanted.append(path)
-            room -= sizes[path]
-    return wanted
+    """The files the plan named that can be shown, whole or as an excerpt, from their sizes in the
+    index (read before any file is): every one a change may touch (``MAX_FILE_BYTES``). No other
+    file is read, however large: a file the product may not change is not shown either."""
+    return [path for path in paths if sizes.get(path, MAX_FILE_BYTES + 1) <= MAX_FILE_BYTES]
 
 
 def codegen_request(
@@ -176,23 +187,25 @@ def codegen_request(
     plan: str,
     files: dict[str, str | None],
     sizes: dict[str, int] | None = None,
+    definitions: Sequence[str] = (),
 ) -> CompletionRequest:
-    """The coder's request: the plan and the current content of the files it named (in its order,
-    within ``CONTEXT_FILE_BYTES``). ``sizes``: every named file's size in bytes, in the plan's
-    order; ``files``: the content of those read (``files_to_read``; ``None``: not a text file).
+    """The coder's request: the plan and the current content of the files it named, in its order,
+    within ``CONTEXT_FILE_BYTES`` (``shown_files``). ``sizes``: every named file's size in bytes,
+    in the plan's order; ``files``: the content of those read (``files_to_read``; ``None``: not a
+    text file); ``definitions``: the plan's ``file::Qualified.name`` list, shown whole in excerpts.
     Before the analysis, ``plan=""`` and no files give the part whose size is known (see
     ``codegen_files_bound``)."""
     sizes = sizes if sizes is not None else {path: 0 for path in files}
-    shown, skipped, room = [], [], settings.CONTEXT_FILE_BYTES
-    for path, size in sizes.items():
-        text = files.get(path)
-        size = len(text.encode("utf-8")) if text is not None else size
-        if text is not None and size <= room:
-            shown.append(file_block(path, text))
-            room -= size
-        else:
-            skipped.append(NOT_SHOWN_LINE.format(path=quoted(path), size=size))
-    listing = (CODER_FILES_HEADER + "".join(shown) + "".join(skipped)) if sizes else ""
+    identifiers = named_identifiers(task_text(task))
+    listing = ""
+    if sizes:
+        shown, skipped = [], []
+        for path, text in shown_files(files, sizes, definitions=definitions, identifiers=identifiers).items():
+            if text is None:
+                skipped.append(NOT_SHOWN_LINE.format(path=quoted(path), size=sizes[path]))
+            else:
+                shown.append(file_block(path, text))
+        listing = CODER_FILES_HEADER + "".join(shown) + "".join(skipped)
     return CompletionRequest(
         model=step.model_name,
         system=f"{CODEGEN_INSTRUCTIONS}\n{overview}",
@@ -204,9 +217,72 @@ def codegen_request(
     )
 
 
+def shown_files(
+    files: dict[str, str | None],
+    sizes: dict[str, int],
+    *,
+    definitions: Sequence[str] = (),
+    identifiers: set[str] = frozenset(),
+) -> dict[str, str | None]:
+    """What the coder is shown of each named file, in the plan's order (``None``: not shown), all
+    within ``CONTEXT_FILE_BYTES``: a file whole when it fits what is left, else its excerpt
+    (``excerpts.excerpt``: the outline, the named definitions, those holding the task's
+    identifiers) in its share of what is left, which keeps for each later file what it needs, up
+    to an even share."""
+    room = settings.CONTEXT_FILE_BYTES
+    need = {path: len(text.encode("utf-8")) for path, text in files.items() if text is not None}
+    shown: dict[str, str | None] = {}
+    for n, path in enumerate(sizes):
+        text, later = files.get(path), [p for p in list(sizes)[n + 1 :] if p in need]
+        if text is None:
+            shown[path] = None
+            continue
+        if need[path] <= room:
+            shown[path] = text
+            room -= need[path]
+            continue
+        share = room - sum(min(need[p], room // (len(later) + 1)) for p in later)
+        names = excerpts.names_for(path, definitions)
+        part = (
+            excerpts.excerpt(path, text, budget=share, names=names, identifiers=identifiers)
+            if share >= MIN_EXCERPT_BYTES
+            else ""
+        )
+        shown[path] = part or None
+        room -= len(part.encode("utf-8"))
+    return shown
+
+
 def codegen_files_bound() -> int:
     """What the files part of the coder's request can add, in bytes (so in tokens, at most): the
-    content cap, plus each named file's wrapper or not-shown line with the longest quoted path the
-    plan may name (``analyst.plan_from``)."""
+    content cap (whole files and excerpts alike), plus each named file's wrapper or not-shown line
+    with the longest quoted path the plan may name (``analyst.plan_from``)."""
     per_file = max(FILE_BLOCK_OVERHEAD, len(NOT_SHOWN_LINE.format(path="", size=10**12))) + MAX_PATH_BYTES
     return len(CODER_FILES_HEADER) + settings.CONTEXT_FILE_BYTES + analyst.MAX_PLAN_FILES * per_file
+
+
+def answer_byte_cap(step: Step) -> int:
+    """The most of a previous answer a second try sends back, in bytes."""
+    return min(max(step.max_tokens * BYTES_PER_TOKEN, 1_024), MAX_ANSWER_BYTES)
+
+
+def reflection_request(
+    step: Step, prompt: CompletionRequest, answer: str, failures: str
+) -> CompletionRequest:
+    """A further try of the coder: the first try's request (``prompt``) as it was, then the
+    previous answer (cut to ``answer_byte_cap``) and what was wrong with it (``failures``, from
+    ``coder.failures_message``, at most ``MAX_FAILURES_BYTES``). Built the same way at those caps,
+    it gives the reservation its bound for every further try (``pipeline.codegen_bound``)."""
+    cap = answer_byte_cap(step)
+    if len(answer.encode("utf-8")) > cap:
+        answer = cut_plan(answer, cap - len(ANSWER_CUT.encode("utf-8"))) + ANSWER_CUT
+    return replace(
+        prompt,
+        turns=(answer or "(an empty answer)", cut_plan(failures, coder.MAX_FAILURES_BYTES)),
+    )
+
+
+def reflection_at_caps(step: Step, prompt: CompletionRequest) -> CompletionRequest:
+    """``reflection_request`` with an answer and a failure message as long as they may be: the
+    largest request a further try can send after ``prompt``."""
+    return reflection_request(step, prompt, "x" * answer_byte_cap(step), "x" * coder.MAX_FAILURES_BYTES)

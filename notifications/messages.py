@@ -281,6 +281,7 @@ def _compose_recap(kind: str, payload: dict, style: Style) -> Message:
     ]
     fields += _merged_fields(payload, style)
     fields += _repository_fields(payload.get("repositories"), style)
+    fields += _edit_fields(payload)
     fields += _model_fields(payload.get("models"))
     milestones = [
         f"{usd_short(m.get('threshold'))} on {day(m.get('reached_at'))} — {plural(m.get('prs'), 'PR')}"
@@ -358,6 +359,22 @@ def _repository_fields(repositories: object, style: Style) -> list[Field]:
             line += f" · {usd(r['cost_per_merged_pr'])} per merged PR"
         lines.append(line)
     return [Field("Repositories", _whole_lines(lines))] if lines else []
+
+
+def _edit_fields(payload: dict) -> list[Field]:
+    """How the coder's changes landed this month: on the first try, after a retry, or never."""
+    first, retried, failed = (
+        int(payload.get(key) or 0) for key in ("applied_first_try", "applied_after_retry", "edit_failures")
+    )
+    if not (first or retried or failed):
+        return []
+    return [
+        Field(
+            "Edits",
+            f"{count(first)} applied on the first try · {count(retried)} after a retry · {count(failed)} never applied",
+            inline=True,
+        )
+    ]
 
 
 def _top_line(e: dict, style: Style) -> str:

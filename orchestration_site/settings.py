@@ -203,7 +203,7 @@ try:  # checked at start-up: a bad value must stop the process, not the first ne
 except MoneyError as _exc:
     raise ImproperlyConfigured(str(_exc)) from None
 # A reservation whose execution has made no progress for this long is released by the reaper.
-RESERVATION_TIMEOUT_SECONDS = env.int("RESERVATION_TIMEOUT_SECONDS", default=30 * 60)
+RESERVATION_TIMEOUT_SECONDS = env.int("RESERVATION_TIMEOUT_SECONDS", default=45 * 60)
 
 # Vendor SDK behaviour: retries for 408/409/429/5xx (the SDKs honour retry-after) and timeouts.
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
@@ -237,6 +237,9 @@ CONTEXT_EXCLUDE = env.list("CONTEXT_EXCLUDE", default=[])
 CONTEXT_CACHE_DIR = env.str("CONTEXT_CACHE_DIR", default=str(BASE_DIR / "var" / "context-cache"))
 # The longest file (in lines) the coder may replace whole with a "rewrite"; longer files are edited.
 REWRITE_MAX_LINES = env.int("REWRITE_MAX_LINES", default=200)
+# How many more times the coder is asked, in the same execution, when its answer does not parse,
+# apply or pass the syntax check (each try is reserved from the start and charged on its own).
+CODEGEN_REFLECTIONS = env.int("CODEGEN_REFLECTIONS", default=2)
 
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
@@ -295,6 +298,7 @@ for _name, _minimum in (
     ("BATCH_POLL_MINUTES", 1),
     ("BATCH_MAX_TASKS", 1),
     ("COSTS_WINDOW", 1),
+    ("CODEGEN_REFLECTIONS", 0),
 ):
     if globals()[_name] < _minimum:
         raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")
@@ -303,9 +307,9 @@ for _name, _minimum in (
 # One worker process (``python manage.py qcluster``) runs the schedules of ``setup_schedules``.
 # Broker: the default database (ORM) unless REDIS_URL is set; Redis is the scale-out path (many
 # worker machines, one PostgreSQL). Why each number is what it is:
-# - ``timeout`` (Q_TIMEOUT_SECONDS, 25 min) is longer than the longest execution: two model calls
-#   of at most LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) each (16 min at the defaults) plus
-#   publishing (checked below). A worker still busy past it is killed.
+# - ``timeout`` (Q_TIMEOUT_SECONDS, 40 min) is longer than the longest execution: the analysis and
+#   1 + CODEGEN_REFLECTIONS coder tries, each at most LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1)
+#   (32 min at the defaults), plus publishing (checked below). A worker still busy past it is killed.
 # - ``retry`` (timeout + 5 min) is when the ORM broker hands an unacknowledged task out again. Being
 #   longer than ``timeout``, it comes only after the first worker finished or was killed: a running
 #   execution is never handed to a second worker. (Redis has no receipts: there, a task whose worker
@@ -319,7 +323,7 @@ for _name, _minimum in (
 # - ``guard_cycle``: the cluster checks its workers every cycle and runs the scheduler every 30 s
 #   of cycles (every cycle, from the first, when a cycle is 30 s or more).
 REDIS_URL = env.str("REDIS_URL", default="")
-Q_TIMEOUT_SECONDS = env.int("Q_TIMEOUT_SECONDS", default=25 * 60)
+Q_TIMEOUT_SECONDS = env.int("Q_TIMEOUT_SECONDS", default=40 * 60)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="orchestrator"),
     "workers": env.int("Q_WORKERS", default=2),
@@ -336,12 +340,13 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-_LONGEST_MODEL_CALLS = int(2 * LLM_TIMEOUT_SECONDS * (LLM_MAX_RETRIES + 1))  # two steps, every attempt
+# The analysis and every coder try, each with every attempt of the SDK.
+_LONGEST_MODEL_CALLS = int((2 + CODEGEN_REFLECTIONS) * LLM_TIMEOUT_SECONDS * (LLM_MAX_RETRIES + 1))
 if not _LONGEST_MODEL_CALLS < Q_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         f"Q_TIMEOUT_SECONDS ({Q_TIMEOUT_SECONDS}) must be longer than an execution's model calls can "
-        f"take (2 × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = {_LONGEST_MODEL_CALLS} s), or the "
-        "worker would be killed mid-execution."
+        f"take ((2 + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = "
+        f"{_LONGEST_MODEL_CALLS} s), or the worker would be killed mid-execution."
     )
 if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(

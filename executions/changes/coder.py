@@ -113,23 +113,48 @@ class Proposal:
     files: list[ProposedFile]
 
 
+# What a second try is told (``failures_message``) is at most this many UTF-8 bytes: the
+# reservation bounds every further try's input with it (``steps.reflection_request``).
+MAX_FAILURES_BYTES = 12_000
+_FAILURES_HEAD = (
+    "Your previous answer could not be applied, so nothing was changed. Answer again with the "
+    "complete change (every file and every edit, not only the ones that failed), fixing these:\n"
+)
+_FAILURES_LEFT_OUT = "- ... and {count:,} more not listed here (this message is limited in size)\n"
+
+
 def failures_message(failures: Iterable[EditFailure]) -> str:
     """What the coder is told when its answer did not apply: each failure on a line and, where
     they help, the file's actual lines (the closest to a search not found, the places of a search
     found several times, those around the line where the result stops parsing), so the next
-    answer copies the real text and makes its search unique."""
-    parts = [
-        "Your previous answer could not be applied, so nothing was changed. Answer again with the "
-        "complete change (every file and every edit, not only the ones that failed), fixing these:"
-    ]
-    for failure in failures:
-        parts.append(f"- {failure.line()}")
-        if failure.lines:
-            parts.append(
-                '  The file\'s actual lines there (numbered: copy only the text after "| "):\n'
-                + "\n".join("    " + line for line in failure.lines.split("\n"))
-            )
-    return "\n".join(parts) + "\n"
+    answer copies the real text and makes its search unique.
+
+    Never more than ``MAX_FAILURES_BYTES``: failures are listed in order while they fit (a
+    failure's lines are left out before the failure is), and the rest are counted."""
+    failures = list(failures)
+    room = MAX_FAILURES_BYTES - _size(_FAILURES_HEAD) - _size(_FAILURES_LEFT_OUT.format(count=10**9))
+    parts = []
+    for n, failure in enumerate(failures):
+        line = f"- {failure.line()}\n"
+        lines = (
+            '  The file\'s actual lines there (numbered: copy only the text after "| "):\n'
+            + "".join(f"    {text}\n" for text in failure.lines.split("\n"))
+            if failure.lines
+            else ""
+        )
+        for block in (line + lines, line):
+            if _size(block) <= room:
+                parts.append(block)
+                room -= _size(block)
+                break
+        else:
+            parts.append(_FAILURES_LEFT_OUT.format(count=len(failures) - n))
+            break
+    return _FAILURES_HEAD + "".join(parts)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def parse_change(text: str, *, allow_workflows: bool | None = None) -> Proposal:

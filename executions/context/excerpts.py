@@ -22,9 +22,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from executions.context.quoting import quoted
 from executions.context.repoindex import Definition, spans
 
 LINE_NUMBER = re.compile(r"^ *(\d+)\|(?: |$)")
+_HEAD = re.compile(r'^"(?:[^"\\\n]|\\.)*": [\d,]+ lines, [\d,]+ bytes: too large to show whole\. ')
 CONTEXT_LINES = 3  # around each definition shown
 HEAD_LINES = 40  # at most, of the file's head
 MATCH_LINES = 10  # around a line holding an identifier, in a file without definitions
@@ -37,6 +39,11 @@ def numbered(lines: list[str], first: int, *, width: int = 0) -> str:
     return "\n".join(
         f"{n:>{width}}| {line}" if line else f"{n:>{width}}|" for n, line in enumerate(lines, first)
     )
+
+
+def is_excerpt(text: str) -> bool:
+    """Whether ``text`` is an excerpt (as ``excerpt`` writes it) rather than a file's content."""
+    return bool(_HEAD.match(text))
 
 
 def names_for(path: str, wanted: Iterable[str]) -> list[str]:
@@ -64,9 +71,12 @@ def excerpt(
     budget: int,
     names: Iterable[str] = (),
     identifiers: Iterable[str] = (),
+    outline: bool = True,
 ) -> str:
     """The excerpt of ``text`` (``path``'s content) for a task, at most ``budget`` UTF-8 bytes
-    ("" when not even its first line fits)."""
+    ("" when not even its first line fits). ``outline=False`` leaves the outline out (the
+    analyst's map already lists the file's definitions). The path and every name are quoted: they
+    come from the repository and the plan (``quoting.quoted``)."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -76,11 +86,12 @@ def excerpt(
     definitions = spans(path, text.encode("utf-8"))
     names, identifiers = list(dict.fromkeys(names)), sorted(set(identifiers))
     head = (
-        f"{path}: {len(lines):,} lines, {len(text.encode('utf-8')):,} bytes: too large to show whole. "
-        'Shown: its outline and the parts that matter for this task, each line as "<number>| <text>".'
+        f"{quoted(path)}: {len(lines):,} lines, {len(text.encode('utf-8')):,} bytes: too large to show "
+        f"whole. Shown: {'its outline and ' if outline else ''}the parts that matter for this task, each "
+        'line as "<number>| <text>".'
     )
     chosen: list[_Part] = []
-    outline, missing, shown = "", [], _render(head, "", [], lines, [])
+    wants_outline, outline, missing, shown = outline, "", [], _render(head, "", [], lines, [])
 
     def fits(parts: list[_Part], outline: str, missing: list[str]) -> str | None:
         text = _render(head, outline, parts, lines, missing)
@@ -105,12 +116,12 @@ def excerpt(
     for name in names:
         found = [d for d in definitions if d.qualname == name or d.qualname.endswith("." + name)]
         if not found:
-            missing.append(f"{name} (no such definition)")
+            missing.append(f"{quoted(name)} (no such definition)")
         for d in found:
             if not add(_around(d, len(lines))):
-                missing.append(f"{d.qualname} (lines {d.start}–{d.end}, larger than the room left)")
+                missing.append(f"{quoted(d.qualname)} (lines {d.start}–{d.end}, larger than the room left)")
     # 2. the outline, whole or its top level
-    for candidate in (_outline(definitions, 99), _outline(definitions, 0)):
+    for candidate in (_outline(definitions, 99), _outline(definitions, 0)) if wants_outline else ():
         if candidate and (text := fits(chosen, candidate, missing)) is not None:
             outline, shown = candidate, text
             break

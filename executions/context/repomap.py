@@ -3,21 +3,26 @@
 ``task_context(...)`` ranks the files for a task with BM25 (the task's words and identifiers
 against each file's path and symbol names; a file defining an identifier the task names, or a path
 it names, comes first), renders the map within ``CONTEXT_MAP_TOKENS`` and picks the whole content
-of the best-ranked files within ``CONTEXT_FILE_BYTES``. ``overview`` is the commit-stable part of
-both prompts. See docs/context.md; the index itself is ``executions.context.repoindex``.
+of the best-ranked files within ``CONTEXT_FILE_BYTES``; a best-ranked file too large to show whole
+contributes the bodies of its definitions that match the task best (``best_definitions``), as an
+excerpt. ``overview`` is the commit-stable part of both prompts. See docs/context.md; the index
+itself is ``executions.context.repoindex``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import bm25s
 
-from executions.context.repoindex import RepoIndex
+from executions.context import excerpts
+from executions.context.quoting import quoted
+from executions.context.repoindex import RepoIndex, spans
 
 if TYPE_CHECKING:
     from executions.gateways.base import RepositoryGateway, Snapshot
@@ -30,6 +35,13 @@ MAX_CANDIDATES = 60  # best-ranked files considered for showing
 READ_BATCH = 6
 MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
+# A file too large to show whole, among the best-ranked ones, is shown as an excerpt of its
+# definitions that match the task best: at most this many such files, from this many best ranks,
+# each in at most this share of the file budget, with at most this many definitions named.
+MAX_EXCERPTED_FILES = 2
+EXCERPT_RANKS = 5
+EXCERPT_SHARE = 2  # an excerpt takes at most 1/2 of CONTEXT_FILE_BYTES
+MAX_EXCERPT_DEFINITIONS = 6
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The lookbehinds make each scan linear: a match may only start where a word or path starts (a
@@ -153,19 +165,6 @@ class TaskContext:
         )
 
 
-# A name from the repository or a task's text is untrusted: it reaches a prompt only as data, a
-# JSON string (quotes, backslashes and control characters escaped), with "<", ">" and "&" escaped
-# too so that it cannot close or open a tag of the structure around it (``<file path=...>``).
-_TAG_CHARACTERS = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-
-
-def quoted(value: str | dict) -> str:
-    """``value`` as JSON, safe inside the prompts' structure: a file name, a branch, the task."""
-    return json.dumps(value, ensure_ascii=False, indent=1 if isinstance(value, dict) else None).translate(
-        _TAG_CHARACTERS
-    )
-
-
 FILE_BLOCK = "<file path={path}>\n{content}\n</file>\n\n"  # ``path``: quoted
 FILE_BLOCK_OVERHEAD = len(FILE_BLOCK.format(path="", content="").encode("utf-8"))
 
@@ -194,18 +193,61 @@ def task_context(
     ]
     shown: dict[str, str] = {}
     room = file_bytes
-    # Whole files, best first, while they fit; read a few at a time (a read is a request on GitHub).
+    excerptable, excerpted = set(relevant[:EXCERPT_RANKS]), 0  # large files worth an excerpt
+    # Whole files, best first, while they fit, and an excerpt of a best-ranked file too large to
+    # show whole; read a few at a time (a read is a request on GitHub).
     while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
-        batch = [p for p in relevant if index.files[p] <= room][:READ_BATCH]
+        wanted = excerptable if excerpted < MAX_EXCERPTED_FILES else set()
+        batch = [p for p in relevant if index.files[p] <= room or p in wanted][:READ_BATCH]
         relevant = relevant[relevant.index(batch[-1]) + 1 :] if batch else []
         contents = gateway.read_files(index.commit_sha, batch) if batch else {}
         for path in batch:
             text = decoded(contents[path]) if path in contents else None
-            size = len(text.encode("utf-8")) if text is not None else room + 1
-            if size <= room and len(shown) < MAX_SHOWN_FILES:
-                shown[path] = text
-                room -= size
+            if text is None or len(shown) >= MAX_SHOWN_FILES:
+                continue
+            if len(text.encode("utf-8")) > room:
+                if path not in excerptable or excerpted >= MAX_EXCERPTED_FILES:
+                    continue
+                text = _excerpt(path, text, task, budget=min(room, file_bytes // EXCERPT_SHARE))
+                if not text:
+                    continue
+                excerpted += 1
+            shown[path] = text
+            room -= len(text.encode("utf-8"))
     return TaskContext(repo_map=render_map(index, ranked, map_tokens), shown=shown)
+
+
+def _excerpt(path: str, text: str, task: str, *, budget: int) -> str:
+    """What the analyst sees of a file too large to show whole: its best-matching definitions
+    (then those holding the task's identifiers, and the head), without the outline the map gives."""
+    names = best_definitions(path, text, task)[:MAX_EXCERPT_DEFINITIONS]
+    return excerpts.excerpt(
+        path, text, budget=budget, names=names, identifiers=named_identifiers(task), outline=False
+    )
+
+
+def best_definitions(path: str, text: str, task: str) -> list[str]:
+    """The qualified names of ``path``'s definitions that match ``task``, best first: a definition
+    named like an identifier the task spells, then by the task's words in its name (thrice) and in
+    its body, each weighted by how rare it is among the file's definitions. Innermost definitions
+    only: a class holds every word of its methods, and its methods are what is shown of it."""
+    definitions = spans(path, text.encode("utf-8"))
+    terms, named = set(words_of(task)), named_identifiers(task)
+    if not definitions or not terms:
+        return []
+    lines = text.split("\n")
+    bodies = [terms.intersection(words_of("\n".join(lines[d.start - 1 : d.end]))) for d in definitions]
+    rare = Counter(t for words in bodies for t in words)
+    weight = {t: math.log(1 + len(definitions) / n) for t, n in rare.items()}
+    scored = []
+    for d, body in zip(definitions, bodies, strict=True):
+        if any(o is not d and d.start <= o.start and o.end <= d.end for o in definitions):
+            continue
+        in_name = terms.intersection(words_of(d.qualname))
+        score = sum(weight[t] for t in body) + 3 * sum(weight.get(t, 0.0) for t in in_name)
+        if score > 0 or d.name in named:
+            scored.append((d.name not in named, -score, d.end - d.start, d.qualname))
+    return [qualname for *_rank, qualname in sorted(scored)]
 
 
 def overview(snapshot: Snapshot, index: RepoIndex) -> str:

@@ -20,6 +20,7 @@ from executions.providers.base import (
     BatchState,
     Completion,
     CompletionRequest,
+    conversation,
     describe_failure,
     is_refusal,
 )
@@ -161,7 +162,7 @@ def params_for(request: CompletionRequest) -> dict:
         "model": request.model,
         "max_tokens": request.max_tokens,
         "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
-        "messages": [{"role": "user", "content": request.user}],
+        "messages": conversation(request),
     }
     if request.tool is not None:
         params["tools"] = [request.tool]

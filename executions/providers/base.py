@@ -40,15 +40,26 @@ class CompletionRequest:
     temperature: float | None = None  # None: send no sampling parameter at all
     reasoning_effort: str | None = None  # None: send none (not a reasoning model, or its default)
     tool: dict | None = None  # a tool the model must call ({"name", "description", "input_schema"})
+    # After ``user``, alternately the model's answer and the next user message: a second try sends
+    # the first request, its answer and what was wrong with it (``steps.reflection_request``).
+    turns: tuple[str, ...] = ()
 
     def input_token_bound(self) -> int:
         """A true upper bound on this request's input tokens (bytes of everything sent)."""
-        texts = [self.system, self.user]
+        texts = [self.system, self.user, *self.turns]
         if self.schema is not None:
             texts.append(json.dumps(self.schema))
         if self.tool is not None:
             texts.append(json.dumps(self.tool))
         return input_token_bound(*texts)
+
+
+def conversation(request: CompletionRequest) -> list[dict[str, str]]:
+    """The user message and the turns after it, as both vendors' ``messages`` take them."""
+    roles = ("assistant", "user")
+    return [{"role": "user", "content": request.user}] + [
+        {"role": roles[i % 2], "content": text} for i, text in enumerate(request.turns)
+    ]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from executions.providers.base import (
     BatchState,
     Completion,
     CompletionRequest,
+    conversation,
     describe_failure,
     is_refusal,
 )
@@ -141,10 +142,7 @@ def params_for(request: CompletionRequest) -> dict:
     params = {
         "model": request.model,
         "max_completion_tokens": request.max_tokens,
-        "messages": [
-            {"role": "system", "content": request.system},
-            {"role": "user", "content": request.user},
-        ],
+        "messages": [{"role": "system", "content": request.system}, *conversation(request)],
     }
     if request.temperature is not None:
         params["temperature"] = request.temperature

@@ -1,8 +1,10 @@
 """Offline stand-ins for both vendors (``ORCHESTRATOR_MODE=simulated``): deterministic, no network.
 
 The analyst calls ``submit_plan`` with a short plan from the task, naming the best-ranked file it
-was shown; the coder answers as the live coder must: a small real edit to that existing file (a
-line added after its last unique line) and a new note under ``docs/changes/``. Usage is the seed's token
+was shown; the coder answers as the live coder must: a small real edit to the first file it was
+shown whole (a line added after its last unique line; an excerpt of a large file is not edited)
+and a new note under ``docs/changes/``. Its answer applies: it never needs a second try (its
+answers are the same every time, so a second try would only repeat a miss). Usage is the seed's token
 profile (``budget.costs.SEED_PROFILE``) unless a usage is given, with output capped at the
 request's ``max_tokens`` as a real model's is. ``SIMULATED_LATENCY_SECONDS`` makes each call take
 that long (to watch progress, or to stop a worker mid-execution).
@@ -21,6 +23,7 @@ from django.utils.text import slugify
 
 from budget.costs import SEED_PROFILE
 from budget.pricing import Usage
+from executions.context.excerpts import is_excerpt
 from executions.providers.base import BatchItem, BatchState, Completion, CompletionRequest, Providers
 
 SEED_USAGE = {
@@ -60,6 +63,11 @@ _COMMENT = {
 def _shown_files(request: CompletionRequest) -> list[tuple[str, str]]:
     """The files whose content the request shows (path, content), in order."""
     return [(json.loads(path), content) for path, content in _FILE.findall(request.user)]
+
+
+def _whole_files(request: CompletionRequest) -> list[tuple[str, str]]:
+    """The files the request shows whole (not as an excerpt): the stand-in coder edits only those."""
+    return [(path, content) for path, content in _shown_files(request) if not is_excerpt(content)]
 
 
 def _edit_of(path: str, content: str, title: str) -> dict | None:
@@ -195,7 +203,7 @@ class SimulatedProvider:
             "Read this note and compare it with the task; nothing else changed.\n"
         )
         changes = [{"path": _path_for(title), "action": "create", "content": content, "edits": []}]
-        shown = _shown_files(request)
+        shown = _whole_files(request)
         edit = _edit_of(*shown[0], title) if shown else None
         if edit:
             changes.append(edit)

@@ -2,8 +2,9 @@
 
 Every two hours of December the runner is called, as the schedule would call it; it starts an
 execution only while the month is at or below the even-spend line. The spend must stay within one
-execution's worst case of that line at every step, end at 99 % of the limit or more, and never
-pass the limit. ($5 for the month: about 230 simulated executions.)
+execution's worst case of that line at every step, end within one worst case of the limit (the
+next execution no longer fits), and never pass the limit. ($5 for the month: about 230 simulated
+executions, each reserving about 2 % of it: the coder's every try is reserved.)
 """
 
 import datetime as dt
@@ -48,7 +49,7 @@ def test_a_paced_month_follows_the_even_spend_line_and_uses_the_budget(memory_ga
     for when, line, spent in steps:
         assert line - worst <= spent <= line + worst, f"{when:%b %d %H:%M}: spent {spent}, line {line}"
         assert spent <= period.limit_nanos
-    assert period.spent_nanos >= period.limit_nanos * 99 // 100
-    assert worst < period.limit_nanos // 100  # else 99 % could not be reached
+    assert period.spent_nanos >= period.limit_nanos - worst
+    assert worst < period.limit_nanos // 40  # else 97.5 % could not be reached
     assert Execution.objects.filter(status=Execution.Status.SUCCEEDED).count() > 200
     assert_ledger_consistent(period)

@@ -30,7 +30,7 @@ from tests.executions.conftest import (
 pytestmark = pytest.mark.django_db
 
 NOW = "2026-11-15 12:00Z"  # claude-sonnet-4-5 is current
-LATER = "2026-11-15 12:30Z"  # past a pass's lease (Q_TIMEOUT_SECONDS)
+LATER = "2026-11-15 12:45Z"  # past a pass's lease (Q_TIMEOUT_SECONDS)
 ANALYSIS_BATCH_NANOS = 2000 * 1500 + 1500 * 7500  # the seed's usage at half claude-sonnet-4-5's rates
 
 

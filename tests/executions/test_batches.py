@@ -196,7 +196,7 @@ def test_a_crash_around_the_submit_is_reconciled_by_the_next_pass(batch_mode, pr
     # Its lease holds (the dead pass might still be at work): nothing is reconciled or submitted.
     assert "submitted nothing; polled 0" in run_batches()
 
-    with time_machine.travel("2026-11-15 12:30Z", tick=False):  # the lease ran out
+    with time_machine.travel("2026-11-15 12:45Z", tick=False):  # the lease ran out
         line = run_batches()
 
     row.refresh_from_db()

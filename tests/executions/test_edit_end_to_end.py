@@ -129,9 +129,10 @@ def test_a_search_that_misses_fails_publishes_nothing_and_returns_the_task(live,
     assert execution.status == Execution.Status.FAILED
     assert execution.error == (
         'edit 1 of "app/settings.py": the search text was not found (first line: "DEBUG=True"); '
-        "the task will be retried"
+        "the coder was asked 3 times and no answer applied; the task will be retried"
     )
-    assert [c.step for c in execution.calls.all()] == ["analysis", "codegen"]  # both stay charged
+    # Every call stays charged: the analysis and the coder's three tries (CODEGEN_REFLECTIONS).
+    assert [c.step for c in execution.calls.all()] == ["analysis", "codegen", "codegen", "codegen"]
     assert fake_github.repo().refs.keys() == {"heads/main"} and fake_github.open_pulls() == []
     task.refresh_from_db()
     assert (task.status, task.attempts) == (Task.Status.PENDING, 1)

@@ -34,7 +34,7 @@ def test_a_task_about_in_bulk_shows_its_whole_body_and_the_outline_within_the_bu
     )
 
     assert len(shown.encode()) <= 40_000
-    assert shown.startswith(f"{PATH}: {len(LINES) - 1:,} lines, {len(QUERY.encode()):,} bytes: too large")
+    assert shown.startswith(f'"{PATH}": {len(LINES) - 1:,} lines, {len(QUERY.encode()):,} bytes: too large')
     # The full body of QuerySet.in_bulk, with its lines numbered as in the file, and three lines
     # of context either side.
     [method] = [d for d in repoindex.spans(PATH, QUERY.encode()) if d.qualname == "QuerySet.in_bulk"]
@@ -75,8 +75,8 @@ def test_a_named_definition_too_large_for_the_budget_is_noted_not_cut():
     shown = excerpt(PATH, QUERY, budget=20_000, names=["QuerySet", "QuerySet.in_bulk", "QuerySet.nope"])
 
     assert len(shown.encode()) <= 20_000
-    assert "Not shown: QuerySet (lines 279–" in shown and "larger than the room left" in shown
-    assert "QuerySet.nope (no such definition)" in shown
+    assert 'Not shown: "QuerySet" (lines 279–' in shown and "larger than the room left" in shown
+    assert '"QuerySet.nope" (no such definition)' in shown  # quoted: a name from the plan
     assert "def in_bulk(self, id_list=None" in shown
 
 

@@ -22,7 +22,7 @@ from executions.services import create_task
 from tests.executions.conftest import assert_ledger_consistent
 from tests.locks import lock_waiters
 
-TIMEOUT = dt.timedelta(minutes=30)  # RESERVATION_TIMEOUT_SECONDS's default
+TIMEOUT = dt.timedelta(minutes=45)  # RESERVATION_TIMEOUT_SECONDS's default
 
 
 class SlowAnalyst(SimulatedProvider):

@@ -192,7 +192,8 @@ def test_malformed_json_fails_the_execution_and_the_call_stays_charged(live, set
 
     assert execution.status == Execution.Status.FAILED
     assert execution.error.startswith("The generated change is not valid JSON")
-    assert execution.calls.count() == 2 and execution.cost_nanos > 0
+    assert "the coder was asked 3 times and no answer applied" in execution.error
+    assert execution.calls.count() == 4 and execution.cost_nanos > 0  # the analysis, three coder tries
     assert execution.branch == ""
     assert_ledger_consistent(execution.period)
 

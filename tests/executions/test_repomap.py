@@ -7,7 +7,7 @@ from pathlib import Path
 import django
 import pytest
 
-from executions.context import repoindex, repomap
+from executions.context import excerpts, repoindex, repomap
 from executions.gateways.local_git import LocalGitGateway
 
 
@@ -71,6 +71,22 @@ def test_a_task_naming_a_function_shows_its_defining_file(gateway, task, defined
     assert context.repo_map.startswith(f'"{defined_in}"\n')  # ranked first in the map
     assert defined_in in context.shown  # and the analyst reads its whole content
     assert context.shown[defined_in] == (gateway.path / defined_in).read_text()
+
+
+def test_a_best_ranked_file_too_large_to_show_whole_gives_its_best_matching_definitions(gateway):
+    task = "Task: QuerySet.in_bulk() should name the model when field_name is not unique"
+    _index, context = context_for(gateway, task)
+
+    query = (gateway.path / "django/db/models/query.py").read_text()
+    shown = context.shown["django/db/models/query.py"]  # 107 KB: an excerpt, in half the budget
+    assert excerpts.is_excerpt(shown) and len(shown.encode()) <= 20_000
+    lines = query.split("\n")
+    start = lines.index('    def in_bulk(self, id_list=None, *, field_name="pk"):') + 1
+    end = lines.index('    async def ain_bulk(self, id_list=None, *, field_name="pk"):') - 1
+    assert excerpts.numbered(lines[start - 1 : end], start) in shown  # in_bulk whole, numbered
+    assert "Outline" not in shown  # the map lists the file's definitions already
+    assert repomap.best_definitions("django/db/models/query.py", query, task)[0] == "QuerySet.in_bulk"
+    assert sum(len(t.encode()) for t in context.shown.values()) <= 40_000
 
 
 def test_the_map_lists_signatures_under_their_file(gateway):

@@ -66,7 +66,7 @@ def test_a_surrogate_in_the_plan_is_charged_and_the_execution_ends(live):
 
 
 @pytest.mark.postgres
-def test_a_surrogate_in_the_summary_and_a_path_fails_cleanly_with_both_calls_charged(live):
+def test_a_surrogate_in_the_summary_and_a_path_fails_cleanly_with_every_call_charged(live):
     _, openai_fake = live
     change = json.loads(json.dumps(CHANGE))
     change["summary"] = f"Adds {SURROGATE} a health view."
@@ -77,7 +77,9 @@ def test_a_surrogate_in_the_summary_and_a_path_fails_cleanly_with_both_calls_cha
 
     assert execution.status == Execution.Status.FAILED
     assert "unsafe path" in execution.error and "\ufffd" in execution.error
-    assert list(execution.calls.order_by("pk").values_list("step", flat=True)) == ["analysis", "codegen"]
+    calls = execution.calls.order_by("pk")
+    assert list(calls.values_list("step", flat=True)) == ["analysis", "codegen", "codegen", "codegen"]
+    assert "\ufffd" in calls.last().failure  # each try's failure is stored too
     assert task.status == Task.Status.PENDING
     assert_clean_end(task, execution)
 

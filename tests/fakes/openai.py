@@ -1,6 +1,8 @@
 """A fake OpenAI chat completions API on 127.0.0.1 for the real ``openai`` SDK.
 
-``POST /v1/chat/completions`` answers with ``fake.content`` (by default a valid change as JSON),
+``POST /v1/chat/completions`` answers with ``fake.content`` (by default a valid change as JSON;
+``fake.answers``, when set, holds the next answers in order, one per completion or batch line: an
+int there makes that request fail with that status, as ``fail`` does),
 ``usage`` (set ``fake.usage``) and an ``x-request-id`` header. ``GET /v1/models`` lists
 ``fake.models`` in the API's shape (``shutdown_date`` where OpenAI publishes one). The Files and
 Batch API endpoints (upload, create, retrieve, list, file content) answer with the same shapes; see
@@ -72,6 +74,7 @@ class FakeOpenAI(FakeServer):
     def __init__(self):
         super().__init__()
         self.content: str = json.dumps(CHANGE)
+        self.answers: list[str | int] = []  # the next answers (an int: fail with it); then ``content``
         self.finish_reason = "stop"
         self.usage: dict = {"prompt_tokens": 2500, "completion_tokens": 4000, "total_tokens": 6500}
         self.ids = itertools.count(1)
@@ -115,6 +118,11 @@ class FakeOpenAI(FakeServer):
             return Response(
                 200, {"object": "list", "data": self.models}, headers={"x-request-id": "req_models"}
             )
+        if self.answers and isinstance(self.answers[0], int):
+            status = self.answers.pop(0)
+            return Response(
+                status, {"error": {"message": "The server had an error", "type": "server_error"}}, FAST_RETRY
+            )
         body = request.json
         n = next(self.ids)
         self.usage_report.record(body["model"], self.usage)
@@ -129,7 +137,7 @@ class FakeOpenAI(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": self.content, "refusal": None},
+                        "message": {"role": "assistant", "content": self.next_answer(), "refusal": None},
                         "finish_reason": self.finish_reason,
                         "logprobs": None,
                     }
@@ -280,7 +288,7 @@ class FakeOpenAI(FakeServer):
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": self.content, "refusal": None},
+                            "message": {"role": "assistant", "content": self.next_answer(), "refusal": None},
                             "finish_reason": self.finish_reason,
                             "logprobs": None,
                         }
@@ -379,6 +387,9 @@ class FakeOpenAI(FakeServer):
             row["output_tokens"] += u.get("completion_tokens", 0)
             row["num_model_requests"] += 1
         return list(groups.values())
+
+    def next_answer(self) -> str:
+        return self.answers.pop(0) if self.answers else self.content
 
     def billed(self) -> list[tuple[str, dict, bool]]:
         """What the vendor would bill: ``(model, usage, batch)`` for each completion it answered and

@@ -60,8 +60,8 @@ def test_a_running_execution_is_never_handed_to_a_second_worker():
         ),
         (
             {"LLM_TIMEOUT_SECONDS": "300"},
-            "Q_TIMEOUT_SECONDS (1500) must be longer than an execution's model calls can take "
-            "(2 × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = 2400 s)",
+            "Q_TIMEOUT_SECONDS (2400) must be longer than an execution's model calls can take "
+            "((2 + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = 4800 s)",
         ),
     ],
 )

@@ -21,7 +21,7 @@ from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 from tests.executions.test_two_processes import start_run
 
-TIMEOUT = dt.timedelta(minutes=30)  # RESERVATION_TIMEOUT_SECONDS's default
+TIMEOUT = dt.timedelta(minutes=45)  # RESERVATION_TIMEOUT_SECONDS's default
 
 
 def stalled_execution(task: Task, *, heartbeat: dt.datetime) -> Execution:

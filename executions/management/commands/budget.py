@@ -106,6 +106,11 @@ class Command(BaseCommand):
             f"  Outcomes    {p.merged_prs_count} merged, {p.closed_prs_count} closed unmerged, {p.open_prs_count} open"
             + (f"  ·  {format_usd(per_merged)} per merged PR" if per_merged is not None else "")
         )
+        if p.applied_first_try_count or p.applied_after_retry_count or p.edit_failures_count:
+            w(
+                f"  Edits       {p.applied_first_try_count} applied on the first try, "
+                f"{p.applied_after_retry_count} after a retry, {p.edit_failures_count} never applied"
+            )
         if summary.execution_costs:
             cost = summary.execution_costs.cost
             w(
