@@ -1,4 +1,5 @@
-"""What became of the pull requests a period paid for: the period's open, merged and closed counts.
+"""What became of the pull requests a period paid for: the period's open, merged and closed counts,
+and the follow-up commits (revisions) made on them.
 
 The budget does not know pull requests (they live in ``executions``); the executions app calls
 ``record_pull_request_state`` in the transaction that changes a pull request's state, so the
@@ -29,6 +30,20 @@ def record_pull_request_state(*, period_id: int, old: str | None, new: str) -> N
     if old is not None:
         changes[COUNTERS[old]] = F(COUNTERS[old]) - 1
     Period.objects.filter(pk=period_id).update(**changes)
+
+
+def record_revision(*, period_id: int) -> None:
+    """A revision of ``period_id`` (the period whose money paid for it) committed on its branch.
+    Call it inside the transaction that records the revision's success."""
+    Period.objects.filter(pk=period_id).update(revisions_count=F("revisions_count") + 1)
+
+
+def record_merged_after_revision(*, period_id: int) -> None:
+    """A pull request of ``period_id`` that had a revision was merged: call it inside the
+    transaction that records the merge (the period's row is held already)."""
+    Period.objects.filter(pk=period_id).update(
+        merged_after_revision_count=F("merged_after_revision_count") + 1
+    )
 
 
 def hold_period(period_id: int) -> None:
