@@ -129,6 +129,12 @@ class UsageCurrentSerializer(serializers.Serializer):
         "spent / merged_prs, to the nearest nanodollar; null before the first merged pull request.",
         allow_null=True,
     )
+    revisions = serializers.IntegerField(
+        help_text="Follow-up commits its executions made on pull requests (after failed checks or a review)."
+    )
+    merged_after_revision = serializers.IntegerField(
+        help_text="Of its merged pull requests, those merged after at least one follow-up commit."
+    )
     models = ModelTotalsSerializer(many=True, help_text="Tokens and dollars per model, costliest first.")
     milestones = MilestoneSerializer(many=True, help_text="Thresholds crossed this period, with dates.")
     next_milestone = money("The next enabled threshold above spent; null when none is left.", allow_null=True)
@@ -176,6 +182,12 @@ class PeriodRowSerializer(serializers.Serializer):
     cost_per_merged_pr = money(
         "spent / merged_prs, to the nearest nanodollar; null before the first merged pull request.",
         allow_null=True,
+    )
+    revisions = serializers.IntegerField(
+        help_text="Follow-up commits its executions made on pull requests (after failed checks or a review)."
+    )
+    merged_after_revision = serializers.IntegerField(
+        help_text="Of its merged pull requests, those merged after at least one follow-up commit."
     )
     exhausted = serializers.BooleanField(help_text="True once the budget ran out in this period.")
     repositories = RepositoryFiguresSerializer(many=True, help_text=REPOSITORIES_HELP)

@@ -106,6 +106,10 @@ class Command(BaseCommand):
             f"  Outcomes    {p.merged_prs_count} merged, {p.closed_prs_count} closed unmerged, {p.open_prs_count} open"
             + (f"  ·  {format_usd(per_merged)} per merged PR" if per_merged is not None else "")
         )
+        w(
+            f"  Revisions   {p.revisions_count} follow-up commit(s) on pull requests, "
+            f"{p.merged_after_revision_count} PR(s) merged after one"
+        )
         if summary.execution_costs:
             cost = summary.execution_costs.cost
             w(
