@@ -14,12 +14,12 @@ only while more is wanted (``MAX_ITEMS``), so a huge review or check output is n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from executions.context.repomap import quoted
 from executions.models import Revision
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def fit(feedback: dict, cap: int) -> dict:
     """``feedback`` with each text cut to its field's cap, then, while its JSON is over ``cap``
     bytes, items dropped from the end of its longest list (said in ``left_out``), and last the
     longest text cut further."""
-    data = _cut_fields(feedback)
+    data = clip_fields(feedback)
     dropped = 0
     while (over := size(data) - cap) > 0:
         lists = [items for items in _lists(data) if items]
@@ -95,8 +95,8 @@ def fit(feedback: dict, cap: int) -> dict:
 
 
 def size(feedback: dict) -> int:
-    """The bytes ``feedback`` takes as JSON (about what it takes quoted in the prompt)."""
-    return len(json.dumps(feedback, ensure_ascii=False).encode("utf-8"))
+    """The bytes ``feedback`` takes in the prompt, quoted as data (``repomap.quoted``)."""
+    return len(quoted(feedback).encode("utf-8"))
 
 
 def text_of(feedback: dict) -> str:
@@ -104,11 +104,13 @@ def text_of(feedback: dict) -> str:
     return "\n".join(holder[name] for holder, name in _texts(feedback) if name != "diff_hunk")
 
 
-def _cut_fields(value: object, name: str = "") -> object:
+def clip_fields(value: object, name: str = "") -> object:
+    """``value`` with every text cut to its field's cap (``FIELD_BYTES``): what a webhook's
+    feedback is stored as until the revision runs."""
     if isinstance(value, dict):
-        return {key: _cut_fields(item, key) for key, item in value.items()}
+        return {key: clip_fields(item, key) for key, item in value.items()}
     if isinstance(value, list):
-        return [_cut_fields(item, name) for item in value]
+        return [clip_fields(item, name) for item in value]
     if isinstance(value, str):
         cap = FIELD_BYTES.get(name, DEFAULT_FIELD_BYTES)
         encoded = value.encode("utf-8")

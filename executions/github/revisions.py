@@ -24,6 +24,7 @@ import datetime as dt
 from django.conf import settings
 
 from executions import revisions
+from executions.github import feedback
 from executions.github.comments import MARKER_PREFIX
 from executions.github.payloads import FAILED_CONCLUSIONS, WebhookPayloadError, dig, ignored_event, text
 from executions.models import PullRequest, Revision
@@ -119,9 +120,9 @@ def _commented(payload: dict, comment: object, *, key: str, where: bool):
     return _asking(payload, comment, kind=Kind.COMMENT, key=key, source=source)
 
 
-def _asking(payload: dict, feedback: object, *, kind: str, key: str, source: dict):
-    """The action queueing a revision of the payload's pull request for ``feedback`` (a review or
-    a comment), or why not: an unknown or closed pull request, an author without write access, the
+def _asking(payload: dict, said: object, *, kind: str, key: str, source: dict):
+    """The action queueing a revision of the payload's pull request for what was ``said`` (a review
+    or a comment), or why not: an unknown or closed pull request, an author without write access, the
     product's own words."""
     number = dig(payload, "pull_request", "number") or dig(payload, "issue", "number")
     if not isinstance(number, int):
@@ -133,14 +134,14 @@ def _asking(payload: dict, feedback: object, *, kind: str, key: str, source: dic
         return f"ignored: {where} is not a pull request this product opened"
     if pr.state != PullRequest.State.OPEN:
         return f"ignored: {where} is {pr.state}: no revision"
-    author = text(dig(feedback, "user", "login"))
-    if MARKER_PREFIX in text(dig(feedback, "body")):
+    author = text(dig(said, "user", "login"))
+    if MARKER_PREFIX in text(dig(said, "body")):
         return f"ignored: the product's own words on {where}"
-    association = text(dig(feedback, "author_association")).upper()
+    association = text(dig(said, "author_association")).upper()
     if association not in WRITE_ACCESS:
         return (
             f"ignored: {author or 'someone'} ({association or 'no association'}) may not ask {where} for a "
             f"revision: only {', '.join(WRITE_ACCESS)} may"
         )
-    source = {**source, "author": author}
+    source = feedback.clip_fields({**source, "author": author})  # kept, cut, for the prompt only
     return lambda at: revisions.ask(pr, kind=kind, key=key, source=source, now=at)

@@ -107,7 +107,7 @@ class Command(BaseCommand):
             + (f"  ·  {format_usd(per_merged)} per merged PR" if per_merged is not None else "")
         )
         w(
-            f"  Revisions   {p.revisions_count} follow-up commit(s) on pull requests, "
+            f"  Revisions   {p.revisions_count} follow-up commit(s), "
             f"{p.merged_after_revision_count} PR(s) merged after one"
         )
         if summary.execution_costs:

@@ -19,19 +19,10 @@ from executions.providers import providers_for_mode
 from executions.scheduler import run_next_execution
 from executions.services import create_task, next_pending_work
 from tests.executions.outcomes import OpensPullRequests
-from tests.fakes.github import serving_github
+from tests.executions.revisions.conftest import FIXED
 from tests.fakes.openai import change
 
 pytestmark = pytest.mark.django_db
-
-FIXED = "    return JsonResponse({'ok': True, 'version': '1'})"
-
-
-@pytest.fixture
-def fake_github(settings):
-    with serving_github(settings) as fake:
-        yield fake
-
 
 _PULL_REQUESTS = OpensPullRequests()
 
