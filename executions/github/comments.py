@@ -1,5 +1,6 @@
 """Comments the product owes GitHub issues: one when a task's pull request opens (a link and its
-cost), one when a task fails for good (the reason).
+cost), one when a task fails for good (the reason); and pull requests (``executions.revisions``):
+what a revision changed and cost, why one failed, that a PR had its revisions.
 
 A comment is owed in the transaction of the fact it reports (``owe``): an ``IssueComment`` row
 whose ``key`` names that fact, unique, so it is owed once however often the fact is recorded. It

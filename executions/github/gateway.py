@@ -1,6 +1,8 @@
 """Everything the product asks of GitHub's REST API, through PyGithub, for one repository:
 its files (what the models see), publishing (one commit per change, one branch and one open PR per
-task), what became of a pull request, its issues (``list_issues``) and comments on them.
+task), what became of a pull request, its issues (``list_issues``) and comments on them, and
+revisions: a branch's head, the diff so far, the feedback (failed checks with their annotations, a
+review's comments) and one fast-forward commit on an existing branch (``commit_on_branch``).
 
 ``publish`` is idempotent per task: the branch name is deterministic (``<BRANCH_PREFIX>/<task id>-<slug>``), a
 branch head that already holds the same tree on the same base is reused instead of committed
