@@ -2,8 +2,9 @@
 
 - failed checks: each failed check run's name, conclusion, output title and summary, and its
   annotations (path, line, message); each failed commit status's context, state and description;
-- a review: its state, author and body, and each of its comments with path, line and diff hunk;
-- a comment: its author and text (a review comment also where it sits: path, line, diff hunk);
+- a review (asked by the review or by one of its comments): its state, author and body, and each
+  of its comments with path, line and diff hunk;
+- a comment on the pull request: its author and text;
 - the command line (``manage.py revise``): the request.
 
 Feedback is untrusted text. It only ever reaches the analyst's prompt, quoted as data
@@ -49,25 +50,13 @@ def gather(revision: Revision, gateway: RepositoryGateway) -> dict:
     if revision.kind == Kind.CHECKS:
         checks = gateway.failed_checks(source["sha"], max_annotations=MAX_ITEMS)
         feedback = {"kind": "failed checks", "commit": source["sha"], "checks": checks}
-    elif revision.kind == Kind.REVIEW:
-        comments = gateway.review_comments(
-            revision.pull_request.number, source["review_id"], max_comments=MAX_ITEMS
-        )
-        feedback = {
-            "kind": "review",
-            "state": source.get("state", ""),
-            "author": source.get("author", ""),
-            "body": source.get("body", ""),
-            "comments": comments,
-        }
+    elif revision.kind == Kind.REVIEW:  # the review as it is now, whichever of its deliveries asked
+        number = revision.pull_request.number
+        review = gateway.review(number, source["review_id"])
+        comments = gateway.review_comments(number, source["review_id"], max_comments=MAX_ITEMS)
+        feedback = {"kind": "review", **review, "comments": comments}
     elif revision.kind == Kind.COMMENT:
-        where = {name: source[name] for name in ("path", "line", "diff_hunk") if source.get(name)}
-        feedback = {
-            "kind": "comment",
-            "author": source.get("author", ""),
-            "body": source.get("body", ""),
-            **where,
-        }
+        feedback = {"kind": "comment", "author": source.get("author", ""), "body": source.get("body", "")}
     else:
         feedback = {"kind": "request", "text": source.get("text", "")}
     return fit(feedback, settings.REVISION_FEEDBACK_BYTES)

@@ -512,6 +512,16 @@ class GitHubGateway:
                     )
         return failed
 
+    def review(self, number: int, review_id: int) -> dict:
+        """A review of pull request ``number``: its state, author and text."""
+        with self._errors(f"reading review {review_id} of pull request #{number}"):
+            review = self._lazy_repo().get_pull(number).get_review(review_id)
+            return {
+                "state": (review.state or "").lower(),
+                "author": review.user.login if review.user else "",
+                "body": review.body or "",
+            }
+
     def review_comments(self, number: int, review_id: int, *, max_comments: int) -> list[dict]:
         """Up to ``max_comments`` of a review's comments: each one's path, line, diff hunk and text."""
         found: list[dict] = []

@@ -5,9 +5,8 @@
   ``check_run``, ``check_suite`` and ``status`` through ``pull_requests.apply``, and
   ``sync_pull_requests``), when REVISE_ON_FAILED_CHECKS is on: at most once per head commit;
 - a review submitted with ``changes_requested``, or with REVISION_TRIGGER in its text
-  (``on_review``);
-- a review comment or a comment on the pull request holding REVISION_TRIGGER
-  (``on_review_comment``, ``on_issue_comment``).
+  (``on_review``), or one of its comments holding REVISION_TRIGGER (``on_review_comment``);
+- a comment on the pull request holding REVISION_TRIGGER (``on_issue_comment``).
 
 Reviews and comments count only from people with write access (``author_association`` OWNER,
 MEMBER or COLLABORATOR); anyone else's, and the product's own comments (they carry its hidden
@@ -76,18 +75,22 @@ def on_review(event: str, payload: dict):
 
 
 def on_review_comment(event: str, payload: dict):
-    """A comment on a pull request's diff holding REVISION_TRIGGER. Comments of one review share
-    the review's key: a review and its comments ask for one revision."""
+    """A comment on a pull request's diff holding REVISION_TRIGGER: it asks for a revision of its
+    review (GitHub puts every such comment in one), so a review and its comments, whichever is
+    delivered first, ask for one revision, whose analyst reads the whole review."""
     action = payload.get("action")
     if action != "created":
         return ignored_event(event, action)
     comment = dig(payload, "comment")
-    comment_id = dig(comment, "id")
-    if not isinstance(comment_id, int):
-        raise WebhookPayloadError("comment.id is missing")
     review_id = dig(comment, "pull_request_review_id")
-    key = f"review:{review_id}" if isinstance(review_id, int) else f"review-comment:{comment_id}"
-    return _commented(payload, comment, key=key, where=True)
+    if not isinstance(review_id, int):
+        raise WebhookPayloadError("comment.pull_request_review_id is missing")
+    body = text(dig(comment, "body"))
+    if settings.REVISION_TRIGGER not in body:
+        return f"ignored: a comment without {settings.REVISION_TRIGGER}"
+    return _asking(
+        payload, comment, kind=Kind.REVIEW, key=f"review:{review_id}", source={"review_id": review_id}
+    )
 
 
 def on_issue_comment(event: str, payload: dict):
@@ -102,22 +105,10 @@ def on_issue_comment(event: str, payload: dict):
     comment_id = dig(comment, "id")
     if not isinstance(comment_id, int):
         raise WebhookPayloadError("comment.id is missing")
-    return _commented(payload, comment, key=f"comment:{comment_id}", where=False)
-
-
-def _commented(payload: dict, comment: object, *, key: str, where: bool):
     body = text(dig(comment, "body"))
     if settings.REVISION_TRIGGER not in body:
         return f"ignored: a comment without {settings.REVISION_TRIGGER}"
-    source = {"body": body}
-    if where:  # a review comment sits on a line of the diff
-        line = dig(comment, "line") or dig(comment, "original_line")
-        source |= {
-            "path": text(dig(comment, "path")),
-            "line": line if isinstance(line, int) else None,
-            "diff_hunk": text(dig(comment, "diff_hunk")),
-        }
-    return _asking(payload, comment, kind=Kind.COMMENT, key=key, source=source)
+    return _asking(payload, comment, kind=Kind.COMMENT, key=f"comment:{comment_id}", source={"body": body})
 
 
 def _asking(payload: dict, said: object, *, kind: str, key: str, source: dict):

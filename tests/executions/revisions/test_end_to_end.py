@@ -156,13 +156,10 @@ def test_a_review_and_its_comments_ask_once_and_the_analyst_sees_each_comment(
         comments=[{"path": "app/health.py", "line": 5, "body": "/revise the version belongs here"}],
     )
     [comment] = fake_github.repo().review_comments
-    assert deliver(client, "pull_request_review", fake_github.review_event(review))[0].status_code == 200
-    assert (
-        deliver(client, "pull_request_review_comment", fake_github.review_comment_event(comment))[
-            0
-        ].status_code
-        == 204
-    )
+    # Its comment is delivered first: it asks for a revision of the whole review.
+    by_comment, _ = deliver(client, "pull_request_review_comment", fake_github.review_comment_event(comment))
+    by_review, _ = deliver(client, "pull_request_review", fake_github.review_event(review))
+    assert (by_comment.status_code, by_review.status_code) == (200, 204)
     [revision] = Revision.objects.all()
 
     run()
@@ -291,3 +288,19 @@ def test_a_failed_commit_status_asks_for_a_revision(live, fake_github, pr, clien
     assert revision.source["checks"] == ["status:ci/lint"]
     run()
     assert '"title": "flake8: 2 errors"' in live[0].messages()[-1]["messages"][-1]["content"]
+
+
+def test_failed_checks_ask_nothing_when_revise_on_failed_checks_is_off(
+    live, fake_github, pr, client, settings, caplog
+):
+    settings.REVISE_ON_FAILED_CHECKS = False
+    caplog.set_level(logging.INFO)
+    fail_the_checks(fake_github, pr)
+
+    assert (
+        deliver(client, "check_run", fake_github.check_run_event(pr.head_sha, "tests"))[0].status_code == 200
+    )
+
+    pr.refresh_from_db()
+    assert pr.checks == "failure" and not Revision.objects.exists()
+    assert "failed its checks: ignored: REVISE_ON_FAILED_CHECKS is off" in caplog.text
