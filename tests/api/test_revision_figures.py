@@ -79,12 +79,12 @@ def test_each_pull_requests_revisions_and_total_cost(month, api, admin_client):
     assert spent[41] == 2 * spent[42]  # the opening run and the revision, at the same simulated cost
     assert api.get("/api/v1/pull-requests/?state=open").json()["results"] == []
     assert api.get("/api/v1/pull-requests/?state=nope").status_code == 400
-    [revision_run] = api.get("/api/v1/executions/?task=1").json()["results"][:1]
+    [revision_run] = api.get(f"/api/v1/executions/?task={revised.task_id}").json()["results"][:1]
     assert revision_run["revision"] == revised.revisions.get().pk
     page = admin_client.get("/admin/executions/pullrequest/").content.decode()
     assert f"${dollars_str(spent[41])}" in page
     detail = admin_client.get(f"/admin/executions/pullrequest/{revised.pk}/change/").content.decode()
-    assert "revision 1" in detail and "command line" in detail
+    assert f"revision {revised.revisions.get().pk}" in detail and "command line" in detail
     assert admin_client.get("/admin/executions/revision/").status_code == 200
     # The PR body's cost lines show the PR's total.
     assert f"**${dollars_str(spent[41])}**" in gateway.bodies[41] and "## Revisions (1)" in gateway.bodies[41]

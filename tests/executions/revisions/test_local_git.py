@@ -32,7 +32,9 @@ def test_a_simulated_revision_is_one_more_commit_on_the_tasks_local_branch(setti
     call_command("revise", "Say how a reviewer can check it", task=first.task_id, stdout=out)
     call_command("run_execution", stdout=out)
 
-    assert out.getvalue().startswith(f"Queued revision 1 of {first.branch} (command line).")
+    assert out.getvalue().startswith(
+        f"Queued revision {Revision.objects.get().pk} of {first.branch} (command line)."
+    )
     revised = Execution.objects.exclude(pk=first.pk).get()
     assert revised.status == "succeeded" and revised.simulated, revised.error
     assert (revised.revision.status, revised.base_sha, revised.branch) == (
