@@ -44,8 +44,9 @@ DEFAULT_FIELD_BYTES = 300
 
 
 def gather(revision: Revision, gateway: RepositoryGateway) -> dict:
-    """The feedback of ``revision`` as the analyst sees it: read from GitHub for checks and a
-    review's comments, from what the webhook (or the command) stored for the rest; cut to fit."""
+    """The feedback of ``revision`` as the analyst sees it: read from GitHub for failed checks and
+    a review (with its comments), from what the webhook (or the command) stored for a comment (or
+    a request); cut to fit."""
     source = revision.source
     if revision.kind == Kind.CHECKS:
         checks = gateway.failed_checks(source["sha"], max_annotations=MAX_ITEMS)

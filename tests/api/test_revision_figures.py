@@ -108,3 +108,12 @@ def test_the_schema_documents_the_revision_figures(client):
             assert schema[component]["properties"][name].get("description"), (component, name)
     for name in ("revisions", "cost"):
         assert schema["PullRequest"]["properties"][name].get("description"), name
+
+
+def test_a_revision_is_announced_like_any_execution(month):
+    completed = Event.objects.filter(kind=Event.Kind.EXECUTION_COMPLETED).order_by("pk")
+    started = Event.objects.filter(kind=Event.Kind.EXECUTION_STARTED)
+    assert completed.count() == started.count() == 3  # two tasks, one revision
+    revised = [e for e in completed if e.payload["execution"]["revision"]]
+    assert len(revised) == 1
+    assert "A revision: a follow-up commit" in json.dumps(render.discord(revised[0]), ensure_ascii=False)
