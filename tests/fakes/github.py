@@ -327,6 +327,20 @@ class FakeGitHub(FakeServer):
         repo.comments.setdefault(number, []).append(comment)
         return comment
 
+    def pull_request_event(self, action: str, number: int, full_name: str = "octo/widgets") -> dict:
+        """The ``pull_request`` webhook payload after ``action`` (``closed``, ``reopened``, ...) on
+        pull request ``number`` as it is now."""
+        repo = self.repo(full_name)
+        return {
+            "action": action,
+            "number": number,
+            "pull_request": self._pull_json(
+                repo, f"{self.url}/repos/{full_name}", self.pull(number, full_name)
+            ),
+            "repository": self._repo_json(repo),
+            "sender": {"login": "maintainer", "id": 7, "type": "User"},
+        }
+
     def review_event(self, review: dict, full_name: str = "octo/widgets") -> dict:
         """The ``pull_request_review`` ``submitted`` webhook payload for ``review``."""
         repo = self.repo(full_name)

@@ -91,11 +91,7 @@ def test_a_failed_check_becomes_one_commit_on_the_same_pull_request(live, fake_g
 
     # Merged after the revision: counted so.
     fake_github.merge_pull(pr.number)
-    payload = {
-        "action": "closed",
-        "pull_request": {**fake_github._pull_json(fake_github.repo(), "", pull), "merged": True},
-        "repository": {"full_name": "octo/widgets"},
-    }
+    payload = fake_github.pull_request_event("closed", pr.number)
     assert deliver(client, "pull_request", payload)[0].status_code == 200
     period.refresh_from_db()
     assert (period.merged_prs_count, period.merged_after_revision_count) == (1, 1)
@@ -263,12 +259,8 @@ def test_feedback_for_pull_requests_the_product_cannot_revise_changes_nothing(
     # A closed pull request: its comment asks nothing, and a queued revision is cancelled.
     fake_github.repo().refs[f"heads/{pr.head_branch}"] = pr.head_sha
     call_command("revise", "Say it differently", pr=pr.number)
-    pull = fake_github.close_pull(pr.number)
-    closed = {
-        "action": "closed",
-        "pull_request": fake_github._pull_json(fake_github.repo(), "", pull),
-        "repository": {"full_name": "octo/widgets"},
-    }
+    fake_github.close_pull(pr.number)
+    closed = fake_github.pull_request_event("closed", pr.number)
     assert deliver(client, "pull_request", closed)[0].status_code == 200
     assert list(Revision.objects.values_list("status", flat=True)) == ["cancelled", "cancelled"]
     late = fake_github.comment_on(pr.number, "/revise", association="OWNER")
