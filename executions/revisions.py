@@ -261,6 +261,13 @@ def commit(execution: Execution, change: Change, gateway: RepositoryGateway) -> 
     fast-forward); then the pull request's body shows its total cost (best effort). A branch that
     moved meanwhile is noted on the revision (``failed`` starts it again, once)."""
     revision = execution.revision
+    pr = revision.pull_request
+    if pr is not None:
+        pr.refresh_from_db(fields=["state"])
+        if pr.state != PullRequest.State.OPEN:
+            raise PublishError(
+                f"{label(revision)} was {pr.state} while the revision ran: nothing was committed"
+            )
     try:
         sha = gateway.commit_on_branch(
             revision.branch, change, parent=execution.base_sha, message=_commit_message(execution, change)
@@ -268,7 +275,6 @@ def commit(execution: Execution, change: Change, gateway: RepositoryGateway) -> 
     except BranchMoved as exc:
         Revision.objects.filter(pk=revision.pk).update(branch_moved_to=exc.head[:64])
         raise
-    pr = revision.pull_request
     edit_body = getattr(gateway, "edit_pull_request_body", None)  # a gateway with pull requests
     if pr is not None and edit_body is not None:
         try:

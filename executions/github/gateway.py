@@ -420,16 +420,10 @@ class GitHubGateway:
             files = self._lazy_repo().compare(base_sha, head_sha).files
         parts = []
         for f in files:
-            old = f.previous_filename or f.filename
-            header = (
-                f"--- a/{old}\n+++ b/{f.filename}\n"
-                if f.status != "added"
-                else f"--- /dev/null\n+++ b/{f.filename}\n"
-            )
-            if f.status == "removed":
-                header = f"--- a/{f.filename}\n+++ /dev/null\n"
-            body = f.patch if f.patch else f"[no patch shown by GitHub: +{f.additions} −{f.deletions}]"
-            parts.append(f"{header}{body}\n")
+            old = "/dev/null" if f.status == "added" else f"a/{f.previous_filename or f.filename}"
+            new = "/dev/null" if f.status == "removed" else f"b/{f.filename}"
+            body = f.patch or f"[no patch shown by GitHub: +{f.additions} −{f.deletions}]"
+            parts.append(f"--- {old}\n+++ {new}\n{body}\n")
         return cut_diff("".join(parts).encode("utf-8"), max_bytes)
 
     def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:

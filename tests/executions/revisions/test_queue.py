@@ -12,13 +12,14 @@ from budget.models import Period
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
 from executions import revisions
+from executions.errors import RevisionCancelled
 from executions.jobs import recover_stalled
 from executions.models import Execution, PullRequest, Revision, Task
 from executions.pipeline import prepare, run_execution
 from executions.providers import providers_for_mode
 from executions.scheduler import run_next_execution
 from executions.services import create_task, next_pending_work
-from tests.executions.outcomes import OpensPullRequests
+from tests.executions.outcomes import OpensPullRequests, RevisesPullRequests
 from tests.executions.revisions.conftest import FIXED
 from tests.fakes.openai import change
 
@@ -157,3 +158,32 @@ class _BranchGateway(OpensPullRequests):
 
     def diff(self, base_sha, head_sha, *, max_bytes):
         return ""
+
+
+class _MergedWhileItRuns(RevisesPullRequests):
+    """The pull request is merged on GitHub just after the revision read its diff."""
+
+    def diff(self, base_sha, head_sha, *, max_bytes):
+        PullRequest.objects.update(state=PullRequest.State.MERGED)
+        return super().diff(base_sha, head_sha, max_bytes=max_bytes)
+
+
+def test_a_pull_request_merged_while_its_revision_ran_gets_no_commit():
+    gateway = _MergedWhileItRuns()
+    pr = PullRequest.objects.get(
+        execution=run_execution(create_task(title="Add a changelog"), gateway=gateway)
+    )
+    head = gateway.heads[pr.head_branch]
+    revision = asked(pr)
+
+    execution = run_execution(revision, gateway=gateway)
+
+    assert (
+        execution.status == "failed"
+        and "was merged while the revision ran: nothing was committed" in execution.error
+    )
+    assert gateway.heads[pr.head_branch] == head and execution.calls.count() == 2  # charged, not published
+    with pytest.raises(RevisionCancelled, match="is merged"):
+        run_execution(revision, gateway=gateway)
+    revision.refresh_from_db()
+    assert revision.status == "cancelled"
