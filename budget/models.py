@@ -118,6 +118,15 @@ class Period(models.Model):
     applied_first_try_count = models.PositiveIntegerField(default=0)
     applied_after_retry_count = models.PositiveIntegerField(default=0)
     edit_failures_count = models.PositiveIntegerField(default=0)
+    # Follow-up commits on pull requests (``budget.outcomes``): those this period's executions
+    # made, and this period's merged pull requests that had one before their merge.
+    # (``db_default``: rows written by code that predates them, as a migration test does, count 0.)
+    revisions_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Follow-up commits made."
+    )
+    merged_after_revision_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Merged pull requests that had a follow-up commit."
+    )
     exhausted_at = models.DateTimeField(null=True, blank=True)
     recapped_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
-"""What became of the pull requests a period paid for: the period's open, merged and closed counts;
-and how its executions' edits landed: on the first try, after a second look, or never.
+"""What became of the pull requests a period paid for: the period's open, merged and closed counts,
+and the follow-up commits (revisions) made on them; and how its executions' edits landed: on the
+first try, after a second look, or never.
 
 The budget does not know pull requests (they live in ``executions``); the executions app calls
 ``record_pull_request_state`` in the transaction that changes a pull request's state, so the
@@ -56,6 +57,20 @@ def record_edit_outcome(*, period_id: int, outcome: str) -> None:
 def edit_outcomes(period: Period) -> dict[str, int]:
     """The period's three edit counts, as status, the API and the recap show them."""
     return {outcome: getattr(period, counter) for outcome, counter in EDIT_COUNTERS.items()}
+
+
+def record_revision(*, period_id: int) -> None:
+    """A revision of ``period_id`` (the period whose money paid for it) committed on its branch.
+    Call it inside the transaction that records the revision's success."""
+    Period.objects.filter(pk=period_id).update(revisions_count=F("revisions_count") + 1)
+
+
+def record_merged_after_revision(*, period_id: int) -> None:
+    """A pull request of ``period_id`` that had a revision was merged: call it inside the
+    transaction that records the merge (the period's row is held already)."""
+    Period.objects.filter(pk=period_id).update(
+        merged_after_revision_count=F("merged_after_revision_count") + 1
+    )
 
 
 def hold_period(period_id: int) -> None:

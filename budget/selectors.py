@@ -206,13 +206,16 @@ class PeriodSummary:
 
 
 def pr_outcomes(period: Period) -> dict:
-    """What became of the period's pull requests, and the headline figure: cost per merged PR."""
+    """What became of the period's pull requests, and the headline figure: cost per merged PR
+    (the period's whole spend, revisions included, over its merged PRs)."""
     per_merged = outcomes.cost_per_merged_pr_nanos(period)
     return {
         "merged_prs": period.merged_prs_count,
         "closed_prs": period.closed_prs_count,
         "open_prs": period.open_prs_count,
         "cost_per_merged_pr": None if per_merged is None else dollars_str(per_merged),
+        "revisions": period.revisions_count,
+        "merged_after_revision": period.merged_after_revision_count,
     }
 
 

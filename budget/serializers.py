@@ -145,6 +145,12 @@ class UsageCurrentSerializer(serializers.Serializer):
         allow_null=True,
     )
     applied_first_try, applied_after_retry, edit_failures = edit_outcome_fields()
+    revisions = serializers.IntegerField(
+        help_text="Follow-up commits its executions made on pull requests (after failed checks or a review)."
+    )
+    merged_after_revision = serializers.IntegerField(
+        help_text="Of its merged pull requests, those merged after at least one follow-up commit."
+    )
     models = ModelTotalsSerializer(many=True, help_text="Tokens and dollars per model, costliest first.")
     milestones = MilestoneSerializer(many=True, help_text="Thresholds crossed this period, with dates.")
     next_milestone = money("The next enabled threshold above spent; null when none is left.", allow_null=True)
@@ -194,6 +200,12 @@ class PeriodRowSerializer(serializers.Serializer):
         allow_null=True,
     )
     applied_first_try, applied_after_retry, edit_failures = edit_outcome_fields()
+    revisions = serializers.IntegerField(
+        help_text="Follow-up commits its executions made on pull requests (after failed checks or a review)."
+    )
+    merged_after_revision = serializers.IntegerField(
+        help_text="Of its merged pull requests, those merged after at least one follow-up commit."
+    )
     exhausted = serializers.BooleanField(help_text="True once the budget ran out in this period.")
     repositories = RepositoryFiguresSerializer(many=True, help_text=REPOSITORIES_HELP)
 

@@ -2,7 +2,7 @@
 the step models.
 
 Actions and the checklist upload call ``executions.services`` and ``executions.repositories``;
-executions, pull requests and issue comments are read-only history.
+executions, pull requests, their revisions and issue comments are read-only history.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from budget.admin import ReadOnlyAdmin
 from budget.money import format_usd
 from budget.pricing import PricingError, lookup_model
-from executions import repositories, services
+from executions import repositories, revisions, services
 from executions.api import not_runnable
 from executions.backlog import check_size, read_checklist, too_large
 from executions.errors import ExecutionError, InvalidTask
@@ -34,6 +34,7 @@ from executions.models import (
     ModelCall,
     PullRequest,
     Repository,
+    Revision,
     StepConfig,
     Task,
     default_repository_id,
@@ -61,6 +62,7 @@ BADGE_COLOURS = {
     "disabled": "#8a8a8a",
     "unavailable": "#ba2121",
     "posted": "#3d8f5a",
+    "cancelled": "#8a8a8a",  # a revision that never ran
 }
 
 
@@ -359,13 +361,34 @@ def branch_url(execution: Execution) -> str:
 @admin.register(Execution)
 class ExecutionAdmin(ReadOnlyAdmin):
     list_display = ["pk", "task", "status_badge", "simulated", "batched", "cost", "result", "created_at"]
-    list_filter = ["status", "simulated", "batched", "publisher", "period"]
+    list_filter = [
+        "status",
+        "simulated",
+        "batched",
+        ("revision", admin.EmptyFieldListFilter),
+        "publisher",
+        "period",
+    ]
     search_fields = ["task__title", "branch", "commit_sha"]
     list_select_related = ["task__repository", "period"]
     show_full_result_count = False  # a count(*) over every execution is not worth it on each page
     inlines = [ModelCallInline]
     fieldsets = [
-        (None, {"fields": ["task", "period", "status_badge", "simulated", "batched", "batch", "error"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "task",
+                    "revision",
+                    "period",
+                    "status_badge",
+                    "simulated",
+                    "batched",
+                    "batch",
+                    "error",
+                ]
+            },
+        ),
         ("Money", {"fields": ["cost", "reserved"]}),
         ("Result", {"fields": ["result", "publisher", "branch", "commit_sha", "summary", "files"]}),
         ("Plan", {"fields": ["plan", "named_files", "named_definitions", "plan_notes"]}),
@@ -373,9 +396,9 @@ class ExecutionAdmin(ReadOnlyAdmin):
         ("Timings", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at"]}),
     ]
     readonly_fields = [
-        "task", "period", "status_badge", "simulated", "batched", "batch", "error", "cost", "reserved", "result",
-        "publisher", "branch", "commit_sha", "summary", "files", "plan", "named_files", "named_definitions",
-        "plan_notes",
+        "task", "revision", "period", "status_badge", "simulated", "batched", "batch", "error", "cost", "reserved",
+        "result", "publisher", "branch", "commit_sha", "summary", "files", "plan", "named_files",
+        "named_definitions", "plan_notes",
         "applied_diff", "created_at", "started_at", "heartbeat_at", "finished_at",
     ]  # fmt: skip
 
@@ -443,6 +466,8 @@ class PullRequestAdmin(ReadOnlyAdmin):
         "task",
         "state_badge",
         "checks_badge",
+        "revision_count",
+        "total_cost",
         "opened_at",
         "merged_at",
         "closed_at",
@@ -452,9 +477,37 @@ class PullRequestAdmin(ReadOnlyAdmin):
     list_select_related = ["task"]
     readonly_fields = [
         "number_link", "repository", "task", "execution", "state_badge", "checks_badge", "check_results",
-        "head_branch", "head_sha", "opened_at", "merged_at", "closed_at", "synced_at", "updated_at",
+        "revision_count", "total_cost", "revision_list", "head_branch", "head_sha", "opened_at", "merged_at",
+        "closed_at", "synced_at", "updated_at",
     ]  # fmt: skip
     fields = readonly_fields
+
+    def get_queryset(self, request):
+        return revisions.with_totals(super().get_queryset(request))
+
+    @admin.display(description="revisions", ordering="revision_count")
+    def revision_count(self, pr: PullRequest) -> int:
+        return pr.revision_count
+
+    @admin.display(description="total cost", ordering="total_cost_nanos")
+    def total_cost(self, pr: PullRequest) -> str:
+        """What every execution of the pull request cost: the one that opened it and its revisions."""
+        return format_usd(int(pr.total_cost_nanos))
+
+    @admin.display(description="revisions asked for")
+    def revision_list(self, pr: PullRequest) -> str:
+        rows = pr.revisions.order_by("created_at", "pk")
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            '<div><a href="{}">revision {}</a>: {} ({}) {}</div>',
+            (
+                (reverse("admin:executions_revision_change", args=[r.pk]), r.pk, r.get_kind_display(), r.status,
+                 r.commit_sha[:12])
+                for r in rows
+            ),
+        )  # fmt: skip
 
     @admin.display(description="pull request", ordering="number")
     def number_link(self, pr: PullRequest) -> str:
@@ -507,6 +560,35 @@ class BatchAdmin(ReadOnlyAdmin):
         "model", "requested_model", "price", "max_tokens", "request_count", "polls", "lease_until", "error",
         "created_at", "submitted_at", "ended_at",
     ]  # fmt: skip
+
+
+@admin.register(Revision)
+class RevisionAdmin(ReadOnlyAdmin):
+    """Follow-up commits asked of the product's pull requests (failed checks, a review, a comment,
+    ``manage.py revise``): queued, run as executions of their task, done, failed or cancelled."""
+
+    list_display = ["pk", "where", "task", "kind", "status_badge", "attempts", "restarted", "created_at",
+                    "finished_at"]  # fmt: skip
+    list_filter = ["status", "kind", "restarted"]
+    search_fields = ["task__title", "branch", "key", "commit_sha"]
+    list_select_related = ["task", "pull_request"]
+    readonly_fields = [
+        "task", "pull_request", "branch", "kind", "key", "status_badge", "attempts", "restarted", "source",
+        "feedback", "commit_sha", "error", "cost", "created_at", "claimed_at", "finished_at",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description="pull request or branch")
+    def where(self, revision: Revision) -> str:
+        return revisions.label(revision)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, revision: Revision) -> str:
+        return badge(revision.status)
+
+    @admin.display(description="cost of its runs")
+    def cost(self, revision: Revision) -> str:
+        return format_usd(sum(revision.executions.values_list("cost_nanos", flat=True)))
 
 
 @admin.register(IssueComment)

@@ -50,6 +50,7 @@ def execution_facts(execution: Execution) -> dict:
         "commit_sha": execution.commit_sha,
         "pr_number": execution.pr_number,
         "pr_url": execution.pr_url,
+        "revision": execution.revision_id is not None,  # a follow-up commit on its pull request
         "error": execution.error,
         "calls": [
             {

@@ -1,4 +1,5 @@
-"""Executions and tasks endpoints (``/api/v1/executions/``, ``/api/v1/tasks/``).
+"""Executions, tasks and pull requests endpoints (``/api/v1/executions/``, ``/api/v1/tasks/``,
+``/api/v1/pull-requests/``).
 
 Reading needs an authenticated user; creating and running tasks needs staff. Views only parse,
 call a service, and render.
@@ -19,12 +20,13 @@ from rest_framework.response import Response
 
 from budget.periods import parse_month
 from budget.serializers import ErrorSerializer
-from executions import services
+from executions import revisions, services
 from executions.errors import InvalidTask
-from executions.models import Execution, Task
+from executions.models import Execution, PullRequest, Task
 from executions.serializers import (
     ExecutionDetailSerializer,
     ExecutionSerializer,
+    PullRequestSerializer,
     TaskCreateSerializer,
     TaskQueuedSerializer,
     TaskSerializer,
@@ -201,3 +203,38 @@ class TaskViewSet(
             return Response({"detail": not_runnable(task)}, status=status.HTTP_409_CONFLICT)
         queued = services.queue_task(task)
         return Response({"task": task.pk, "queued": str(queued)}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The pull requests the product opened, newest first, with their revisions and cost",
+        parameters=[
+            OpenApiParameter(
+                "state", OpenApiTypes.STR, enum=PullRequest.State.values, description="Only this state."
+            )
+        ],
+        responses={200: PullRequestSerializer(many=True), 400: ERROR, 401: ERROR, 403: ERROR},
+        tags=["pull requests"],
+    ),
+    retrieve=extend_schema(
+        summary="One pull request",
+        responses={200: PullRequestSerializer, 401: ERROR, 403: ERROR, 404: ERROR},
+        tags=["pull requests"],
+    ),
+)
+class PullRequestViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pages
+    serializer_class = PullRequestSerializer
+    queryset = PullRequest.objects.select_related("task").order_by("-opened_at", "-pk")
+
+    def get_queryset(self) -> QuerySet[PullRequest]:
+        queryset = revisions.with_totals(super().get_queryset())
+        if self.action == "list":
+            value = self.request.query_params.get("state")
+            if value is not None:
+                if value not in PullRequest.State.values:
+                    raise ParseError(
+                        f"state must be one of {', '.join(PullRequest.State.values)} (got {value!r})"
+                    )
+                queryset = queryset.filter(state=value)
+        return queryset

@@ -15,9 +15,9 @@ every BATCH_POLL_MINUTES). In order:
    is not in batch mode); a codegen result is validated and published, and the execution finishes
    as today. A result billed for an execution that is closed meanwhile (the reaper abandoned it) is
    charged all the same, and changes nothing else.
-3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks that the budget and pacing
-   allow, each claimed and reserved at batch prices exactly as the synchronous path does
-   (``pipeline.prepare`` and ``pipeline._start``).
+3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks (and queued revisions of
+   pull requests, in the same order) that the budget and pacing allow, each claimed and reserved at
+   batch prices exactly as the synchronous path does (``pipeline.prepare`` and ``pipeline._start``).
 
 A result that failed (errored, expired, canceled, a line of the error file) fails only its own
 execution, with the vendor's reason: its reservation's rest is released and its task is pending
@@ -65,9 +65,11 @@ from executions.errors import (
 )
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway
-from executions.models import Batch, Execution, StepConfig, Task
+from executions.models import Batch, Execution, Revision, StepConfig, Task
 from executions.providers import CompletionRequest, Providers, providers_for_mode
 from executions.repositories import runnable_tasks
+from executions.revisions import runnable_revisions
+from executions.services import next_pending_work
 from notifications import events
 from notifications.secrets import mask_secrets
 
@@ -197,7 +199,7 @@ def _submit_new_tasks(
     if not (analysis.batch or codegen.batch):
         return  # batch mode is off: the synchronous scheduler runs the tasks
     first = analysis if analysis.batch else codegen
-    if not runnable_tasks().exists():
+    if not (runnable_tasks().exists() or runnable_revisions().exists()):
         return
     if (refused := _paused_by_refusal(at)) is not None:
         report.notes.append(
@@ -213,24 +215,24 @@ def _submit_new_tasks(
         report.notes.append("another pass is submitting a batch of new tasks")
         return
     requests: dict[str, CompletionRequest] = {}
-    tried: set[int] = set()
+    tried: list[Task | Revision] = []
     while len(requests) < settings.BATCH_MAX_TASKS:
-        task = runnable_tasks().exclude(pk__in=tried).first()
-        if task is None or not _renew(row, now):
+        work = next_pending_work(exclude=tried)  # a pending task or a queued revision, in one order
+        if work is None or not _renew(row, now):
             break
-        tried.add(task.pk)
+        tried.append(work)
         period = current_period(now=at)
         if settings.PACING_ENABLED and not pacing.may_start(period, at):
             report.notes.append("pacing holds the other pending tasks")
             break
         try:
-            joined = _claim(task, row, first, providers, gateway, report, now)
+            joined = _claim(work, row, first, providers, gateway, report, now)
         except ledger.BudgetExhausted:
             report.exhausted = True  # recorded and announced once by the pipeline
             break
         except (PricingError, ExecutionError, PublishError) as exc:
             if not isinstance(exc, TaskBusy):
-                report.notes.append(f"task {task.pk} not started: {exc}")
+                report.notes.append(f"{_named(work)} not started: {exc}")
             if isinstance(exc, PricingError):
                 break  # a price problem is every task's problem
             continue
@@ -257,10 +259,19 @@ def _new_row(step: steps.Step, providers: Providers, at: dt.datetime, *, new_tas
     )
 
 
-def _claim(task, row, first, providers, gateway, report, now) -> tuple[Execution, CompletionRequest] | None:
-    """Claim and reserve ``task`` at batch prices; its request for ``row``, or None if it failed."""
+def _named(work: Task | Revision) -> str:
+    return f"revision {work.pk} of task {work.task_id}" if isinstance(work, Revision) else f"task {work.pk}"
+
+
+def _claim(work, row, first, providers, gateway, report, now) -> tuple[Execution, CompletionRequest] | None:
+    """Claim and reserve ``work`` (a task, or a revision of its pull request) at batch prices; its
+    request for ``row``, or None if it failed."""
+    revision = work if isinstance(work, Revision) else None
+    task = work.task if revision is not None else work
     gateway = _gateway(gateway, task)
-    prepared = pipeline.prepare(task, providers=providers, gateway=gateway, now=now, batch=True)
+    prepared = pipeline.prepare(
+        task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
+    )
     execution = pipeline._start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
         _join(execution, row, now, status=Execution.Status.ANALYSING)

@@ -52,3 +52,8 @@ class ExecutionMovedOn(ExecutionError):
 class ExecutionAbandoned(ExecutionError):
     """The reaper closed the execution while a worker still ran it (a call outlasted the reservation
     timeout). What was billed stays charged; the worker stops and leaves it as the reaper did."""
+
+
+class RevisionCancelled(TaskBusy):
+    """A queued revision cannot run and never will: its pull request was merged or closed, or its
+    branch is gone. It is cancelled before anything is charged; the next pending work goes on."""

@@ -194,6 +194,14 @@ class Execution(models.Model):
         "go on synchronously (batch mode). Its calls keep the batch they came from.",
     )
     batched = models.BooleanField(default=False, help_text="A step of it ran through a vendor's batch API.")
+    revision = models.ForeignKey(
+        "Revision",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="executions",
+        help_text="The revision it ran: a follow-up commit on its task's pull request (or branch).",
+    )
     reserved_nanos = models.BigIntegerField(default=0, help_text="The worst case held at the start.")
     cost_nanos = models.BigIntegerField(default=0, help_text="Sum of this execution's call costs.")
     error = models.TextField(blank=True)
@@ -438,6 +446,63 @@ class PullRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository}#{self.number} ({self.state})"
+
+
+class Revision(models.Model):
+    """A follow-up commit asked of one of the product's pull requests (or, with local git, of a
+    task's branch): queued by failed checks, a review or a comment (``executions.github.revisions``)
+    or ``manage.py revise``, and run like pending work as an execution of the same task
+    (``executions.revisions``). ``key`` names the feedback that asked for it: one revision each."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"  # its commit is on the branch
+        FAILED = "failed"  # its attempts ran out
+        CANCELLED = "cancelled"  # never ran: its pull request closed, or its branch is gone
+
+    class Kind(models.TextChoices):
+        CHECKS = "checks", "failed checks"
+        REVIEW = "review"
+        COMMENT = "comment"
+        COMMAND = "command", "command line"
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="revisions")
+    pull_request = models.ForeignKey(
+        PullRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="revisions"
+    )
+    branch = models.CharField(max_length=255, help_text="The branch its commit goes on.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    key = models.CharField(max_length=200, unique=True, help_text="The feedback that asked for it.")
+    source = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where the feedback is: a commit, a review, a comment, its author.",
+    )
+    feedback = models.JSONField(
+        null=True, blank=True, help_text="What the analyst was shown of it (read once, before the first run)."
+    )
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    restarted = models.BooleanField(
+        default=False, help_text="Its branch moved while it ran, and it started again from the new head."
+    )
+    branch_moved_to = models.CharField(
+        max_length=64, blank=True, help_text="Where the branch had moved when its last run tried to commit."
+    )
+    commit_sha = models.CharField(max_length=64, blank=True, help_text="The follow-up commit.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(help_text="When it was queued: its age among pending work.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        where = f"#{self.pull_request.number}" if self.pull_request_id else self.branch
+        return f"revision {self.pk} of {where} ({self.status})"
 
 
 class WebhookDelivery(models.Model):

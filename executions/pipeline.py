@@ -22,7 +22,7 @@ from budget import ledger, outcomes, overruns
 from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import analyst, announce, repositories, steps
+from executions import analyst, announce, repositories, revisions, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, failures_message, parse_change
 from executions.changes.validation import MAX_FILE_BYTES, show
@@ -46,7 +46,7 @@ from executions.gateways.base import (
     Snapshot,
 )
 from executions.github import pull_requests
-from executions.models import Batch, Execution, ModelCall, Task
+from executions.models import Batch, Execution, ModelCall, Revision, Task
 from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
@@ -139,6 +139,7 @@ class Prepared:
     base: Base
     analysis_request: CompletionRequest
     worst_case: WorstCase
+    revision: Revision | None = None  # a follow-up commit on the task's pull request (or branch)
 
     @property
     def worst_case_nanos(self) -> int:
@@ -146,30 +147,45 @@ class Prepared:
 
 
 def run_execution(
-    task: Task,
+    work: Task | Revision,
     *,
     now: dt.datetime | None = None,
     providers: Providers | None = None,
     gateway: RepositoryGateway | None = None,
 ) -> Execution:
-    """Run one execution of ``task`` now, synchronously, and return it (succeeded or failed).
+    """Run one execution of a task, or of a revision of its pull request, now, synchronously, and
+    return it (succeeded or failed).
 
-    Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending),
-    ``BudgetExhausted`` (the worst case does not fit; recorded and announced once),
-    ``PricingError`` / ``ConfigurationError`` (a model or key problem; ``RepositoryDisabled``),
-    ``PublishError`` (the repository context could not be read). The task is left as it was in
-    each of those cases. ``gateway``: by default the task's repository's.
+    Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending;
+    ``RevisionCancelled``: a revision that can no longer run), ``BudgetExhausted`` (the worst case
+    does not fit; recorded and announced once), ``PricingError`` / ``ConfigurationError`` (a model
+    or key problem; ``RepositoryDisabled``), ``PublishError`` (the repository context could not be
+    read). The task (or revision) is left as it was in each of those cases. ``gateway``: by default
+    the task's repository's. A revision whose branch moved while it ran starts again at once, from
+    the new head (``executions.revisions``): the execution returned is the second one.
     """
+    revision = work if isinstance(work, Revision) else None
+    task = work.task if revision is not None else work
     providers = providers or providers_for_mode()
     task.refresh_from_db(from_queryset=Task.objects.select_related("repository"))
-    if task.status != Task.Status.PENDING:
+    if revision is not None:
+        revision.refresh_from_db()
+        if revision.status != Revision.Status.PENDING:
+            raise TaskBusy(revisions.why_not_pending(revision))
+    elif task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
     if not task.repository.enabled:
         raise RepositoryDisabled(repositories.why_not_runnable(task))
     gateway = gateway or get_gateway(task.repository)
-    prepared = prepare(task, providers=providers, gateway=gateway, now=now)
+    prepared = prepare(task, providers=providers, gateway=gateway, now=now, revision=revision)
     execution = _start(task, prepared, providers, now)
-    return _run(execution, prepared, providers, gateway, now)
+    execution = _run(execution, prepared, providers, gateway, now)
+    if revision is not None and revisions.restarting(revision):
+        try:
+            return run_execution(revision, now=now, providers=providers, gateway=gateway)
+        except (ExecutionError, PricingError, PublishError, ledger.BudgetExhausted) as exc:
+            log.warning("revision %s waits to start again: %s", revision.pk, exc)
+    return execution
 
 
 def prepare(
@@ -179,29 +195,38 @@ def prepare(
     gateway: RepositoryGateway,
     now: dt.datetime | None = None,
     batch: bool = False,
+    revision: Revision | None = None,
 ) -> Prepared:
     """Resolve both steps' models and bound the whole execution's cost from the real prompts
     (refusing a request that could pass its model's input limit, ``InputTooLong``).
 
     With ``batch`` (``run_batches``), the steps flagged for batch mode are bounded at their batch
-    price; without it every step runs (and is bounded) at the standard price.
+    price; without it every step runs (and is bounded) at the standard price. A ``revision``
+    starts from its branch's head, and its analyst also sees the feedback and the pull request's
+    diff (``revisions.context_for``), which the worst case bounds as the rest of the prompt.
     """
     analysis, codegen = steps.configured_steps(on=timezone.localdate(now) if now else timezone.localdate())
     if not batch:
         analysis, codegen = replace(analysis, batch=False), replace(codegen, batch=False)
-    base = base_of(gateway)
+    ranking, asked = steps.task_text(task), ""
+    if revision is None:
+        base = base_of(gateway)
+    else:
+        base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
+        extra = revisions.context_for(revision, gateway, base.commit_sha)
+        ranking, asked = f"{ranking}\n\n{extra.ranking}", extra.prompt
     context = repomap.task_context(
         base.index,
         gateway,
-        steps.task_text(task),
+        ranking,
         map_tokens=settings.CONTEXT_MAP_TOKENS,
         file_bytes=settings.CONTEXT_FILE_BYTES,
     )
-    analysis_request = steps.analysis_request(analysis, task, base.overview, context)
+    analysis_request = steps.analysis_request(analysis, task, base.overview, context, revision=asked)
     worst = worst_case(
         task, analysis, codegen, base=base, analysis_request=analysis_request, providers=providers
     )
-    return Prepared(analysis, codegen, base, analysis_request, worst)
+    return Prepared(analysis, codegen, base, analysis_request, worst, revision)
 
 
 def worst_case(
@@ -293,18 +318,25 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
     reaper): a start taking the task first could deadlock with a webhook for its old PR.
     """
     at = now or timezone.now()
+    revision = prepared.revision
     try:
         with transaction.atomic():
             reservation = ledger.reserve(
-                prepared.worst_case_nanos, label=f"task {task.pk}: {task.title}", now=now
+                prepared.worst_case_nanos,
+                label=f"task {task.pk}: {task.title}" + (f" (revision {revision.pk})" if revision else ""),
+                now=now,
             )
-            claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
-                status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
-            )
+            if revision is not None:  # a revision claims itself: its task stays as its PR left it
+                claimed = revisions.claim(revision, at)
+            else:
+                claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
+                    status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
+                )
             if not claimed:
                 raise _NotClaimed  # rolls the reservation back
             execution = Execution.objects.create(
                 task=task,
+                revision=revision,
                 period=reservation.period,
                 reservation=reservation,
                 status=Execution.Status.RESERVED,
@@ -318,6 +350,9 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
             repositories.count_execution(task, reservation.period_id)
             announce.execution_started(execution)
     except _NotClaimed:
+        if revision is not None:
+            revision.refresh_from_db()
+            raise TaskBusy(revisions.why_not_pending(revision)) from None
         task.refresh_from_db()
         raise TaskBusy(_why_not_pending(task)) from None
     except ledger.BudgetExhausted as exc:
@@ -330,7 +365,10 @@ def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetim
         raise TaskBusy(
             f"Task {task.pk} already has an execution in progress; not starting a second."
         ) from None
-    task.status, task.attempts, task.claimed_at = Task.Status.RUNNING, task.attempts + 1, at
+    if revision is not None:
+        revision.status, revision.attempts = Revision.Status.RUNNING, revision.attempts + 1
+    else:
+        task.status, task.attempts, task.claimed_at = Task.Status.RUNNING, task.attempts + 1, at
     return execution
 
 
@@ -541,7 +579,10 @@ def next_try(
 
 
 def publish(execution: Execution, change: Change, gateway: RepositoryGateway) -> PublishResult:
-    """The applied change as one commit on the task's branch (and a pull request on GitHub)."""
+    """A task's change: one commit on its branch (and a pull request on GitHub). A revision's: one
+    more commit on the branch it revises, a fast-forward (``revisions.commit``)."""
+    if execution.revision_id is not None:
+        return revisions.commit(execution, change, gateway)
     return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
 
@@ -849,9 +890,12 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
                 execution.period, succeeded=True, pr_opened=published.opened_pr, now=now
             )
             pull_requests.record_published(execution, published, now=now)
-            Task.objects.filter(pk=execution.task_id).update(
-                status=Task.Status.DONE, claimed_at=None, updated_at=at
-            )
+            if execution.revision_id is not None:  # the task stays as its pull request left it
+                revisions.succeeded(execution, published, now=at)
+            else:
+                Task.objects.filter(pk=execution.task_id).update(
+                    status=Task.Status.DONE, claimed_at=None, updated_at=at
+                )
             announce.execution_completed(execution)
     except (ExecutionAbandoned, ExecutionMovedOn) as exc:
         # Published all the same; the task's retry publishes on the same branch (and reuses the PR).
@@ -861,7 +905,8 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
             published.pr_url or published.branch,
         )
         return _left_as_is(execution, exc)
-    execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
+    if execution.revision_id is None:
+        execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
 
 
@@ -889,7 +934,11 @@ def _finish_failed(
     task = execution.task
     retry = task.attempts < task.max_attempts or not task_at_fault
     reason = mask_secrets(storable(reason)).strip().rstrip(".")  # it may quote a vendor's text
-    if not task_at_fault:
+    revised = None  # a revision's run: its revision, not its task, takes the outcome
+    if execution.revision_id is not None:
+        revised = revisions.after_failure(execution, reason, task_at_fault=task_at_fault)
+        error = revised.error
+    elif not task_at_fault:
         error = f"{reason}; the batch cost nothing, and the task keeps its attempts"
     elif retry:
         error = f"{reason}; the task will be retried"
@@ -906,15 +955,19 @@ def _finish_failed(
             ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
             if edits_failed:
                 outcomes.record_edit_outcome(period_id=execution.period_id, outcome=outcomes.EDIT_FAILURE)
-            Task.objects.filter(pk=task.pk).update(
-                status=outcome, claimed_at=None, updated_at=at, **given_back
-            )
+            if revised is not None:
+                revisions.failed(execution, revised, now=at)
+            else:
+                Task.objects.filter(pk=task.pk).update(
+                    status=outcome, claimed_at=None, updated_at=at, **given_back
+                )
             if task_at_fault:
                 announce.execution_failed(execution)
     except (ExecutionAbandoned, ExecutionMovedOn) as exc:
         return _left_as_is(execution, exc)
-    task.status, task.claimed_at = outcome, None
-    if not task_at_fault:
-        task.attempts -= 1
+    if revised is None:
+        task.status, task.claimed_at = outcome, None
+        if not task_at_fault:
+            task.attempts -= 1
     log.warning("execution %s of task %s failed: %s", execution.pk, task.pk, error)
     return execution

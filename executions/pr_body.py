@@ -10,6 +10,7 @@ from a GitHub issue says ``Closes #N``, so merging the pull request closes the i
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,13 +38,42 @@ class _ModelRow:
     cost_nanos: int = 0
 
 
-def pr_body_for(execution: Execution, change: Change) -> str:
-    """The body with the figures as the ledger holds them now (the period row fresh, not cached)."""
-    month = period_summary(Period.objects.get(pk=execution.period_id))
-    return pr_body(execution, change, calls=list(execution.calls.all()), month=month)
+@dataclass(frozen=True)
+class RevisionLine:
+    """A follow-up commit on the pull request (``executions.revisions``), as its body lists it."""
+
+    commit_sha: str
+    asked_by: str
+    files: int
+    added: int
+    removed: int
+    cost_nanos: int
 
 
-def pr_body(execution: Execution, change: Change, *, calls: list[ModelCall], month: PeriodSummary) -> str:
+def pr_body_for(
+    execution: Execution,
+    change: Change,
+    *,
+    calls: Iterable[ModelCall] | None = None,
+    revisions: Sequence[RevisionLine] = (),
+    period_id: int | None = None,
+) -> str:
+    """The body with the figures as the ledger holds them now (the period row fresh, not cached).
+    After revisions: ``calls`` are every call the pull request was charged for (its cost lines show
+    its total), ``revisions`` its follow-up commits, ``period_id`` the month to show."""
+    month = period_summary(Period.objects.get(pk=period_id or execution.period_id))
+    calls = list(execution.calls.all() if calls is None else calls)
+    return pr_body(execution, change, calls=calls, month=month, revisions=list(revisions))
+
+
+def pr_body(
+    execution: Execution,
+    change: Change,
+    *,
+    calls: list[ModelCall],
+    month: PeriodSummary,
+    revisions: Sequence[RevisionLine] = (),
+) -> str:
     task = execution.task
     head = [
         f"**Task:** {task.title}" + (f" (task #{task.pk}, execution #{execution.pk})" if task.pk else ""),
@@ -60,7 +90,8 @@ def pr_body(execution: Execution, change: Change, *, calls: list[ModelCall], mon
         f"## Files ({len(change.files)})",
         *_file_lines(change),
         "",
-        "## Cost",
+        *_revision_lines(revisions),
+        "## Cost" + (" (the pull request's total, its revisions included)" if revisions else ""),
         *_cost_lines(calls),
         "",
         _month_line(month),
@@ -91,6 +122,18 @@ def _file_lines(change: Change) -> list[str]:
     if len(change.files) > MAX_FILES_LISTED:
         lines.append(f"- … and {len(change.files) - MAX_FILES_LISTED:,} more (see the commit)")
     return lines or ["_No files._"]
+
+
+def _revision_lines(revisions: list[RevisionLine]) -> list[str]:
+    if not revisions:
+        return []
+    lines = [f"## Revisions ({len(revisions)})"]
+    for r in revisions[:MAX_FILES_LISTED]:
+        lines.append(
+            f"- {r.commit_sha[:12]} in answer to {r.asked_by}: {r.files} file{'s' if r.files != 1 else ''} "
+            f"+{r.added:,} −{r.removed:,}, {format_usd(r.cost_nanos)}"
+        )
+    return [*lines, ""]
 
 
 def _cost_lines(calls: list[ModelCall]) -> list[str]:

@@ -4,7 +4,8 @@ An execution records progress (``heartbeat_at``) at every step and every charge.
 for RESERVATION_TIMEOUT_SECONDS has no live worker: q2 kills a worker after Q_TIMEOUT_SECONDS,
 which settings require to be shorter. Abandoning it releases what its reservation still holds,
 keeps every call it was charged for (that money was spent), and puts its task back to pending
-(failed once its attempts are used up, as after any failed execution).
+(failed once its attempts are used up, as after any failed execution); a revision's run puts its
+revision back instead (``executions.revisions``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from budget import ledger
-from executions import announce
+from executions import announce, revisions
 from executions.models import Batch, Execution, Task
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,11 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
         retry = task.attempts < task.max_attempts
         since = timezone.localtime(execution.heartbeat_at)
         error = f"The worker stopped (no progress since {since:%Y-%m-%d %H:%M:%S %Z}); its reservation was released"
-        if retry:
+        revised = None  # a revision's run: its revision, not its task, takes the outcome
+        if execution.revision_id is not None:
+            revised = revisions.after_failure(execution, error)
+            error = revised.error
+        elif retry:
             error += " and the task will be retried"
         else:
             error += f"; no attempts left ({task.attempts} of {task.max_attempts}), the task has failed"
@@ -77,8 +82,11 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
         if execution.reservation is not None:
             ledger.release(execution.reservation, now=now, expired=True)  # no-op if already expired
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
-        Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING).update(
-            status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=now
-        )
+        if revised is not None:
+            revisions.failed(execution, revised, now=now)
+        else:
+            Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING).update(
+                status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=now
+            )
         announce.execution_failed(execution)
     return execution

@@ -1,7 +1,8 @@
 """The scheduled runner: every SCHEDULE_MINUTES the worker considers starting the next execution.
 
-``run_next_execution`` starts the next pending task (highest priority, then oldest, across
-repositories; a disabled or unavailable repository's tasks wait) only when:
+``run_next_execution`` starts the next pending work — a pending task, or a queued revision of a
+pull request (``executions.revisions``) — highest priority, then oldest, across repositories (a
+disabled or unavailable repository's tasks wait), only when:
 
 - a run slot is free: at most MAX_CONCURRENT_EXECUTIONS executions at once, across every
   cluster and machine (``run_slot``), and no more than that already running;
@@ -27,13 +28,14 @@ from budget.ledger import BudgetExhausted
 from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
-from executions.errors import ExecutionError, TaskBusy
+from executions import revisions
+from executions.errors import ExecutionError, RevisionCancelled, TaskBusy
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway, RepositoryUnavailable
-from executions.models import Execution
+from executions.models import Execution, Revision
 from executions.pipeline import prepare, run_execution
 from executions.providers import Providers, providers_for_mode
-from executions.services import next_pending_task
+from executions.services import next_pending_work
 from executions.slots import run_slot
 from executions.steps import batch_mode
 
@@ -63,6 +65,9 @@ def run_next_execution(
                 return _run_next(now, providers, gateway)
             except _Claimed:
                 continue  # another worker took that task between our pick and our claim
+            except RevisionCancelled as exc:
+                log.warning("%s", exc)
+                continue  # its pull request closed or its branch is gone: the next work goes on
             except RepositoryUnavailable as exc:
                 log.warning("next execution not started: %s", exc)
                 continue  # its repository is marked now: the others' tasks go on
@@ -84,9 +89,10 @@ class _Claimed(Exception):
 def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway | None) -> str:
     if batch_mode():
         return _skip("batch mode is on: run_batches takes the pending tasks")
-    task = next_pending_task()
-    if task is None:
+    work = next_pending_work()
+    if work is None:
         return _skip("no pending task")
+    task, revision = (work.task, work) if isinstance(work, Revision) else (work, None)
     at = now or timezone.now()
     period = current_period(now=at)
     # Pacing first: it needs no worst case, so a runner that waits reads no repository context.
@@ -97,8 +103,10 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
         )
     try:
         gateway = gateway or get_gateway(task.repository)
-        worst = prepare(task, providers=providers, gateway=gateway, now=now).worst_case_nanos
-    except RepositoryUnavailable:
+        worst = prepare(
+            task, providers=providers, gateway=gateway, now=now, revision=revision
+        ).worst_case_nanos
+    except (RepositoryUnavailable, RevisionCancelled):
         raise
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("next execution not started: %s", exc)
@@ -106,7 +114,7 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
     if worst > period.remaining_nanos and period.exhausted_at is not None:
         return _skip(f"the budget for {period.month:%Y-%m} is exhausted")
     try:
-        execution = run_execution(task, now=now, providers=providers, gateway=gateway)
+        execution = run_execution(work, now=now, providers=providers, gateway=gateway)
     except BudgetExhausted as exc:  # recorded and announced once by the pipeline
         log.info("next execution not started: %s", exc)
         return f"not started: {exc}"
@@ -117,7 +125,10 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("task %s not started: %s", task.pk, exc)
         return f"not started: {exc}"
-    outcome = f"execution {execution.pk} of task {task.pk} {execution.status}"
+    what = f"task {task.pk}" + (
+        f" (revision {revision.pk} of {revisions.label(revision)})" if revision else ""
+    )
+    outcome = f"execution {execution.pk} of {what} {execution.status}"
     return f"{outcome}: {execution.error}" if execution.error else outcome
 
 

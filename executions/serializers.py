@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from budget.money import dollars_str
-from executions.models import Execution, ModelCall, Repository, Task
+from executions.models import Execution, ModelCall, PullRequest, Repository, Task
 
 
 @extend_schema_field({"type": "string", "description": "Decimal string in US dollars, e.g. '0.031275'."})
@@ -17,7 +17,7 @@ class DollarsField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, value: int) -> str:
-        return dollars_str(value)
+        return dollars_str(int(value))
 
 
 class ModelCallSerializer(serializers.ModelSerializer):
@@ -43,10 +43,15 @@ class ExecutionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Execution
         fields = [
-            "id", "task", "task_title", "month", "status", "simulated", "batched", "batch", "publisher", "branch",
-            "commit_sha", "pr_number", "pr_url", "cost", "reserved", "error",
+            "id", "task", "task_title", "month", "status", "simulated", "batched", "batch", "revision", "publisher",
+            "branch", "commit_sha", "pr_number", "pr_url", "cost", "reserved", "error",
             "created_at", "started_at", "finished_at",
         ]  # fmt: skip
+        extra_kwargs = {
+            "revision": {
+                "help_text": "The revision it ran (a follow-up commit on its pull request); null otherwise."
+            }
+        }
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -112,3 +117,24 @@ class TaskCreateSerializer(serializers.Serializer):
 class TaskQueuedSerializer(serializers.Serializer):
     task = serializers.IntegerField(help_text="The task's id.")
     queued = serializers.CharField(help_text="The django-q2 task id of the queued execution.")
+
+
+class PullRequestSerializer(serializers.ModelSerializer):
+    task_title = serializers.CharField(source="task.title", read_only=True, help_text="Its task's title.")
+    revisions = serializers.IntegerField(
+        source="revision_count",
+        read_only=True,
+        help_text="Follow-up commits made on it (revisions that succeeded).",
+    )
+    cost = DollarsField(
+        source="total_cost_nanos",
+        help_text="What it has cost: the execution that opened it and every run of its revisions.",
+    )
+
+    class Meta:
+        model = PullRequest
+        fields = [
+            "id", "repository", "number", "url", "task", "task_title", "state", "checks", "head_branch", "head_sha",
+            "revisions", "cost", "opened_at", "merged_at", "closed_at",
+        ]  # fmt: skip
+        read_only_fields = fields

@@ -17,8 +17,9 @@ from django_q.tasks import async_task
 
 from executions.backlog import MAX_TITLE, check_size, parse_checklist
 from executions.errors import InvalidTask, TaskBusy
-from executions.models import Repository, Task, default_repository_id
+from executions.models import Repository, Revision, Task, default_repository_id
 from executions.repositories import runnable_tasks
+from executions.revisions import runnable_revisions
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,26 @@ def next_pending_task(*, exclude: Collection[int] = ()) -> Task | None:
             .exclude(pk__in=list(exclude))
             .first()
         )
+
+
+def next_pending_work(*, exclude: Collection[Task | Revision] = ()) -> Task | Revision | None:
+    """What to run next, a pending task or a queued revision of a pull request
+    (``revisions.runnable_revisions``), in one order: highest priority (a revision's is its
+    task's), then oldest (a revision's age is when it was queued). ``exclude``: tasks and
+    revisions chosen before whose claim was lost. Rows are chosen as ``next_pending_task`` does."""
+    task = next_pending_task(exclude=[w.pk for w in exclude if isinstance(w, Task)])
+    with transaction.atomic():
+        revision = (
+            runnable_revisions()
+            .select_for_update(skip_locked=True, of=("self",))
+            .exclude(pk__in=[w.pk for w in exclude if isinstance(w, Revision)])
+            .select_related("task__repository", "pull_request")
+            .first()
+        )
+    if task is None or revision is None:
+        return task or revision
+    task_first = (-task.priority, task.created_at) <= (-revision.task.priority, revision.created_at)
+    return task if task_first else revision
 
 
 def requeue_task(task: Task) -> Task:

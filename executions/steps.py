@@ -149,13 +149,18 @@ def task_block(task: Task) -> str:
     return TASK_HEADER + quoted({"title": task.title.strip(), "description": task.description.strip()})
 
 
-def analysis_request(step: Step, task: Task, overview: str, context: TaskContext) -> CompletionRequest:
+def analysis_request(
+    step: Step, task: Task, overview: str, context: TaskContext, *, revision: str = ""
+) -> CompletionRequest:
     """Instructions and the commit's overview first (the cached, commit-stable part), then the
-    task with its ranked map and files; the answer comes through the forced ``submit_plan`` call."""
+    task (and, for a revision, its feedback and the pull request's diff: ``analyst.revision_part``)
+    with its ranked map and files; the answer comes through the forced ``submit_plan`` call."""
     return CompletionRequest(
         model=step.model_name,
         system=f"{ANALYSIS_INSTRUCTIONS}\n{overview}",
-        user=f"{task_block(task)}\n\n{context.as_prompt()}",
+        user="\n\n".join(
+            part for part in (task_block(task), revision.rstrip("\n"), context.as_prompt()) if part
+        ),
         max_tokens=step.max_tokens,
         temperature=step.temperature,
         reasoning_effort=step.reasoning_effort,

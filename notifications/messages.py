@@ -175,6 +175,8 @@ def _compose_execution(kind: str, payload: dict, style: Style) -> Message:
     }[kind]
     title = f"{mark}Execution #{number(ex.get('id'))} {verb}: {clean(ex.get('task_title'))}"
     lines = [_bar_line(budget)]
+    if ex.get("revision"):
+        lines.append("A revision: a follow-up commit on the task's pull request (or branch)")
     url = None
     if kind == "execution_completed":
         url = safe_url(ex.get("pr_url"))
@@ -322,6 +324,15 @@ def _merged_fields(payload: dict, style: Style) -> list[Field]:
         ),
         Field("PR outcomes", outcomes, inline=True),
     ]
+    if "revisions" in payload:
+        fields.append(
+            Field(
+                "Revisions",
+                f"{plural(payload.get('revisions'), 'follow-up commit')} · "
+                f"{count(payload.get('merged_after_revision'))} merged after one",
+                inline=True,
+            )
+        )
     merged = [m for m in payload.get("merged_pull_requests") or [] if isinstance(m, dict)]
     lines = [f"{_pr_link(m, style)} {clip(style.esc(m.get('task_title')), 80)}" for m in merged]
     if lines:

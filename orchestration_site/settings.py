@@ -388,6 +388,24 @@ ISSUE_BODY_MAX_BYTES = env.int("ISSUE_BODY_MAX_BYTES", default=16 * 1024)
 if ISSUE_BODY_MAX_BYTES < 1:
     raise ImproperlyConfigured(f"ISSUE_BODY_MAX_BYTES must be at least 1, not {ISSUE_BODY_MAX_BYTES}.")
 
+# --- Revisions: follow-up commits on the product's pull requests (executions/revisions.py) ------
+# Failed checks on a PR's head (when REVISE_ON_FAILED_CHECKS), a review asking for changes, or a
+# comment holding REVISION_TRIGGER from someone with write access queue a revision: at most
+# PR_MAX_REVISIONS per pull request (0: none). The analyst is shown the feedback within
+# REVISION_FEEDBACK_BYTES and the pull request's diff so far within REVISION_DIFF_BYTES.
+REVISE_ON_FAILED_CHECKS = env.bool("REVISE_ON_FAILED_CHECKS", default=True)
+REVISION_TRIGGER = env.str("REVISION_TRIGGER", default="/revise").strip()
+if not REVISION_TRIGGER:
+    raise ImproperlyConfigured("REVISION_TRIGGER must be a word people write in a comment, like /revise.")
+PR_MAX_REVISIONS = env.int("PR_MAX_REVISIONS", default=2)
+if PR_MAX_REVISIONS < 0:
+    raise ImproperlyConfigured(f"PR_MAX_REVISIONS must be 0 or more, not {PR_MAX_REVISIONS}.")
+REVISION_FEEDBACK_BYTES = env.int("REVISION_FEEDBACK_BYTES", default=16 * 1024)
+REVISION_DIFF_BYTES = env.int("REVISION_DIFF_BYTES", default=20_000)
+for _name in ("REVISION_FEEDBACK_BYTES", "REVISION_DIFF_BYTES"):
+    if globals()[_name] < 1024:
+        raise ImproperlyConfigured(f"{_name} must be at least 1024, not {globals()[_name]}.")
+
 
 def _priority_labels(text: str) -> dict[str, int]:
     labels = {}

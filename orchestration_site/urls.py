@@ -12,6 +12,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("executions", executions_api.ExecutionViewSet, basename="execution")
 router.register("tasks", executions_api.TaskViewSet, basename="task")
+router.register("pull-requests", executions_api.PullRequestViewSet, basename="pull-request")
 
 api_v1 = [
     path("usage/current/", usage_api.UsageCurrentView.as_view(), name="usage-current"),

@@ -26,6 +26,22 @@ class RepositoryUnavailable(PublishError):
     until it answers again (``executions.repositories``)."""
 
 
+class BranchMoved(PublishError):
+    """A revision's commit was not made: its branch no longer points at the commit it was made on
+    (someone pushed meanwhile). Nothing was written; ``head`` is where the branch is now."""
+
+    def __init__(self, branch: str, head: str):
+        super().__init__(
+            f"The branch {branch} moved to {head[:12]} while the revision ran: its commit was not made "
+            "(never a force push)"
+        )
+        self.head = head
+
+
+class BranchGone(PublishError):
+    """A revision's branch no longer exists (deleted on GitHub, or by hand)."""
+
+
 @dataclass(frozen=True)
 class FileChange:
     """One file's new state: its whole new content, or deleted. ``added``/``removed`` count the
@@ -48,6 +64,22 @@ class Change:
     summary: str
     files: list[FileChange]
     base_sha: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict) -> Change:
+        """The change ``as_json`` recorded (an execution's ``change``)."""
+        files = [
+            FileChange(
+                path=f.get("path", ""),
+                content=f.get("content") or "",
+                deleted=bool(f.get("deleted")),
+                added=f.get("added", 0),
+                removed=f.get("removed", 0),
+            )
+            for f in data.get("files", [])
+            if isinstance(f, dict)
+        ]
+        return cls(summary=data.get("summary", ""), files=files, base_sha=data.get("base_sha", ""))
 
     def as_json(self) -> dict:
         return {
@@ -109,6 +141,31 @@ class RepositoryGateway(Protocol):
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
         """The raw content of ``paths`` at ``commit_sha``; a path that is not a file there is absent."""
         ...
+
+    # --- revisions: follow-up commits on a branch the product published ----------------------
+
+    def branch_head(self, branch: str) -> str | None:
+        """The commit ``branch`` points at now; None when there is no such branch."""
+        ...
+
+    def diff(self, base_sha: str, head_sha: str, *, max_bytes: int) -> str:
+        """What ``head_sha`` changed since ``base_sha``, as a unified diff cut to ``max_bytes``."""
+        ...
+
+    def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
+        """One commit holding ``change`` on top of ``parent``, and ``branch`` moved to it only if it
+        still points at ``parent`` (a fast-forward, never a force push); the new commit's sha.
+        Raises ``BranchMoved`` when the branch moved, ``BranchGone`` when it is gone."""
+        ...
+
+
+def cut_diff(diff: bytes, max_bytes: int) -> str:
+    """A diff as text within ``max_bytes`` of UTF-8, cut on a line with a note saying how much is left out."""
+    if len(diff) <= max_bytes:
+        return diff.decode("utf-8", "replace")
+    note = f"\n[The diff is cut here: {len(diff):,} bytes in all, over the {max_bytes:,} shown.]\n"
+    kept = diff[: max(max_bytes - len(note.encode()), 0)].decode("utf-8", "ignore")
+    return kept.rsplit("\n", 1)[0] + note
 
 
 def branch_name(task_id: int, title: str) -> str:

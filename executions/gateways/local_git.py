@@ -22,12 +22,15 @@ from django.conf import settings
 
 from executions.changes.validation import unsafe_path_reason
 from executions.gateways.base import (
+    BranchGone,
+    BranchMoved,
     Change,
     PublishError,
     PublishResult,
     Snapshot,
     branch_name,
     commit_message,
+    cut_diff,
 )
 
 if TYPE_CHECKING:
@@ -138,6 +141,36 @@ class LocalGitGateway:
             stream = _fast_import_stream(branch, parent, commit_message(execution, change), change)
             sha = self._git("fast-import", "--quiet", "--force", input=stream).decode().strip()
         return PublishResult(branch=branch, commit_sha=sha)
+
+    # --- revisions: follow-up commits on a task's branch --------------------------------------
+
+    def branch_head(self, branch: str) -> str | None:
+        """The commit ``branch`` points at; None when there is no such branch."""
+        self.ensure_repository()
+        found = self._run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
+        return found.stdout.decode().strip() if found.returncode == 0 else None
+
+    def diff(self, base_sha: str, head_sha: str, *, max_bytes: int) -> str:
+        """``git diff base head``, cut to ``max_bytes`` (on a character, with a note)."""
+        out = self._git("diff", "--no-color", "--no-ext-diff", "--no-renames", base_sha, head_sha)
+        return cut_diff(out, max_bytes)
+
+    def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
+        """One commit on ``parent`` holding ``change``, ``branch`` moved to it only if it still
+        points at ``parent``: a fast-forward (``fast-import`` without ``--force`` refuses anything
+        else). ``BranchMoved`` when the branch moved, ``BranchGone`` when it was deleted."""
+        with self._lock():
+            head = self.branch_head(branch)
+            if head is None:
+                raise BranchGone(f"The branch {branch} no longer exists in {self.path}")
+            if head != parent:
+                if self._same_change(head, change):
+                    return head  # a retry of the same change, committed before
+                raise BranchMoved(branch, head)
+            if self._unchanged(parent, change):
+                raise PublishError(f"Nothing to commit: the revision's files are identical to {branch}.")
+            stream = _fast_import_stream(branch, parent, message, change)
+            return self._git("fast-import", "--quiet", input=stream).decode().strip()
 
     def _same_change(self, head: str, change: Change) -> bool:
         """True when ``head`` is one commit on the change's base holding exactly this change."""

@@ -1,5 +1,6 @@
 """Comments the product owes GitHub issues: one when a task's pull request opens (a link and its
-cost), one when a task fails for good (the reason).
+cost), one when a task fails for good (the reason); and pull requests (``executions.revisions``):
+what a revision changed and cost, why one failed, that a PR had its revisions.
 
 A comment is owed in the transaction of the fact it reports (``owe``): an ``IssueComment`` row
 whose ``key`` names that fact, unique, so it is owed once however often the fact is recorded. It
@@ -31,9 +32,13 @@ RETRY_MAX = dt.timedelta(hours=1)
 HOLD = dt.timedelta(minutes=2)  # a poster's claim: longer than one post can take
 
 
+MARKER_PREFIX = "<!-- pr-orchestrator:"
+
+
 def marker(key: str) -> str:
-    """Hidden in the comment's text: how a retry recognises a comment that was posted already."""
-    return f"<!-- pr-orchestrator:{key} -->"
+    """Hidden in the comment's text: how a retry recognises a comment that was posted already (and
+    a webhook, the product's own comment)."""
+    return f"{MARKER_PREFIX}{key} -->"
 
 
 # --- what is owed ------------------------------------------------------------------------------
@@ -57,6 +62,8 @@ def task_failed(execution: Execution, *, now: dt.datetime | None = None) -> None
     """``execution`` was the last try of an issue's task: the issue hears why, once. Call it in the
     transaction that fails the execution; nothing is owed while the task still has attempts."""
     task = execution.task
+    if execution.revision_id is not None:
+        return  # a revision's failure is its pull request's to hear (``executions.revisions``)
     if not _from_an_issue(task) or not Task.objects.filter(pk=task.pk, status=Task.Status.FAILED).exists():
         return
     spent = Execution.objects.filter(task=task).aggregate(total=Sum("cost_nanos"))["total"] or 0

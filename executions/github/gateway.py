@@ -1,6 +1,8 @@
 """Everything the product asks of GitHub's REST API, through PyGithub, for one repository:
 its files (what the models see), publishing (one commit per change, one branch and one open PR per
-task), what became of a pull request, its issues (``list_issues``) and comments on them.
+task), what became of a pull request, its issues (``list_issues``) and comments on them, and
+revisions: a branch's head, the diff so far, the feedback (failed checks with their annotations, a
+review's comments) and one fast-forward commit on an existing branch (``commit_on_branch``).
 
 ``publish`` is idempotent per task: the branch name is deterministic (``<BRANCH_PREFIX>/<task id>-<slug>``), a
 branch head that already holds the same tree on the same base is reused instead of committed
@@ -30,6 +32,8 @@ from django.conf import settings
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement, UnknownObjectException
 
 from executions.gateways.base import (
+    BranchGone,
+    BranchMoved,
     Change,
     PublishError,
     PublishResult,
@@ -37,7 +41,9 @@ from executions.gateways.base import (
     Snapshot,
     branch_name,
     commit_message,
+    cut_diff,
 )
+from executions.github.payloads import FAILED_CONCLUSIONS
 from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -274,13 +280,7 @@ class GitHubGateway:
         base_sha = change.base_sha or base_ref.object.sha
         with self._errors("creating the commit", repository_level=True):
             base_commit = repo.get_git_commit(base_sha)
-            elements = [
-                InputGitTreeElement(f.path, "100644", "blob", sha=None)  # sha None: delete the path
-                if f.deleted
-                else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
-                for f in change.files
-            ]
-            tree = repo.create_git_tree(elements, base_tree=base_commit.tree)
+            tree = repo.create_git_tree(_tree_elements(change), base_tree=base_commit.tree)
         if tree.sha == base_commit.tree.sha:
             raise PublishError(
                 f"Nothing to publish: the generated files are identical to {base} (no file changed)."
@@ -401,6 +401,137 @@ class GitHubGateway:
             for status in commit.get_combined_status().statuses:
                 results[f"status:{status.context}"] = status.state
         return results
+
+    # --- revisions: follow-up commits on a pull request's branch (executions.revisions) ----------
+
+    def branch_head(self, branch: str) -> str | None:
+        """The commit ``branch`` points at; None when the branch is gone."""
+        with self._errors(f"reading the branch {branch}"):
+            try:
+                return self._lazy_repo().get_git_ref(f"heads/{branch}").object.sha  # lazy: read here
+            except UnknownObjectException:
+                return None
+
+    def diff(self, base_sha: str, head_sha: str, *, max_bytes: int) -> str:
+        """What ``head_sha`` changed since ``base_sha`` (GitHub's compare: each file's patch), as a
+        unified diff cut to ``max_bytes``. A file GitHub gives no patch for (binary, or too large)
+        is named with its counts."""
+        with self._errors(f"comparing {base_sha[:12]} with {head_sha[:12]}"):
+            files = self._lazy_repo().compare(base_sha, head_sha).files
+        parts = []
+        for f in files:
+            old = "/dev/null" if f.status == "added" else f"a/{f.previous_filename or f.filename}"
+            new = "/dev/null" if f.status == "removed" else f"b/{f.filename}"
+            body = f.patch or f"[no patch shown by GitHub: +{f.additions} −{f.deletions}]"
+            parts.append(f"--- {old}\n+++ {new}\n{body}\n")
+        return cut_diff("".join(parts).encode("utf-8"), max_bytes)
+
+    def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
+        """One commit on ``parent`` holding ``change``; ``branch`` moved to it only if it still
+        points at ``parent`` (``force: false``: GitHub refuses anything but a fast-forward).
+        ``BranchMoved`` when it moved, ``BranchGone`` when it was deleted."""
+        repo = self._writable()
+        ref = self._ref(repo, branch, what=f"reading the branch {branch}")
+        if ref is None:
+            raise BranchGone(f"The branch {branch} no longer exists in {self.repository}")
+        with self._errors("creating the commit", repository_level=True):
+            parent_commit = repo.get_git_commit(parent)
+            tree = repo.create_git_tree(_tree_elements(change), base_tree=parent_commit.tree)
+        if tree.sha == parent_commit.tree.sha:
+            raise PublishError(f"Nothing to commit: the revision's files are identical to {branch}.")
+        if ref.object.sha != parent:
+            with self._errors(f"reading the branch {branch}"):
+                head = repo.get_git_commit(ref.object.sha)
+            if head.tree.sha == tree.sha and [p.sha for p in head.parents] == [parent]:
+                return head.sha  # a retry of the same change, committed before
+            raise BranchMoved(branch, ref.object.sha)
+        with self._errors("creating the commit", repository_level=True):
+            commit = repo.create_git_commit(message, tree, [parent_commit])
+        try:
+            ref.edit(commit.sha, force=False)
+        except GithubException as exc:
+            if exc.status != 422:
+                raise PublishError(self.explain(exc, f"moving the branch {branch}")) from None
+            moved_to = self.branch_head(branch)  # 422: not a fast-forward, or the branch is gone
+            if moved_to is None:
+                raise BranchGone(f"The branch {branch} no longer exists in {self.repository}") from None
+            raise BranchMoved(branch, moved_to) from None
+        except requests.RequestException as exc:
+            raise PublishError(self.explain(exc, f"moving the branch {branch}")) from None
+        log.info("committed %s on %s (a revision)", commit.sha[:12], branch)
+        return commit.sha
+
+    def edit_pull_request_body(self, number: int, body: str) -> None:
+        """Replace pull request ``number``'s description (its cost lines after a revision)."""
+        with self._errors(f"updating pull request #{number}"):
+            self._lazy_repo().get_pull(number).edit(body=self._scrub(body))
+
+    def failed_checks(self, sha: str, *, max_annotations: int) -> list[dict]:
+        """The failed check runs and commit statuses of ``sha``: each run's name, conclusion,
+        output title and summary, and up to ``max_annotations`` of its annotations (path, line,
+        message; pages are read only while more are wanted); each status's context, state and
+        description."""
+        failed: list[dict] = []
+        with self._errors(f"reading the checks of {sha[:12]}"):
+            commit = self._lazy_repo().get_commit(sha)  # lazy: no request yet
+            for run in commit.get_check_runs():
+                if run.status != "completed" or run.conclusion not in FAILED_CONCLUSIONS:
+                    continue
+                output = run.output
+                annotations = []
+                if output is not None and output.annotations_count:
+                    for note in run.get_annotations():
+                        if len(annotations) >= max_annotations:
+                            break
+                        annotations.append(
+                            {"path": note.path, "line": note.start_line, "message": note.message or ""}
+                        )
+                failed.append(
+                    {
+                        "name": run.name,
+                        "conclusion": run.conclusion,
+                        "title": (output.title if output is not None else "") or "",
+                        "summary": (output.summary if output is not None else "") or "",
+                        "annotations": annotations,
+                    }
+                )
+            for status in commit.get_combined_status().statuses:
+                if status.state in FAILED_CONCLUSIONS:
+                    failed.append(
+                        {
+                            "name": status.context,
+                            "conclusion": status.state,
+                            "title": status.description or "",
+                        }
+                    )
+        return failed
+
+    def review(self, number: int, review_id: int) -> dict:
+        """A review of pull request ``number``: its state, author and text."""
+        with self._errors(f"reading review {review_id} of pull request #{number}"):
+            review = self._lazy_repo().get_pull(number).get_review(review_id)
+            return {
+                "state": (review.state or "").lower(),
+                "author": review.user.login if review.user else "",
+                "body": review.body or "",
+            }
+
+    def review_comments(self, number: int, review_id: int, *, max_comments: int) -> list[dict]:
+        """Up to ``max_comments`` of a review's comments: each one's path, line, diff hunk and text."""
+        found: list[dict] = []
+        with self._errors(f"reading review {review_id} of pull request #{number}"):
+            for comment in self._lazy_repo().get_pull(number).get_single_review_comments(review_id):
+                if len(found) >= max_comments:
+                    break
+                found.append(
+                    {
+                        "path": comment.path,
+                        "line": comment.line or comment.original_line,
+                        "diff_hunk": comment.diff_hunk or "",
+                        "body": comment.body or "",
+                    }
+                )
+        return found
 
     # --- access, issues and comments (executions.github.issues, executions.github.comments) ------
 
@@ -549,6 +680,15 @@ class GitHubGateway:
 
     def _scrub(self, text: str) -> str:
         return mask_secrets(text, extra=self.secrets)
+
+
+def _tree_elements(change: Change) -> list[InputGitTreeElement]:
+    return [
+        InputGitTreeElement(f.path, "100644", "blob", sha=None)  # sha None: delete the path
+        if f.deleted
+        else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
+        for f in change.files
+    ]
 
 
 def _refused(exc: Exception) -> bool:

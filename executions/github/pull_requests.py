@@ -2,15 +2,18 @@
 
 Facts arrive three ways, all through the services here: the pipeline records a PR when it opens
 it (``record_published``), GitHub's signed webhook reports closes, merges, reopens, pushes and
-finished checks (``on_pull_request``, ``on_check``: handlers of ``executions.github.dispatch``),
-and ``sync_pull_requests`` polls open PRs, each in its own repository, for deployments without
-inbound webhooks (``sync_open_pull_requests``). Every state change, the budget period's counts
-(``budget.outcomes``), its repository's (``executions.repositories``) and the task's outcome
-commit together:
+finished checks and commit statuses (``on_pull_request``, ``on_check``, ``on_status``: handlers of
+``executions.github.dispatch``), and ``sync_pull_requests`` polls open PRs, each in its own
+repository, for deployments without inbound webhooks (``sync_open_pull_requests``). Every state
+change, the budget period's counts (``budget.outcomes``), its repository's
+(``executions.repositories``) and the task's outcome commit together:
 
-- merged: the task is done;
+- merged: the task is done (and counts as merged after a revision when it had one);
 - closed without merging: the task is ``rejected`` (never retried by itself; requeue it by hand);
-- reopened: the task is back to done, the state of a task whose PR awaits review.
+- reopened: the task is back to done, the state of a task whose PR awaits review;
+- merged or closed: its queued revisions are cancelled;
+- its head's combined checks become ``failure``: a revision may be asked for
+  (``executions.github.revisions.checks_failed``).
 
 GitHub never reopens a merged pull request, so merged is final here too.
 """
@@ -27,12 +30,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from budget.outcomes import hold_period, record_pull_request_state
-from executions import repositories
+from budget.outcomes import hold_period, record_merged_after_revision, record_pull_request_state
+from executions import repositories, revisions
 from executions.gateways.base import PublishError, PublishResult
 from executions.github import comments
-from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
-from executions.models import Execution, PullRequest, Repository, Task
+from executions.github import revisions as revision_triggers
+from executions.github.payloads import FAILED_CONCLUSIONS, WebhookPayloadError, dig, ignored_event, text, when
+from executions.models import Execution, PullRequest, Repository, Revision, Task
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ State, Checks = PullRequest.State, PullRequest.Checks
 
 # A check's conclusion (check runs and suites) or a commit status's state, as one of three.
 SUCCEEDED = {"success", "neutral", "skipped"}
-FAILED = {"failure", "error", "timed_out", "cancelled", "action_required", "startup_failure"}
+FAILED = FAILED_CONCLUSIONS
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -158,7 +162,7 @@ def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None
             .get(pk=pr.pk)
         )
         before = _facts(pr)
-        old_state = pr.state
+        old_state, old_head, old_checks = pr.state, pr.head_sha, pr.checks
         if observed.head_sha and observed.head_sha != pr.head_sha:
             _new_head(pr, observed.head_sha)
         if observed.check_results is not None:
@@ -177,6 +181,11 @@ def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None
             record_pull_request_state(period_id=pr.execution.period_id, old=old_state, new=pr.state)
             repositories.count_pull_request(pr.execution, merged=pr.state == State.MERGED)
             _task_follows(pr, at)
+            _revisions_follow(pr, at)
+        newly_failed = old_checks != Checks.FAILURE or pr.head_sha != old_head
+        if pr.state == State.OPEN and pr.checks == Checks.FAILURE and newly_failed:
+            asked = revision_triggers.checks_failed(pr, now=at)
+            log.info("pull request %s#%s failed its checks: %s", pr.repository, pr.number, asked)
     if pr.state != old_state:
         log.info("pull request %s#%s is now %s (task %s)", pr.repository, pr.number, pr.state, pr.task_id)
     return changed
@@ -202,6 +211,15 @@ def _move(pr: PullRequest, observed: Observed, at: dt.datetime) -> None:
         pr.closed_at = observed.closed_at or pr.closed_at or pr.merged_at
     else:
         pr.closed_at = observed.closed_at or pr.closed_at or at
+
+
+def _revisions_follow(pr: PullRequest, at: dt.datetime) -> None:
+    """Merged or closed: its queued revisions will never run; a merge after a revision counts."""
+    if pr.state == State.OPEN:
+        return
+    revisions.cancel_pending(pr, now=at)
+    if pr.state == State.MERGED and pr.revisions.filter(status=Revision.Status.SUCCEEDED).exists():
+        record_merged_after_revision(period_id=pr.execution.period_id)
 
 
 def _task_follows(pr: PullRequest, at: dt.datetime) -> None:
@@ -249,6 +267,23 @@ def on_check(event: str, payload: dict):
         raise WebhookPayloadError(f"{event}.head_sha is missing")
     name = text(dig(check, "name")) if event == "check_run" else text(dig(check, "app", "slug"))
     result = (f"{event}:{name or '?'}", text(dig(check, "conclusion")) or None)
+    repository = text(dig(payload, "repository", "full_name"))
+    prs = list(PullRequest.objects.filter(repository=repository, head_sha=sha))
+    if not prs:
+        return "ignored: not a pull request this product opened"
+    return _applying([(pr, Observed(check_result=result)) for pr in prs])
+
+
+def on_status(event: str, payload: dict):
+    """A commit status (the older statuses API) set on the head commit of known PRs: their checks
+    follow, as for check runs."""
+    sha = text(dig(payload, "sha"))
+    if not sha:
+        raise WebhookPayloadError("status.sha is missing")
+    state = text(dig(payload, "state"))
+    if state == "pending":
+        state = None  # unfinished: pending, as a check run without a conclusion
+    result = (f"status:{text(dig(payload, 'context')) or '?'}", state)
     repository = text(dig(payload, "repository", "full_name"))
     prs = list(PullRequest.objects.filter(repository=repository, head_sha=sha))
     if not prs:

@@ -70,9 +70,9 @@ def _whole_files(request: CompletionRequest) -> list[tuple[str, str]]:
     return [(path, content) for path, content in _shown_files(request) if not is_excerpt(content)]
 
 
-def _edit_of(path: str, content: str, title: str) -> dict | None:
-    """A one-line addition after the file's last line that occurs once (at any indentation, as
-    the edit rules count), or None when there is none."""
+def _edit_of(path: str, content: str, title: str, *, addition: str = "") -> dict | None:
+    """A one-line addition (or ``addition``) after the file's last line that occurs once (at any
+    indentation, as the edit rules count), or None when there is none."""
     suffix = "." + path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
     if suffix not in _COMMENT:
         return None
@@ -80,7 +80,7 @@ def _edit_of(path: str, content: str, title: str) -> dict | None:
     stripped = [line.strip() for line in lines]
     for line in reversed(lines):
         if line.strip() and stripped.count(line.strip()) == 1:
-            note = f"{_COMMENT[suffix]}Simulated change for: {title}"
+            note = addition or f"{_COMMENT[suffix]}Simulated change for: {title}"
             return {
                 "path": path,
                 "action": "edit",
@@ -110,7 +110,9 @@ class SimulatedProvider:
         tool_input = None
         if request.tool is not None:  # the forced call carries the plan; the text stays empty
             shown = [path for path, _ in _shown_files(request)]
-            tool_input, text = {"plan": text, "files": shown[:1]}, ""
+            note = _path_for(_task_of(request)[0])
+            named = [note] if _feedback_of(request) is not None and note in shown else shown[:1]
+            tool_input, text = {"plan": text, "files": named}, ""
         output = min(self.usage.output_tokens, request.max_tokens)
         digest = hashlib.sha1(f"{request.model}\n{request.user}".encode()).hexdigest()[:20]
         return Completion(
@@ -175,6 +177,13 @@ class SimulatedProvider:
     def _plan(self, request: CompletionRequest) -> str:
         title, description = _task_of(request)
         path = _path_for(title)
+        feedback = _feedback_of(request)
+        if feedback is not None:  # a revision: answer the feedback in the task's note
+            return (
+                f"Revision for: {title}\n\n"
+                f"1. In `{path}`, add a section saying how the change answers the {feedback}.\n"
+                "2. Change nothing else.\n"
+            )
         why = description.splitlines()[0] if description else "The task says what is wanted; keep it small."
         shown = _shown_files(request)
         touch = (
@@ -202,8 +211,15 @@ class SimulatedProvider:
             "## How to check\n\n"
             "Read this note and compare it with the task; nothing else changed.\n"
         )
-        changes = [{"path": _path_for(title), "action": "create", "content": content, "edits": []}]
         shown = _whole_files(request)
+        note = dict(shown).get(_path_for(title))
+        if plan.startswith("Revision for:") and note is not None:  # a revision: the note grows a section
+            answered = plan.splitlines()[2].split(" answers the ", 1)[-1]
+            edit = _edit_of(
+                _path_for(title), note, title, addition=f"\n## Revision\n\nAnswers the {answered}"
+            )
+            return json.dumps({"summary": f"Answers the feedback in {_path_for(title)}", "changes": [edit]})
+        changes = [{"path": _path_for(title), "action": "create", "content": content, "edits": []}]
         edit = _edit_of(*shown[0], title) if shown else None
         if edit:
             changes.append(edit)
@@ -211,6 +227,24 @@ class SimulatedProvider:
         return json.dumps(
             {"summary": f"Adds {_path_for(title)} describing: {title}{touched}", "changes": changes}
         )
+
+
+def _feedback_of(request: CompletionRequest) -> str | None:
+    """For a revision's analysis, what its feedback is (``executions.analyst.revision_part``)."""
+    # Here, not at the top: the analyst's module imports this package (through the validation rules).
+    from executions.analyst import REVISION_HEADER
+
+    at = request.user.find(REVISION_HEADER)
+    if at < 0:
+        return None
+    start = request.user.find("{", at)
+    try:
+        feedback, _end = json.JSONDecoder().raw_decode(request.user, start)
+    except ValueError:
+        return "feedback"
+    kind = str(feedback.get("kind") or "feedback")
+    words = " ".join(str(feedback.get("text") or feedback.get("body") or "").split())[:120]
+    return f"{kind}" + (f" ({words})" if words else "")
 
 
 def _path_for(title: str) -> str:

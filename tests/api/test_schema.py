@@ -23,7 +23,7 @@ def test_every_endpoint_and_field_is_described(client):
     assert set(schema["paths"]) == {
         "/api/v1/usage/current/", "/api/v1/usage/months/", "/api/v1/usage/daily/", "/api/v1/usage/models/",
         "/api/v1/executions/", "/api/v1/executions/{id}/", "/api/v1/tasks/", "/api/v1/tasks/{id}/",
-        "/api/v1/tasks/{id}/run/",
+        "/api/v1/tasks/{id}/run/", "/api/v1/pull-requests/", "/api/v1/pull-requests/{id}/",
     }  # fmt: skip
     current = schema["components"]["schemas"]["UsageCurrent"]["properties"]
     for name in ("limit", "spent", "percent", "models", "milestones", "pace", "projected_spend"):
@@ -40,7 +40,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(live_serv
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
 
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 12
 
     for operation in operations:
 

@@ -7,7 +7,7 @@ import hmac
 import itertools
 import json
 
-from executions.gateways.base import PublishResult, Snapshot, branch_name
+from executions.gateways.base import BranchMoved, PublishResult, Snapshot, branch_name
 
 SECRET = "whsec-test-0123456789abcdef"
 _deliveries = itertools.count(1)
@@ -109,3 +109,34 @@ class OpensPullRequests:
             pr_url=f"https://github.com/octo/widgets/pull/{number}",
             opened_pr=True,
         )
+
+
+class RevisesPullRequests(OpensPullRequests):
+    """``OpensPullRequests`` whose branches take revisions: each commit on a branch moves its head
+    (in memory), fast-forward only, and a pull request's body can be edited."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads: dict[str, str] = {}
+        self.bodies: dict[int, str] = {}
+        self.commits = itertools.count(1)
+
+    def publish(self, execution, change, *, pr_body) -> PublishResult:
+        published = super().publish(execution, change, pr_body=pr_body)
+        self.heads[published.branch] = published.commit_sha
+        return published
+
+    def branch_head(self, branch):
+        return self.heads.get(branch)
+
+    def diff(self, base_sha, head_sha, *, max_bytes):
+        return "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# Widgets\n+# Widgets!\n"
+
+    def commit_on_branch(self, branch, change, *, parent, message):
+        if self.heads.get(branch) != parent:
+            raise BranchMoved(branch, self.heads.get(branch) or "")
+        self.heads[branch] = f"{next(self.commits):040x}"[::-1]
+        return self.heads[branch]
+
+    def edit_pull_request_body(self, number, body):
+        self.bodies[number] = body

@@ -166,5 +166,8 @@ def test_demo_runs_past_the_first_milestone_into_local_git(settings):
         text=True,
         check=True,
     ).stdout.split()
-    assert len(branches) == Execution.objects.filter(status="succeeded").count() >= 160
+    assert len(branches) == Execution.objects.filter(status="succeeded", revision=None).count() >= 159
+    # The first task's branch was revised once: one more commit on it.
+    assert "Revision of 'Add a health check endpoint' (Say how a reviewer can check it)" in out
+    assert Execution.objects.filter(status="succeeded", revision__isnull=False).count() == 1
     assert_ledger_consistent(current_period())

@@ -8,8 +8,13 @@ labels and comments. Issues and pull requests share a repository's numbers, and 
 ``Link`` header) includes pull requests, as GitHub's does; it answers 304 to an ``If-None-Match``
 of an unchanged listing. ``open_issue``, ``edit_issue``, ``label_issue``, ... change issues as a
 person on GitHub would (each a second later than the last change, GitHub's clock), and
-``issues_event`` is the ``issues`` webhook payload GitHub would send about it. Every request is
-recorded (``requests``). Besides ``fail_next`` (any route), ``fail_on(method, path_suffix, ...)``
+``issues_event`` is the ``issues`` webhook payload GitHub would send about it. A pull request's
+conversation: check runs with their output and annotations (``add_check_run``, read a page at a
+time), commit statuses, reviews and their comments (``add_review``), comments on the pull request
+(``comment_on``) with each author's ``author_association``, the compare API (a patch per file), and
+``push_commit``: a person pushing to a branch, at once or when a request arrives (``before_next``),
+so a test can move a branch while a revision runs. ``*_event`` builds the webhook payload GitHub
+sends for each. Every request is recorded (``requests``). Besides ``fail_next`` (any route), ``fail_on(method, path_suffix, ...)``
 answers one route with a scripted status: 401, 403 with rate-limit headers, 404, 422, 502, ...
 
 Tokens: ``tokens`` are accepted as ``token X``/``Bearer X``; GitHub App JWTs signed by
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import difflib
 import hashlib
 import itertools
 import json
@@ -58,6 +64,8 @@ class FakeRepo:
     labels: dict[str, dict] = field(default_factory=dict)
     issues: list[dict] = field(default_factory=list)  # not pull requests; deleted ones are removed
     comments: dict[int, list[dict]] = field(default_factory=dict)  # issue or PR number -> comments
+    reviews: dict[int, list[dict]] = field(default_factory=dict)  # PR number -> its reviews
+    review_comments: list[dict] = field(default_factory=list)  # comments on PRs' diffs
     numbers: itertools.count = field(default_factory=lambda: itertools.count(1))  # issues and PRs
 
     @property
@@ -86,6 +94,11 @@ class FakeGitHub(FakeServer):
         self._last_change: dt.datetime | None = None
         self.check_runs: dict[str, list[dict]] = {}  # commit sha -> its check runs
         self.statuses: dict[str, list[dict]] = {}  # commit sha -> its commit statuses
+        # Who the token belongs to, as comments it posts show it (a token of the repository's
+        # owner posts as OWNER: the product must still know its own comments).
+        self.token_user = {"login": "pr-orchestrator[bot]", "id": 8, "type": "Bot"}
+        self.token_association = "NONE"
+        self._before: list[tuple[str, str, object]] = []  # (method, path suffix, callback)
 
     # --- arranging state --------------------------------------------------------------------
 
@@ -155,14 +168,245 @@ class FakeGitHub(FakeServer):
         return pull
 
     def add_check_run(
-        self, sha: str, name: str, *, status: str = "completed", conclusion: str | None = "success"
-    ):
-        """A check run on ``sha``; one of the same name is replaced (a re-run)."""
+        self,
+        sha: str,
+        name: str,
+        *,
+        status: str = "completed",
+        conclusion: str | None = "success",
+        title: str | None = None,
+        summary: str | None = None,
+        annotations: list[dict] = (),
+    ) -> dict:
+        """A check run on ``sha`` with its output (``title``, ``summary``) and ``annotations``
+        (``path``, ``start_line``, ``message``, ...); one of the same name is replaced (a re-run)."""
         runs = [r for r in self.check_runs.get(sha, []) if r["name"] != name]
-        runs.append(
-            {"name": name, "status": status, "conclusion": conclusion if status == "completed" else None}
-        )
+        run = {
+            "id": 5000 + next(self._counter),
+            "name": name,
+            "status": status,
+            "conclusion": conclusion if status == "completed" else None,
+            "output": {"title": title, "summary": summary, "text": None},
+            "annotations": [
+                {
+                    "path": a["path"],
+                    "start_line": a.get("start_line", 1),
+                    "end_line": a.get("end_line", a.get("start_line", 1)),
+                    "start_column": None,
+                    "end_column": None,
+                    "annotation_level": a.get("annotation_level", "failure"),
+                    "title": a.get("title", ""),
+                    "message": a["message"],
+                    "raw_details": a.get("raw_details"),
+                    "blob_href": f"https://github.example/blob/{sha}/{a['path']}",
+                }
+                for a in annotations
+            ],
+        }
+        runs.append(run)
         self.check_runs[sha] = runs
+        return run
+
+    def check_run_event(self, sha: str, name: str, full_name: str = "octo/widgets") -> dict:
+        """The ``check_run`` ``completed`` webhook payload for the run ``name`` on ``sha``."""
+        repo = self.repo(full_name)
+        run = next(r for r in self.check_runs[sha] if r["name"] == name)
+        return {
+            "action": "completed",
+            "check_run": self._check_run_json(f"{self.url}/repos/{full_name}", sha, run),
+            "repository": self._repo_json(repo),
+            "sender": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
+        }
+
+    def status_event(self, sha: str, context: str, full_name: str = "octo/widgets") -> dict:
+        """The ``status`` webhook payload for the commit status ``context`` on ``sha``."""
+        status = next(s for s in self.statuses[sha] if s["context"] == context)
+        return {
+            "id": 6000 + next(self._counter),
+            "sha": sha,
+            "name": full_name,
+            "context": context,
+            "state": status["state"],
+            "description": status.get("description"),
+            "target_url": "https://ci.example/build/1",
+            "repository": self._repo_json(self.repo(full_name)),
+            "sender": {"login": "ci-bot", "id": 9, "type": "Bot"},
+        }
+
+    # --- what people write on a pull request: reviews, review comments, comments ------------------
+
+    def add_review(
+        self,
+        number: int,
+        *,
+        state: str = "CHANGES_REQUESTED",
+        body: str = "",
+        user: str = "reviewer",
+        association: str = "COLLABORATOR",
+        comments: list[dict] = (),
+        full_name: str = "octo/widgets",
+    ) -> dict:
+        """A review submitted on pull request ``number`` with its ``comments`` (``path``, ``line``,
+        ``body``; each gets a diff hunk as GitHub shows one)."""
+        repo = self.repo(full_name)
+        pull = self.pull(number, full_name)
+        review = {
+            "id": 7000 + next(self._counter),
+            "node_id": "PRR_kw",
+            "user": {"login": user, "id": 11, "type": "User"},
+            "body": body,
+            "state": state,
+            "commit_id": pull["head"]["sha"],
+            "submitted_at": self._stamp(),
+            "author_association": association,
+            "pull_number": number,
+        }
+        repo.reviews.setdefault(number, []).append(review)
+        for comment in comments:
+            self.comment_on_diff(
+                number, comment["body"], path=comment["path"], line=comment.get("line", 1), review=review,
+                user=user, association=association, full_name=full_name,
+            )  # fmt: skip
+        return review
+
+    def comment_on_diff(
+        self,
+        number: int,
+        body: str,
+        *,
+        path: str,
+        line: int = 1,
+        review: dict | None = None,
+        user: str = "reviewer",
+        association: str = "COLLABORATOR",
+        full_name: str = "octo/widgets",
+    ) -> dict:
+        """A comment on a line of pull request ``number``'s diff. GitHub puts a lone comment in a
+        review of its own (state ``COMMENTED``), as it does here."""
+        repo = self.repo(full_name)
+        pull = self.pull(number, full_name)
+        if review is None:
+            review = self.add_review(
+                number, state="COMMENTED", user=user, association=association, full_name=full_name
+            )
+        lines = self.files_at(pull["head"]["sha"]).get(path, "").splitlines()
+        hunk = "\n".join(f" {text}" for text in lines[max(line - 3, 0) : line])
+        comment = {
+            "id": 8000 + next(self._counter),
+            "pull_request_review_id": review["id"],
+            "pull_number": number,
+            "diff_hunk": f"@@ -{max(line - 2, 1)},3 +{max(line - 2, 1)},3 @@\n{hunk}",
+            "path": path,
+            "line": line,
+            "original_line": line,
+            "side": "RIGHT",
+            "commit_id": pull["head"]["sha"],
+            "user": {"login": user, "id": 11, "type": "User"},
+            "body": body,
+            "created_at": self._stamp(),
+            "author_association": association,
+        }
+        repo.review_comments.append(comment)
+        return comment
+
+    def comment_on(
+        self,
+        number: int,
+        body: str,
+        *,
+        user: str = "maintainer",
+        association: str = "OWNER",
+        full_name: str = "octo/widgets",
+    ) -> dict:
+        """A person's comment on issue or pull request ``number`` (its conversation)."""
+        repo = self.repo(full_name)
+        base = f"{self.url}/repos/{full_name}"
+        comment = self._comment_json(
+            repo, base, number, body, {"login": user, "id": 12, "type": "User"}, association
+        )
+        repo.comments.setdefault(number, []).append(comment)
+        return comment
+
+    def pull_request_event(self, action: str, number: int, full_name: str = "octo/widgets") -> dict:
+        """The ``pull_request`` webhook payload after ``action`` (``closed``, ``reopened``, ...) on
+        pull request ``number`` as it is now."""
+        repo = self.repo(full_name)
+        return {
+            "action": action,
+            "number": number,
+            "pull_request": self._pull_json(
+                repo, f"{self.url}/repos/{full_name}", self.pull(number, full_name)
+            ),
+            "repository": self._repo_json(repo),
+            "sender": {"login": "maintainer", "id": 7, "type": "User"},
+        }
+
+    def review_event(self, review: dict, full_name: str = "octo/widgets") -> dict:
+        """The ``pull_request_review`` ``submitted`` webhook payload for ``review``."""
+        repo = self.repo(full_name)
+        return {
+            "action": "submitted",
+            "review": self._review_json(f"{self.url}/repos/{full_name}", review),
+            "pull_request": self._pull_json(
+                repo, f"{self.url}/repos/{full_name}", self.pull(review["pull_number"], full_name)
+            ),
+            "repository": self._repo_json(repo),
+            "sender": review["user"],
+        }
+
+    def review_comment_event(self, comment: dict, full_name: str = "octo/widgets") -> dict:
+        """The ``pull_request_review_comment`` ``created`` webhook payload for ``comment``."""
+        repo = self.repo(full_name)
+        base = f"{self.url}/repos/{full_name}"
+        return {
+            "action": "created",
+            "comment": self._review_comment_json(base, comment),
+            "pull_request": self._pull_json(repo, base, self.pull(comment["pull_number"], full_name)),
+            "repository": self._repo_json(repo),
+            "sender": comment["user"],
+        }
+
+    def issue_comment_event(self, number: int, comment: dict, full_name: str = "octo/widgets") -> dict:
+        """The ``issue_comment`` ``created`` webhook payload for ``comment`` on ``number``."""
+        repo = self.repo(full_name)
+        base = f"{self.url}/repos/{full_name}"
+        return {
+            "action": "created",
+            "issue": self._issue_json(repo, base, self.issue(number, full_name)),
+            "comment": comment,
+            "repository": self._repo_json(repo),
+            "sender": comment["user"],
+        }
+
+    # --- a person pushing to a branch -------------------------------------------------------------
+
+    def push_commit(
+        self,
+        branch: str,
+        files: dict[str, str],
+        *,
+        message: str = "A fix pushed by hand",
+        full_name: str = "octo/widgets",
+    ) -> str:
+        """A commit of ``files`` on top of ``branch``, as ``git push`` makes one; the open pull
+        request of the branch follows it."""
+        repo = self.repo(full_name)
+        parent = repo.refs[f"heads/{branch}"]
+        tree = self._make_tree(
+            self.trees[self.commits[parent]["tree"]], [{"path": p, "content": c} for p, c in files.items()]
+        )
+        sha = self._make_commit(message, tree, [parent])
+        repo.refs[f"heads/{branch}"] = sha
+        for pull in repo.pulls:
+            if pull["state"] == "open" and pull["head"]["ref"] == branch:
+                pull["head"]["sha"] = sha
+        return sha
+
+    def before_next(self, method: str, path_suffix: str, callback) -> None:
+        """Call ``callback()`` just before the next ``method`` request to a path ending in
+        ``path_suffix`` is handled (a push landing while a revision runs)."""
+        with self.lock:
+            self._before.append((method, path_suffix, callback))
 
     # --- what happens to an issue on GitHub (a person) ---------------------------------------------
 
@@ -252,10 +496,10 @@ class FakeGitHub(FakeServer):
         self._last_change = at
         return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def add_status(self, sha: str, context: str, state: str) -> None:
+    def add_status(self, sha: str, context: str, state: str, description: str | None = None) -> None:
         """A commit status (the older statuses API): pending, success, failure or error."""
         self.statuses[sha] = [s for s in self.statuses.get(sha, []) if s["context"] != context]
-        self.statuses[sha].append({"context": context, "state": state})
+        self.statuses[sha].append({"context": context, "state": state, "description": description})
 
     # --- git objects ----------------------------------------------------------------------------
 
@@ -286,6 +530,14 @@ class FakeGitHub(FakeServer):
     # --- HTTP -------------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        with self.lock:
+            due = next(
+                (b for b in self._before if b[0] == request.method and request.path.endswith(b[1])), None
+            )
+            if due is not None:
+                self._before.remove(due)
+        if due is not None:
+            due[2]()
         route = self._scripted_route(request)
         if route and not route.after_handling:
             return route.response
@@ -404,12 +656,25 @@ class FakeGitHub(FakeServer):
         if m := re.match(r"^/issues/(\d+)/comments$", rest):
             return self._comments(repo, base, int(m[1]), request)
         if (m := re.match(r"^/commits/([^/]+)/check-runs$", rest)) and method == "GET":
-            runs = [
-                self._check_run_json(base, m[1], i, r) for i, r in enumerate(self.check_runs.get(m[1], []))
-            ]
+            runs = [self._check_run_json(base, m[1], r) for r in self.check_runs.get(m[1], [])]
             return Response(200, {"total_count": len(runs), "check_runs": runs})
+        if (m := re.match(r"^/check-runs/(\d+)/annotations$", rest)) and method == "GET":
+            run = next((r for runs in self.check_runs.values() for r in runs if r["id"] == int(m[1])), None)
+            if run is None:
+                return _error(404, "Not Found")
+            return _page(request, base + rest, run["annotations"])
         if (m := re.match(r"^/commits/([^/]+)/status$", rest)) and method == "GET":
             return Response(200, _combined_status_json(base, m[1], self.statuses.get(m[1], [])))
+        if m := re.match(r"^/compare/([0-9a-f]+)\.\.\.([0-9a-f]+)$", rest):
+            return self._compare(base, m[1], m[2])
+        if m := re.match(r"^/pulls/(\d+)/reviews/(\d+)$", rest):
+            review = next((r for r in repo.reviews.get(int(m[1]), []) if r["id"] == int(m[2])), None)
+            return Response(200, self._review_json(base, review)) if review else _error(404, "Not Found")
+        if m := re.match(r"^/pulls/(\d+)/reviews/(\d+)/comments$", rest):
+            if not any(r["id"] == int(m[2]) for r in repo.reviews.get(int(m[1]), [])):
+                return _error(404, "Not Found")
+            found = [c for c in repo.review_comments if c["pull_request_review_id"] == int(m[2])]
+            return _page(request, base + rest, [self._review_comment_json(base, c) for c in found])
         if rest == "/readme":
             return self._contents(repo, base, _readme_path(self._default_files(repo)), request.query)
         if m := re.match(r"^/contents/(.+)$", rest):
@@ -562,16 +827,91 @@ class FakeGitHub(FakeServer):
             "base": {**pull["base"], "label": f"{repo.owner}:{pull['base']['ref']}"},
         }
 
-    def _check_run_json(self, base: str, sha: str, index: int, run: dict) -> dict:
+    def _check_run_json(self, base: str, sha: str, run: dict) -> dict:
+        output = run.get("output") or {}
         return {
-            "id": 5000 + index,
+            "id": run["id"],
             "name": run["name"],
             "head_sha": sha,
             "status": run["status"],
             "conclusion": run["conclusion"],
-            "url": f"{base}/check-runs/{5000 + index}",
+            "url": f"{base}/check-runs/{run['id']}",
+            "html_url": f"https://github.example/runs/{run['id']}",
+            "output": {
+                "title": output.get("title"),
+                "summary": output.get("summary"),
+                "text": output.get("text"),
+                "annotations_count": len(run.get("annotations", [])),
+                "annotations_url": f"{base}/check-runs/{run['id']}/annotations",
+            },
             "app": {"id": 1, "slug": "github-actions", "name": "GitHub Actions"},
+            "pull_requests": [],
         }
+
+    def _review_json(self, base: str, review: dict) -> dict:
+        number = review["pull_number"]
+        return {
+            **{k: v for k, v in review.items() if k != "pull_number"},
+            "html_url": f"https://github.example/pull/{number}#pullrequestreview-{review['id']}",
+            "pull_request_url": f"{base}/pulls/{number}",
+        }
+
+    def _review_comment_json(self, base: str, comment: dict) -> dict:
+        return {
+            **{k: v for k, v in comment.items() if k != "pull_number"},
+            "url": f"{base}/pulls/comments/{comment['id']}",
+            "pull_request_url": f"{base}/pulls/{comment['pull_number']}",
+        }
+
+    def _compare(self, base: str, base_sha: str, head_sha: str) -> Response:
+        """GitHub's compare (``base...head``): every changed file with its counts and its patch (the
+        hunks, without the ``---``/``+++`` lines), as GitHub gives them."""
+        if base_sha not in self.commits or head_sha not in self.commits:
+            return _error(404, "Not Found")
+        old, new = self.files_at(base_sha), self.files_at(head_sha)
+        files = []
+        for path in sorted(set(old) | set(new)):
+            if old.get(path) == new.get(path):
+                continue
+            before, after = old.get(path, ""), new.get(path, "")
+            patch = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), n=3)).split(
+                "\n", 2
+            )[-1]
+            files.append(
+                {
+                    "sha": _sha("blob", after),
+                    "filename": path,
+                    "status": "added" if path not in old else "removed" if path not in new else "modified",
+                    "additions": sum(1 for line in patch.splitlines() if line.startswith("+")),
+                    "deletions": sum(1 for line in patch.splitlines() if line.startswith("-")),
+                    "changes": 0,
+                    "patch": patch.rstrip("\n"),
+                    "blob_url": f"https://github.example/blob/{head_sha}/{path}",
+                    "raw_url": f"https://github.example/raw/{head_sha}/{path}",
+                    "contents_url": f"{base}/contents/{path}?ref={head_sha}",
+                }
+            )
+        ahead = 0
+        todo = head_sha
+        while todo and todo != base_sha:
+            ahead += 1
+            parents = self.commits[todo]["parents"]
+            todo = parents[0] if parents else None
+        return Response(
+            200,
+            {
+                "url": f"{base}/compare/{base_sha}...{head_sha}",
+                "html_url": f"https://github.example/compare/{base_sha}...{head_sha}",
+                "status": "ahead" if ahead else "identical",
+                "ahead_by": ahead,
+                "behind_by": 0,
+                "total_commits": ahead,
+                "base_commit": {"sha": base_sha},
+                "merge_base_commit": {"sha": base_sha},
+                "commits": [],
+                "files": files,
+            },
+        )
 
     def _create_label(self, repo: FakeRepo, base: str, data: dict) -> Response:
         if data["name"] in repo.labels:
@@ -670,21 +1010,28 @@ class FakeGitHub(FakeServer):
             return Response(200, comments)
         if not (request.json or {}).get("body"):
             return _validation("IssueComment", "missing_field", "body is missing")
+        comment = self._comment_json(
+            repo, base, number, request.json["body"], self.token_user, self.token_association
+        )
+        comments.append(comment)
+        return Response(201, comment)
+
+    def _comment_json(
+        self, repo: FakeRepo, base: str, number: int, body: str, user: dict, association: str
+    ) -> dict:
         comment_id = 9000 + next(self._counter)
-        comment = {
+        return {
             "id": comment_id,
             "node_id": f"IC_{comment_id}",
             "url": f"{base}/issues/comments/{comment_id}",
             "html_url": f"https://github.example/{repo.full_name}/issues/{number}#issuecomment-{comment_id}",
             "issue_url": f"{base}/issues/{number}",
-            "body": request.json["body"],
-            "user": {"login": "pr-orchestrator[bot]", "id": 8, "type": "Bot"},
+            "body": body,
+            "user": dict(user),
             "created_at": _now(),
             "updated_at": _now(),
-            "author_association": "NONE",
+            "author_association": association,
         }
-        comments.append(comment)
-        return Response(201, comment)
 
     # --- contents -----------------------------------------------------------------------------------
 
@@ -725,6 +1072,16 @@ class FakeGitHub(FakeServer):
         }
 
 
+def _page(request: Request, url: str, items: list) -> Response:
+    """One page of a list (``per_page``, default 30; ``page``), with GitHub's ``Link`` header."""
+    per_page = min(int(request.query.get("per_page", ["30"])[0]), 100)
+    page = int(request.query.get("page", ["1"])[0])
+    headers = {}
+    if page * per_page < len(items):
+        headers["Link"] = f'<{url}?per_page={per_page}&page={page + 1}>; rel="next"'
+    return Response(200, items[(page - 1) * per_page : page * per_page], headers)
+
+
 def _ref_json(base: str, name: str, sha: str) -> dict:
     return {
         "ref": f"refs/{name}",
@@ -752,7 +1109,13 @@ def _combined_status_json(base: str, sha: str, statuses: list[dict]) -> dict:
         "sha": sha,
         "total_count": len(statuses),
         "statuses": [
-            {"context": s["context"], "state": s["state"], "url": f"{base}/statuses/{sha}", "id": i + 1}
+            {
+                "context": s["context"],
+                "state": s["state"],
+                "description": s.get("description"),
+                "url": f"{base}/statuses/{sha}",
+                "id": i + 1,
+            }
             for i, s in enumerate(statuses)
         ],
         "url": f"{base}/commits/{sha}/status",

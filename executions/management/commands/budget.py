@@ -111,6 +111,10 @@ class Command(BaseCommand):
                 f"  Edits       {p.applied_first_try_count} applied on the first try, "
                 f"{p.applied_after_retry_count} after a retry, {p.edit_failures_count} never applied"
             )
+        w(
+            f"  Revisions   {p.revisions_count} follow-up commit(s), "
+            f"{p.merged_after_revision_count} PR(s) merged after one"
+        )
         if summary.execution_costs:
             cost = summary.execution_costs.cost
             w(

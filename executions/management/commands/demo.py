@@ -1,8 +1,9 @@
 """``demo``: the whole product offline, in one command (the README's "run it").
 
-Migrates the database if needed, seeds a small backlog, runs it and then simulated executions
-past the next milestone (on a fresh database: $5) into the local git repository, and ends with the
-budget status and where to look next. Models are always simulated and publishing always local,
+Migrates the database if needed, seeds a small backlog, runs it, revises the first task's branch
+once (a follow-up commit, as a reviewer's ``revise`` would ask for), then runs simulated
+executions past the next milestone (on a fresh database: $5) into the local git repository, and
+ends with the budget status and where to look next. Models are always simulated and publishing always local,
 whatever keys are configured. Exit codes as ``simulate``.
 """
 
@@ -15,6 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from budget.models import Threshold
 from budget.money import dollars_str, format_usd
 from budget.periods import current_period
+from executions import revisions
 from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, Task
 from executions.pipeline import run_execution
@@ -34,6 +36,7 @@ BACKLOG = """\
   Already done: kept here to show that checked items are skipped.
 """
 SOURCE_PREFIX = "demo:backlog"
+REVISION_REQUEST = "Say how a reviewer can check it"
 
 
 class Command(BaseCommand):
@@ -43,6 +46,7 @@ class Command(BaseCommand):
         self.migrate()
         self.seed()
         self.run_backlog()
+        self.run_revision()
         self.run_to_milestone()
         self.stdout.write("")
         call_command("budget", "status", stdout=self.stdout._out)
@@ -71,6 +75,23 @@ class Command(BaseCommand):
                 else f"failed: {execution.error}"
             )
             self.stdout.write(f"  {task.title}: {format_usd(execution.cost_nanos)} {outcome}")
+
+    def run_revision(self) -> None:
+        """A follow-up commit on the first backlog task's branch: ``revise --task``, then its run."""
+        task = Task.objects.filter(source_key__startswith=SOURCE_PREFIX, status=Task.Status.DONE).first()
+        if task is None or not revisions.ask_branch(task, text=REVISION_REQUEST).startswith("queued"):
+            return  # nothing published yet, or revised on an earlier run of the demo
+        execution = run_execution(
+            task.revisions.get(), providers=simulated_providers(), gateway=LocalGitGateway.from_settings()
+        )
+        outcome = (
+            f"→ {execution.branch} at {execution.commit_sha[:12]}"
+            if execution.status == Execution.Status.SUCCEEDED
+            else f"failed: {execution.error}"
+        )
+        self.stdout.write(
+            f"  Revision of {task.title!r} ({REVISION_REQUEST}): {format_usd(execution.cost_nanos)} {outcome}"
+        )
 
     def run_to_milestone(self) -> None:
         period = current_period()

@@ -1,7 +1,8 @@
 """``run_execution ["task title"] [--task ID]``: run one execution now, synchronously.
 
 With a title, a new task is created and run; with ``--task``, that task; with neither, the next
-pending task. Exit codes: 0 succeeded (or nothing to do), 1 failed or not started (the task is
+pending work: a pending task or a queued revision of a pull request, in one order (priority, then
+age). Exit codes: 0 succeeded (or nothing to do), 1 failed or not started (the task is
 running in another process), 2 bad usage (such as ``--task`` of a task that is done, failed or
 skipped) or configuration, 3 budget exhausted.
 """
@@ -13,16 +14,19 @@ from budget.money import format_usd
 from budget.pricing import PricingError
 from executions.errors import ConfigurationError, InvalidTask, TaskBusy
 from executions.gateways.base import PublishError
-from executions.models import Execution, Task
+from executions.models import Execution, Revision, Task
 from executions.pipeline import run_execution
-from executions.services import create_task, next_pending_task
+from executions.services import create_task, next_pending_work
 
 # Without --task, how many tasks a run tries when other processes claim its choice first.
 CLAIM_ATTEMPTS = 3
 
 
 class Command(BaseCommand):
-    help = "Run one execution now: of a new task with this title, of --task ID, or of the next pending task."
+    help = (
+        "Run one execution now: of a new task with this title, of --task ID, or of the next pending work "
+        "(a task or a revision)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("title", nargs="?", help="Create a task with this title and run it.")
@@ -46,21 +50,22 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=3) from None
         self.report(execution)
 
-    def run(self, target: Task, *, chosen: bool) -> Execution:
-        """Run ``target``; a task this command chose itself that another process claimed first is
-        replaced by the next pending one (a few times), so concurrent runs take different tasks."""
+    def run(self, target: Task | Revision, *, chosen: bool) -> Execution:
+        """Run ``target``; work this command chose itself that another process claimed first (or a
+        revision that can no longer run) is replaced by the next pending work (a few times), so
+        concurrent runs take different work."""
         tried = []
         while True:
             try:
                 return run_execution(target)
             except TaskBusy:
-                tried.append(target.pk)
+                tried.append(target)
                 if not chosen or len(tried) >= CLAIM_ATTEMPTS:
                     raise
-                if (target := next_pending_task(exclude=tried)) is None:
+                if (target := next_pending_work(exclude=tried)) is None:
                     raise
 
-    def target(self, title: str | None, task_id: int | None, description: str) -> Task | None:
+    def target(self, title: str | None, task_id: int | None, description: str) -> Task | Revision | None:
         if title and task_id:
             raise InvalidTask("Give a title or --task ID, not both.")
         if task_id is not None:
@@ -74,11 +79,14 @@ class Command(BaseCommand):
             return task
         if title is not None:
             return create_task(title=title, description=description)
-        return next_pending_task()
+        return next_pending_work()
 
     def report(self, execution: Execution) -> None:
         mode = " (simulated)" if execution.simulated else ""
-        head = f"Execution {execution.pk} of task {execution.task_id} ({execution.task.title!r}){mode}"
+        revised = f", revision {execution.revision_id}" if execution.revision_id else ""
+        head = (
+            f"Execution {execution.pk} of task {execution.task_id} ({execution.task.title!r}{revised}){mode}"
+        )
         cost = f"cost {format_usd(execution.cost_nanos)}"
         if execution.status != Execution.Status.SUCCEEDED:  # failed, or abandoned by the reaper
             raise CommandError(f"{head} {execution.status}, {cost}: {execution.error}", returncode=1)
