@@ -255,8 +255,8 @@ def overview(snapshot: Snapshot, index: RepoIndex) -> str:
     listed = sorted(sorted(index.files, key=lambda p: (p.count("/"), p))[:MAX_LISTED_PATHS])
     more = len(index.files) - len(listed)
     return (
-        f"Repository: {quoted(snapshot.name)} (default branch {quoted(snapshot.default_branch)}, "
-        f"commit {snapshot.commit_sha[:12]})\n\n"
+        # The commit, not a branch: a revision's base is its pull request's head, not the default branch.
+        f"Repository: {quoted(snapshot.name)} (commit {snapshot.commit_sha[:12]})\n\n"
         f"Files ({len(index.files):,} in all{f'; the {len(listed)} shallowest shown' if more else ''}):\n"
         + "\n".join(map(quoted, listed))
         + (f"\n\nREADME (excerpt):\n{index.readme}" if index.readme else "")

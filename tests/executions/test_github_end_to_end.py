@@ -47,7 +47,7 @@ def test_run_execution_opens_the_pr_and_the_ledger_matches(live, fake_github, ca
     assert execution.publisher == "github" and not execution.simulated
     # The analyst saw the GitHub repository.
     [message] = anthropic_fake.messages()
-    assert 'Repository: "octo/widgets" (default branch "main", commit ' in message["system"][0]["text"]
+    assert 'Repository: "octo/widgets" (commit ' in message["system"][0]["text"]
     assert "docs/TODO.md" in message["system"][0]["text"]
     # One commit on the base with every generated file, one branch, one open PR, recorded.
     [pull] = fake_github.open_pulls()
