@@ -8,7 +8,7 @@ every BATCH_POLL_MINUTES). In order:
    metadata, Anthropic by its ``custom_id``s). Found: it is polled like any other. Not there: its
    executions fail and their reservations are released (nothing was spent).
 2. **Poll** every batch in progress. An ended one's results are charged at the batch price, one
-   transaction per result (``pipeline._charge``), each at most once (keyed by the vendor batch and
+   transaction per result (``charging.charge``), each at most once (keyed by the vendor batch and
    the ``custom_id``: a pass that stops between a charge and the state change it leads to leaves
    that change to the next pass, which does not charge again). An analysis result moves its
    execution on to code generation (one OpenAI batch for all of them, or synchronously when codegen
@@ -29,7 +29,7 @@ configuration changes.
 Claims are conditional updates: a batch row is worked on by the pass that moved its lease, and
 only one batch of new tasks can be in ``submitting`` at a time (a unique constraint), so two passes
 at once submit one batch, not two. The lease is renewed before each result, and every state change
-of an execution is conditional on the state the pass last saw (``pipeline._save``): a pass that
+of an execution is conditional on the state the pass last saw (``state.save``): a pass that
 stalled past its lease stops before its next paid call, and an execution another pass took over is
 left to it. An execution that goes on to a synchronous codegen call first leaves its batch (a
 conditional change), so no other pass calls the coder for it again. Reservations of executions
@@ -53,7 +53,7 @@ from budget.catalog import ResolvedModel
 from budget.models import Reservation
 from budget.periods import current_period
 from budget.pricing import PricingError
-from executions import pipeline, steps
+from executions import charging, pipeline, state, steps
 from executions.errors import (
     BatchRefused,
     BatchUndecided,
@@ -278,8 +278,8 @@ def _claim(work, row, first, providers, gateway, report, now) -> tuple[Execution
         return execution, prepared.analysis_request
     # Only codegen is in batch mode: the analysis runs now, synchronously, at the standard price.
     try:
-        pipeline._save(execution, now, status=Execution.Status.ANALYSING)
-        answer = pipeline._ask(providers.analysis, prepared.analysis_request)
+        state.save(execution, now, status=Execution.Status.ANALYSING)
+        answer = charging.ask(providers.analysis, prepared.analysis_request)
         pipeline.take_plan(execution, prepared.analysis, answer, now, base=prepared.base)
         request = _codegen_request(
             execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
@@ -295,7 +295,7 @@ def _claim(work, row, first, providers, gateway, report, now) -> tuple[Execution
 def _join(execution: Execution, row: Batch, now, **fields) -> None:
     """The execution waits in ``row``: its reservation is held for the batch window."""
     with transaction.atomic():
-        pipeline._save(execution, now, batch_id=row.pk, batched=True, **fields)
+        state.save(execution, now, batch_id=row.pk, batched=True, **fields)
         ledger.hold_until(execution.reservation, _hold_expiry(now))
 
 
@@ -472,14 +472,14 @@ def _step_of(row: Batch) -> steps.Step:
     return steps.Step(name=row.step, resolved=resolved, max_tokens=row.max_tokens, batch=True)
 
 
-def _answer(row: Batch, execution: Execution, items: dict, now) -> pipeline.Answer | None:
+def _answer(row: Batch, execution: Execution, items: dict, now) -> charging.Answer | None:
     """``execution``'s result in ``row`` as an answer to charge (keyed: charged once), or None
     when the vendor billed nothing for it (no line, or a failed one)."""
     item = items.get(str(execution.pk))
     if item is None or item.completion is None:
         return None
     waited = (_now(now) - (row.submitted_at or row.created_at)).total_seconds()
-    return pipeline.Answer(
+    return charging.Answer(
         item.completion,
         int(max(waited, 0) * 1000),
         row.simulated,
@@ -516,7 +516,7 @@ def _analysis_results(row, items, missing, providers, given_gateway, report, now
         answer = _answer(row, execution, items, now)
         if execution.status not in (Execution.Status.ANALYSING, Execution.Status.GENERATING):
             if answer is not None:  # closed meanwhile (the reaper): billed all the same
-                pipeline.charge_billed(execution, analysis, answer, now)
+                charging.charge_billed(execution, analysis, answer, now)
             continue
         try:
             gateway = _gateway(given_gateway, execution.task)
@@ -536,7 +536,7 @@ def _analysis_results(row, items, missing, providers, given_gateway, report, now
             request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
             if not codegen.batch:
                 # It leaves the batch before the paid call: no other pass asks the coder again.
-                pipeline._save(execution, now, batch_id=None)
+                state.save(execution, now, batch_id=None)
                 change = pipeline.generate_change(execution, codegen, request, base, gateway, providers, now)
                 pipeline._finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
                 report.finished += 1
@@ -615,7 +615,7 @@ def _codegen_results(row, items, missing, providers, given_gateway, report, now)
         answer = _answer(row, execution, items, now)
         if execution.status != Execution.Status.GENERATING:
             if answer is not None:  # closed meanwhile (the reaper): billed all the same
-                pipeline.charge_billed(execution, codegen, answer, now)
+                charging.charge_billed(execution, codegen, answer, now)
             continue
         try:
             if answer is None:

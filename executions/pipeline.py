@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -18,11 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from budget import ledger, outcomes, overruns
+from budget import ledger, outcomes
 from budget.models import Reservation
 from budget.money import dollars_str, format_usd
-from budget.pricing import PricingError, check_input_bound, cost_nanos, worst_case_nanos
-from executions import analyst, announce, repositories, revisions, steps
+from budget.pricing import PricingError, check_input_bound, worst_case_nanos
+from executions import analyst, announce, charging, repositories, revisions, state, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, failures_message, parse_change
 from executions.changes.validation import MAX_FILE_BYTES, show
@@ -46,7 +45,7 @@ from executions.gateways.base import (
     Snapshot,
 )
 from executions.github import pull_requests
-from executions.models import Batch, Execution, ModelCall, Revision, Task
+from executions.models import Execution, Revision, Task
 from executions.pr_body import pr_body_for
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import storable
@@ -397,8 +396,8 @@ def _run(
     now: dt.datetime | None,
 ) -> Execution:
     try:
-        _save(execution, now, status=Execution.Status.ANALYSING)
-        analysis = _ask(providers.analysis, prepared.analysis_request)
+        state.save(execution, now, status=Execution.Status.ANALYSING)
+        analysis = charging.ask(providers.analysis, prepared.analysis_request)
         take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
         request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
         change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
@@ -413,17 +412,17 @@ def _run(
 
 
 def take_plan(
-    execution: Execution, step: steps.Step, analysis: Answer, now: dt.datetime | None, *, base: Base
+    execution: Execution, step: steps.Step, analysis: charging.Answer, now: dt.datetime | None, *, base: Base
 ) -> str:
     """Charge the analysis and keep its plan and the files it named (paths the base commit does
     not hold are dropped and noted); the execution moves on to code generation."""
     try:
         plan = analyst.plan_from(analysis.completion, base.index.tree)
     except ChangeRejected:
-        _charge(execution, step, analysis, now)
+        charging.charge(execution, step, analysis, now)
         raise  # the money spent stays charged
     text = storable(plan.text)
-    _charge(
+    charging.charge(
         execution,
         step,
         analysis,
@@ -493,7 +492,7 @@ def generate_change(
     the execution fails), and any failure ``take_change`` raises."""
     prompt = request
     while True:
-        answer = _ask(providers.codegen, request)
+        answer = charging.ask(providers.codegen, request)
         try:
             return take_change(execution, step, answer, gateway, now, base=base)
         except AnswerMissed as missed:
@@ -503,7 +502,7 @@ def generate_change(
 def take_change(
     execution: Execution,
     step: steps.Step,
-    answer: Answer,
+    answer: charging.Answer,
     gateway: RepositoryGateway,
     now: dt.datetime | None,
     *,
@@ -528,11 +527,11 @@ def take_change(
     except _Unreadable as exc:
         failures = [edits.EditFailure("", str(exc))]
     except Exception:
-        _charge(execution, step, answer, now)
+        charging.charge(execution, step, answer, now)
         raise  # the money spent stays charged, whatever went wrong after the answer came
     if failures:
         failure = mask_secrets(storable("\n".join(f.line() for f in failures)))[:MAX_FAILURE_CHARS]
-        call = _charge(execution, step, answer, now, failure=failure)
+        call = charging.charge(execution, step, answer, now, failure=failure)
         raise AnswerMissed(failures, call.try_number)
     published_as = {
         "change": change.as_json(),
@@ -540,7 +539,9 @@ def take_change(
         "publisher": gateway.name,
         "diff": edits.unified_diff(change, before),
     }
-    _charge(execution, step, answer, now, applied=True, status=Execution.Status.PUBLISHING, **published_as)
+    charging.charge(
+        execution, step, answer, now, applied=True, status=Execution.Status.PUBLISHING, **published_as
+    )
     return change
 
 
@@ -548,7 +549,7 @@ def next_try(
     execution: Execution,
     step: steps.Step,
     prompt: CompletionRequest,
-    answer: Answer,
+    answer: charging.Answer,
     missed: AnswerMissed,
     provider: Provider,
 ) -> CompletionRequest:
@@ -603,208 +604,6 @@ def _texts(contents: dict[str, bytes], paths: list[str]) -> dict[str, str | None
     return {path: repomap.decoded(contents[path]) for path in paths if path in contents}
 
 
-@dataclass(frozen=True)
-class Answer:
-    completion: Completion
-    duration_ms: int
-    simulated: bool
-    batch: Batch | None = None  # the vendor batch it came from: charged at the batch price
-    # Which vendor result it is (a batch's: "<vendor batch id>/<custom id>"), when it can be read
-    # again by a later pass: an execution's step is charged once per result (``ModelCall``).
-    result_key: str = ""
-
-
-def _ask(provider: Provider, request: CompletionRequest) -> Answer:
-    """One vendor call, timed. Nothing is written: ``_charge`` records it."""
-    started = time.monotonic()
-    completion = provider.complete(request)
-    return Answer(completion, int((time.monotonic() - started) * 1000), provider.simulated)
-
-
-def _charge(
-    execution: Execution,
-    step: steps.Step,
-    answer: Answer,
-    now: dt.datetime | None,
-    *,
-    failure: str = "",
-    applied: bool = False,
-    **advance,
-) -> ModelCall:
-    """The call's row, its charge and the execution's new cost in one transaction of their own;
-    then the state change the answer leads to (``advance``). The call's row: which try of its step
-    it is, and ``failure``, why its answer could not be used (a further try may follow: then, as
-    with ``advance``, no further call is made after a call billed past what it allowed).
-    ``applied``: the answer's change applied, counted in the month with the state change (on the
-    first try, or after a retry).
-
-    The charge commits first, on its own: it is what the vendor billed, and nothing derived from
-    the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
-    leaves the money charged and the execution in its previous state: a result that can be read
-    again (``answer.result_key``, batch mode) is then not charged a second time by the next pass
-    (the database refuses a second row for it), which goes on to the state change; any other is
-    ended by the reaper.
-
-    The execution's row is written first: the ledger's lock order (execution, reservation,
-    period), which the reaper follows too.
-    """
-    completion = answer.completion
-    cost = cost_nanos(step.resolved.price, completion.usage, batch=answer.batch is not None)
-    # A batch call also records its standard price: what batch mode saved is read from charges.
-    standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
-    goes_on = bool(advance or failure)
-    if _charged_before(execution, step, answer):
-        return _charged_already(execution, step, answer, now, advance, goes_on=goes_on, applied=applied)
-    try:
-        with transaction.atomic():
-            live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
-                cost_nanos=F("cost_nanos") + cost, heartbeat_at=now or timezone.now()
-            )
-            if not live:  # the reaper closed it during the call, which was billed all the same
-                Execution.objects.filter(pk=execution.pk).update(cost_nanos=F("cost_nanos") + cost)
-            call = ModelCall.objects.create(
-                batch=answer.batch,
-                standard_cost_nanos=standard,
-                execution=execution,
-                step=step.name,
-                provider=step.resolved.model.provider,
-                requested_model=step.resolved.requested,
-                model=step.model_name,
-                price=step.resolved.price,
-                cost_nanos=cost,
-                request_id=completion.request_id[:200],
-                result_key=answer.result_key,
-                duration_ms=answer.duration_ms,
-                simulated=answer.simulated,
-                reasoning_tokens=completion.reasoning_tokens,
-                try_number=ModelCall.objects.filter(execution=execution, step=step.name).count() + 1,
-                failure=failure,
-                **completion.usage.as_dict(),
-            )
-            charged = ledger.charge(
-                execution.reservation,
-                cost,
-                model_name=step.model_name,
-                provider=step.resolved.model.provider,
-                usage=completion.usage,
-                now=now,
-            )
-            repositories.count_spend(execution, cost)
-            for milestone in charged.milestones:
-                events.milestone_reached(milestone)
-    except IntegrityError:
-        if not _charged_before(execution, step, answer):
-            raise
-        # Another pass, just now.
-        return _charged_already(execution, step, answer, now, advance, goes_on=goes_on, applied=applied)
-    execution.cost_nanos += cost
-    if not live:
-        raise _abandoned(execution)
-    if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
-        _stop_on_overrun(execution, step, call, charged.over_nanos, now)
-    if advance:
-        _advance(execution, now, advance, call if applied else None)
-    return call
-
-
-def _advance(execution: Execution, now: dt.datetime | None, fields: dict, applied: ModelCall | None) -> None:
-    """The state change an answer leads to; with the month's count of a change that ``applied``
-    (on that call's try), in the same transaction."""
-    if applied is None:
-        _save(execution, now, **fields)
-        return
-    first = applied.try_number == 1
-    with transaction.atomic():
-        _save(execution, now, **fields)
-        outcomes.record_edit_outcome(
-            period_id=execution.period_id,
-            outcome=outcomes.APPLIED_FIRST_TRY if first else outcomes.APPLIED_AFTER_RETRY,
-        )
-
-
-def charge_billed(execution: Execution, step: steps.Step, answer: Answer, now: dt.datetime | None) -> None:
-    """Charge a result the vendor billed whatever became of its execution since (the reaper
-    closed it while it waited in a batch, say): counted in its month, nothing else changes. A
-    result charged before is not charged again."""
-    try:
-        _charge(execution, step, answer, now)
-    except (ExecutionAbandoned, ExecutionMovedOn):
-        pass  # closed: the charge stands, and the execution stays as it is
-
-
-def _charged_before(execution: Execution, step: steps.Step, answer: Answer) -> bool:
-    return _call_of(execution, step, answer) is not None
-
-
-def _call_of(execution: Execution, step: steps.Step, answer: Answer) -> ModelCall | None:
-    if not answer.result_key:
-        return None
-    return ModelCall.objects.filter(execution=execution, step=step.name, result_key=answer.result_key).first()
-
-
-def _charged_already(
-    execution: Execution,
-    step: steps.Step,
-    answer: Answer,
-    now: dt.datetime | None,
-    advance: dict,
-    *,
-    goes_on: bool,
-    applied: bool,
-) -> ModelCall:
-    """The result was charged before (by a pass that stopped before its state change, or by one
-    running now): nothing is charged; the state change is made if the execution still waits for
-    it. ``goes_on``: the caller makes that change or a further call."""
-    log.warning(
-        "%s result %s of execution %s was charged before; not charging it again",
-        step.name,
-        answer.result_key,
-        execution.pk,
-    )
-    execution.cost_nanos = Execution.objects.values_list("cost_nanos", flat=True).get(pk=execution.pk)
-    call = _call_of(execution, step, answer)
-    if not goes_on:
-        return call
-    if answer.completion.usage.output_tokens > step.max_tokens:
-        raise UsageOverrun(  # recorded when it was charged; still, no further paid call
-            f"{step.resolved.model.provider} reported more output tokens than the request allowed for the "
-            f"{step.name} call; the execution stopped before any further paid call"
-        )
-    if advance:
-        _advance(execution, now, advance, call if applied else None)
-    return call
-
-
-def _stop_on_overrun(
-    execution: Execution, step: steps.Step, call: ModelCall, over_nanos: int, now: dt.datetime | None
-) -> None:
-    """The vendor billed past what the request allowed (charged all the same): record a warning
-    naming the call, mark the month exhausted if the charge went past its reservation (announced
-    once), and raise ``UsageOverrun`` so that no further paid call is made."""
-    usage = (
-        f"{call.output_tokens:,} output tokens on a {step.max_tokens:,}-token cap "
-        f"({call.input_tokens + call.cache_read_tokens + call.cache_write_5m_tokens + call.cache_write_1h_tokens:,}"
-        " input tokens)"
-    )
-    which = f"The {step.name} call {call.pk} of execution {execution.pk} ({call.model}, request {call.request_id or '?'})"
-    with transaction.atomic():
-        overruns.record_overrun(
-            period=execution.period,
-            call=which,
-            usage=usage,
-            charged_nanos=call.cost_nanos,
-            excess_nanos=over_nanos,
-            now=now,
-        )
-        if over_nanos and ledger.mark_exhausted(execution.period, now=now):
-            execution.period.refresh_from_db()
-            events.budget_exhausted(execution.period, needed_nanos=execution.reserved_nanos)
-    raise UsageOverrun(
-        f"{step.resolved.model.provider} reported {usage} for the {step.name} call, more than the request "
-        f"allowed; it was charged {format_usd(call.cost_nanos)} and the execution stopped before any further paid call"
-    )
-
-
 class _Unreadable(ChangeRejected):
     """A whole answer that is not a change as the schema has it: the coder may be asked again."""
 
@@ -825,48 +624,6 @@ def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
         raise _Unreadable(str(exc)) from None
 
 
-def _save(execution: Execution, now: dt.datetime | None, **fields) -> None:
-    """Commit a state change at once, with a heartbeat (the reaper leaves live executions alone).
-
-    Conditional on the state this worker last saw (``execution.status`` and ``batch_id`` as it
-    holds them): of two workers making the same change, one does it and the other learns that it
-    lost (``ExecutionMovedOn``; ``ExecutionAbandoned`` when the reaper closed it). Nothing is
-    changed then."""
-    fields.setdefault("heartbeat_at", now or timezone.now())
-    seen = Execution.objects.filter(pk=execution.pk, status=execution.status, batch_id=execution.batch_id)
-    if not seen.update(**fields):
-        raise _moved(execution)
-    for name, value in fields.items():
-        setattr(execution, name, value)
-
-
-def _moved(execution: Execution) -> ExecutionError:
-    status = Execution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
-    if status == Execution.Status.ABANDONED:
-        return _abandoned(execution)
-    return ExecutionMovedOn(
-        f"Execution {execution.pk} is no longer {execution.status} (it is {status}): another worker "
-        "moved it on, and this one leaves it to that worker"
-    )
-
-
-def _abandoned(execution: Execution) -> ExecutionAbandoned:
-    return ExecutionAbandoned(
-        f"Execution {execution.pk} was abandoned by the reaper while this worker still ran it (it made "
-        f"no progress for RESERVATION_TIMEOUT_SECONDS, {settings.RESERVATION_TIMEOUT_SECONDS} s); what "
-        "was billed stays charged and nothing more is spent"
-    )
-
-
-def _left_as_is(execution: Execution, exc: ExecutionAbandoned | ExecutionMovedOn) -> Execution:
-    """The execution as the reaper closed it, or as another worker moved it on: its task,
-    reservation and counts are theirs."""
-    log.warning("%s", exc)
-    execution.refresh_from_db()
-    execution.task.refresh_from_db()
-    return execution
-
-
 # --- finishing ----------------------------------------------------------------------------------
 
 
@@ -874,7 +631,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
     at = now or timezone.now()
     try:
         with transaction.atomic():
-            _save(
+            state.save(
                 execution,
                 now,
                 status=Execution.Status.SUCCEEDED,
@@ -904,7 +661,7 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
             execution.pk,
             published.pr_url or published.branch,
         )
-        return _left_as_is(execution, exc)
+        return state.left_as_is(execution, exc)
     if execution.revision_id is None:
         execution.task.status, execution.task.claimed_at = Task.Status.DONE, None
     return execution
@@ -948,7 +705,7 @@ def _finish_failed(
     given_back = {} if task_at_fault else {"attempts": F("attempts") - 1}
     try:
         with transaction.atomic():
-            _save(
+            state.save(
                 execution, now, status=Execution.Status.FAILED, error=error, finished_at=at, heartbeat_at=at
             )
             ledger.release(execution.reservation, now=now)
@@ -964,7 +721,7 @@ def _finish_failed(
             if task_at_fault:
                 announce.execution_failed(execution)
     except (ExecutionAbandoned, ExecutionMovedOn) as exc:
-        return _left_as_is(execution, exc)
+        return state.left_as_is(execution, exc)
     if revised is None:
         task.status, task.claimed_at = outcome, None
         if not task_at_fault:

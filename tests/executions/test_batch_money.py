@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from budget.models import DailyUsage, ModelUsage
 from budget.periods import current_period
-from executions import pipeline
+from executions import state
 from executions.batches import run_batches_pass
 from executions.jobs import recover_stalled
 from executions.models import Batch, Execution, ModelCall, StepConfig, Task
@@ -54,17 +54,17 @@ def test_a_pass_that_dies_between_a_charge_and_its_state_change_does_not_charge_
     run_batches()  # the analysis batch goes out
     if step == "codegen":
         run_batches()  # analysis charged, the codegen batch goes out
-    save = pipeline._save
+    save = state.save
 
     def dies_on_the_state_change(execution, now, **fields):
         if fields.get("status") == next_state:
             raise Crash
         save(execution, now, **fields)
 
-    monkeypatch.setattr(pipeline, "_save", dies_on_the_state_change)
+    monkeypatch.setattr(state, "save", dies_on_the_state_change)
     with pytest.raises(Crash):
         run_batches_pass()
-    monkeypatch.setattr(pipeline, "_save", save)
+    monkeypatch.setattr(state, "save", save)
     [charged] = ModelCall.objects.filter(step=step)  # the first result, charged; its state unchanged
     assert charged.execution.status == ("analysing" if step == "analysis" else "generating")
 
