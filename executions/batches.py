@@ -17,11 +17,11 @@ every BATCH_POLL_MINUTES). In order:
    charged all the same, and changes nothing else.
 3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks (and queued revisions of
    pull requests, in the same order) that the budget and pacing allow, each claimed and reserved at
-   batch prices exactly as the synchronous path does (``pipeline.prepare`` and ``pipeline._start``).
+   batch prices exactly as the synchronous path does (``pipeline.prepare`` and ``pipeline.start``).
 
 A result that failed (errored, expired, canceled, a line of the error file) fails only its own
 execution, with the vendor's reason: its reservation's rest is released and its task is pending
-again within its attempts (``pipeline._finish_failed``). A batch the vendor refused as a whole (a
+again within its attempts (``pipeline.finish_failed``). A batch the vendor refused as a whole (a
 4xx on submit) is a configuration problem, not the tasks': it fails, its tasks keep their
 attempts, the reason is announced once, and no new batch is submitted for an hour unless a step's
 configuration changes.
@@ -272,7 +272,7 @@ def _claim(work, row, first, providers, gateway, report, now) -> tuple[Execution
     prepared = pipeline.prepare(
         task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
     )
-    execution = pipeline._start(task, prepared, providers, now)
+    execution = pipeline.start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
         _join(execution, row, now, status=Execution.Status.ANALYSING)
         return execution, prepared.analysis_request
@@ -285,7 +285,7 @@ def _claim(work, row, first, providers, gateway, report, now) -> tuple[Execution
             execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
         )
     except pipeline.EXPECTED_FAILURES as exc:
-        pipeline._finish_failed(execution, str(exc), now)
+        pipeline.finish_failed(execution, str(exc), now)
         report.finished += 1
         return None
     _join(execution, row, now)
@@ -348,7 +348,7 @@ def _marker(row: Batch) -> dict[str, str]:
 
 def _fail_row(row: Batch, reason: str, report: PassReport, now) -> None:
     for execution in _members(row):
-        pipeline._finish_failed(execution, reason, now)
+        pipeline.finish_failed(execution, reason, now)
         report.finished += 1
     _unlease(row, now, status=Batch.Status.FAILED, error=reason[:500], ended_at=_now(now))
 
@@ -360,7 +360,7 @@ def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
     vendor = row.get_provider_display()
     members = list(_members(row))
     for execution in members:
-        pipeline._finish_failed(
+        pipeline.finish_failed(
             execution,
             f"Not run: {vendor} refused its whole {row.step} batch {row.pk} ({reason})",
             now,
@@ -538,7 +538,7 @@ def _analysis_results(row, items, missing, providers, given_gateway, report, now
                 # It leaves the batch before the paid call: no other pass asks the coder again.
                 state.save(execution, now, batch_id=None)
                 change = pipeline.generate_change(execution, codegen, request, base, gateway, providers, now)
-                pipeline._finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
+                pipeline.finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
                 report.finished += 1
                 continue
         except ExecutionMovedOn as exc:
@@ -640,7 +640,7 @@ def _codegen_results(row, items, missing, providers, given_gateway, report, now)
         except Exception as exc:  # one bad result must not hold up the batch's others
             _failed_unexpectedly(execution, exc, now)
         else:
-            pipeline._finish_succeeded(execution, published, now)
+            pipeline.finish_succeeded(execution, published, now)
         report.finished += 1
     if waiting and _still_ours(row, report, now):
         _follow_with_codegen(waiting, again, providers, report, now)
@@ -649,4 +649,4 @@ def _codegen_results(row, items, missing, providers, given_gateway, report, now)
 
 def _failed_unexpectedly(execution: Execution, exc: Exception, now) -> None:
     log.exception("execution %s stopped on an unexpected error in batch mode", execution.pk, exc_info=exc)
-    pipeline._finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
+    pipeline.finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 MAX_FAILURE_CHARS = 4_000  # of a call's failure, as stored for the admin
 
 # Failures that end an execution as failed (with their message) instead of being raised. An
-# execution the reaper abandoned, or another worker moved on, is left as it is (``_finish_failed``
+# execution the reaper abandoned, or another worker moved on, is left as it is (``finish_failed``
 # finds it no longer in the state this worker saw).
 EXPECTED_FAILURES = (
     ProviderError,
@@ -177,7 +177,7 @@ def run_execution(
         raise RepositoryDisabled(repositories.why_not_runnable(task))
     gateway = gateway or get_gateway(task.repository)
     prepared = prepare(task, providers=providers, gateway=gateway, now=now, revision=revision)
-    execution = _start(task, prepared, providers, now)
+    execution = start(task, prepared, providers, now)
     execution = _run(execution, prepared, providers, gateway, now)
     if revision is not None and revisions.restarting(revision):
         try:
@@ -307,7 +307,7 @@ class _NotClaimed(Exception):
     """Rolls back a start whose task another process claimed first."""
 
 
-def _start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None) -> Execution:
+def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None) -> Execution:
     """Reserve the worst case, claim the task and record the execution, all in one transaction.
 
     The claim is one conditional UPDATE (pending → running): of two processes exactly one wins.
@@ -406,9 +406,9 @@ def _run(
         return finish_failed_on(execution, exc, now)
     except Exception as exc:
         log.exception("execution %s stopped on an unexpected error", execution.pk)
-        _finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
+        finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
         raise
-    return _finish_succeeded(execution, published, now)
+    return finish_succeeded(execution, published, now)
 
 
 def take_plan(
@@ -627,7 +627,7 @@ def _proposal_from(completion: Completion, step: steps.Step) -> Proposal:
 # --- finishing ----------------------------------------------------------------------------------
 
 
-def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.datetime | None) -> Execution:
+def finish_succeeded(execution: Execution, published: PublishResult, now: dt.datetime | None) -> Execution:
     at = now or timezone.now()
     try:
         with transaction.atomic():
@@ -668,12 +668,12 @@ def _finish_succeeded(execution: Execution, published: PublishResult, now: dt.da
 
 
 def finish_failed_on(execution: Execution, exc: Exception, now: dt.datetime | None) -> Execution:
-    """``_finish_failed`` with ``exc``'s message; an execution whose coder's answers never applied
+    """``finish_failed`` with ``exc``'s message; an execution whose coder's answers never applied
     (``EditsGaveUp``) counts as an edit failure of its month."""
-    return _finish_failed(execution, str(exc), now, edits_failed=isinstance(exc, EditsGaveUp))
+    return finish_failed(execution, str(exc), now, edits_failed=isinstance(exc, EditsGaveUp))
 
 
-def _finish_failed(
+def finish_failed(
     execution: Execution,
     reason: str,
     now: dt.datetime | None,

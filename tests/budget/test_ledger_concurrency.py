@@ -114,7 +114,7 @@ def test_a_charge_racing_an_execution_start_waits_instead_of_deadlocking():
 
     def start_execution():
         try:
-            with transaction.atomic():  # as executions.pipeline._start
+            with transaction.atomic():  # as executions.pipeline.start
                 ledger.reserve(to_nanos("0.50"), label="starting")
                 period_locked.set()
                 go_on.wait(timeout=10)

@@ -135,9 +135,9 @@ def test_the_reaper_puts_a_dead_workers_revision_back_to_pending(settings):
         prepared = prepare(
             pr.task, providers=providers_for_mode(), gateway=_BranchGateway(), revision=revision
         )
-        from executions.pipeline import _start
+        from executions.pipeline import start
 
-        execution = _start(pr.task, prepared, providers_for_mode(), None)  # then the worker dies
+        execution = start(pr.task, prepared, providers_for_mode(), None)  # then the worker dies
         clock.shift(settings.RESERVATION_TIMEOUT_SECONDS + 60)
         recover_stalled()
 
