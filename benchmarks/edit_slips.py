@@ -14,13 +14,15 @@ spaces for tabs. The expected file is the module with that one line changed.
 - ``refused, one place``: refused though the run occurs once (a slip not recovered);
 - ``wrong``: a result other than the expected file (the target: 0).
 
-``--edits-from REV`` runs the same edits through ``executions/changes/edits.py`` as it was at a
-git revision (its ``apply_edit``), to compare with an earlier matching.
+``--edits-from REV`` runs the same edits through ``apply_edit`` as the code was at a git
+revision (``executions/changes/``, or ``executions/edits.py`` before it), to compare with an
+earlier matching.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import random
@@ -46,10 +48,11 @@ def slipped_edits(count: int, seed: int, tabs: bool):
     else:
         files = sorted(p for p in root.rglob("*.py") if "locale" not in p.parts and p.stat().st_size > 2000)
     rng = random.Random(seed)
+    read = functools.cache(lambda path: path.read_text(encoding="utf-8"))
     made = 0
     while made < count:
         path = rng.choice(files)
-        text = path.read_text(encoding="utf-8")
+        text = read(path)
         lines = text.split("\n")[:-1]
         i = rng.randrange(0, max(1, len(lines) - 8))
         window = lines[i : i + rng.randint(1, 8)]
@@ -109,21 +112,21 @@ def _once(run: list[str], lines: list[str]) -> bool:
 
 
 def edits_module(rev: str | None):
-    if rev is None:
-        from executions.changes import edits
-
-        return edits
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{rev}:executions/changes/edits.py"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location("edits_at_rev", f.name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    os.unlink(f.name)
-    return module
+    """``executions/changes/edits.py`` as it is, or as it was at git revision ``rev`` (with the
+    code it imports, ``matching.py`` among it, as it was then)."""
+    if rev is not None:
+        tree = tempfile.mkdtemp(prefix="edits-at-")
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "executions"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+        for name in [m for m in sys.modules if m.split(".")[0] == "executions"]:
+            del sys.modules[name]  # imported again from that revision's tree
+        sys.path.insert(0, tree)
+    try:
+        return importlib.import_module("executions.changes.edits")
+    except ModuleNotFoundError:
+        return importlib.import_module("executions.edits")  # before executions/ had packages
 
 
 def main() -> int:
@@ -138,11 +141,14 @@ def main() -> int:
     import django
 
     django.setup()
-    from executions.errors import ChangeRejected
-
+    made = list(
+        slipped_edits(args.edits, args.seed, args.tabs)
+    )  # with this tree's code, whatever is measured
     edits = edits_module(args.edits_from)
+    from executions.errors import ChangeRejected  # the measured code's own
+
     outcomes: Counter = Counter()
-    for _path, text, search, replace, expected, unique in slipped_edits(args.edits, args.seed, args.tabs):
+    for _path, text, search, replace, expected, unique in made:
         try:
             result = edits.apply_edit(text, search, replace)
         except ChangeRejected:

@@ -7,8 +7,9 @@ the closest ones; for a search found several times, each place):
 
 - **Whole lines first.** The search is a run of whole lines, compared with one indentation
   offset for every line (tabs expanded, trailing whitespace aside; an exact copy is offset 0),
-  else also ignoring blank lines. The first of these that finds anything decides: one place
-  applies, several are refused (an exact copy does not win over a copy at another indentation).
+  or also ignoring blank lines. Every place either finds counts: one place applies, several are
+  refused (an exact copy does not win over a copy at another indentation, nor over one with a
+  blank line the search dropped).
   Only a one-line search with no whole-line match may match inside a line, where it occurs once
   (overlapping places count).
 - **Indentation is an offset.** Every replace line moves by the offset between the search and
@@ -241,20 +242,27 @@ def _first(lines: list[str]) -> str:
 def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
     """The places ``search`` matches as whole lines at any one indentation offset (an exact copy
     is offset 0: it does not win over a copy elsewhere at another indentation, since a model that
-    slipped on indentation would then land on the wrong one), else also ignoring blank lines, at
-    each tab width that may hold; and how the rule that found them reads in a message."""
-    for rule, how in (
-        (_shifted, " once indentation is ignored"),
-        (_spread, " once indentation and blank lines are ignored"),
-    ):
-        found: dict[tuple, _Place] = {}
-        for width in widths:
-            for place in rule(file, search, width):
-                found.setdefault(place.rows, place)  # found again at another width: the same place
-        if found:
-            places = list(found.values())
-            return places, "" if all(p.offset == 0 for p in places) and rule is _shifted else how
-    return [], ""
+    slipped on indentation would then land on the wrong one), at each tab width that may hold; and
+    how the rule that found them reads in a message.
+
+    Places found only once blank lines are ignored count too, for the same reason: a model that
+    dropped a blank line meant one of them as much as a copy without it. So the search applies
+    only where it is unique either way."""
+    as_written = _places(_shifted, file, search, widths)
+    blanks_aside = _places(_spread, file, search, widths)
+    seen = {(p.first, p.last) for p in as_written}
+    more = [p for p in blanks_aside if (p.first, p.last) not in seen]
+    if as_written and not more:
+        return as_written, "" if all(p.offset == 0 for p in as_written) else " once indentation is ignored"
+    return as_written + more, " once indentation and blank lines are ignored"
+
+
+def _places(rule, file: _File, search: list[str], widths: list[int]) -> list[_Place]:
+    found: dict[tuple, _Place] = {}
+    for width in widths:
+        for place in rule(file, search, width):
+            found.setdefault(place.rows, place)  # found again at another width: the same place
+    return list(found.values())
 
 
 def _shifted(file: _File, search: list[str], width: int) -> list[_Place]:

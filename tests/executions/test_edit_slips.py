@@ -220,6 +220,26 @@ def test_an_edit_that_no_longer_parses_is_refused_naming_the_line():
     )
 
 
+def test_a_search_that_dropped_a_blank_line_is_refused_when_a_copy_without_it_is_elsewhere():
+    # Found by benchmarks/edit_slips.py --tabs (seed 1) on the matching issue 25 left: the model
+    # meant the "return data;" with a blank line above it, dropped that line, and the search then
+    # matched another place as written, where the edit landed. A third place reads the same with
+    # its blank line dropped: each of the three is meant as much.
+    base = source("contrib/admin/static/admin/js/vendor/jquery/jquery.js")
+    meant, elsewhere = "\t\t\t}\n\n\t\t\treturn data;\n\t\t}\n", "\t}\n\treturn data;\n}\n"
+    assert base.count(meant) == base.count(elsewhere) == 1
+    search = "            }\n            return data;\n        }\n"
+    replace = "            }\n            return data;\n        }  // changed\n"
+
+    with pytest.raises(ChangeRejected) as refused:
+        apply_edit(base, search, replace)
+
+    assert str(refused.value) == (
+        'the edit: the search text matches 3 places once indentation and blank lines are ignored (first line: "}"); '
+        "it must match one"
+    )
+
+
 # --- refused before, though only one place was meant ----------------------------------------
 
 
