@@ -173,4 +173,5 @@ def test_with_no_execution_yet_it_says_so_and_shows_the_seed_profile(pinned_cloc
     assert data["next_execution"]["reserves"] is None
     assert data["next_execution"]["unavailable"].startswith("no task is pending")
     assert "Seed profile: one execution at today's prices" in text
+    assert "The seed's worst case is one call per step on the seed's input;" in text  # not what is reserved
     assert "Measured: no execution has finished yet; the seed profile above is all there is to go on." in text

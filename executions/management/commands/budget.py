@@ -247,6 +247,10 @@ class Command(BaseCommand):
             ("batch worst", table.batch_worst_case_execution_nanos),
         ):
             self.fits_row(label, table.fits(nanos))
+        w(
+            "  The seed's worst case is one call per step on the seed's input; an execution reserves its real"
+            " context and every coder try (next execution, below)."
+        )
         for s in table.steps:
             if s.replaced_note:
                 w(self.style.WARNING(f"  Note: {s.replaced_note} ({s.profile.step})."))
