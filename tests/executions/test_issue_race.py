@@ -8,14 +8,13 @@ commits, the poll takes the task it made instead of a second one.
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
-from executions.github.dispatch import handle_webhook
 from executions.github.issues import sync_repository
 from executions.models import Repository, Task
 from executions.services import create_task
 from tests.fakes.github import serving_github
-from tests.locks import wait_for_a_lock_waiter
+from tests.locks import DeliveryHeldBeforeCommit, wait_for_a_lock_waiter
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -26,35 +25,12 @@ def github(settings):
         yield fake
 
 
-class DeliveryHeldBeforeCommit:
-    """``handle_webhook`` of ``payload`` in another thread, paused right after it inserted the task."""
-
-    def __init__(self, payload: dict):
-        self.payload, self.inserted, self.go_on = payload, threading.Event(), threading.Event()
-        self.outcome, self.errors = None, []
-        self.thread = threading.Thread(target=self.deliver)
-
-    def deliver(self):
-        try:
-            with connection.execute_wrapper(self.pause_after_the_insert):
-                self.outcome = handle_webhook(event="issues", delivery_id="delivery-1", payload=self.payload)
-        except Exception as exc:  # surfaced by the test
-            self.errors.append(exc)
-        finally:
-            connections.close_all()
-
-    def pause_after_the_insert(self, execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if sql.startswith('INSERT INTO "executions_task"'):
-            self.inserted.set()
-            assert self.go_on.wait(10), "the test never let the delivery go on"
-        return result
-
-
 def test_a_webhook_and_a_poll_racing_make_one_task(github):
     repository = create_task(title="Seed the default repository").repository
     issue = github.open_issue("Add a health check", labels=("pr-orchestrator",))
-    delivery = DeliveryHeldBeforeCommit(github.issues_event("opened", issue["number"]))
+    delivery = DeliveryHeldBeforeCommit(
+        "issues", github.issues_event("opened", issue["number"]), table="executions_task"
+    )
     poll_outcome, poll_errors = [], []
 
     def poll():

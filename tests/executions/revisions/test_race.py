@@ -9,14 +9,14 @@ request's row lock; when the first commits, the second finds the revision queued
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from executions.github.dispatch import handle_webhook
 from executions.models import PullRequest, Revision, WebhookDelivery
 from executions.pipeline import run_execution
 from executions.services import create_task
 from tests.executions.outcomes import OpensPullRequests
-from tests.locks import wait_for_a_lock_waiter
+from tests.locks import DeliveryHeldBeforeCommit, wait_for_a_lock_waiter
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -42,39 +42,11 @@ def review_payloads(pr: PullRequest) -> tuple[dict, dict]:
     return review, comment
 
 
-class DeliveryHeldBeforeCommit:
-    """``handle_webhook`` in another thread, paused right after it inserted the revision."""
-
-    def __init__(self, event: str, payload: dict):
-        self.event, self.payload = event, payload
-        self.inserted, self.go_on = threading.Event(), threading.Event()
-        self.outcome, self.errors = None, []
-        self.thread = threading.Thread(target=self.deliver)
-
-    def deliver(self):
-        try:
-            with connection.execute_wrapper(self.pause_after_the_insert):
-                self.outcome = handle_webhook(
-                    event=self.event, delivery_id="delivery-1", payload=self.payload
-                )
-        except Exception as exc:  # surfaced by the test
-            self.errors.append(exc)
-        finally:
-            connections.close_all()
-
-    def pause_after_the_insert(self, execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if sql.startswith('INSERT INTO "executions_revision"'):
-            self.inserted.set()
-            assert self.go_on.wait(10), "the test never let the delivery go on"
-        return result
-
-
 def test_a_review_and_its_comment_delivered_at_once_queue_one_revision():
     execution = run_execution(create_task(title="Add health check endpoint"), gateway=OpensPullRequests())
     pr = PullRequest.objects.get(execution=execution)
     review, comment = review_payloads(pr)
-    first = DeliveryHeldBeforeCommit("pull_request_review", review)
+    first = DeliveryHeldBeforeCommit("pull_request_review", review, table="executions_revision")
     second_outcome, second_errors = [], []
 
     def second():
