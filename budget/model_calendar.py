@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from budget.catalog import ResolvedModel, resolve
 from budget.costs import SEED_PROFILE
-from budget.models import LanguageModel, Price
+from budget.models import LanguageModel, Price, vendor_name
 from budget.money import format_usd
 from budget.pricing import PricingError, Usage, cost_nanos, lookup_model, price_for
 
@@ -119,9 +119,6 @@ def _price_of(name: str, *, on: dt.date) -> Price:
     return resolve(name, on=on).price
 
 
-VENDOR_NAMES = {"anthropic": "Anthropic", "openai": "OpenAI"}
-
-
 def vendor_shutdown_warnings(*, on: dt.date, within_days: int) -> list[str]:
     """A line for each configured model whose vendor publishes a shutdown date (``check_models``
     records it) that has not passed, unless the retirement warning already says the same."""
@@ -134,10 +131,7 @@ def vendor_shutdown_warnings(*, on: dt.date, within_days: int) -> list[str]:
         retires_on = model.retires_on
         if retires_on is not None and retires_on < day:
             continue  # the catalog switches to the successor before the vendor shuts it down
-        head = (
-            f"{VENDOR_NAMES.get(model.provider, model.provider)}'s model list shuts {name} ({step}) down "
-            f"on {day:%Y-%m-%d}"
-        )
+        head = f"{vendor_name(model.provider)}'s model list shuts {name} ({step}) down on {day:%Y-%m-%d}"
         if retires_on is None or retires_on > day:
             out.append(
                 f"{head}, but the catalog does not retire it by then: set its retirement date and a "

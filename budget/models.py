@@ -14,6 +14,11 @@ class Provider(models.TextChoices):
     OPENAI = "openai", "OpenAI"
 
 
+def vendor_name(provider: str) -> str:
+    """The vendor as people write it ("OpenAI" for "openai"); any other text as it is."""
+    return dict(Provider.choices).get(provider, provider)
+
+
 class LanguageModel(models.Model):
     """A model id the product may call, with its lifecycle (retirement date and successor)."""
 

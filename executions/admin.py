@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -116,9 +116,13 @@ class RepositoryAdmin(admin.ModelAdmin):
             return format_html('<span title="{}">{}</span>', repository.problem, badge("unavailable"))
         return badge("available")
 
-    @admin.display(description="pending tasks")
+    def get_queryset(self, request):
+        pending = Count("tasks", filter=Q(tasks__status=Task.Status.PENDING))
+        return super().get_queryset(request).annotate(pending_count=pending)  # one query for the list
+
+    @admin.display(description="pending tasks", ordering="pending_count")
     def pending(self, repository: Repository) -> int:
-        return repository.tasks.filter(status=Task.Status.PENDING).count()
+        return repository.pending_count
 
     @admin.action(description="Check access now (its tasks run again when GitHub answers)")
     def check_access(self, request, queryset):

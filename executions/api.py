@@ -71,14 +71,16 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(text)
 
 
-def _status_filter(queryset: QuerySet, request: Request, statuses: list[str]) -> QuerySet:
-    """Only rows with ``?status=``, when given; a status that does not exist is a 400."""
-    value = request.query_params.get("status")
+def _status_filter(
+    queryset: QuerySet, request: Request, statuses: list[str], *, name: str = "status"
+) -> QuerySet:
+    """Only rows with ``?status=`` (or ``?<name>=``), when given; a value that does not exist is a 400."""
+    value = request.query_params.get(name)
     if value is None:
         return queryset
     if value not in statuses:
-        raise ParseError(f"status must be one of {', '.join(statuses)} (got {value!r})")
-    return queryset.filter(status=value)
+        raise ParseError(f"{name} must be one of {', '.join(statuses)} (got {value!r})")
+    return queryset.filter(**{name: value})
 
 
 EXECUTION_FILTERS = [
@@ -230,11 +232,5 @@ class PullRequestViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[PullRequest]:
         queryset = revisions.with_totals(super().get_queryset())
         if self.action == "list":
-            value = self.request.query_params.get("state")
-            if value is not None:
-                if value not in PullRequest.State.values:
-                    raise ParseError(
-                        f"state must be one of {', '.join(PullRequest.State.values)} (got {value!r})"
-                    )
-                queryset = queryset.filter(state=value)
+            queryset = _status_filter(queryset, self.request, PullRequest.State.values, name="state")
         return queryset

@@ -161,7 +161,7 @@ def reconcile_vendor_usage(*, now: dt.datetime | None = None) -> str:
     outcome = reconcile_usage(month=yesterday.replace(day=1), now=now)
     if outcome.exit_code:
         log.warning("reconcile_usage: %s", " | ".join(outcome.lines))
-    if outcome.off or outcome.record is None:
+    if outcome.record is None:
         return outcome.lines[0]
     verdict = "matched" if outcome.record.matched else "differs"
     return f"usage {outcome.record.month:%Y-%m}: {verdict}; newly announced days: {outcome.announced}"

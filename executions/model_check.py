@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from budget import catalog
-from budget.models import LanguageModel, Provider
+from budget.models import LanguageModel, Provider, vendor_name
 from budget.pricing import PricingError
 from executions.models import StepConfig
 from executions.providers.base import describe_failure
@@ -27,7 +27,6 @@ from notifications import events
 
 log = logging.getLogger(__name__)
 
-VENDOR_NAMES = {Provider.ANTHROPIC: "Anthropic", Provider.OPENAI: "OpenAI"}
 # A listing is one small request: do not wait the model calls' timeout for it.
 LIST_TIMEOUT_SECONDS = 30.0
 
@@ -64,7 +63,7 @@ def list_vendor_models(vendor: str) -> dict[str, dt.date | None]:
     """{model id: shutdown date or None} from the vendor's ``GET /v1/models``, every page.
 
     Raises ``VendorUnavailable`` (no key, unreachable, an error status)."""
-    name = VENDOR_NAMES[vendor]
+    name = vendor_name(vendor)
     key = settings.OPENAI_API_KEY if vendor == Provider.OPENAI else settings.ANTHROPIC_API_KEY
     if not key:
         raise VendorUnavailable(f"{name.upper()}_API_KEY is not set: {name}'s models were not checked")
@@ -112,13 +111,13 @@ def check_models(*, now: dt.datetime | None = None) -> CheckResult:
             result.warnings.append(str(exc))
             log.warning("check_models: %s", exc)
             continue
-        result.checked.append(VENDOR_NAMES[vendor])
+        result.checked.append(vendor_name(vendor))
         _record_shutdown_dates(vendor, listed)
         for name, use in sorted(names.items()):
             if name not in listed:
                 result.unlisted.append(name if use.runs else f"{name} (retired: its successor runs instead)")
                 # Said when it matters: a model the next execution would call.
-                if use.runs and events.model_unlisted(VENDOR_NAMES[vendor], name, use.steps):
+                if use.runs and events.model_unlisted(vendor_name(vendor), name, use.steps):
                     result.announced += 1
             elif (day := listed[name]) is not None:
                 result.shutdowns[name] = day

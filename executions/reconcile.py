@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from budget import reconciliation
-from budget.models import UsageReconciliation
+from budget.models import UsageReconciliation, vendor_name
 from budget.periods import next_month
 from budget.pricing import Usage
 from budget.reconciliation import FAILED, OFF, Counted, Difference, VendorOutcome
@@ -31,7 +31,6 @@ from notifications import events
 
 # A day is closed (its report final, a difference announced) this long after it ends in UTC.
 REPORT_LAG = dt.timedelta(hours=2)
-VENDOR_NAMES = {"anthropic": "Anthropic", "openai": "OpenAI"}
 OFF_LINE = (
     "Usage reconciliation is off: set ANTHROPIC_ADMIN_API_KEY (with ANTHROPIC_API_KEY_ID) and/or "
     "OPENAI_ADMIN_API_KEY (with OPENAI_PROJECT_ID or OPENAI_API_KEY_ID) to compare the ledger with the "
@@ -47,10 +46,6 @@ class Outcome:
     exit_code: int = 0  # 0 done (matched or differences found), 1 a vendor failed, 2 its configuration
     record: UsageReconciliation | None = None
     announced: int = 0
-
-    @property
-    def off(self) -> bool:
-        return self.record is None and self.exit_code == 0
 
 
 def month_days(month: dt.date, *, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -145,7 +140,7 @@ def _lines(
     last = end - dt.timedelta(days=1)
     lines = [f"Usage {month:%Y-%m}, UTC days {first:%m-%d} to {last:%m-%d}:"]
     for vendor, outcome in vendors.items():
-        name = VENDOR_NAMES.get(vendor, vendor)
+        name = vendor_name(vendor)
         detail = f": {outcome.detail}" if outcome.detail else ""
         lines.append(f"  {name}: {outcome.status}{detail}")
         for d in differences:

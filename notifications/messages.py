@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from budget.models import vendor_name
 from budget.money import dollars_str
 from budget.periods import part_of_month
 from notifications.text import (
@@ -426,13 +427,10 @@ def _compose_model_retiring(kind: str, payload: dict, style: Style) -> Message:
     return Message(kind, title, text)
 
 
-VENDORS = {"anthropic": "Anthropic", "openai": "OpenAI"}
-
-
 def _compose_usage_mismatch(kind: str, payload: dict, style: Style) -> Message:
     """A closed day on which a vendor counted other tokens than the ledger recorded: per model,
     each token class that differs (vendor vs ledger) and what the difference is worth."""
-    vendor = VENDORS.get(str(payload.get("vendor")), clean(payload.get("vendor")))
+    vendor = vendor_name(clean(payload.get("vendor")))
     on = day(payload.get("day"))
     found = [d for d in payload.get("differences") or [] if isinstance(d, dict)]
     unrecorded = any(d.get("unrecorded") for d in found)

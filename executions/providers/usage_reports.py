@@ -33,7 +33,6 @@ MAX_PAGES = 100
 BUCKETS_PER_PAGE = 31  # both APIs' maximum for one-day buckets
 MAX_DETAIL_CHARS = 200
 ANTHROPIC_VERSION = "2023-06-01"
-# Key-shaped words a vendor may echo back (``Incorrect API key provided: sk-admin-…``).
 
 
 class UsageReportError(Exception):
@@ -192,10 +191,11 @@ def _collect(report, url: str, params: dict, headers: dict) -> list[Counted]:
         try:
             counted.extend(report.rows(body))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UsageReportError(
-                f"{report.name}'s usage report has an unexpected shape ({type(exc).__name__}: {exc})"[
-                    :MAX_DETAIL_CHARS
-                ]
+            raise UsageReportError(  # the exception quotes the vendor's own values: masked, then cut
+                mask_secrets(
+                    f"{report.name}'s usage report has an unexpected shape ({type(exc).__name__}: {exc})",
+                    extra=[report.admin_key],
+                )[:MAX_DETAIL_CHARS]
             ) from None
         if not body.get("has_more"):
             return counted
