@@ -4,10 +4,12 @@ how many are refused, how many land wrongly (a script, not a test).
     python benchmarks/edit_slips.py [--edits 1500] [--seed 1] [--tabs] [--edits-from REV]
 
 Each edit takes a random run of 1-8 lines of a random Django module (jQuery, tab-indented, with
-``--tabs``), changes one of its lines, and writes search and replace as a model might: shifted
+``--tabs``), changes one of its lines (a quarter also add a line one level deeper after the
+run), and writes search and replace as a model might: shifted
 (shallower or deeper), with blank lines dropped, trailing spaces, copied line numbers, ``\\r\\n``
 line endings, trailing blank lines, the middle elided with a marker line (``...``, ``# ...``),
-spaces for tabs. The expected file is the module with that one line changed.
+spaces for tabs. The expected file is the module with that one line changed (and the new line
+in the file's own indentation).
 
 - ``landed``: the result is exactly the expected file;
 - ``refused, ambiguous``: refused, and the run's lines (stripped) occur more than once;
@@ -29,6 +31,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -65,6 +68,14 @@ def slipped_edits(count: int, seed: int, tabs: bool):
         k = rng.choice([n for n, line in enumerate(window) if line.strip()])
         note = "  // changed" if tabs else "  # changed"
         new_window = [line + note if n == k else line for n, line in enumerate(window)]
+        # A quarter also add a line one level deeper than the last (a statement put inside a
+        # block): drawn apart from the rest, so every other slip stays the edit it was.
+        level = "\t" if tabs else "    "
+        indent = window[-1][: len(window[-1]) - len(window[-1].lstrip())]
+        if random.Random(f"{seed}:{made}").random() < 0.25 and not indent.strip(
+            level[0]
+        ):  # not " * " in a tab file
+            new_window.append(indent + level + "added()")
         expected = "\n".join(lines[:i] + new_window + lines[i + len(window) :]) + "\n"
         search, replace = list(window), new_window
         if tabs:
@@ -80,7 +91,7 @@ def slipped_edits(count: int, seed: int, tabs: bool):
         if rng.random() < 0.3:
             blanks_dropped = True
             kept = [n for n, s in enumerate(search) if s.strip()]
-            search, replace = [search[n] for n in kept], [replace[n] for n in kept]
+            search, replace = [search[n] for n in kept], [replace[n] for n in kept] + replace[len(search) :]
         if rng.random() < 0.2:
             search = [s + "  " if s.strip() else s for s in search]
         if rng.random() < 0.2 and not blanks_dropped:
@@ -120,6 +131,9 @@ def edits_module(rev: str | None):
             ["git", "-C", str(ROOT), "archive", rev, "executions"], capture_output=True, check=True
         )
         subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+        warnings.filterwarnings(
+            "ignore", "Model .* was already registered", RuntimeWarning
+        )  # that tree's models
         for name in [m for m in sys.modules if m.split(".")[0] == "executions"]:
             del sys.modules[name]  # imported again from that revision's tree
         sys.path.insert(0, tree)

@@ -207,14 +207,17 @@ def _tab_widths(file: _File, model_lines: list[str]) -> list[int]:
     """How many columns a tab may stand for when the file's indentation and the model's are
     compared, likeliest first.
 
-    In a tab-indented file: the model's spaces per level, 4, 2 or 8 (those its indentation allows
-    first). Each is tried and every place found at any of them counts, so a reading that finds
-    another place makes the search ambiguous, never a guess. In a space-indented file: the file's
-    own spaces per level."""
+    In a tab-indented file: the model's spaces per level first (the largest of 8, 4 and 2 that its
+    indentation allows: a model writing 8 spaces a level read at 4 would indent its new lines twice
+    as deep), then the others. Each is tried and every place found at any of them counts, so a
+    reading that finds another place makes the search ambiguous, never a guess; a place found at
+    several widths is applied at the first. In a space-indented file: the file's own spaces per
+    level."""
     if file.tabs:
+        # An odd indentation is alignment, not a level (" * " under "/**"): it says nothing of the unit.
         widths = [_leading(line) for line in model_lines if line.startswith(" ") and line.strip()]
-        unit = math.gcd(*widths) if widths else 4
-        allowed = [w for w in (4, 2, 8) if unit % w == 0]
+        unit = math.gcd(*(w for w in widths if w % 2 == 0)) or 4
+        allowed = [w for w in (8, 4, 2) if unit % w == 0]
         return allowed + [w for w in (4, 2, 8) if w not in allowed]
     widths = [_leading(line) for line in file.lines if line.startswith(" ") and line.strip()]
     unit = math.gcd(*widths) if widths else 0
@@ -460,6 +463,11 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
             pairs.update(zip(range(i1, i2), range(j1, j2), strict=True))
             if tag == "equal":
                 same.update(zip(range(j1, j2), range(i1, i2), strict=True))
+        elif tag == "replace":  # lines changed and lines added: the first ones that read alike pair up
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=False):
+                if not _alike(search[i], new[j]):
+                    break
+                pairs[i] = j
     gaps: dict[int, tuple[int, int, int]] = {}  # replace line -> (next replace line, file lines)
     lines = [k for k, line in enumerate(search) if line.strip()]
     for k, k2 in pairwise(lines):
@@ -482,6 +490,12 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
         else:
             j += 1
     return out
+
+
+def _alike(a: str, b: str) -> bool:
+    """Whether a replace line reads as its search line changed (a comment added, a name renamed)."""
+    a, b = a.strip(), b.strip()
+    return a in b or b in a or difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.6
 
 
 def _key(line: str, width: int) -> tuple[int, str]:

@@ -263,6 +263,20 @@ def test_spaces_for_a_tab_indented_file_match_and_are_written_with_tabs():
     assert result == once(base, "\t\t\t\tif ( !w.document ) {\n", "\t\t\t\tif ( !w || !w.document ) {\n")
 
 
+def test_eight_spaces_a_tab_indent_new_lines_one_tab_a_level():
+    # Found in review (a fuzz of tab-indented admin JS; 2026-12-07): a model writing 8 spaces per tab had its
+    # search read at 4 spaces a tab, and a new line one level deeper got two tabs more, not one.
+    base = source("contrib/admin/static/admin/js/vendor/jquery/jquery.js")
+    search = " " * 32 + "if ( !w.document ) {\n"
+    replace = " " * 32 + "if ( !w.document ) {\n" + " " * 40 + "w = window;\n"
+
+    result = apply_edit(base, search, replace)
+
+    assert result == once(
+        base, "\t\t\t\tif ( !w.document ) {\n", "\t\t\t\tif ( !w.document ) {\n\t\t\t\t\tw = window;\n"
+    )
+
+
 def test_blank_lines_the_search_dropped_are_kept():
     base = source("utils/version.py")
     search = '    main = get_main_version(version)\n    sub = ""\n    if version[3] == "alpha" and version[4] == 0:\n'
@@ -274,6 +288,32 @@ def test_blank_lines_the_search_dropped_are_kept():
     result = edited("django/utils/version.py", base, (search, replace))
 
     assert result == once(base, '    sub = ""\n', '    sub = ""  # a final release has none\n')
+
+
+def test_a_blank_line_the_search_dropped_is_kept_when_the_replace_adds_a_line():
+    # Found in review (benchmarks/edit_slips.py with added lines): the replace changed the last
+    # line and added one under it, and the blank line the search had dropped above it was lost.
+    base = source("conf/__init__.py")
+    search = (
+        '        self.__dict__["_deleted"] = set()\n'
+        "        self.default_settings = default_settings\n"
+        "    def __getattr__(self, name):\n"
+    )
+    replace = (
+        '        self.__dict__["_deleted"] = set()\n'
+        "        self.default_settings = default_settings\n"
+        "    def __getattr__(self, name):  # settings first\n"
+        "        name = str(name)\n"
+    )
+
+    result = edited("django/conf/__init__.py", base, (search, replace))
+
+    assert result == once(
+        base,
+        "        self.default_settings = default_settings\n\n    def __getattr__(self, name):\n",
+        "        self.default_settings = default_settings\n\n    def __getattr__(self, name):  # settings first\n"
+        "        name = str(name)\n",
+    )
 
 
 def test_blank_lines_the_search_added_are_not_written():
