@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
@@ -106,15 +107,16 @@ def run_batches_pass(
 ) -> PassReport:
     """One pass of batch mode: reconcile, poll, submit. Raises ``ConfigurationError`` for a
     missing key; every vendor or task problem is reported in the result instead. ``gateway``:
-    by default each task's repository's (``_gateway``)."""
+    by default each task's repository's (``_gateways``)."""
     providers = providers or providers_for_mode()
     report = PassReport()
+    gateway_of = _gateways(gateway)
     rows = Batch.objects.select_related("price__model").order_by("pk")
     for row in rows.filter(status=Batch.Status.SUBMITTING):
         _reconcile(row, providers, report, now)
     for row in rows.filter(status=Batch.Status.IN_PROGRESS):
-        _poll(row, providers, gateway, report, now)
-    _submit_new_tasks(providers, gateway, report, now)
+        _poll(row, providers, gateway_of, report, now)
+    _submit_new_tasks(providers, gateway_of, report, now)
     return report
 
 
@@ -177,18 +179,29 @@ def _members(row: Batch, *statuses: str):
     )
 
 
-def _gateway(gateway: RepositoryGateway | None, task: Task) -> RepositoryGateway:
-    """The gateway the pass was given, else the one of ``task``'s repository (where its base
-    commit is and its change goes)."""
-    return gateway or get_gateway(task.repository)
+GatewayOf = Callable[[Task], RepositoryGateway]
+
+
+def _gateways(given: RepositoryGateway | None) -> GatewayOf:
+    """Each task's gateway for one pass: the one the pass was given, else its repository's (where
+    its base commit is and its change goes), made once per pass (a GitHub gateway keeps the trees
+    it has read)."""
+    if given is not None:
+        return lambda task: given
+    made: dict[int, RepositoryGateway] = {}
+
+    def of(task: Task) -> RepositoryGateway:
+        if task.repository_id not in made:
+            made[task.repository_id] = get_gateway(task.repository)
+        return made[task.repository_id]
+
+    return of
 
 
 # --- submitting -----------------------------------------------------------------------------------
 
 
-def _submit_new_tasks(
-    providers: Providers, gateway: RepositoryGateway | None, report: PassReport, now
-) -> None:
+def _submit_new_tasks(providers: Providers, gateway_of: GatewayOf, report: PassReport, now) -> None:
     """Claim up to BATCH_MAX_TASKS pending tasks and submit their first batched step as one batch."""
     at = _now(now)
     try:
@@ -226,7 +239,7 @@ def _submit_new_tasks(
             report.notes.append("pacing holds the other pending tasks")
             break
         try:
-            joined = _claim(work, row, first, providers, gateway, report, now)
+            joined = _claim(work, row, first, providers, gateway_of, report, now)
         except ledger.BudgetExhausted:
             report.exhausted = True  # recorded and announced once by the pipeline
             break
@@ -263,12 +276,14 @@ def _named(work: Task | Revision) -> str:
     return f"revision {work.pk} of task {work.task_id}" if isinstance(work, Revision) else f"task {work.pk}"
 
 
-def _claim(work, row, first, providers, gateway, report, now) -> tuple[Execution, CompletionRequest] | None:
+def _claim(
+    work, row, first, providers, gateway_of, report, now
+) -> tuple[Execution, CompletionRequest] | None:
     """Claim and reserve ``work`` (a task, or a revision of its pull request) at batch prices; its
     request for ``row``, or None if it failed."""
     revision = work if isinstance(work, Revision) else None
     task = work.task if revision is not None else work
-    gateway = _gateway(gateway, task)
+    gateway = gateway_of(task)
     prepared = pipeline.prepare(
         task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
     )
@@ -314,7 +329,7 @@ def _submit(row: Batch, requests: dict[str, CompletionRequest], providers: Provi
         return
     except ProviderError as exc:
         # Unknown whether the batch exists: the next pass asks the vendor (``_reconcile``).
-        _unlease(row, now, error=str(exc)[:500])
+        _unlease(row, now, error=str(exc))
         report.notes.append(f"{row.step} batch {row.pk} not confirmed ({exc}): the next pass reconciles it")
         return
     _started(row, vendor_id, now)
@@ -350,13 +365,13 @@ def _fail_row(row: Batch, reason: str, report: PassReport, now) -> None:
     for execution in _members(row):
         pipeline.finish_failed(execution, reason, now)
         report.finished += 1
-    _unlease(row, now, status=Batch.Status.FAILED, error=reason[:500], ended_at=_now(now))
+    _unlease(row, now, status=Batch.Status.FAILED, error=reason, ended_at=_now(now))
 
 
 def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
     """The vendor refused the whole batch (a 4xx on create): nothing reached a model, and the
     cause is the configuration (the model, a key, a size), not the tasks. Its executions end without
-    using an attempt, and the reason is said once, for the batch."""
+    using an attempt (unless one was charged already), and the reason is said once, for the batch."""
     vendor = row.get_provider_display()
     members = list(_members(row))
     for execution in members:
@@ -364,10 +379,18 @@ def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
             execution,
             f"Not run: {vendor} refused its whole {row.step} batch {row.pk} ({reason})",
             now,
-            task_at_fault=False,
+            # One already charged (its analysis, before a refused codegen batch) uses its attempt:
+            # else every refusal would pay for its analysis again, without end.
+            task_at_fault=execution.cost_nanos > 0,
         )
         report.finished += 1
-    _unlease(row, now, status=Batch.Status.FAILED, refused=True, error=reason[:500], ended_at=_now(now))
+    charged = sum(1 for execution in members if execution.cost_nanos)
+    attempts = (
+        f"{charged} task(s) whose analysis was charged use an attempt, the others keep theirs"
+        if charged
+        else "the tasks keep their attempts"
+    )
+    _unlease(row, now, status=Batch.Status.FAILED, refused=True, error=reason, ended_at=_now(now))
     report.notes.append(f"{vendor} refused {row.step} batch {row.pk}: {reason}")
     digest = hashlib.sha256(f"{row.step}:{row.model}:{reason}".encode()).hexdigest()[:16]
     with transaction.atomic():
@@ -375,7 +398,7 @@ def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
             key=f"batch-refused:{timezone.localdate(_now(now))}:{digest}",  # once a day per reason
             where="batch mode",
             message=f"{vendor} refused {row.step} batch {row.pk} ({len(members)} request(s)) as a whole: "
-            f"{reason}. The batch cost nothing and the tasks keep their attempts; no new batch is submitted "
+            f"{reason}. The batch cost nothing and {attempts}; no new batch is submitted "
             f"for {REFUSAL_PAUSE_MINUTES} minutes unless a step's configuration changes.",
         )
 
@@ -433,9 +456,7 @@ def _reconcile(row: Batch, providers: Providers, report: PassReport, now) -> Non
 # --- polling and results ------------------------------------------------------------------------------
 
 
-def _poll(
-    row: Batch, providers: Providers, gateway: RepositoryGateway | None, report: PassReport, now
-) -> None:
+def _poll(row: Batch, providers: Providers, gateway_of: GatewayOf, report: PassReport, now) -> None:
     if not _lease(row, now):
         return
     provider = _provider(providers, row.step)
@@ -459,9 +480,9 @@ def _poll(
     vendor = row.get_provider_display()
     missing = f"{vendor} returned no result for it (batch {state.status}{': ' + state.detail if state.detail else ''})"
     if row.step == steps.ANALYSIS:
-        kept = _analysis_results(row, items, missing, providers, gateway, report, now)
+        kept = _analysis_results(row, items, missing, providers, gateway_of, report, now)
     else:
-        kept = _codegen_results(row, items, missing, providers, gateway, report, now)
+        kept = _codegen_results(row, items, missing, providers, gateway_of, report, now)
     if kept:
         _unlease(row, now, status=Batch.Status.ENDED, ended_at=_now(now))
 
@@ -501,7 +522,7 @@ def _still_ours(row: Batch, report: PassReport, now) -> bool:
     return False
 
 
-def _analysis_results(row, items, missing, providers, given_gateway, report, now) -> bool:
+def _analysis_results(row, items, missing, providers, gateway_of, report, now) -> bool:
     """Charge every analysis result and move each execution on; False if the lease was lost."""
     analysis = _step_of(row)
     at = _now(now)
@@ -519,18 +540,16 @@ def _analysis_results(row, items, missing, providers, given_gateway, report, now
                 charging.charge_billed(execution, analysis, answer, now)
             continue
         try:
-            gateway = _gateway(given_gateway, execution.task)
             # GENERATING: charged and planned by a pass that stopped before its coder was asked.
+            if execution.status == Execution.Status.ANALYSING and answer is None:
+                raise _failure(execution, items, missing)
+            gateway = gateway_of(execution.task)
+            base = pipeline.base_of(gateway, execution.base_sha)
             if execution.status == Execution.Status.ANALYSING:
-                if answer is None:
-                    raise _failure(execution, items, missing)
                 # The charge commits (even when the plan is empty and the execution fails); the
                 # hold keeps the money for the coder if this pass stops before the codegen batch.
-                base = pipeline.base_of(gateway, execution.base_sha)
                 pipeline.take_plan(execution, analysis, answer, now, base=base)
                 ledger.hold_until(execution.reservation, _hold_expiry(now))
-            else:
-                base = pipeline.base_of(gateway, execution.base_sha)
             if codegen is None:
                 raise ProviderError(codegen_error)
             request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
@@ -596,7 +615,7 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
     return request
 
 
-def _codegen_results(row, items, missing, providers, given_gateway, report, now) -> bool:
+def _codegen_results(row, items, missing, providers, gateway_of, report, now) -> bool:
     """Charge every codegen result and publish each change; an answer that does not apply is
     asked again (``pipeline.next_try``) in a follow-up codegen batch, at the codegen step's
     configuration now (as after a batched analysis) and the batch price. False if the lease was
@@ -620,7 +639,7 @@ def _codegen_results(row, items, missing, providers, given_gateway, report, now)
         try:
             if answer is None:
                 raise _failure(execution, items, missing)
-            gateway = _gateway(given_gateway, execution.task)
+            gateway = gateway_of(execution.task)
             base = pipeline.base_of(gateway, execution.base_sha)
             try:
                 change = pipeline.take_change(execution, codegen, answer, gateway, now, base=base)

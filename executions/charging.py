@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger, outcomes, overruns
+from budget.models import Reservation
 from budget.money import format_usd
 from budget.pricing import cost_nanos
 from executions import repositories, state, steps
@@ -74,8 +75,10 @@ def charge(
     # A batch call also records its standard price: what batch mode saved is read from charges.
     standard = cost_nanos(step.resolved.price, completion.usage) if answer.batch is not None else None
     goes_on = bool(advance or failure)
-    if _charged_before(execution, step, answer):
-        return _charged_already(execution, step, answer, now, advance, goes_on=goes_on, applied=applied)
+    if (before := _call_of(execution, step, answer)) is not None:
+        return _charged_already(
+            execution, step, before, answer, now, advance, goes_on=goes_on, applied=applied
+        )
     try:
         with transaction.atomic():
             live = Execution.objects.filter(pk=execution.pk, status__in=Execution.ACTIVE).update(
@@ -113,16 +116,21 @@ def charge(
             repositories.count_spend(execution, cost)
             for milestone in charged.milestones:
                 events.milestone_reached(milestone)
+            overrun = None  # a closed execution's reservation holds nothing: its late charge is no overrun
+            if live and (charged.over_nanos or completion.usage.output_tokens > step.max_tokens):
+                overrun = _record_overrun(execution, step, call, charged.over_nanos, now)  # with the charge
     except IntegrityError:
-        if not _charged_before(execution, step, answer):
+        if (before := _call_of(execution, step, answer)) is None:
             raise
         # Another pass, just now.
-        return _charged_already(execution, step, answer, now, advance, goes_on=goes_on, applied=applied)
+        return _charged_already(
+            execution, step, before, answer, now, advance, goes_on=goes_on, applied=applied
+        )
     execution.cost_nanos += cost
     if not live:
-        raise state.abandoned(execution)
-    if charged.over_nanos or completion.usage.output_tokens > step.max_tokens:
-        _stop_on_overrun(execution, step, call, charged.over_nanos, now)
+        raise state.moved_on(execution)  # the reaper, or another worker, closed it
+    if overrun is not None:
+        raise overrun
     if advance:
         _advance(execution, now, advance, call if applied else None)
     return call
@@ -153,10 +161,6 @@ def charge_billed(execution: Execution, step: steps.Step, answer: Answer, now: d
         pass  # closed: the charge stands, and the execution stays as it is
 
 
-def _charged_before(execution: Execution, step: steps.Step, answer: Answer) -> bool:
-    return _call_of(execution, step, answer) is not None
-
-
 def _call_of(execution: Execution, step: steps.Step, answer: Answer) -> ModelCall | None:
     if not answer.result_key:
         return None
@@ -166,6 +170,7 @@ def _call_of(execution: Execution, step: steps.Step, answer: Answer) -> ModelCal
 def _charged_already(
     execution: Execution,
     step: steps.Step,
+    call: ModelCall,
     answer: Answer,
     now: dt.datetime | None,
     advance: dict,
@@ -183,12 +188,14 @@ def _charged_already(
         execution.pk,
     )
     execution.cost_nanos = Execution.objects.values_list("cost_nanos", flat=True).get(pk=execution.pk)
-    call = _call_of(execution, step, answer)
     if not goes_on:
         return call
-    if answer.completion.usage.output_tokens > step.max_tokens:
+    overran = Reservation.objects.filter(  # its charge went past what was held (recorded then)
+        pk=execution.reservation_id, status=Reservation.Status.OPEN, charged_nanos__gt=F("amount_nanos")
+    )
+    if answer.completion.usage.output_tokens > step.max_tokens or overran.exists():
         raise UsageOverrun(  # recorded when it was charged; still, no further paid call
-            f"{step.resolved.model.provider} reported more output tokens than the request allowed for the "
+            f"{step.resolved.model.provider} reported more than the request allowed for the "
             f"{step.name} call; the execution stopped before any further paid call"
         )
     if advance:
@@ -196,31 +203,31 @@ def _charged_already(
     return call
 
 
-def _stop_on_overrun(
+def _record_overrun(
     execution: Execution, step: steps.Step, call: ModelCall, over_nanos: int, now: dt.datetime | None
-) -> None:
+) -> UsageOverrun:
     """The vendor billed past what the request allowed (charged all the same): record a warning
-    naming the call, mark the month exhausted if the charge went past its reservation (announced
-    once), and raise ``UsageOverrun`` so that no further paid call is made."""
+    naming the call and mark the month exhausted if the charge went past its reservation
+    (announced once), in the charge's transaction; the ``UsageOverrun`` to raise once it commits,
+    so that no further paid call is made."""
     usage = (
         f"{call.output_tokens:,} output tokens on a {step.max_tokens:,}-token cap "
         f"({call.input_tokens + call.cache_read_tokens + call.cache_write_5m_tokens + call.cache_write_1h_tokens:,}"
         " input tokens)"
     )
     which = f"The {step.name} call {call.pk} of execution {execution.pk} ({call.model}, request {call.request_id or '?'})"
-    with transaction.atomic():
-        overruns.record_overrun(
-            period=execution.period,
-            call=which,
-            usage=usage,
-            charged_nanos=call.cost_nanos,
-            excess_nanos=over_nanos,
-            now=now,
-        )
-        if over_nanos and ledger.mark_exhausted(execution.period, now=now):
-            execution.period.refresh_from_db()
-            events.budget_exhausted(execution.period, needed_nanos=execution.reserved_nanos)
-    raise UsageOverrun(
+    overruns.record_overrun(
+        period=execution.period,
+        call=which,
+        usage=usage,
+        charged_nanos=call.cost_nanos,
+        excess_nanos=over_nanos,
+        now=now,
+    )
+    if over_nanos and ledger.mark_exhausted(execution.period, now=now):
+        execution.period.refresh_from_db()
+        events.budget_exhausted(execution.period, needed_nanos=execution.reserved_nanos)
+    return UsageOverrun(
         f"{step.resolved.model.provider} reported {usage} for the {step.name} call, more than the request "
         f"allowed; it was charged {format_usd(call.cost_nanos)} and the execution stopped before any further paid call"
     )

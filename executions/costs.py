@@ -178,7 +178,7 @@ def next_execution(
         prepared = pipeline.prepare(
             task,
             providers=providers or providers_for_mode(),
-            gateway=gateway or get_gateway(),
+            gateway=gateway or get_gateway(task.repository),
             now=now,
             batch=batch,
         )

@@ -179,3 +179,24 @@ def test_a_batch_the_vendor_refuses_leaves_the_attempts_alone_and_is_said_once(b
         StepConfig.objects.get(step="analysis").save()  # a person changes the step in the admin
         assert run_batches().startswith("submitted analysis batch")
     assert set(Task.objects.values_list("status", "attempts")) == {(Task.Status.RUNNING, 1)}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_refused_codegen_batch_uses_the_attempts_of_tasks_whose_analysis_was_charged(batch_mode):
+    # Found in review: given back, each refusal would pay for the same analyses again, without end.
+    anthropic_fake, openai_fake = batch_mode
+    StepConfig.objects.update(updated_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))  # configured before
+    tasks(2)
+    run_batches()  # the analysis batch goes out
+    openai_fake.fail(400, message="requests: too many requests in batch")
+
+    line = run_batches()  # analysis charged, the codegen batch refused
+
+    assert "OpenAI refused codegen batch" in line
+    assert set(Task.objects.values_list("status", "attempts")) == {(Task.Status.PENDING, 1)}
+    assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.FAILED}
+    [said] = Event.objects.filter(kind="error")
+    assert "2 task(s) whose analysis was charged use an attempt" in said.payload["message"]
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (2 * ANALYSIS_BATCH_NANOS, 0)
+    assert_charged_as_billed(period, anthropic_fake, openai_fake)
