@@ -307,7 +307,7 @@ def _pull_request_body(pr: PullRequest, execution: Execution, sha: str) -> str:
     return pr_body_for(
         origin,
         change,
-        calls=ModelCall.objects.filter(execution__in=[*runs.values_list("pk", flat=True), execution.pk]),
+        calls=ModelCall.objects.filter(execution__in=runs),  # this revision's run among them
         revisions=[*lines, _revision_line(execution, sha)],
         period_id=execution.period_id,
     )
@@ -480,8 +480,13 @@ def pull_request_cost_nanos(pr: PullRequest) -> int:
     return spent or 0
 
 
-def _of_pull_request(pr: PullRequest) -> Q:
-    return Q(task_id=pr.task_id, pr_number=pr.number) | Q(revision__pull_request=pr)
+def _of_pull_request(pr: PullRequest | None = None) -> Q:
+    """Every execution of ``pr`` (of the outer query's pull request when None): those that
+    published to it and every run of its revisions."""
+    task_id, number, pk = (
+        (pr.task_id, pr.number, pr.pk) if pr else (OuterRef("task_id"), OuterRef("number"), OuterRef("pk"))
+    )
+    return Q(task_id=task_id, pr_number=number) | Q(revision__pull_request=pk)
 
 
 def with_totals(pull_requests: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
@@ -494,10 +499,7 @@ def with_totals(pull_requests: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
         .values("n")
     )
     cost = (
-        Execution.objects.filter(
-            Q(task_id=OuterRef("task_id"), pr_number=OuterRef("number"))
-            | Q(revision__pull_request=OuterRef("pk"))
-        )
+        Execution.objects.filter(_of_pull_request())
         .order_by()
         .annotate(total=Func(F("cost_nanos"), function="SUM"))
         .values("total")

@@ -21,7 +21,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from budget.money import format_usd
-from executions.gateways.base import PublishError
+from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Execution, IssueComment, PullRequest, Repository, Task
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,11 @@ def post_due(*, pk: int | None = None, now: dt.datetime | None = None) -> PostRe
     if pk is not None:
         due = due.filter(pk=pk)
     posted = failed = 0
+    gateways: dict[int, RepositoryGateway] = {}  # each repository's, made once (with App auth: one token)
     for comment in due.select_related("repository").order_by("due_at", "pk"):
         if not _claim(comment, at):
             continue  # another poster has it
-        if _post(comment, at):
+        if _post(comment, at, gateways):
             posted += 1
         else:
             failed += 1
@@ -144,11 +145,13 @@ def _claim(comment: IssueComment, at: dt.datetime) -> bool:
     return bool(won)
 
 
-def _post(comment: IssueComment, at: dt.datetime) -> bool:
+def _post(comment: IssueComment, at: dt.datetime, gateways: dict[int, RepositoryGateway]) -> bool:
     from executions.gateways import get_gateway
 
     try:
-        gateway = get_gateway(comment.repository)
+        if comment.repository_id not in gateways:
+            gateways[comment.repository_id] = get_gateway(comment.repository)
+        gateway = gateways[comment.repository_id]
         if comment.attempts > 1 and _already_there(gateway, comment):
             comment_id = None  # an earlier try landed but its answer was lost
         else:

@@ -565,11 +565,13 @@ class GitHubGateway:
             if data is None:  # 304: nothing changed since the ETag
                 return IssuePage(issues=None, etag=etag, complete=True)
             first_etag = headers.get("etag", "")
-            for _ in range(max_pages):
+            for page in range(1, max_pages + 1):
                 issues.extend(item for item in data if isinstance(item, dict))
                 next_url = _next_link(headers.get("link", ""))
                 if not next_url:
                     return IssuePage(issues=issues, etag=first_etag, complete=True)
+                if page == max_pages:
+                    break  # the cap: the rest comes with the next poll
                 headers, data = requester.requestJsonAndCheck("GET", next_url)
         return IssuePage(issues=issues, etag="", complete=False)
 
@@ -582,9 +584,12 @@ class GitHubGateway:
             return issue.create_comment(self._scrub(body)).id
 
     def issue_comment_bodies(self, number: int) -> list[str]:
-        """The text of every comment on issue (or pull request) ``number``."""
+        """The text of every comment on issue (or pull request) ``number``. Tried once, like the
+        post it checks for: with retries it could outlast the poster's hold on the comment."""
         with self._errors(f"reading the comments of #{number}"):
-            return [comment.body or "" for comment in self._lazy_repo().get_issue(number).get_comments()]
+            self._authenticate()
+            issue = self.single_try_client.withLazy(True).get_repo(self.repository).get_issue(number)
+            return [comment.body or "" for comment in issue.get_comments()]
 
     def _lazy_repo(self) -> Repository:
         self._authenticate()

@@ -247,10 +247,11 @@ def sync_repository(repository: Repository, *, now: dt.datetime | None = None) -
 
     at = now or timezone.now()
     recovered = ""
-    if repository.problem:
-        repositories.check_access(repository)  # raises while GitHub still refuses it
-        recovered = "available again; "
     gateway = get_gateway(repository)
+    if repository.problem:
+        gateway.check_access()  # raises while GitHub still refuses it
+        repositories.mark_available(repository)
+        recovered = "available again; "
     page = gateway.list_issues(
         since=repository.issues_since, etag=repository.issues_etag, label=settings.GITHUB_TASK_LABEL
     )

@@ -267,11 +267,7 @@ def on_check(event: str, payload: dict):
         raise WebhookPayloadError(f"{event}.head_sha is missing")
     name = text(dig(check, "name")) if event == "check_run" else text(dig(check, "app", "slug"))
     result = (f"{event}:{name or '?'}", text(dig(check, "conclusion")) or None)
-    repository = text(dig(payload, "repository", "full_name"))
-    prs = list(PullRequest.objects.filter(repository=repository, head_sha=sha))
-    if not prs:
-        return "ignored: not a pull request this product opened"
-    return _applying([(pr, Observed(check_result=result)) for pr in prs])
+    return _checks_of(payload, sha, result)
 
 
 def on_status(event: str, payload: dict):
@@ -284,6 +280,11 @@ def on_status(event: str, payload: dict):
     if state == "pending":
         state = None  # unfinished: pending, as a check run without a conclusion
     result = (f"status:{text(dig(payload, 'context')) or '?'}", state)
+    return _checks_of(payload, sha, result)
+
+
+def _checks_of(payload: dict, sha: str, result: tuple[str, str | None]):
+    """The check ``result`` for the known pull requests whose head is ``sha``."""
     repository = text(dig(payload, "repository", "full_name"))
     prs = list(PullRequest.objects.filter(repository=repository, head_sha=sha))
     if not prs:
