@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 from executions.changes.validation import MAX_PATH_BYTES
+from executions.context import excerpts
 from executions.context.repomap import quoted
 from executions.errors import ChangeRejected
 from executions.providers.base import Completion
@@ -127,16 +128,14 @@ def plan_from(completion: Completion, known: set[str] | dict) -> Plan:
 
 def _definitions(named: object, files: list[str]) -> tuple[list[str], list[str]]:
     """The plan's ``file::Qualified.name`` items that name a definition in one of ``files`` (the
-    file as a path or its trailing part, ``excerpts.names_for``'s rule), and the others."""
+    file as a path or its trailing part: ``excerpts.is_named``), and the others."""
     if not isinstance(named, list):
         return [], [] if named is None else [str(named)[:MAX_DEFINITION_CHARS]]
     kept, dropped = [], []
     for item in dict.fromkeys(str(d).strip() for d in named):
         file, _sep, name = item.partition("::")
         file = file.strip().removeprefix("./")
-        in_a_file = name.strip() and any(
-            path == file or path.endswith("/" + file.lstrip("/")) for path in files
-        )
+        in_a_file = name.strip() and any(excerpts.is_named(path, file) for path in files)
         fits = len(item) <= MAX_DEFINITION_CHARS and len(kept) < MAX_PLAN_DEFINITIONS
         (kept if in_a_file and fits else dropped).append(f"{file}::{name.strip()}" if in_a_file else item)
     return kept, dropped

@@ -444,7 +444,7 @@ def codegen_request_for(
     index)."""
     forwarded = steps.cut_plan(execution.plan, steps.plan_byte_cap(analysis))
     sizes = {path: base.index.tree[path] for path in execution.plan_files if path in base.index.tree}
-    wanted = steps.files_to_read(list(sizes), sizes)
+    wanted = steps.files_to_read(sizes)
     named = _texts(gateway.read_files(base.commit_sha, wanted), wanted)
     return steps.codegen_request(
         codegen,

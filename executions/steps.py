@@ -178,11 +178,12 @@ def cut_plan(plan: str, cap: int) -> str:
     return plan if len(encoded) <= cap else encoded[:cap].decode("utf-8", errors="ignore")
 
 
-def files_to_read(paths: list[str], sizes: dict[str, int]) -> list[str]:
-    """The files the plan named that can be shown, whole or as an excerpt, from their sizes in the
-    index (read before any file is): every one a change may touch (``MAX_FILE_BYTES``). No other
-    file is read, however large: a file the product may not change is not shown either."""
-    return [path for path in paths if sizes.get(path, MAX_FILE_BYTES + 1) <= MAX_FILE_BYTES]
+def files_to_read(sizes: dict[str, int]) -> list[str]:
+    """The files the plan named (``sizes``: each one's size in the index, read before any file is,
+    in the plan's order) that can be shown, whole or as an excerpt: every one a change may touch
+    (``MAX_FILE_BYTES``). No other file is read, however large: a file the product may not change
+    is not shown either."""
+    return [path for path, size in sizes.items() if size <= MAX_FILE_BYTES]
 
 
 def codegen_request(

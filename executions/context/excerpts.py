@@ -52,9 +52,14 @@ def names_for(path: str, wanted: Iterable[str]) -> list[str]:
     names = []
     for item in wanted:
         file, sep, name = item.partition("::")
-        if sep and name and (path == file or path.endswith("/" + file.lstrip("/"))):
+        if sep and name and is_named(path, file):
             names.append(name)
     return names
+
+
+def is_named(path: str, file: str) -> bool:
+    """Whether ``file``, as a plan writes it (the path, or its trailing part), names ``path``."""
+    return path == file or path.endswith("/" + file.lstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -72,18 +77,21 @@ def excerpt(
     names: Iterable[str] = (),
     identifiers: Iterable[str] = (),
     outline: bool = True,
+    definitions: list[Definition] | None = None,
 ) -> str:
     """The excerpt of ``text`` (``path``'s content) for a task, at most ``budget`` UTF-8 bytes
     ("" when not even its first line fits). ``outline=False`` leaves the outline out (the
     analyst's map already lists the file's definitions). The path and every name are quoted: they
-    come from the repository and the plan (``quoting.quoted``)."""
+    come from the repository and the plan (``quoting.quoted``). ``definitions``: ``spans`` of the
+    text, when the caller has parsed it already."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     lines = [line.removesuffix("\r") for line in lines]
     if lines:
         lines[0] = lines[0].removeprefix("\ufeff")
-    definitions = spans(path, text.encode("utf-8"))
+    if definitions is None:
+        definitions = spans(path, text.encode("utf-8"))
     names, identifiers = list(dict.fromkeys(names)), sorted(set(identifiers))
     head = (
         f"{quoted(path)}: {len(lines):,} lines, {len(text.encode('utf-8')):,} bytes: too large to show "

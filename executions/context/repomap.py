@@ -22,7 +22,7 @@ import bm25s
 
 from executions.context import excerpts
 from executions.context.quoting import quoted
-from executions.context.repoindex import RepoIndex, spans
+from executions.context.repoindex import Definition, RepoIndex, spans
 
 if TYPE_CHECKING:
     from executions.gateways.base import RepositoryGateway, Snapshot
@@ -220,18 +220,28 @@ def task_context(
 def _excerpt(path: str, text: str, task: str, *, budget: int) -> str:
     """What the analyst sees of a file too large to show whole: its best-matching definitions
     (then those holding the task's identifiers, and the head), without the outline the map gives."""
-    names = best_definitions(path, text, task)[:MAX_EXCERPT_DEFINITIONS]
+    definitions = spans(path, text.encode("utf-8"))  # parsed once, for both
+    names = best_definitions(path, text, task, definitions=definitions)[:MAX_EXCERPT_DEFINITIONS]
     return excerpts.excerpt(
-        path, text, budget=budget, names=names, identifiers=named_identifiers(task), outline=False
+        path,
+        text,
+        budget=budget,
+        names=names,
+        identifiers=named_identifiers(task),
+        outline=False,
+        definitions=definitions,
     )
 
 
-def best_definitions(path: str, text: str, task: str) -> list[str]:
+def best_definitions(
+    path: str, text: str, task: str, *, definitions: list[Definition] | None = None
+) -> list[str]:
     """The qualified names of ``path``'s definitions that match ``task``, best first: a definition
     named like an identifier the task spells, then by the task's words in its name (thrice) and in
     its body, each weighted by how rare it is among the file's definitions. Innermost definitions
     only: a class holds every word of its methods, and its methods are what is shown of it."""
-    definitions = spans(path, text.encode("utf-8"))
+    if definitions is None:
+        definitions = spans(path, text.encode("utf-8"))
     terms, named = set(words_of(task)), named_identifiers(task)
     if not definitions or not terms:
         return []
