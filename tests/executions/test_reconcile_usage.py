@@ -265,3 +265,20 @@ def test_the_last_reconciliation_shows_in_status(admin_keys):
     ]
     assert "Reconciled  2026-11: differs" in text.getvalue()
     assert "2026-11-14 gpt-4o-mini: vendor vs ledger input 5,000 vs 2,500 (+2,500)" in text.getvalue()
+
+
+def test_a_report_of_an_unexpected_shape_is_stored_with_every_secret_masked(admin_keys, settings):
+    # Found in review: the parser's own error quotes the vendor's value, which may be any secret.
+    anthropic, _ = admin_keys
+    settings.GITHUB_TOKEN = "ghp_" + "q" * 36
+    quoted = f"{settings.GITHUB_TOKEN} {settings.ANTHROPIC_ADMIN_API_KEY}"
+    anthropic.fail_next(200, {"data": [{"starting_at": quoted, "results": []}], "has_more": False})
+
+    out, code = reconcile(NOV_15)
+
+    assert code == 1
+    detail = UsageReconciliation.objects.get().vendors["anthropic"]["detail"]
+    assert detail.startswith("Anthropic's usage report has an unexpected shape (ValueError: ")
+    assert "[redacted]" in detail
+    for secret in (settings.GITHUB_TOKEN, settings.ANTHROPIC_ADMIN_API_KEY):
+        assert secret not in detail and secret not in out
