@@ -174,3 +174,13 @@ def test_with_only_local_repositories_there_is_nothing_to_read(settings):
     create_task(title="A local task")  # LOCAL_REPO_PATH's repository
     assert sync() == "No enabled GitHub repository: nothing to read."
     assert sync_issues().lines == []
+
+
+def test_the_listing_stops_at_its_page_cap_without_reading_a_page_more(github, repository):
+    for n in range(101):  # two pages of 100
+        github.open_issue(f"Task {n}", labels=(LABEL,))
+
+    page = get_gateway(repository).list_issues(since=None, label=LABEL, max_pages=1)
+
+    assert (len(page.issues), page.complete) == (100, False)
+    assert len(listing_requests(github)) == 1  # the second page is the next poll's
