@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from budget.admin import ReadOnlyAdmin
 from budget.money import format_usd
 from budget.pricing import PricingError, lookup_model
-from executions import repositories, revisions, services
+from executions import gateways, revisions, services
 from executions.api import not_runnable
 from executions.backlog import check_size, read_checklist, too_large
 from executions.errors import ExecutionError, InvalidTask
@@ -128,7 +128,7 @@ class RepositoryAdmin(admin.ModelAdmin):
     def check_access(self, request, queryset):
         for repository in queryset:
             try:
-                repositories.check_access(repository)
+                gateways.check_access(repository)
             except PublishError as exc:
                 messages.error(request, f"{repository.name}: {exc}")
             else:

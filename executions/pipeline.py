@@ -23,7 +23,8 @@ from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, worst_case_nanos
 from executions import analyst, announce, charging, repositories, revisions, state, steps
 from executions.changes import edits
-from executions.changes.coder import Proposal, failures_message, parse_change
+from executions.changes.coder import failures_message, parse_change
+from executions.changes.proposal import EditFailure, Proposal
 from executions.changes.validation import MAX_FILE_BYTES, show
 from executions.context import repoindex, repomap
 from executions.errors import (
@@ -464,7 +465,7 @@ class AnswerMissed(ChangeRejected):
     """A coder's answer that did not parse, apply or pass the syntax check (charged, with its
     ``failures``): the coder may be asked again (``next_try``)."""
 
-    def __init__(self, failures: list[edits.EditFailure], try_number: int):
+    def __init__(self, failures: list[EditFailure], try_number: int):
         self.failures, self.try_number = failures, try_number
         super().__init__(str(edits.EditsFailed(failures)))
 
@@ -514,7 +515,7 @@ def take_change(
     (a refusal, an answer cut at max_tokens, a file too large to change) is raised as it is,
     charged. ``base``: the execution's base when the caller has it (else read at its recorded sha)."""
     completion = answer.completion
-    failures: list[edits.EditFailure] = []
+    failures: list[EditFailure] = []
     try:
         proposal = _proposal_from(completion, step)
         base = base or base_of(gateway, execution.base_sha)
@@ -525,7 +526,7 @@ def take_change(
     except edits.EditsFailed as exc:
         failures = exc.failures
     except _Unreadable as exc:
-        failures = [edits.EditFailure("", str(exc))]
+        failures = [EditFailure("", str(exc))]
     except Exception:
         charging.charge(execution, step, answer, now)
         raise  # the money spent stays charged, whatever went wrong after the answer came

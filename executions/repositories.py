@@ -66,15 +66,6 @@ def mark_unavailable(repository_id: int, reason: str, *, now: dt.datetime | None
         log.warning("repository %s marked unavailable: %s", repository_id, reason)
 
 
-def check_access(repository: Repository) -> None:
-    """Ask GitHub (or the local repository) whether ``repository``'s tasks could run: raises
-    ``PublishError`` if not (a 404 or 403 marks it), clears its mark if they can."""
-    from executions.gateways import get_gateway
-
-    get_gateway(repository).check_access()
-    mark_available(repository)
-
-
 def mark_available(repository: Repository) -> bool:
     """GitHub answers for the repository again; True when it was marked."""
     cleared = (

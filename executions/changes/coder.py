@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from executions.changes.proposal import Edit, EditFailure, Proposal, ProposedFile
 from executions.changes.validation import MAX_FILES, check_content, check_distinct, check_path
 from executions.errors import ChangeRejected
 from executions.providers.base import storable
-
-if TYPE_CHECKING:
-    from executions.changes.edits import EditFailure
 
 ACTIONS = ("create", "rewrite", "edit", "delete")
 MAX_EDITS = 50  # per file
@@ -89,28 +85,6 @@ CHANGE_SCHEMA = {
     "required": ["summary", "changes"],
     "additionalProperties": False,
 }
-
-
-@dataclass(frozen=True)
-class Edit:
-    search: str
-    replace: str
-
-
-@dataclass(frozen=True)
-class ProposedFile:
-    path: str
-    action: str
-    content: str = ""
-    edits: list[Edit] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """The coder's answer, well formed and with safe paths, not yet applied to any file."""
-
-    summary: str
-    files: list[ProposedFile]
 
 
 # What a second try is told (``failures_message``) is at most this many UTF-8 bytes: the

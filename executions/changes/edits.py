@@ -22,38 +22,18 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter
-from dataclasses import dataclass
 
 from django.conf import settings
 
 from executions.changes import matching, syntax
-from executions.changes.coder import Proposal, ProposedFile
-from executions.changes.validation import content_problem, show
+from executions.changes.proposal import EditFailure, Proposal, ProposedFile
+from executions.changes.validation import content_problem
 from executions.context.excerpts import numbered
 from executions.errors import ChangeRejected
 from executions.gateways.base import Change, FileChange
 
 MAX_DIFF_CHARS = 200_000
 SYNTAX_CONTEXT_LINES = 3  # shown around the line where a result stops parsing
-
-
-@dataclass(frozen=True)
-class EditFailure:
-    """One reason an answer does not apply. ``edit``: the 1-based number of the search/replace
-    pair (``None``: the file as a whole); ``lines``: the file's actual lines that help a second
-    try, numbered as excerpts show them (the closest to a search not found, the places of a search
-    found several times, or those around the line where the result stops parsing), else ""."""
-
-    path: str
-    reason: str
-    edit: int | None = None
-    lines: str = ""
-
-    def line(self) -> str:
-        """One line for people: ``edit 2 of "a.py": the search text was not found (...)``."""
-        if self.edit is not None:
-            return f"edit {self.edit} of {show(self.path)}: {self.reason}"
-        return f"{show(self.path)}: {self.reason}" if self.path else self.reason
 
 
 class EditsFailed(ChangeRejected):

@@ -1,15 +1,20 @@
 """Repository gateways: GitHub (PyGithub) and a local git repository, behind one interface
 (``executions.gateways.base.RepositoryGateway``). ``get_gateway(repository)`` gives the one of a
-``Repository`` row: GitHub for a GitHub repository, local git for a path.
+``Repository`` row: GitHub for a GitHub repository, local git for a path. It is the one place that
+knows both, and the one that marks a repository GitHub refuses (``repositories.mark_unavailable``):
+the gateways themselves only report it.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from executions.gateways.base import RepositoryGateway
 from executions.gateways.local_git import LocalGitGateway
 from executions.models import Repository, default_repository_id
+from executions.repositories import mark_available, mark_unavailable
 
-__all__ = ["RepositoryGateway", "get_gateway"]
+__all__ = ["RepositoryGateway", "check_access", "get_gateway"]
 
 
 def get_gateway(repository: Repository | None = None) -> RepositoryGateway:
@@ -22,5 +27,13 @@ def get_gateway(repository: Repository | None = None) -> RepositoryGateway:
         # that publish to GitHub need them.
         from executions.github.gateway import GitHubGateway
 
-        return GitHubGateway.for_repository(repository)
+        # A 404 or 403 marks the repository: its tasks wait, the others go on.
+        return GitHubGateway.for_repository(repository, on_unavailable=partial(mark_unavailable, repository.pk))
     return LocalGitGateway.for_repository(repository)
+
+
+def check_access(repository: Repository) -> None:
+    """Ask GitHub (or the local repository) whether ``repository``'s tasks could run: raises
+    ``PublishError`` if not (a 404 or 403 marks it), clears its mark if they can."""
+    get_gateway(repository).check_access()
+    mark_available(repository)

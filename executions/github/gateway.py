@@ -9,7 +9,7 @@ branch head that already holds the same tree on the same base is reused instead 
 again, and an open pull request for the branch is updated instead of a second one being opened.
 Every GitHub failure becomes a ``PublishError`` whose text says what to fix and holds no secret;
 one that says the repository itself is missing or refused (404, or a 403 that is not a rate limit)
-is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.repositories`` marks the
+is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.gateways.get_gateway`` marks the
 repository, so its tasks wait). Publishing never calls a model, so a retry is never charged twice.
 One method per GitHub write: a new kind of write is a new method.
 """
@@ -139,22 +139,24 @@ class GitHubGateway:
         return cls._build(repository, base_branch=settings.GITHUB_BASE_BRANCH.strip())
 
     @classmethod
-    def for_repository(cls, repository: models.Repository) -> GitHubGateway:
-        """The gateway of a ``Repository`` row: its name, base branch and labels; a 404 or 403
-        for it marks the row (``executions.repositories.mark_unavailable``)."""
-        from executions.repositories import mark_unavailable
-
+    def for_repository(
+        cls, repository: models.Repository, *, on_unavailable: Callable[[str], None] | None = None
+    ) -> GitHubGateway:
+        """The gateway of a ``Repository`` row: its name, base branch and labels. A 404 or 403 for
+        it, or a name that cannot be one, is told to ``on_unavailable`` (the caller marks the row:
+        ``executions.gateways.get_gateway``) and raised as ``RepositoryUnavailable``."""
         name = repository.name.strip()
         if name.count("/") != 1 or not all(name.split("/")):
             reason = f"Repository {name!r} must look like owner/name: correct it in the admin."
-            mark_unavailable(repository.pk, reason)  # its tasks wait, the others go on
+            if on_unavailable is not None:
+                on_unavailable(reason)  # its tasks wait, the others go on
             raise RepositoryUnavailable(reason)
         return cls._build(
             name,
             base_branch=repository.base_branch.strip(),
             labels=tuple(repository.labels),
             where="its name and base branch under Repositories in the admin",
-            on_unavailable=lambda reason: mark_unavailable(repository.pk, reason),
+            on_unavailable=on_unavailable,
         )
 
     @classmethod

@@ -409,7 +409,8 @@ def sync_open_pull_requests(*, now: dt.datetime | None = None) -> SyncReport:
 def _gateway_of(name: str):
     """The GitHub gateway of the repository named ``name``: its row's when there is one, else the
     settings' credentials for that name (a PR opened before repositories were rows)."""
+    from executions.gateways import get_gateway
     from executions.github.gateway import GitHubGateway  # PyGithub: only deployments that poll
 
     repository = Repository.objects.filter(kind=Repository.Kind.GITHUB, name=name).first()
-    return GitHubGateway.for_repository(repository) if repository else GitHubGateway.from_settings(name)
+    return get_gateway(repository) if repository else GitHubGateway.from_settings(name)

@@ -12,8 +12,8 @@ from pathlib import Path
 import django
 import pytest
 
-from executions.changes.coder import Edit, Proposal, ProposedFile
 from executions.changes.edits import apply, apply_edit
+from executions.changes.proposal import Edit, Proposal, ProposedFile
 from executions.errors import ChangeRejected
 
 DJANGO = Path(django.__file__).parent

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from executions.changes.coder import Edit, Proposal, ProposedFile, failures_message
-from executions.changes.edits import EditFailure, EditsFailed, apply, apply_edit, line_counts, unified_diff
+from executions.changes.coder import failures_message
+from executions.changes.edits import EditsFailed, apply, apply_edit, line_counts, unified_diff
 from executions.changes.matching import Miss, closest_lines, is_elision, replace_once
+from executions.changes.proposal import Edit, EditFailure, Proposal, ProposedFile
 from executions.errors import ChangeRejected
 
 VIEWS = """\

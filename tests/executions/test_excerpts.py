@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executions.changes.coder import Edit, Proposal, ProposedFile
 from executions.changes.edits import apply
+from executions.changes.proposal import Edit, Proposal, ProposedFile
 from executions.context import repoindex
 from executions.context.excerpts import LINE_NUMBER, excerpt, names_for, numbered
 from executions.context.repomap import named_identifiers

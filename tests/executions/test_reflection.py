@@ -21,7 +21,7 @@ from budget.pricing import Usage, cost_nanos, input_token_bound, price_for
 from executions import batches
 from executions.batches import run_batches_pass
 from executions.changes.coder import MAX_FAILURES_BYTES, failures_message
-from executions.changes.edits import EditFailure
+from executions.changes.proposal import EditFailure
 from executions.gateways import get_gateway
 from executions.models import Batch, Execution, ModelCall, Task
 from executions.pipeline import prepare, run_execution

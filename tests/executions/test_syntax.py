@@ -7,8 +7,8 @@ import django
 import playwright
 import pytest
 
-from executions.changes.coder import Edit, Proposal, ProposedFile
 from executions.changes.edits import EditsFailed, apply
+from executions.changes.proposal import Edit, Proposal, ProposedFile
 from executions.changes.syntax import Problem, problem, regression
 
 DJANGO = Path(django.__file__).parent

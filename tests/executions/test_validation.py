@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executions.changes.coder import Edit, parse_change
+from executions.changes.coder import parse_change
+from executions.changes.proposal import Edit
 from executions.changes.validation import MAX_FILE_BYTES, unsafe_path_reason
 from executions.errors import ChangeRejected
 
