@@ -28,7 +28,9 @@ def get_gateway(repository: Repository | None = None) -> RepositoryGateway:
         from executions.github.gateway import GitHubGateway
 
         # A 404 or 403 marks the repository: its tasks wait, the others go on.
-        return GitHubGateway.for_repository(repository, on_unavailable=partial(mark_unavailable, repository.pk))
+        return GitHubGateway.for_repository(
+            repository, on_unavailable=partial(mark_unavailable, repository.pk)
+        )
     return LocalGitGateway.for_repository(repository)
 
 

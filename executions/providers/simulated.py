@@ -229,12 +229,14 @@ class SimulatedProvider:
         )
 
 
+# How the simulated analyst tells a revision's prompt (``executions.analyst.REVISION_HEADER``
+# holds it): read from the prompt as a model would, since providers sit below the prompts.
+REVISION_MARK = "feedback asks for a follow-up change."
+
+
 def _feedback_of(request: CompletionRequest) -> str | None:
     """For a revision's analysis, what its feedback is (``executions.analyst.revision_part``)."""
-    # Here, not at the top: the analyst's module imports this package (through the validation rules).
-    from executions.analyst import REVISION_HEADER
-
-    at = request.user.find(REVISION_HEADER)
+    at = request.user.find(REVISION_MARK)
     if at < 0:
         return None
     start = request.user.find("{", at)

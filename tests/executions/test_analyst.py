@@ -3,9 +3,10 @@
 import pytest
 
 from budget.pricing import Usage
-from executions.analyst import MAX_PLAN_FILES, plan_from
+from executions.analyst import MAX_PLAN_FILES, REVISION_HEADER, plan_from, revision_part
 from executions.errors import ChangeRejected
 from executions.providers.base import Completion
+from executions.providers.simulated import REVISION_MARK
 
 KNOWN = {f"app/m{i}.py": 10 for i in range(20)} | {"README.md": 5}
 
@@ -50,3 +51,10 @@ def test_no_files_is_a_plan_too():
 def test_a_missing_or_malformed_call_is_refused_with_a_reason(completion, reason):
     with pytest.raises(ChangeRejected, match=reason):
         plan_from(completion, KNOWN)
+
+
+def test_the_simulated_analyst_reads_a_revision_prompt_by_its_header():
+    """The simulated analyst tells a revision by the words of the analyst's revision header."""
+    assert REVISION_MARK in REVISION_HEADER
+    part = revision_part(where="#7", branch="ai/1-x", head_sha="a" * 40, feedback={"kind": "review"}, diff="")
+    assert part.find(REVISION_MARK) < part.find("{")
