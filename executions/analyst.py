@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from executions.changes.validation import MAX_PATH_BYTES
 from executions.context import excerpts
 from executions.context.repomap import quoted
 from executions.errors import ChangeRejected
+from executions.gateways.paths import MAX_PATH_BYTES
 from executions.providers.base import Completion
 
 MAX_PLAN_FILES = 12

@@ -18,7 +18,7 @@ from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
 from executions import analyst
 from executions.changes import coder
-from executions.changes.validation import MAX_FILE_BYTES, MAX_PATH_BYTES
+from executions.changes.validation import MAX_FILE_BYTES
 from executions.context import excerpts
 from executions.context.repomap import (
     BYTES_PER_TOKEN,
@@ -29,6 +29,7 @@ from executions.context.repomap import (
     quoted,
 )
 from executions.errors import ConfigurationError
+from executions.gateways.paths import MAX_PATH_BYTES
 from executions.models import ModelCall, StepConfig, Task
 from executions.providers.base import CompletionRequest
 from notifications import events

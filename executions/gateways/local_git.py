@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from executions.changes.validation import unsafe_path_reason
 from executions.gateways.base import (
     BranchGone,
     BranchMoved,
@@ -32,6 +31,7 @@ from executions.gateways.base import (
     commit_message,
     cut_diff,
 )
+from executions.gateways.paths import unsafe_path_reason
 
 if TYPE_CHECKING:
     from executions.models import Execution, Repository

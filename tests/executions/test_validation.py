@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from executions.changes.coder import parse_change
 from executions.changes.proposal import Edit
-from executions.changes.validation import MAX_FILE_BYTES, unsafe_path_reason
+from executions.changes.validation import MAX_FILE_BYTES
 from executions.errors import ChangeRejected
+from executions.gateways.paths import unsafe_path_reason
 
 
 def answer(*files, summary="A change."):

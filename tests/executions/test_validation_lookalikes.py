@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from executions.changes.coder import parse_change
-from executions.changes.validation import unsafe_path_reason
 from executions.errors import ChangeRejected
+from executions.gateways.paths import unsafe_path_reason
 
 
 def answer(path: str) -> str:
