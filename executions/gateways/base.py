@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from executions.models import Execution
 
 
+# A check's conclusion (check runs and suites) or a commit status's state that fails a commit's checks.
+FAILED_CONCLUSIONS = frozenset(
+    {"failure", "error", "timed_out", "cancelled", "action_required", "startup_failure"}
+)
+
+
 class PublishError(Exception):
     """Publishing failed; the message says what to fix and never contains a secret."""
 

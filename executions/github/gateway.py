@@ -32,6 +32,7 @@ from django.conf import settings
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement, UnknownObjectException
 
 from executions.gateways.base import (
+    FAILED_CONCLUSIONS,
     BranchGone,
     BranchMoved,
     Change,
@@ -43,7 +44,6 @@ from executions.gateways.base import (
     commit_message,
     cut_diff,
 )
-from executions.github.payloads import FAILED_CONCLUSIONS
 from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:

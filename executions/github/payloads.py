@@ -8,11 +8,6 @@ import datetime as dt
 
 from django.utils.dateparse import parse_datetime
 
-# A check's conclusion (check runs and suites) or a commit status's state that fails a commit's checks.
-FAILED_CONCLUSIONS = frozenset(
-    {"failure", "error", "timed_out", "cancelled", "action_required", "startup_failure"}
-)
-
 
 class WebhookPayloadError(ValueError):
     """The delivery's JSON is not the shape GitHub sends for its event."""

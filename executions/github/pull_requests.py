@@ -32,10 +32,10 @@ from django.utils import timezone
 
 from budget.outcomes import hold_period, record_merged_after_revision, record_pull_request_state
 from executions import repositories, revisions
-from executions.gateways.base import PublishError, PublishResult
+from executions.gateways.base import FAILED_CONCLUSIONS, PublishError, PublishResult
 from executions.github import comments
 from executions.github import revisions as revision_triggers
-from executions.github.payloads import FAILED_CONCLUSIONS, WebhookPayloadError, dig, ignored_event, text, when
+from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
 from executions.models import Execution, PullRequest, Repository, Revision, Task
 
 log = logging.getLogger(__name__)

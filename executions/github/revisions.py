@@ -23,9 +23,10 @@ import datetime as dt
 from django.conf import settings
 
 from executions import revisions
+from executions.gateways.base import FAILED_CONCLUSIONS
 from executions.github import feedback
 from executions.github.comments import MARKER_PREFIX
-from executions.github.payloads import FAILED_CONCLUSIONS, WebhookPayloadError, dig, ignored_event, text
+from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text
 from executions.models import PullRequest, Revision
 
 Kind = Revision.Kind
