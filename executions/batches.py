@@ -522,59 +522,81 @@ def _still_ours(row: Batch, report: PassReport, now) -> bool:
     return False
 
 
-def _analysis_results(row, items, missing, providers, gateway_of, report, now) -> bool:
-    """Charge every analysis result and move each execution on; False if the lease was lost."""
-    analysis = _step_of(row)
-    at = _now(now)
-    try:
-        codegen = steps.configured_steps(on=timezone.localdate(at))[1]
-    except (ExecutionError, PricingError) as exc:
-        codegen, codegen_error = None, str(exc)
+def _results(
+    row, items, missing, providers, gateway_of, report, now, *, asked, still_open, take, follow
+) -> bool:
+    """The one loop over a batch's results, for either step: charge every result, and move each
+    execution on with ``take(execution, step, answer, gateway)``, which answers the codegen request
+    to send in the next codegen batch (at the step ``follow``), or None when the execution
+    finished. An execution no longer in ``still_open`` (the reaper closed it) is charged all the
+    same; one in ``asked`` with no result fails. One bad result never holds up the others. False
+    if the lease was lost."""
+    step = _step_of(row)
     waiting: dict[str, tuple[Execution, CompletionRequest]] = {}
     for execution in _members(row, *Execution.Status.values):
         if not _still_ours(row, report, now):
             return False
         answer = _answer(row, execution, items, now)
-        if execution.status not in (Execution.Status.ANALYSING, Execution.Status.GENERATING):
+        if execution.status not in still_open:
             if answer is not None:  # closed meanwhile (the reaper): billed all the same
-                charging.charge_billed(execution, analysis, answer, now)
+                charging.charge_billed(execution, step, answer, now)
             continue
         try:
-            # GENERATING: charged and planned by a pass that stopped before its coder was asked.
-            if execution.status == Execution.Status.ANALYSING and answer is None:
+            if execution.status == asked and answer is None:
                 raise _failure(execution, items, missing)
-            gateway = gateway_of(execution.task)
-            base = pipeline.base_of(gateway, execution.base_sha)
-            if execution.status == Execution.Status.ANALYSING:
-                # The charge commits (even when the plan is empty and the execution fails); the
-                # hold keeps the money for the coder if this pass stops before the codegen batch.
-                pipeline.take_plan(execution, analysis, answer, now, base=base)
-                ledger.hold_until(execution.reservation, _hold_expiry(now))
-            if codegen is None:
-                raise ProviderError(codegen_error)
-            request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
-            if not codegen.batch:
-                # It leaves the batch before the paid call: no other pass asks the coder again.
-                state.save(execution, now, batch_id=None)
-                change = pipeline.generate_change(execution, codegen, request, base, gateway, providers, now)
-                pipeline.finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
-                report.finished += 1
-                continue
+            request = take(execution, step, answer, gateway_of(execution.task))
         except ExecutionMovedOn as exc:
             log.info("%s", exc)  # another pass took it over: it is that pass's now
             continue
         except pipeline.EXPECTED_FAILURES as exc:
             pipeline.finish_failed_on(execution, exc, now)
-            report.finished += 1
-            continue
+            request = None
         except Exception as exc:  # one bad result must not hold up the batch's others
             _failed_unexpectedly(execution, exc, now)
+            request = None
+        if request is None:
             report.finished += 1
-            continue
-        waiting[str(execution.pk)] = (execution, request)
+        else:
+            waiting[str(execution.pk)] = (execution, request)
     if waiting and _still_ours(row, report, now):
-        _follow_with_codegen(waiting, codegen, providers, report, now)
+        _follow_with_codegen(waiting, follow, providers, report, now)
     return True
+
+
+def _analysis_results(row, items, missing, providers, gateway_of, report, now) -> bool:
+    """Charge every analysis result and move each execution on: its plan taken, then its coder
+    asked in the next codegen batch (or at once, when the codegen step is not batched)."""
+    try:
+        codegen = steps.configured_steps(on=timezone.localdate(_now(now)))[1]
+    except (ExecutionError, PricingError) as exc:
+        codegen, codegen_error = None, str(exc)
+
+    def take(execution, analysis, answer, gateway) -> CompletionRequest | None:
+        base = pipeline.base_of(gateway, execution.base_sha)
+        # GENERATING: charged and planned by a pass that stopped before its coder was asked.
+        if execution.status == Execution.Status.ANALYSING:
+            # The charge commits (even when the plan is empty and the execution fails); the
+            # hold keeps the money for the coder if this pass stops before the codegen batch.
+            pipeline.take_plan(execution, analysis, answer, now, base=base)
+            ledger.hold_until(execution.reservation, _hold_expiry(now))
+        if codegen is None:
+            raise ProviderError(codegen_error)
+        request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
+        if codegen.batch:
+            return request
+        # It leaves the batch before the paid call: no other pass asks the coder again.
+        state.save(execution, now, batch_id=None)
+        change = pipeline.generate_change(execution, codegen, request, base, gateway, providers, now)
+        pipeline.finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
+        return None
+
+    return _results(
+        row, items, missing, providers, gateway_of, report, now,
+        asked=Execution.Status.ANALYSING,
+        still_open=(Execution.Status.ANALYSING, Execution.Status.GENERATING),
+        take=take,
+        follow=codegen,
+    )  # fmt: skip
 
 
 def _follow_with_codegen(waiting, codegen: steps.Step, providers: Providers, report, now) -> None:
@@ -618,52 +640,33 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
 def _codegen_results(row, items, missing, providers, gateway_of, report, now) -> bool:
     """Charge every codegen result and publish each change; an answer that does not apply is
     asked again (``pipeline.next_try``) in a follow-up codegen batch, at the codegen step's
-    configuration now (as after a batched analysis) and the batch price. False if the lease was
-    lost."""
-    codegen = _step_of(row)
+    configuration now (as after a batched analysis) and the batch price."""
     try:
         analysis, again = steps.configured_steps(on=timezone.localdate(_now(now)))
         again = replace(again, batch=True)
     except (ExecutionError, PricingError) as exc:
         analysis = again = None
         again_error = str(exc)
-    waiting: dict[str, tuple[Execution, CompletionRequest]] = {}
-    for execution in _members(row, *Execution.Status.values):
-        if not _still_ours(row, report, now):
-            return False
-        answer = _answer(row, execution, items, now)
-        if execution.status != Execution.Status.GENERATING:
-            if answer is not None:  # closed meanwhile (the reaper): billed all the same
-                charging.charge_billed(execution, codegen, answer, now)
-            continue
+
+    def take(execution, codegen, answer, gateway) -> CompletionRequest | None:
+        base = pipeline.base_of(gateway, execution.base_sha)
         try:
-            if answer is None:
-                raise _failure(execution, items, missing)
-            gateway = gateway_of(execution.task)
-            base = pipeline.base_of(gateway, execution.base_sha)
-            try:
-                change = pipeline.take_change(execution, codegen, answer, gateway, now, base=base)
-            except pipeline.AnswerMissed as missed:
-                if again is None:
-                    raise ProviderError(again_error) from None
-                prompt = pipeline.codegen_request_for(execution, analysis, again, base, gateway)
-                retry = pipeline.next_try(execution, again, prompt, answer, missed, providers.codegen)
-                waiting[str(execution.pk)] = (execution, retry)
-                continue
-            published = pipeline.publish(execution, change, gateway)
-        except ExecutionMovedOn as exc:
-            log.info("%s", exc)  # another pass took it over: it is that pass's now
-            continue
-        except pipeline.EXPECTED_FAILURES as exc:
-            pipeline.finish_failed_on(execution, exc, now)
-        except Exception as exc:  # one bad result must not hold up the batch's others
-            _failed_unexpectedly(execution, exc, now)
-        else:
-            pipeline.finish_succeeded(execution, published, now)
-        report.finished += 1
-    if waiting and _still_ours(row, report, now):
-        _follow_with_codegen(waiting, again, providers, report, now)
-    return True
+            change = pipeline.take_change(execution, codegen, answer, gateway, now, base=base)
+        except pipeline.AnswerMissed as missed:
+            if again is None:
+                raise ProviderError(again_error) from None
+            prompt = pipeline.codegen_request_for(execution, analysis, again, base, gateway)
+            return pipeline.next_try(execution, again, prompt, answer, missed, providers.codegen)
+        pipeline.finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
+        return None
+
+    return _results(
+        row, items, missing, providers, gateway_of, report, now,
+        asked=Execution.Status.GENERATING,
+        still_open=(Execution.Status.GENERATING,),
+        take=take,
+        follow=again,
+    )  # fmt: skip
 
 
 def _failed_unexpectedly(execution: Execution, exc: Exception, now) -> None:
