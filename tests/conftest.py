@@ -10,7 +10,10 @@ from django.db import connection
 
 from tests.clock import CLOCK_SHIFT_DAYS
 
-pytest_plugins = ["tests.fakes.repository"]  # the memory_gateway fixture
+pytest_plugins = [
+    "tests.fakes.repository",  # the memory_gateway fixture
+    "tests.seed_day",  # the test database is made as of PINNED_DAY
+]
 
 # Before Django reads settings: no real keys, simulated models, vendors unreachable by default.
 for name in (
