@@ -18,6 +18,7 @@ from budget.money import NANOS_PER_DOLLAR, format_usd
 
 WIDTH, HEIGHT = 960, 330
 LEFT, RIGHT, TOP, BOTTOM = 64, 84, 20, 36
+MIN_LABEL_GAP_DAYS = 2  # a day is ~26 px at 31 days a month; a label "Dec 30" is ~35 px wide
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 SPEND, LIMIT, EVEN, MILESTONE, GRID, TEXT = "#417690", "#ba2121", "#8a8a8a", "#d19a00", "#e6e6e6", "#555"
@@ -156,7 +157,9 @@ def _grid(frame: Frame, period: Period) -> list[str]:
     last = timezone.localtime(period.ends_at - dt.timedelta(microseconds=1)).date()
     day = first
     while day <= last:
-        if day == first or day.day % 5 == 0 or day == last:
+        # Every fifth day, and the first and last; a fifth day right before the last is left
+        # out, so "Dec 30" is not printed over "Dec 31".
+        if day in (first, last) or (day.day % 5 == 0 and (last - day).days >= MIN_LABEL_GAP_DAYS):
             x = frame.x(dt.datetime.combine(day, dt.time(12), tzinfo=tz))
             parts.append(
                 f'<line x1="{x}" y1="{TOP + PLOT_H}" x2="{x}" y2="{TOP + PLOT_H + 4}" stroke="{TEXT}"/>'

@@ -22,6 +22,7 @@ from budget.money import format_usd
 from budget.overruns import overrun_warnings
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
+from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, IssueComment, Repository
 from executions.providers.usage_reports import usage_reports
 from executions.scheduler import SCHEDULE_NAME
@@ -99,6 +100,14 @@ def reconciliation_panel(reconciled: dict | None) -> dict | None:
     )
 
 
+def local_branches(period: Period) -> int:
+    """The month's changes published as branches of a local git repository (no pull request: the
+    PR figures say nothing of them)."""
+    return Execution.objects.filter(
+        period=period, status=Execution.Status.SUCCEEDED, publisher=LocalGitGateway.name
+    ).count()
+
+
 def chart_for(summary: PeriodSummary) -> str:
     period = summary.period
     daily = list(DailyUsage.objects.filter(period=period).values_list("day", "cost_nanos"))
@@ -138,6 +147,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if summary.next_milestone_nanos is None
         else format_usd(summary.next_milestone_nanos, places=2),
         "chart": chart_for(summary),
+        "local_branches": local_branches(period),
         "executions": [
             {"execution": e, "cost_usd": format_usd(e.cost_nanos, places=4)}
             for e in Execution.objects.select_related("task").order_by("-created_at", "-pk")[:LAST_EXECUTIONS]

@@ -12,6 +12,8 @@ from budget.money import to_nanos
 from budget.periods import current_period, set_limit
 from budget.pricing import Usage
 from budget.reconciliation import Counted, VendorOutcome, compare, record
+from executions.pipeline import run_execution
+from executions.services import create_task
 from notifications.models import Channel, Delivery, Event
 from tests.api.conftest import ANALYSIS, NOW, paid_execution
 
@@ -148,3 +150,14 @@ def test_the_reconciliation_panel_says_what_differs(admin_client, frozen_now, se
         "2026-11-19 gpt-4o-mini: vendor vs ledger input 2,500 vs 0 (+2,500), output 4,000 vs 0 (+4,000); "
         "worth +$0.002775; no recorded call [past the tolerance]"
     ) in panel
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_in_local_git_mode_the_pull_requests_card_counts_the_branches_published(admin_client):
+    assert 'data-testid="prs-note">none yet<' in dashboard(admin_client)
+    for title in ("Document the settings", "Explain the budget"):
+        run_execution(create_task(title=title, description="Write it down."))
+
+    page = dashboard(admin_client)
+    assert re.search(r'data-testid="prs">0<', page)
+    assert "2 branches published to the local git repository (no GitHub: no pull requests)" in page
