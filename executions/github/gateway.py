@@ -11,6 +11,9 @@ Every GitHub failure becomes a ``PublishError`` whose text says what to fix and 
 one that says the repository itself is missing or refused (404, or a 403 that is not a rate limit)
 is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.repositories`` marks the
 repository, so its tasks wait). Publishing never calls a model, so a retry is never charged twice.
+A write whose outcome is unknown (GitHub answered 5xx, timed out or dropped the connection: it
+may have applied it) is read back before it fails (the branch's head, the open pull request,
+the comment), and a write that landed is done (``_landed``).
 One method per GitHub write: a new kind of write is a new method.
 """
 
@@ -298,16 +301,20 @@ class GitHubGateway:
 
     def _point_branch(self, repo: Repository, branch: str, ref: GitRef | None, sha: str) -> None:
         with self._errors(f"moving the branch {branch}", repository_level=True):
-            if ref is not None:
-                ref.edit(sha, force=True)
-                return
             try:
-                repo.create_git_ref(f"refs/heads/{branch}", sha)
-            except GithubException as exc:
-                if exc.status != 422 or "already exists" not in _message(exc).lower():
+                if ref is not None:
+                    ref.edit(sha, force=True)
+                    return
+                try:
+                    repo.create_git_ref(f"refs/heads/{branch}", sha)
+                except GithubException as exc:
+                    if exc.status != 422 or "already exists" not in _message(exc).lower():
+                        raise
+                    # Created meanwhile (another worker, or a retry after a lost answer): move it.
+                    repo.get_git_ref(f"heads/{branch}").edit(sha, force=True)
+            except (GithubException, requests.RequestException) as exc:
+                if not self._landed(exc, lambda: self.branch_head(branch) == sha):
                     raise
-                # Created meanwhile (another worker, or a retry after a lost answer): move it.
-                repo.get_git_ref(f"heads/{branch}").edit(sha, force=True)
 
     def _pull_request(
         self, repo: Repository, base: str, branch: str, *, title: str, body: str
@@ -323,7 +330,13 @@ class GitHubGateway:
                 return repo.create_pull(
                     base=base, head=branch, title=title, body=body, draft=self.draft
                 ), True
+            except requests.RequestException as exc:
+                if (pull := self._landed(exc, lambda: self._open_pull(repo, branch))) is None:
+                    raise
+                return pull, True
             except GithubException as exc:
+                if (pull := self._landed(exc, lambda: self._open_pull(repo, branch))) is not None:
+                    return pull, True  # GitHub opened it and lost its answer
                 text = _message(exc).lower()
                 if exc.status != 422:
                     raise
@@ -449,15 +462,16 @@ class GitHubGateway:
             commit = repo.create_git_commit(message, tree, [parent_commit])
         try:
             ref.edit(commit.sha, force=False)
-        except GithubException as exc:
-            if exc.status != 422:
+        except (GithubException, requests.RequestException) as exc:
+            if self._landed(exc, lambda: self.branch_head(branch) == commit.sha):
+                pass  # GitHub moved the branch and lost its answer: the commit is made
+            elif not isinstance(exc, GithubException) or exc.status != 422:
                 raise PublishError(self.explain(exc, f"moving the branch {branch}")) from None
-            moved_to = self.branch_head(branch)  # 422: not a fast-forward, or the branch is gone
-            if moved_to is None:
-                raise BranchGone(f"The branch {branch} no longer exists in {self.repository}") from None
-            raise BranchMoved(branch, moved_to) from None
-        except requests.RequestException as exc:
-            raise PublishError(self.explain(exc, f"moving the branch {branch}")) from None
+            else:
+                moved_to = self.branch_head(branch)  # 422: not a fast-forward, or the branch is gone
+                if moved_to is None:
+                    raise BranchGone(f"The branch {branch} no longer exists in {self.repository}") from None
+                raise BranchMoved(branch, moved_to) from None
         log.info("committed %s on %s (a revision)", commit.sha[:12], branch)
         return commit.sha
 
@@ -577,11 +591,22 @@ class GitHubGateway:
 
     def comment_on_issue(self, number: int, body: str) -> int:
         """Post ``body`` as a comment on issue (or pull request) ``number``; its comment id. Tried
-        once: after a failure the comment may be there all the same (``issue_comment_bodies``)."""
+        once: after a failure whose outcome is unknown the comments are read back, and a comment
+        with this exact body is taken as posted (its id); a later retry checks again
+        (``issue_comment_bodies``)."""
+        body = self._scrub(body)
         with self._errors(f"commenting on #{number}"):
             self._authenticate()
             issue = self.single_try_client.withLazy(True).get_repo(self.repository).get_issue(number)
-            return issue.create_comment(self._scrub(body)).id
+            try:
+                return issue.create_comment(body).id
+            except (GithubException, requests.RequestException) as exc:
+                posted = self._landed(
+                    exc, lambda: next((c.id for c in issue.get_comments() if _same_text(c.body, body)), None)
+                )
+                if posted is None:
+                    raise
+                return posted
 
     def issue_comment_bodies(self, number: int) -> list[str]:
         """The text of every comment on issue (or pull request) ``number``. Tried once, like the
@@ -649,6 +674,24 @@ class GitHubGateway:
             except UnknownObjectException:
                 return None
 
+    def _landed(self, exc: Exception, read_back: Callable[[], object]) -> object | None:
+        """After a write failed with ``exc``: what ``read_back()`` finds (truthy) when GitHub may
+        have applied the write all the same (a 5xx, a timeout, a reset connection: the request
+        may have arrived, its answer did not) and did; None when the failure stands."""
+        if not _outcome_unknown(exc):
+            return None
+        try:
+            found = read_back()
+        except (GithubException, requests.RequestException, PublishError):
+            return None  # cannot tell: the failure stands, and a retry checks before it writes
+        if not found:
+            return None
+        what = exc.status if isinstance(exc, GithubException) else type(exc).__name__
+        log.warning(
+            "GitHub answered %s to a write in %s that landed all the same: done", what, self.repository
+        )
+        return found
+
     def _best_effort(self, action: str, step) -> None:
         try:
             step()
@@ -694,6 +737,18 @@ def _tree_elements(change: Change) -> list[InputGitTreeElement]:
         else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
         for f in change.files
     ]
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """A failed write GitHub may have applied: a 5xx, a timeout or a lost connection."""
+    if isinstance(exc, GithubException):
+        return exc.status is not None and exc.status >= 500
+    return isinstance(exc, (requests.Timeout, requests.ConnectionError))
+
+
+def _same_text(posted: str | None, sent: str) -> bool:
+    """A comment's text as GitHub keeps it is the text sent (line endings aside)."""
+    return (posted or "").replace("\r\n", "\n").strip() == sent.replace("\r\n", "\n").strip()
 
 
 def _refused(exc: Exception) -> bool:
