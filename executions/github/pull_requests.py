@@ -214,10 +214,11 @@ def _move(pr: PullRequest, observed: Observed, at: dt.datetime) -> None:
 
 
 def _revisions_follow(pr: PullRequest, at: dt.datetime) -> None:
-    """Merged or closed: its queued revisions will never run; a merge after a revision counts."""
+    """Merged or closed: its revisions, queued or running, are cancelled; a merge after a revision
+    counts."""
     if pr.state == State.OPEN:
         return
-    revisions.cancel_pending(pr, now=at)
+    revisions.cancel_active(pr, now=at)
     if pr.state == State.MERGED and pr.revisions.filter(status=Revision.Status.SUCCEEDED).exists():
         record_merged_after_revision(period_id=pr.execution.period_id)
 
