@@ -38,6 +38,7 @@ from executions.gateways.base import (
     BranchGone,
     BranchMoved,
     Change,
+    GitHubTrouble,
     PublishError,
     PublishResult,
     RepositoryUnavailable,
@@ -46,7 +47,7 @@ from executions.gateways.base import (
     commit_message,
     cut_diff,
 )
-from executions.github.payloads import FAILED_CONCLUSIONS
+from executions.github.payloads import FAILED_CONCLUSIONS, untrusted, untrusted_data
 from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -245,7 +246,18 @@ class GitHubGateway:
                 self.repository,
                 commit_sha,
             )
-        return {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
+        blobs = {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
+        # A file name is GitHub text too: one that would not be shown as it is (it quotes a secret)
+        # is left out of what the models see, rather than shown under a name that does not exist.
+        hidden = [path for path in blobs if untrusted(path) != path]
+        if hidden:
+            log.warning(
+                "%s file name(s) of %s at %s are not shown: they quote a secret",
+                len(hidden),
+                self.repository,
+                commit_sha,
+            )
+        return {path: blob for path, blob in blobs.items() if path not in hidden}
 
     # --- publishing ------------------------------------------------------------------------------
 
@@ -408,11 +420,11 @@ class GitHubGateway:
         with self._errors(f"reading the checks of {sha[:12]}"):
             commit = self._lazy_repo().get_commit(sha)  # lazy: no request yet
             results: dict[str, str | None] = {
-                f"check_run:{run.name}": run.conclusion if run.status == "completed" else "pending"
+                untrusted(f"check_run:{run.name}"): run.conclusion if run.status == "completed" else "pending"
                 for run in commit.get_check_runs()
             }
             for status in commit.get_combined_status().statuses:
-                results[f"status:{status.context}"] = status.state
+                results[untrusted(f"status:{status.context}")] = status.state
         return results
 
     # --- revisions: follow-up commits on a pull request's branch (executions.revisions) ----------
@@ -437,7 +449,7 @@ class GitHubGateway:
             new = "/dev/null" if f.status == "removed" else f"b/{f.filename}"
             body = f.patch or f"[no patch shown by GitHub: +{f.additions} −{f.deletions}]"
             parts.append(f"--- {old}\n+++ {new}\n{body}\n")
-        return cut_diff("".join(parts).encode("utf-8"), max_bytes)
+        return cut_diff(untrusted("".join(parts)).encode("utf-8"), max_bytes)
 
     def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
         """One commit on ``parent`` holding ``change``; ``branch`` moved to it only if it still
@@ -498,11 +510,11 @@ class GitHubGateway:
                         if len(annotations) >= max_annotations:
                             break
                         annotations.append(
-                            {"path": note.path, "line": note.start_line, "message": note.message or ""}
+                            {"path": note.path or "", "line": note.start_line, "message": note.message or ""}
                         )
                 failed.append(
                     {
-                        "name": run.name,
+                        "name": run.name or "",
                         "conclusion": run.conclusion,
                         "title": (output.title if output is not None else "") or "",
                         "summary": (output.summary if output is not None else "") or "",
@@ -513,22 +525,24 @@ class GitHubGateway:
                 if status.state in FAILED_CONCLUSIONS:
                     failed.append(
                         {
-                            "name": status.context,
+                            "name": status.context or "",
                             "conclusion": status.state,
                             "title": status.description or "",
                         }
                     )
-        return failed
+        return untrusted_data(failed)
 
     def review(self, number: int, review_id: int) -> dict:
         """A review of pull request ``number``: its state, author and text."""
         with self._errors(f"reading review {review_id} of pull request #{number}"):
             review = self._lazy_repo().get_pull(number).get_review(review_id)
-            return {
-                "state": (review.state or "").lower(),
-                "author": review.user.login if review.user else "",
-                "body": review.body or "",
-            }
+            return untrusted_data(
+                {
+                    "state": (review.state or "").lower(),
+                    "author": review.user.login if review.user else "",
+                    "body": review.body or "",
+                }
+            )
 
     def review_comments(self, number: int, review_id: int, *, max_comments: int) -> list[dict]:
         """Up to ``max_comments`` of a review's comments: each one's path, line, diff hunk and text."""
@@ -545,7 +559,7 @@ class GitHubGateway:
                         "body": comment.body or "",
                     }
                 )
-        return found
+        return untrusted_data(found)
 
     # --- access, issues and comments (executions.github.issues, executions.github.comments) ------
 
@@ -711,7 +725,7 @@ class GitHubGateway:
             reason = self.explain(exc, action)
             if repository_level and _refused(exc):
                 raise self._unavailable(reason) from None
-            raise PublishError(reason) from None
+            raise (GitHubTrouble if _troubled(exc) else PublishError)(reason) from None
 
     def explain(self, exc: Exception, action: str) -> str:
         """One line saying what went wrong while doing ``action`` and what to fix; no secret in it."""
@@ -737,6 +751,15 @@ def _tree_elements(change: Change) -> list[InputGitTreeElement]:
         else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
         for f in change.files
     ]
+
+
+def _troubled(exc: Exception) -> bool:
+    """GitHub failing (a 5xx, a rate limit) or out of reach: nothing the request itself did."""
+    if not isinstance(exc, GithubException):
+        return isinstance(exc, requests.RequestException)
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    rate_limited = exc.status == 429 or (exc.status == 403 and _is_rate_limit(_message(exc), headers))
+    return exc.status is not None and (exc.status >= 500 or rate_limited)
 
 
 def _outcome_unknown(exc: Exception) -> bool:

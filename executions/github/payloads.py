@@ -1,12 +1,23 @@
 """Reading GitHub's JSON (webhook payloads and API answers) defensively: a missing or mistyped
 field reads as empty, never as an exception, except where a handler needs it
-(``WebhookPayloadError``)."""
+(``WebhookPayloadError``).
+
+Text from GitHub (issue titles and bodies, reviews and comments, check output and annotations,
+branch and file names) is written by anyone who can open an issue or push a check: untrusted
+input. It enters the product here, through ``untrusted`` (``text`` for JSON fields; the gateway
+for what it reads), and nowhere else: every configured secret masked, NUL and lone surrogates
+replaced as in a vendor's text (``storable``), so it can be stored and sent. A number is bounded
+to what its column holds (``number``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.utils.dateparse import parse_datetime
+
+from executions.providers.base import storable
+from notifications.secrets import mask_secrets
 
 # A check's conclusion (check runs and suites) or a commit status's state that fails a commit's checks.
 FAILED_CONCLUSIONS = frozenset(
@@ -24,8 +35,41 @@ def dig(data: object, *keys: str) -> object:
     return data
 
 
+# What the columns of GitHub's numbers hold: an issue's or pull request's number
+# (PositiveIntegerField), a review's or comment's id (kept in keys and JSON; GitHub's are 64-bit).
+MAX_NUMBER = 2**31 - 1
+MAX_ID = 2**63 - 1
+
+
+def untrusted(value: str) -> str:
+    """Text written on GitHub, as the product may store it and send it to a vendor: secrets
+    masked, NUL and lone surrogates replaced by U+FFFD."""
+    return mask_secrets(storable(value)) if value else value
+
+
+def untrusted_data(value: object) -> object:
+    """``value`` (JSON-like) with every text in it made ``untrusted``."""
+    if isinstance(value, str):
+        return untrusted(value)
+    if isinstance(value, dict):
+        return {key: untrusted_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [untrusted_data(item) for item in value]
+    return value
+
+
 def text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    """A JSON field's text (``untrusted``); empty when it is not a string."""
+    return untrusted(value) if isinstance(value, str) else ""
+
+
+def number(value: object, what: str, *, most: int = MAX_NUMBER) -> int:
+    """A positive whole number GitHub gives (``what`` names it), within what its column holds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WebhookPayloadError(f"{what} is missing")
+    if not 1 <= value <= most:
+        raise WebhookPayloadError(f"{what} is out of range (1 to {most})")
+    return value
 
 
 def when(value: object) -> dt.datetime | None:
@@ -37,4 +81,4 @@ def when(value: object) -> dt.datetime | None:
 
 def ignored_event(event: str, action: object) -> str:
     """A webhook handler's outcome for an event or action it does not act on."""
-    return f"ignored: {event or 'no'} event" + (f" ({action})" if action else "")
+    return f"ignored: {text(event) or 'no'} event" + (f" ({text(action)[:100]})" if action else "")

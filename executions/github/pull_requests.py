@@ -36,6 +36,7 @@ from executions.gateways.base import PublishError, PublishResult
 from executions.github import comments
 from executions.github import revisions as revision_triggers
 from executions.github.payloads import FAILED_CONCLUSIONS, WebhookPayloadError, dig, ignored_event, text, when
+from executions.github.payloads import number as payload_number
 from executions.models import Execution, PullRequest, Repository, Revision, Task
 
 log = logging.getLogger(__name__)
@@ -247,9 +248,7 @@ def on_pull_request(event: str, payload: dict):
     if action not in ("closed", "reopened", "synchronize"):
         return ignored_event(event, action)
     pull = dig(payload, "pull_request")
-    number = dig(pull, "number")
-    if not isinstance(number, int):
-        raise WebhookPayloadError("pull_request.number is missing")
+    number = payload_number(dig(pull, "number"), "pull_request.number")
     repository = text(dig(payload, "repository", "full_name"))
     pr = PullRequest.objects.filter(repository=repository, number=number).first()
     if pr is None:
