@@ -73,7 +73,11 @@ def test_an_issue_number_beyond_its_column_is_refused_with_400(client, github, r
 
 
 def test_a_pull_request_number_beyond_its_column_is_refused_with_400(client, github, repository):
-    payload = {"action": "closed", "pull_request": {"number": 2**70}, "repository": {"full_name": "octo/widgets"}}
+    payload = {
+        "action": "closed",
+        "pull_request": {"number": 2**70},
+        "repository": {"full_name": "octo/widgets"},
+    }
 
     assert deliver(client, "pull_request", payload)[0].status_code == 400
 
@@ -106,7 +110,9 @@ def test_one_bad_issue_never_stops_the_poll_of_any_repository(github, repository
     assert "octo/gadgets: 1 issue(s) read: 1 created" in out.getvalue()
 
 
-def test_an_issue_number_beyond_its_column_in_a_listing_is_unreadable_and_the_rest_is_read(github, repository):
+def test_an_issue_number_beyond_its_column_in_a_listing_is_unreadable_and_the_rest_is_read(
+    github, repository
+):
     too_big = github.open_issue("Too big", labels=(LABEL,))
     github.open_issue("Fine", labels=(LABEL,))
     too_big["number"] = 2**31
