@@ -71,6 +71,8 @@ def test_any_github_text_is_cleaned_at_the_boundary_and_the_queue_still_runs(liv
         seen["examples"] += 1
         n = seen["examples"]
         Revision.objects.all().delete()
+        # A file name on the base branch (what the analyst's map of the repository lists).
+        fake_github.push_commit("main", {f"docs/{n}-{text[:120]}.md": "notes\n"})
         # An issue, by webhook and by polling.
         issue = fake_github.open_issue(text, text, labels=("pr-orchestrator",))
         response, _ = deliver(client, "issues", fake_github.issues_event("opened", issue["number"]))
