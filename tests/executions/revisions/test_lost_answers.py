@@ -12,6 +12,7 @@ from budget.models import Period
 from executions.github.comments import post_due
 from executions.models import Execution, IssueComment, PullRequest, Revision, Task
 from tests.executions.conftest import assert_charged_as_billed
+from tests.fakes.server import DROP
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.usefixtures("pinned_clock")]
 
@@ -22,14 +23,15 @@ def coder_calls(openai_fake) -> int:
     return len(openai_fake.completions())
 
 
-def test_a_revision_commit_github_applied_but_answered_502_for_is_done_and_paid_once(
-    live, fake_github, pr, run
+@pytest.mark.parametrize("answer", [502, DROP], ids=["502", "connection reset"])
+def test_a_revision_commit_github_applied_but_lost_the_answer_for_is_done_and_paid_once(
+    live, fake_github, pr, run, answer
 ):
     anthropic_fake, openai_fake = live
     call_command("revise", "Answer with the version too", pr=pr.number)
     before = coder_calls(openai_fake)
-    # GitHub moves the branch, then answers 502 (PATCH is not retried by PyGithub).
-    fake_github.fail_on("PATCH", f"/git/refs/heads/{pr.head_branch}", 502, LOST, after_handling=True)
+    # GitHub moves the branch, then answers 502 or drops the connection (PyGithub does not retry a PATCH).
+    fake_github.fail_on("PATCH", f"/git/refs/heads/{pr.head_branch}", answer, LOST, after_handling=True)
 
     run()
 
