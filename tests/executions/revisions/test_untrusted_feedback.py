@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from executions.batches import run_batches_pass
 from executions.models import Execution, Revision, Task
 from executions.scheduler import run_next_execution
 from executions.services import create_task
@@ -131,3 +132,20 @@ def test_a_revision_whose_preparation_fails_is_set_aside_and_the_queue_goes_on(
     revision.refresh_from_db()
     assert (revision.status, revision.attempts) == ("failed", 3) and "it has failed" in revision.error
     assert run_next_execution() == "skipped: no pending task"
+
+
+def test_batch_mode_sets_aside_a_revision_whose_preparation_fails_and_takes_the_next(
+    batch_mode, fake_github, pr, client
+):
+    review = fake_github.add_review(pr.number, body="Please report the version.")
+    assert deliver(client, "pull_request_review", fake_github.review_event(review))[0].status_code == 200
+    fake_github.repo().reviews[pr.number].clear()  # deleted on GitHub: reading it answers 404
+    behind = create_task(title="Add a changelog")
+
+    report = run_batches_pass()
+
+    revision = Revision.objects.get()
+    assert (revision.status, revision.attempts) == ("pending", 1)
+    assert "could not be prepared (attempt 1 of 3)" in revision.error
+    assert revision.error in str(report)
+    assert Task.objects.get(pk=behind.pk).status == Task.Status.RUNNING  # in the batch submitted
