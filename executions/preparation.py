@@ -2,15 +2,16 @@
 
 Preparing an execution (``pipeline.prepare``) reads the repository's context and, for a revision,
 its feedback and diff, and bounds the cost; nothing is charged yet. When that fails for a reason
-of the work's own — feedback that is gone, a request too long for the model, any unexpected
-error — ``preparing`` sets the work aside: the try counts as one of its attempts, the reason is
-recorded (an ``error`` event, Admin → Events, and a revision's ``error``), and it raises
+of the work's own — feedback that is gone or unreadable, any unexpected error — ``preparing``
+sets the work aside: the try counts as one of its attempts, the reason is recorded (an ``error``
+event, Admin → Events, and a revision's ``error``), and it raises
 ``WorkSetAside`` (a ``TaskBusy``), so the scheduler, ``run_execution`` and batch mode go on with
 the next pending work. Out of attempts, the task or revision has failed.
 
 Problems every work shares are not set aside: a configuration or price problem, the budget, a
-repository GitHub refuses (``RepositoryUnavailable`` marks it), GitHub failing (``GitHubTrouble``),
-a claim lost to another process. Their callers handle them as before.
+repository GitHub refuses (``RepositoryUnavailable`` marks it), GitHub or a vendor failing
+(``GitHubTrouble``, ``ProviderError``), a claim lost to another process. Their callers handle
+them as before.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from budget.ledger import BudgetExhausted
 from budget.pricing import PricingError
-from executions.errors import ConfigurationError, TaskBusy, WorkSetAside
+from executions.errors import ConfigurationError, ProviderError, TaskBusy, WorkSetAside
 from executions.gateways.base import GitHubTrouble, RepositoryUnavailable
 from executions.models import Revision, Task
 from executions.providers.base import storable
@@ -35,11 +36,12 @@ log = logging.getLogger(__name__)
 
 NOT_THE_WORKS = (
     ConfigurationError,
-    PricingError,
+    PricingError,  # a missing price; a request too long for its model (``InputTooLong``), as before
     BudgetExhausted,
     TaskBusy,
     RepositoryUnavailable,
     GitHubTrouble,
+    ProviderError,  # a vendor failing to count tokens
 )
 
 

@@ -58,10 +58,8 @@ class Command(BaseCommand):
         while True:
             try:
                 return run_execution(target)
-            except (
-                TaskBusy,
-                RepositoryUnavailable,
-            ):  # set aside, cancelled, claimed, or its repository refused
+            except (TaskBusy, RepositoryUnavailable):
+                # Claimed elsewhere, set aside, cancelled, or its repository refused: the next work.
                 tried.append(target)
                 if not chosen or len(tried) >= CLAIM_ATTEMPTS:
                     raise
