@@ -232,6 +232,9 @@ def sync_issues(*, now: dt.datetime | None = None) -> IssuesReport:
             report.lines.append(f"{repository.name}: {sync_repository(repository, now=at)}")
         except PublishError as exc:
             report.errors.append(f"{repository.name}: {exc}")
+        except Exception as exc:  # whatever went wrong with one repository, the others are read
+            log.exception("issues of %s not read", repository.name)
+            report.errors.append(f"{repository.name}: {mask_secrets(storable(str(exc)))[:300]}")
     skipped = Task.objects.filter(
         status=Task.Status.PENDING, source=Task.Source.GITHUB_ISSUE, issue_state__in=repositories.ISSUE_GONE
     ).update(status=Task.Status.SKIPPED, updated_at=at)
