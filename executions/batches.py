@@ -63,10 +63,12 @@ from executions.errors import (
     ExecutionMovedOn,
     ProviderError,
     TaskBusy,
+    WorkSetAside,
 )
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Batch, Execution, Revision, StepConfig, Task
+from executions.preparation import preparing
 from executions.providers import CompletionRequest, Providers, providers_for_mode
 from executions.repositories import runnable_tasks
 from executions.revisions import runnable_revisions
@@ -244,7 +246,9 @@ def _submit_new_tasks(providers: Providers, gateway_of: GatewayOf, report: PassR
             report.exhausted = True  # recorded and announced once by the pipeline
             break
         except (PricingError, ExecutionError, PublishError) as exc:
-            if not isinstance(exc, TaskBusy):
+            if isinstance(exc, WorkSetAside):
+                report.notes.append(str(exc))
+            elif not isinstance(exc, TaskBusy):
                 report.notes.append(f"{_named(work)} not started: {exc}")
             if isinstance(exc, PricingError):
                 break  # a price problem is every task's problem
@@ -284,9 +288,10 @@ def _claim(
     revision = work if isinstance(work, Revision) else None
     task = work.task if revision is not None else work
     gateway = gateway_of(task)
-    prepared = pipeline.prepare(
-        task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
-    )
+    with preparing(work, now=now):  # a failure of the work's own sets it aside (``WorkSetAside``)
+        prepared = pipeline.prepare(
+            task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
+        )
     execution = pipeline.start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
         _join(execution, row, now, status=Execution.Status.ANALYSING)

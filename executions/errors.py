@@ -54,6 +54,11 @@ class ExecutionAbandoned(ExecutionError):
     timeout). What was billed stays charged; the worker stops and leaves it as the reaper did."""
 
 
+class WorkSetAside(TaskBusy):
+    """Preparing the work failed for a reason of its own: the try counted as one of its attempts,
+    the reason was recorded, and the next pending work goes on (``executions.preparation``)."""
+
+
 class RevisionCancelled(TaskBusy):
     """A queued revision cannot run and never will: its pull request was merged or closed, or its
     branch is gone. It is cancelled before anything is charged; the next pending work goes on."""

@@ -48,10 +48,11 @@ from executions.gateways.base import (
 from executions.github import pull_requests
 from executions.models import Execution, Revision, Task
 from executions.pr_body import pr_body_for
+from executions.preparation import preparing
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
-from executions.providers.base import storable
 from notifications import events
 from notifications.secrets import mask_secrets
+from notifications.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,8 @@ def run_execution(
     if not task.repository.enabled:
         raise RepositoryDisabled(repositories.why_not_runnable(task))
     gateway = gateway or get_gateway(task.repository)
-    prepared = prepare(task, providers=providers, gateway=gateway, now=now, revision=revision)
+    with preparing(work, now=now):  # a failure of the work's own sets it aside (``WorkSetAside``)
+        prepared = prepare(task, providers=providers, gateway=gateway, now=now, revision=revision)
     execution = start(task, prepared, providers, now)
     execution = _run(execution, prepared, providers, gateway, now)
     if revision is not None and revisions.restarting(revision):

@@ -412,6 +412,11 @@ class AfterFailure:
 def after_failure(execution: Execution, reason: str, *, task_at_fault: bool = True) -> AfterFailure:
     """What a failed run of ``execution``'s revision leads to (``failed`` makes it so)."""
     revision = Revision.objects.select_related("task").get(pk=execution.revision_id)
+    if revision.status == Status.CANCELLED:  # its pull request closed while it ran
+        why = revision.error.removeprefix("Cancelled: ").rstrip(".")
+        return AfterFailure(
+            Status.CANCELLED, f"{reason}; the revision was cancelled ({why}) and does not run again"
+        )
     if revision.branch_moved_to and not revision.restarted:
         where = revision.branch_moved_to[:12]
         return AfterFailure(
@@ -434,7 +439,7 @@ def failed(execution: Execution, outcome: AfterFailure, *, now: dt.datetime) -> 
     """The revision is pending again or has failed for good (``outcome``); a pull request hears
     once why its revision failed. In the transaction that fails the execution."""
     revision = execution.revision
-    Revision.objects.filter(pk=revision.pk, status=Status.RUNNING).update(
+    ran = Revision.objects.filter(pk=revision.pk, status=Status.RUNNING).update(  # not if cancelled
         status=outcome.status,
         error=outcome.error,
         finished_at=now if outcome.status == Status.FAILED else None,
@@ -442,7 +447,7 @@ def failed(execution: Execution, outcome: AfterFailure, *, now: dt.datetime) -> 
         **({"restarted": True} if outcome.restart else {}),
     )
     pr = revision.pull_request
-    if outcome.status == Status.FAILED and pr is not None:
+    if outcome.status == Status.FAILED and pr is not None and ran:
         spent = Execution.objects.filter(revision=revision).aggregate(total=Sum("cost_nanos"))["total"] or 0
         body = (
             f"The automation could not make the revision asked by {asked_by(revision)}: "
@@ -463,10 +468,12 @@ def restarting(revision: Revision) -> bool:
     )
 
 
-def cancel_pending(pr: PullRequest, *, now: dt.datetime) -> int:
-    """``pr`` was merged or closed: its queued revisions will never run (in the transaction that
-    records the change)."""
-    return Revision.objects.filter(pull_request=pr, status=Status.PENDING).update(
+def cancel_active(pr: PullRequest, *, now: dt.datetime) -> int:
+    """``pr`` was merged or closed: its revisions, queued or running, are cancelled (in the
+    transaction that records the change). A running one commits nothing (``commit`` reads the
+    state) and its failure leaves it cancelled, so reopening the pull request runs none of them:
+    only new feedback asks again."""
+    return Revision.objects.filter(pull_request=pr, status__in=ACTIVE).update(
         status=Status.CANCELLED, error=f"Cancelled: the pull request was {pr.state}.", finished_at=now
     )
 

@@ -29,11 +29,12 @@ from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
 from executions import revisions
-from executions.errors import ExecutionError, RevisionCancelled, TaskBusy
+from executions.errors import ExecutionError, RevisionCancelled, TaskBusy, WorkSetAside
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway, RepositoryUnavailable
-from executions.models import Execution, Revision
+from executions.models import Execution, Revision, Task
 from executions.pipeline import prepare, run_execution
+from executions.preparation import preparing
 from executions.providers import Providers, providers_for_mode
 from executions.services import next_pending_work
 from executions.slots import run_slot
@@ -60,14 +61,15 @@ def run_next_execution(
                 f"{running} execution(s) running; at most {settings.MAX_CONCURRENT_EXECUTIONS} at once"
             )
         providers = providers or providers_for_mode()
+        tried: list[Task | Revision] = []
         for _ in range(CLAIM_ATTEMPTS):
             try:
-                return _run_next(now, providers, gateway)
+                return _run_next(now, providers, gateway, tried)
             except _Claimed:
                 continue  # another worker took that task between our pick and our claim
-            except RevisionCancelled as exc:
+            except (RevisionCancelled, WorkSetAside) as exc:
                 log.warning("%s", exc)
-                continue  # its pull request closed or its branch is gone: the next work goes on
+                continue  # it cannot run (now): the next work goes on
             except RepositoryUnavailable as exc:
                 log.warning("next execution not started: %s", exc)
                 continue  # its repository is marked now: the others' tasks go on
@@ -86,12 +88,15 @@ class _Claimed(Exception):
     """The picked task was claimed by another worker first."""
 
 
-def _run_next(now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway | None) -> str:
+def _run_next(
+    now: dt.datetime | None, providers: Providers, gateway: RepositoryGateway | None, tried: list
+) -> str:
     if batch_mode():
         return _skip("batch mode is on: run_batches takes the pending tasks")
-    work = next_pending_work()
+    work = next_pending_work(exclude=tried)
     if work is None:
         return _skip("no pending task")
+    tried.append(work)  # set aside or claimed elsewhere: not picked again in this run
     task, revision = (work.task, work) if isinstance(work, Revision) else (work, None)
     at = now or timezone.now()
     period = current_period(now=at)
@@ -103,10 +108,11 @@ def _run_next(now: dt.datetime | None, providers: Providers, gateway: Repository
         )
     try:
         gateway = gateway or get_gateway(task.repository)
-        worst = prepare(
-            task, providers=providers, gateway=gateway, now=now, revision=revision
-        ).worst_case_nanos
-    except (RepositoryUnavailable, RevisionCancelled):
+        with preparing(work, now=now):
+            worst = prepare(
+                task, providers=providers, gateway=gateway, now=now, revision=revision
+            ).worst_case_nanos
+    except (RepositoryUnavailable, RevisionCancelled, WorkSetAside):
         raise
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("next execution not started: %s", exc)

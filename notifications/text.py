@@ -9,6 +9,7 @@ surrogate pair, and every string is made encodable (no lone surrogates) so the J
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 
 from budget.money import NANOS_PER_DOLLAR, MoneyError, format_usd, to_nanos
@@ -23,6 +24,20 @@ def clean(text: object) -> str:
     """``text`` as a string that encodes to UTF-8: surrogate pairs joined, lone surrogates → U+FFFD."""
     s = "" if text is None else str(text)
     return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+# Code points PostgreSQL cannot store in text: lone UTF-16 surrogates (valid JSON escapes, so a
+# vendor can send them, but not encodable as UTF-8) and NUL.
+_UNSTORABLE = re.compile(r"[\ud800-\udfff\x00]")
+
+
+def storable(text: str) -> str:
+    """``text`` with every code point a database cannot store replaced by U+FFFD.
+
+    Applied to every text a vendor sends before it is saved: an answer that cannot be written
+    must never roll back the charge it came with, nor leave an execution unfinished.
+    """
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def units(text: str) -> int:

@@ -19,7 +19,7 @@ from django.conf import settings
 from executions.changes.proposal import Edit, EditFailure, Proposal, ProposedFile
 from executions.changes.validation import MAX_FILES, check_content, check_distinct, check_path
 from executions.errors import ChangeRejected
-from executions.providers.base import storable
+from notifications.text import storable
 
 ACTIONS = ("create", "rewrite", "edit", "delete")
 MAX_EDITS = 50  # per file

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from executions.errors import ChangeRejected
 from executions.gateways.paths import unsafe_path_reason
-from executions.providers.base import storable
+from notifications.text import storable
 
 MAX_FILES = 20
 MAX_FILE_BYTES = 200 * 1024

@@ -32,6 +32,11 @@ class RepositoryUnavailable(PublishError):
     until it answers again (``executions.repositories``)."""
 
 
+class GitHubTrouble(PublishError):
+    """GitHub itself failed (a 5xx, a rate limit, a timeout, no connection): nothing is wrong with
+    the work or the repository; it is tried again later."""
+
+
 class BranchMoved(PublishError):
     """A revision's commit was not made: its branch no longer points at the commit it was made on
     (someone pushed meanwhile). Nothing was written; ``head`` is where the branch is now."""

@@ -11,6 +11,9 @@ Every GitHub failure becomes a ``PublishError`` whose text says what to fix and 
 one that says the repository itself is missing or refused (404, or a 403 that is not a rate limit)
 is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.gateways.get_gateway`` marks the
 repository, so its tasks wait). Publishing never calls a model, so a retry is never charged twice.
+A write whose outcome is unknown (GitHub answered 5xx, timed out or dropped the connection: it
+may have applied it) is read back before it fails (the branch's head, the open pull request,
+the comment), and a write that landed is done (``_landed``).
 One method per GitHub write: a new kind of write is a new method.
 """
 
@@ -36,6 +39,7 @@ from executions.gateways.base import (
     BranchGone,
     BranchMoved,
     Change,
+    GitHubTrouble,
     PublishError,
     PublishResult,
     RepositoryUnavailable,
@@ -44,6 +48,7 @@ from executions.gateways.base import (
     commit_message,
     cut_diff,
 )
+from executions.gateways.untrusted import untrusted, untrusted_data
 from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -244,7 +249,18 @@ class GitHubGateway:
                 self.repository,
                 commit_sha,
             )
-        return {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
+        blobs = {e.path: (e.sha, e.size or 0) for e in tree.tree if e.type == "blob"}
+        # A file name is GitHub text too: one that would not be shown as it is (it quotes a secret)
+        # is left out of what the models see, rather than shown under a name that does not exist.
+        hidden = [path for path in blobs if untrusted(path) != path]
+        if hidden:
+            log.warning(
+                "%s file name(s) of %s at %s are not shown: they quote a secret",
+                len(hidden),
+                self.repository,
+                commit_sha,
+            )
+        return {path: blob for path, blob in blobs.items() if path not in hidden}
 
     # --- publishing ------------------------------------------------------------------------------
 
@@ -300,16 +316,20 @@ class GitHubGateway:
 
     def _point_branch(self, repo: Repository, branch: str, ref: GitRef | None, sha: str) -> None:
         with self._errors(f"moving the branch {branch}", repository_level=True):
-            if ref is not None:
-                ref.edit(sha, force=True)
-                return
             try:
-                repo.create_git_ref(f"refs/heads/{branch}", sha)
-            except GithubException as exc:
-                if exc.status != 422 or "already exists" not in _message(exc).lower():
+                if ref is not None:
+                    ref.edit(sha, force=True)
+                    return
+                try:
+                    repo.create_git_ref(f"refs/heads/{branch}", sha)
+                except GithubException as exc:
+                    if exc.status != 422 or "already exists" not in _message(exc).lower():
+                        raise
+                    # Created meanwhile (another worker, or a retry after a lost answer): move it.
+                    repo.get_git_ref(f"heads/{branch}").edit(sha, force=True)
+            except (GithubException, requests.RequestException) as exc:
+                if not self._landed(exc, lambda: self.branch_head(branch) == sha):
                     raise
-                # Created meanwhile (another worker, or a retry after a lost answer): move it.
-                repo.get_git_ref(f"heads/{branch}").edit(sha, force=True)
 
     def _pull_request(
         self, repo: Repository, base: str, branch: str, *, title: str, body: str
@@ -325,7 +345,13 @@ class GitHubGateway:
                 return repo.create_pull(
                     base=base, head=branch, title=title, body=body, draft=self.draft
                 ), True
+            except requests.RequestException as exc:
+                if (pull := self._landed(exc, lambda: self._open_pull(repo, branch))) is None:
+                    raise
+                return pull, True
             except GithubException as exc:
+                if (pull := self._landed(exc, lambda: self._open_pull(repo, branch))) is not None:
+                    return pull, True  # GitHub opened it and lost its answer
                 text = _message(exc).lower()
                 if exc.status != 422:
                     raise
@@ -397,11 +423,11 @@ class GitHubGateway:
         with self._errors(f"reading the checks of {sha[:12]}"):
             commit = self._lazy_repo().get_commit(sha)  # lazy: no request yet
             results: dict[str, str | None] = {
-                f"check_run:{run.name}": run.conclusion if run.status == "completed" else "pending"
+                untrusted(f"check_run:{run.name}"): run.conclusion if run.status == "completed" else "pending"
                 for run in commit.get_check_runs()
             }
             for status in commit.get_combined_status().statuses:
-                results[f"status:{status.context}"] = status.state
+                results[untrusted(f"status:{status.context}")] = status.state
         return results
 
     # --- revisions: follow-up commits on a pull request's branch (executions.revisions) ----------
@@ -426,7 +452,7 @@ class GitHubGateway:
             new = "/dev/null" if f.status == "removed" else f"b/{f.filename}"
             body = f.patch or f"[no patch shown by GitHub: +{f.additions} −{f.deletions}]"
             parts.append(f"--- {old}\n+++ {new}\n{body}\n")
-        return cut_diff("".join(parts).encode("utf-8"), max_bytes)
+        return cut_diff(untrusted("".join(parts)).encode("utf-8"), max_bytes)
 
     def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
         """One commit on ``parent`` holding ``change``; ``branch`` moved to it only if it still
@@ -451,15 +477,16 @@ class GitHubGateway:
             commit = repo.create_git_commit(message, tree, [parent_commit])
         try:
             ref.edit(commit.sha, force=False)
-        except GithubException as exc:
-            if exc.status != 422:
+        except (GithubException, requests.RequestException) as exc:
+            if self._landed(exc, lambda: self.branch_head(branch) == commit.sha):
+                pass  # GitHub moved the branch and lost its answer: the commit is made
+            elif not isinstance(exc, GithubException) or exc.status != 422:
                 raise PublishError(self.explain(exc, f"moving the branch {branch}")) from None
-            moved_to = self.branch_head(branch)  # 422: not a fast-forward, or the branch is gone
-            if moved_to is None:
-                raise BranchGone(f"The branch {branch} no longer exists in {self.repository}") from None
-            raise BranchMoved(branch, moved_to) from None
-        except requests.RequestException as exc:
-            raise PublishError(self.explain(exc, f"moving the branch {branch}")) from None
+            else:
+                moved_to = self.branch_head(branch)  # 422: not a fast-forward, or the branch is gone
+                if moved_to is None:
+                    raise BranchGone(f"The branch {branch} no longer exists in {self.repository}") from None
+                raise BranchMoved(branch, moved_to) from None
         log.info("committed %s on %s (a revision)", commit.sha[:12], branch)
         return commit.sha
 
@@ -486,11 +513,11 @@ class GitHubGateway:
                         if len(annotations) >= max_annotations:
                             break
                         annotations.append(
-                            {"path": note.path, "line": note.start_line, "message": note.message or ""}
+                            {"path": note.path or "", "line": note.start_line, "message": note.message or ""}
                         )
                 failed.append(
                     {
-                        "name": run.name,
+                        "name": run.name or "",
                         "conclusion": run.conclusion,
                         "title": (output.title if output is not None else "") or "",
                         "summary": (output.summary if output is not None else "") or "",
@@ -501,22 +528,24 @@ class GitHubGateway:
                 if status.state in FAILED_CONCLUSIONS:
                     failed.append(
                         {
-                            "name": status.context,
+                            "name": status.context or "",
                             "conclusion": status.state,
                             "title": status.description or "",
                         }
                     )
-        return failed
+        return untrusted_data(failed)
 
     def review(self, number: int, review_id: int) -> dict:
         """A review of pull request ``number``: its state, author and text."""
         with self._errors(f"reading review {review_id} of pull request #{number}"):
             review = self._lazy_repo().get_pull(number).get_review(review_id)
-            return {
-                "state": (review.state or "").lower(),
-                "author": review.user.login if review.user else "",
-                "body": review.body or "",
-            }
+            return untrusted_data(
+                {
+                    "state": (review.state or "").lower(),
+                    "author": review.user.login if review.user else "",
+                    "body": review.body or "",
+                }
+            )
 
     def review_comments(self, number: int, review_id: int, *, max_comments: int) -> list[dict]:
         """Up to ``max_comments`` of a review's comments: each one's path, line, diff hunk and text."""
@@ -533,7 +562,7 @@ class GitHubGateway:
                         "body": comment.body or "",
                     }
                 )
-        return found
+        return untrusted_data(found)
 
     # --- access, issues and comments (executions.github.issues, executions.github.comments) ------
 
@@ -579,11 +608,22 @@ class GitHubGateway:
 
     def comment_on_issue(self, number: int, body: str) -> int:
         """Post ``body`` as a comment on issue (or pull request) ``number``; its comment id. Tried
-        once: after a failure the comment may be there all the same (``issue_comment_bodies``)."""
+        once: after a failure whose outcome is unknown the comments are read back, and a comment
+        with this exact body is taken as posted (its id); a later retry checks again
+        (``issue_comment_bodies``)."""
+        body = self._scrub(body)
         with self._errors(f"commenting on #{number}"):
             self._authenticate()
             issue = self.single_try_client.withLazy(True).get_repo(self.repository).get_issue(number)
-            return issue.create_comment(self._scrub(body)).id
+            try:
+                return issue.create_comment(body).id
+            except (GithubException, requests.RequestException) as exc:
+                posted = self._landed(
+                    exc, lambda: next((c.id for c in issue.get_comments() if _same_text(c.body, body)), None)
+                )
+                if posted is None:
+                    raise
+                return posted
 
     def issue_comment_bodies(self, number: int) -> list[str]:
         """The text of every comment on issue (or pull request) ``number``. Tried once, like the
@@ -651,6 +691,24 @@ class GitHubGateway:
             except UnknownObjectException:
                 return None
 
+    def _landed(self, exc: Exception, read_back: Callable[[], object]) -> object | None:
+        """After a write failed with ``exc``: what ``read_back()`` finds (truthy) when GitHub may
+        have applied the write all the same (a 5xx, a timeout, a reset connection: the request
+        may have arrived, its answer did not) and did; None when the failure stands."""
+        if not _outcome_unknown(exc):
+            return None
+        try:
+            found = read_back()
+        except (GithubException, requests.RequestException, PublishError):
+            return None  # cannot tell: the failure stands, and a retry checks before it writes
+        if not found:
+            return None
+        what = exc.status if isinstance(exc, GithubException) else type(exc).__name__
+        log.warning(
+            "GitHub answered %s to a write in %s that landed all the same: done", what, self.repository
+        )
+        return found
+
     def _best_effort(self, action: str, step) -> None:
         try:
             step()
@@ -670,7 +728,7 @@ class GitHubGateway:
             reason = self.explain(exc, action)
             if repository_level and _refused(exc):
                 raise self._unavailable(reason) from None
-            raise PublishError(reason) from None
+            raise (GitHubTrouble if _troubled(exc) else PublishError)(reason) from None
 
     def explain(self, exc: Exception, action: str) -> str:
         """One line saying what went wrong while doing ``action`` and what to fix; no secret in it."""
@@ -696,6 +754,27 @@ def _tree_elements(change: Change) -> list[InputGitTreeElement]:
         else InputGitTreeElement(f.path, "100644", "blob", content=f.content)
         for f in change.files
     ]
+
+
+def _troubled(exc: Exception) -> bool:
+    """GitHub failing (a 5xx, a rate limit) or out of reach: nothing the request itself did."""
+    if not isinstance(exc, GithubException):
+        return isinstance(exc, requests.RequestException)
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    rate_limited = exc.status == 429 or (exc.status == 403 and _is_rate_limit(_message(exc), headers))
+    return exc.status is not None and (exc.status >= 500 or rate_limited)
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """A failed write GitHub may have applied: a 5xx, a timeout or a lost connection."""
+    if isinstance(exc, GithubException):
+        return exc.status is not None and exc.status >= 500
+    return isinstance(exc, (requests.Timeout, requests.ConnectionError))
+
+
+def _same_text(posted: str | None, sent: str) -> bool:
+    """A comment's text as GitHub keeps it is the text sent (line endings aside)."""
+    return (posted or "").replace("\r\n", "\n").strip() == sent.replace("\r\n", "\n").strip()
 
 
 def _refused(exc: Exception) -> bool:

@@ -36,9 +36,12 @@ from executions.backlog import MAX_TITLE
 from executions.gateways.base import PublishError
 from executions.github.comments import post_due
 from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
+from executions.github.payloads import number as payload_number
 from executions.github.pull_requests import NotConfigured, github_configured
 from executions.models import Repository, Task
 from executions.services import create_task
+from notifications.secrets import mask_secrets
+from notifications.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +67,7 @@ class Issue:
 
     @classmethod
     def from_json(cls, data: object) -> Issue:
-        number = dig(data, "number")
-        if not isinstance(number, int) or number < 1:
-            raise WebhookPayloadError("issue.number is missing")
+        number = payload_number(dig(data, "number"), "issue.number")
         labels = dig(data, "labels")
         names = [
             text(dig(label, "name")) if isinstance(label, dict) else text(label) for label in labels or []
@@ -231,6 +232,9 @@ def sync_issues(*, now: dt.datetime | None = None) -> IssuesReport:
             report.lines.append(f"{repository.name}: {sync_repository(repository, now=at)}")
         except PublishError as exc:
             report.errors.append(f"{repository.name}: {exc}")
+        except Exception as exc:  # whatever went wrong with one repository, the others are read
+            log.exception("issues of %s not read", repository.name)
+            report.errors.append(f"{repository.name}: {mask_secrets(storable(str(exc)))[:300]}")
     skipped = Task.objects.filter(
         status=Task.Status.PENDING, source=Task.Source.GITHUB_ISSUE, issue_state__in=repositories.ISSUE_GONE
     ).update(status=Task.Status.SKIPPED, updated_at=at)
@@ -259,6 +263,7 @@ def sync_repository(repository: Repository, *, now: dt.datetime | None = None) -
         Repository.objects.filter(pk=repository.pk).update(issues_synced_at=at)
         return f"{recovered}no issue changed"
     outcomes: Counter[str] = Counter()
+    skipped: list[str] = []
     since = repository.issues_since
     for data in page.issues:
         try:
@@ -266,10 +271,16 @@ def sync_repository(repository: Repository, *, now: dt.datetime | None = None) -
         except WebhookPayloadError:
             outcomes["unreadable"] += 1
             continue
-        if not issue.pull_request:
-            outcomes[_kind_of(follow_issue(repository, issue, now=at))] += 1
         if issue.updated_at and (since is None or issue.updated_at > since):
             since = issue.updated_at
+        if issue.pull_request:
+            continue
+        try:
+            outcomes[_kind_of(follow_issue(repository, issue, now=at))] += 1
+        except Exception as exc:  # one bad issue, whatever is wrong with it, must not stop the poll
+            outcomes["skipped"] += 1
+            skipped.append(f"#{issue.number} skipped: {mask_secrets(storable(str(exc)))[:300]}")
+            log.warning("issue %s#%s skipped: %s", repository.name, issue.number, exc)
     since = since or at - CLOCK_MARGIN
     # The ETag answers for this exact listing (its ``since``): kept only while that is asked again.
     etag = page.etag if page.complete and since == repository.issues_since else ""
@@ -277,7 +288,8 @@ def sync_repository(repository: Repository, *, now: dt.datetime | None = None) -
         issues_since=since, issues_etag=etag, issues_synced_at=at
     )
     counted = ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items()))
-    return f"{recovered}{len(page.issues)} issue(s) read" + (f": {counted}" if counted else "")
+    line = f"{recovered}{len(page.issues)} issue(s) read" + (f": {counted}" if counted else "")
+    return line + (f" ({'; '.join(skipped)})" if skipped else "")
 
 
 def _kind_of(outcome: str) -> str:

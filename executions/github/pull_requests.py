@@ -36,6 +36,7 @@ from executions.gateways.base import FAILED_CONCLUSIONS, PublishError, PublishRe
 from executions.github import comments
 from executions.github import revisions as revision_triggers
 from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
+from executions.github.payloads import number as payload_number
 from executions.models import Execution, PullRequest, Repository, Revision, Task
 
 log = logging.getLogger(__name__)
@@ -214,10 +215,11 @@ def _move(pr: PullRequest, observed: Observed, at: dt.datetime) -> None:
 
 
 def _revisions_follow(pr: PullRequest, at: dt.datetime) -> None:
-    """Merged or closed: its queued revisions will never run; a merge after a revision counts."""
+    """Merged or closed: its revisions, queued or running, are cancelled; a merge after a revision
+    counts."""
     if pr.state == State.OPEN:
         return
-    revisions.cancel_pending(pr, now=at)
+    revisions.cancel_active(pr, now=at)
     if pr.state == State.MERGED and pr.revisions.filter(status=Revision.Status.SUCCEEDED).exists():
         record_merged_after_revision(period_id=pr.execution.period_id)
 
@@ -246,9 +248,7 @@ def on_pull_request(event: str, payload: dict):
     if action not in ("closed", "reopened", "synchronize"):
         return ignored_event(event, action)
     pull = dig(payload, "pull_request")
-    number = dig(pull, "number")
-    if not isinstance(number, int):
-        raise WebhookPayloadError("pull_request.number is missing")
+    number = payload_number(dig(pull, "number"), "pull_request.number")
     repository = text(dig(payload, "repository", "full_name"))
     pr = PullRequest.objects.filter(repository=repository, number=number).first()
     if pr is None:

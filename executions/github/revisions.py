@@ -26,7 +26,7 @@ from executions import revisions
 from executions.gateways.base import FAILED_CONCLUSIONS
 from executions.github import feedback
 from executions.github.comments import MARKER_PREFIX
-from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text
+from executions.github.payloads import MAX_ID, dig, ignored_event, number, text
 from executions.models import PullRequest, Revision
 
 Kind = Revision.Kind
@@ -60,9 +60,7 @@ def on_review(event: str, payload: dict):
     if action != "submitted":
         return ignored_event(event, action)
     review = dig(payload, "review")
-    review_id = dig(review, "id")
-    if not isinstance(review_id, int):
-        raise WebhookPayloadError("review.id is missing")
+    review_id = number(dig(review, "id"), "review.id", most=MAX_ID)
     body, state = text(dig(review, "body")), text(dig(review, "state")).lower()
     if state != "changes_requested" and settings.REVISION_TRIGGER not in body:
         return f"ignored: a review ({state or 'no state'}) that asks for no changes"
@@ -83,9 +81,7 @@ def on_review_comment(event: str, payload: dict):
     if action != "created":
         return ignored_event(event, action)
     comment = dig(payload, "comment")
-    review_id = dig(comment, "pull_request_review_id")
-    if not isinstance(review_id, int):
-        raise WebhookPayloadError("comment.pull_request_review_id is missing")
+    review_id = number(dig(comment, "pull_request_review_id"), "comment.pull_request_review_id", most=MAX_ID)
     body = text(dig(comment, "body"))
     if settings.REVISION_TRIGGER not in body:
         return f"ignored: a comment without {settings.REVISION_TRIGGER}"
@@ -103,9 +99,7 @@ def on_issue_comment(event: str, payload: dict):
     if dig(payload, "issue", "pull_request") is None:
         return "ignored: a comment on an issue, not on a pull request"
     comment = dig(payload, "comment")
-    comment_id = dig(comment, "id")
-    if not isinstance(comment_id, int):
-        raise WebhookPayloadError("comment.id is missing")
+    comment_id = number(dig(comment, "id"), "comment.id", most=MAX_ID)
     body = text(dig(comment, "body"))
     if settings.REVISION_TRIGGER not in body:
         return f"ignored: a comment without {settings.REVISION_TRIGGER}"
@@ -116,12 +110,12 @@ def _asking(payload: dict, said: object, *, kind: str, key: str, source: dict):
     """The action queueing a revision of the payload's pull request for what was ``said`` (a review
     or a comment), or why not: an unknown or closed pull request, an author without write access, the
     product's own words."""
-    number = dig(payload, "pull_request", "number") or dig(payload, "issue", "number")
-    if not isinstance(number, int):
-        raise WebhookPayloadError("the pull request's number is missing")
+    found = number(
+        dig(payload, "pull_request", "number") or dig(payload, "issue", "number"), "the pull request's number"
+    )
     repository = text(dig(payload, "repository", "full_name"))
-    where = f"{repository or 'the repository'}#{number}"
-    pr = PullRequest.objects.filter(repository=repository, number=number).first()
+    where = f"{repository or 'the repository'}#{found}"
+    pr = PullRequest.objects.filter(repository=repository, number=found).first()
     if pr is None:
         return f"ignored: {where} is not a pull request this product opened"
     if pr.state != PullRequest.State.OPEN:
@@ -129,7 +123,7 @@ def _asking(payload: dict, said: object, *, kind: str, key: str, source: dict):
     author = text(dig(said, "user", "login"))
     if MARKER_PREFIX in text(dig(said, "body")):
         return f"ignored: the product's own words on {where}"
-    association = text(dig(said, "author_association")).upper()
+    association = text(dig(said, "author_association"))  # exactly as GitHub sends it
     if association not in WRITE_ACCESS:
         return (
             f"ignored: {author or 'someone'} ({association or 'no association'}) may not ask {where} for a "

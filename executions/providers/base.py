@@ -9,25 +9,12 @@ the caller can charge it.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from budget.pricing import Usage, input_token_bound
 from notifications.secrets import mask_secrets
-
-# Code points PostgreSQL cannot store in text: lone UTF-16 surrogates (valid JSON escapes, so a
-# vendor can send them, but not encodable as UTF-8) and NUL.
-_UNSTORABLE = re.compile(r"[\ud800-\udfff\x00]")
-
-
-def storable(text: str) -> str:
-    """``text`` with every code point a database cannot store replaced by U+FFFD.
-
-    Applied to every text a vendor sends before it is saved: an answer that cannot be written
-    must never roll back the charge it came with, nor leave an execution unfinished.
-    """
-    return _UNSTORABLE.sub("\ufffd", text)
+from notifications.text import storable
 
 
 @dataclass(frozen=True)

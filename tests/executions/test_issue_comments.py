@@ -137,13 +137,32 @@ def test_a_lost_answer_is_not_posted_twice(github, issue, django_capture_on_comm
 
     with django_capture_on_commit_callbacks(execute=True):
         run_execution(issue_task())
-    assert len(github.issue_comments(issue["number"])) == 1  # it landed; the answer did not
+    [comment] = github.issue_comments(issue["number"])  # it landed; the answer did not
     owed = IssueComment.objects.get()
-    assert owed.status == IssueComment.Status.PENDING  # not repeated at once: it may be there
+    # Read back at once: the comment is there, so it is posted, not tried again.
+    assert (owed.status, owed.comment_id, owed.attempts) == (IssueComment.Status.POSTED, comment["id"], 1)
+
+    with time_machine.travel(owed.due_at + dt.timedelta(hours=2), tick=False):
+        post_due()
+
+    assert len(github.issue_comments(issue["number"])) == 1
+
+
+def test_a_lost_answer_that_cannot_be_read_back_is_checked_before_the_next_try(
+    github, issue, django_capture_on_commit_callbacks
+):
+    number = issue["number"]
+    github.fail_on("POST", f"/issues/{number}/comments", 502, {"message": "Bad Gateway"}, after_handling=True)
+    github.fail_on("GET", f"/issues/{number}/comments", 502, {"message": "Bad Gateway"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_execution(issue_task())
+    owed = IssueComment.objects.get()
+    assert owed.status == IssueComment.Status.PENDING  # it may be there: not repeated at once
 
     with time_machine.travel(owed.due_at + dt.timedelta(seconds=1), tick=False):
         post_due()
 
-    assert len(github.issue_comments(issue["number"])) == 1
+    assert len(github.issue_comments(number)) == 1
     owed.refresh_from_db()
     assert owed.status == IssueComment.Status.POSTED

@@ -228,6 +228,23 @@ def test_a_repository_github_answers_404_for_waits_and_the_other_goes_on(github,
     assert next_pending_task() == lost
 
 
+def test_run_execution_moves_past_a_repository_github_answers_403_for(github, widgets, gadgets):
+    refused = create_task(title="Work in gadgets", repository=gadgets, priority=9)  # the next work
+    github.fail_on(
+        "GET", "/repos/octo/gadgets", 403, {"message": "Resource not accessible by integration"}, times=10
+    )
+    out = StringIO()
+
+    call_command("run_execution", stdout=out)  # without a title: the next runnable work
+
+    assert "succeeded" in out.getvalue()
+    assert Task.objects.get(title="Add a health check").status == Task.Status.DONE
+    gadgets.refresh_from_db()
+    assert "GitHub refused" in gadgets.problem and "(403" in gadgets.problem
+    refused.refresh_from_db()
+    assert refused.status == Task.Status.PENDING and not refused.executions.exists()
+
+
 def test_the_admin_refuses_a_github_repository_that_is_not_owner_name(admin_client):
     page = admin_client.post(
         "/admin/executions/repository/add/",

@@ -13,8 +13,8 @@ from django.db import DatabaseError, connection
 from budget.models import Reservation
 from executions.models import Execution, ModelCall, Task
 from executions.pipeline import run_execution
-from executions.providers.base import storable
 from executions.services import create_task
+from notifications.text import storable
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.openai import CHANGE
 

@@ -123,7 +123,8 @@ class FakeGitHub(FakeServer):
         times: int = 1,
         after_handling: bool = False,
     ) -> None:
-        """Answer the next ``times`` requests to this route with ``status`` instead of handling them.
+        """Answer the next ``times`` requests to this route with ``status`` instead of handling them
+        (``server.DROP``: close the connection without an answer, a reset).
 
         ``after_handling``: the request takes effect but its answer is replaced (a lost response).
         """

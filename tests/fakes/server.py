@@ -28,6 +28,9 @@ class Request:
         return json.loads(self.body or b"null")
 
 
+DROP = 0  # a Response with this status closes the connection without answering (a reset)
+
+
 @dataclass
 class Response:
     status: int = 200
@@ -99,6 +102,9 @@ class FakeServer:
                     hold.arrived.set()
                     hold.released.wait(timeout=60)
                 response = scripted or fake.handle(request)
+                if response.status == DROP:  # the connection is reset: no answer at all
+                    self.close_connection = True
+                    return
                 payload, headers = response.encoded()
                 self.send_response(response.status)
                 for name, value in headers.items():

@@ -13,7 +13,7 @@ from budget.ledger import BudgetExhausted
 from budget.money import format_usd
 from budget.pricing import PricingError
 from executions.errors import ConfigurationError, InvalidTask, TaskBusy
-from executions.gateways.base import PublishError
+from executions.gateways.base import PublishError, RepositoryUnavailable
 from executions.models import Execution, Revision, Task
 from executions.pipeline import run_execution
 from executions.services import create_task, next_pending_work
@@ -58,7 +58,8 @@ class Command(BaseCommand):
         while True:
             try:
                 return run_execution(target)
-            except TaskBusy:
+            except (TaskBusy, RepositoryUnavailable):
+                # Claimed elsewhere, set aside, cancelled, or its repository refused: the next work.
                 tried.append(target)
                 if not chosen or len(tried) >= CLAIM_ATTEMPTS:
                     raise

@@ -13,6 +13,7 @@ from budget.money import dollars_str
 from budget.periods import current_period, set_limit
 from executions import revisions
 from executions.errors import RevisionCancelled
+from executions.github.dispatch import handle_webhook
 from executions.jobs import recover_stalled
 from executions.models import Execution, PullRequest, Revision, Task
 from executions.pipeline import prepare, run_execution
@@ -187,3 +188,48 @@ def test_a_pull_request_merged_while_its_revision_ran_gets_no_commit():
         run_execution(revision, gateway=gateway)
     revision.refresh_from_db()
     assert revision.status == "cancelled"
+
+
+class _ClosedWhileItRuns(RevisesPullRequests):
+    """The pull request is closed on GitHub, and its webhook delivered, as soon as its revision
+    runs (when the coder's files are read, after the analysis was charged)."""
+
+    def read_files(self, commit_sha, paths):
+        if Revision.objects.filter(status="running", pull_request__state="open").exists():
+            _deliver_pull_request_event("closed", PullRequest.objects.get())
+        return super().read_files(commit_sha, paths)
+
+
+def _deliver_pull_request_event(action: str, pr: PullRequest) -> str:
+    payload = {
+        "action": action,
+        "pull_request": {"number": pr.number, "merged": False, "head": {"sha": pr.head_sha}},
+        "repository": {"full_name": pr.repository},
+    }
+    return handle_webhook(event="pull_request", delivery_id=f"{action}-{pr.pk}", payload=payload)
+
+
+def test_a_revision_interrupted_by_closing_its_pull_request_is_cancelled_and_reopening_runs_nothing():
+    gateway = _ClosedWhileItRuns()
+    pr = PullRequest.objects.get(
+        execution=run_execution(create_task(title="Add a changelog"), gateway=gateway)
+    )
+    head = gateway.heads[pr.head_branch]
+    revision = asked(pr)
+
+    execution = run_execution(revision, gateway=gateway)
+
+    revision.refresh_from_db()
+    assert execution.status == "failed" and gateway.heads[pr.head_branch] == head  # nothing committed
+    assert "the revision was cancelled (the pull request was closed)" in execution.error
+    assert revision.status == "cancelled" and execution.calls.count() == 2  # charged, kept
+
+    # Reopened: nothing is asked again until new feedback arrives.
+    assert _deliver_pull_request_event("reopened", pr).startswith("updated")
+    assert next_pending_work() is None
+    assert run_next_execution(providers=providers_for_mode(), gateway=gateway) == "skipped: no pending task"
+    revision.refresh_from_db()
+    assert revision.status == "cancelled" and Execution.objects.filter(revision=revision).count() == 1
+    # New feedback on the reopened pull request is a new revision, which runs.
+    fresh = asked(PullRequest.objects.get(), "Mention the changelog in the README")
+    assert run_execution(fresh, gateway=gateway).status == "succeeded"
