@@ -60,11 +60,13 @@ def reconcile_usage(*, month: dt.date | None = None, now: dt.datetime | None = N
     today = now.astimezone(dt.UTC).date()
     month = (month or today).replace(day=1)
     reports = usage_reports()
-    if not any(reports.values()):
-        return Outcome(lines=[OFF_LINE])
+    off = [] if any(reports.values()) else [OFF_LINE]
+    if month > today:  # checked first: a month as late as 9999-12 has no next month to end on
+        not_started = f"{month:%Y-%m} has not started yet (UTC): nothing to compare."
+        return Outcome(lines=[*off, not_started], exit_code=2)
+    if off:
+        return Outcome(lines=off)
     first, end = month_days(month, today=today)
-    if first >= end:
-        return Outcome(lines=[f"{month:%Y-%m} has not started yet (UTC): nothing to compare."], exit_code=2)
     closed_before = (now - REPORT_LAG).astimezone(dt.UTC).date()
     vendors: dict[str, VendorOutcome] = {}
     differences: list[Difference] = []
