@@ -18,7 +18,8 @@ the closest ones; for a search found several times, each place):
   the file's own style (tabs or spaces); lines the replace keeps as they were are kept byte for
   byte from the file, blank lines between them included.
 - **Line endings and a BOM.** The model's ``\\r\\n`` are read as ``\\n``; new lines take the
-  file's line ending, and the file's BOM is kept (and never matched).
+  file's commonest line ending, lines kept keep their own (a file may mix CRLF and LF), and the
+  file's BOM is kept (and never matched).
 - **Blank lines** at the start and the end are trimmed from search and replace alike.
 - **Elision.** A search line that is only an elision marker (``...``, ``# ...``, ``// ... existing
   code ...``) splits the search into parts matched in the file's order, each unique in the file;
@@ -163,10 +164,18 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
 
 
 def in_style_of(text: str, base: str) -> str:
-    """``text`` (a whole file the model wrote) with ``base``'s line ending and BOM."""
+    """``text`` (a whole file the model wrote) with ``base``'s BOM and line endings: a line the
+    rewrite kept as it was keeps its own ending (a file may mix CRLF and LF), a new line takes the
+    base's commonest."""
     file = _File.of(base)
-    body = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    return file.bom + (body.replace("\n", "\r\n") if file.eol == "\r\n" else body)
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
+    last = lines.pop()  # "" after a final newline; else the last line, which has no ending
+    ends = [file.eol] * len(lines)
+    kept = difflib.SequenceMatcher(None, file.lines, lines, autojunk=False).get_matching_blocks()
+    for block in kept:
+        for k in range(block.size):
+            ends[block.b + k] = file.ends[block.a + k] or file.eol
+    return file.bom + "".join(line + end for line, end in zip(lines, ends, strict=True)) + last
 
 
 # --- the model's text ------------------------------------------------------------------------

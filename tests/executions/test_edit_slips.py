@@ -132,6 +132,33 @@ def test_lf_edits_in_a_crlf_file_keep_its_crlf():
     assert result.count("\n") == result.count("\r\n")
 
 
+def test_a_file_with_mixed_line_endings_keeps_each_untouched_line_s_ending():
+    # Issue 32: a file half saved by a Windows editor (its first 40 lines CRLF, the rest LF) was
+    # rewritten all LF, a diff of every line the change never touched.
+    lines = source(SHORTCUTS).splitlines(keepends=True)
+    base = "".join(line.replace("\n", "\r\n") for line in lines[:40]) + "".join(lines[40:])
+    assert base.count("\r\n") == 40 and base.count("\n") > 80
+    new = source(SHORTCUTS).replace(
+        "from django.template import loader\n", "from django.template import loader\nimport logging\n"
+    )
+
+    whole = rewritten("django/shortcuts.py", base, new)
+    edit = edited(
+        "django/shortcuts.py",
+        base,
+        ("from django.template import loader", "from django.template import loader\nimport logging"),
+    )
+
+    # The new line takes the file's commonest ending (LF); every other line is as it was.
+    expected = once(
+        base,
+        "from django.template import loader\r\n",
+        "from django.template import loader\r\nimport logging\n",
+    )
+    assert whole == expected
+    assert edit == expected
+
+
 def test_a_trailing_blank_line_is_trimmed_from_search_and_replace_alike():
     # ``ain_bulk`` copied out of its class (4 spaces short) with the blank line after it.
     base = source(QUERY)
