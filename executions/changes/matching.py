@@ -477,28 +477,51 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
                 if not _alike(search[i], new[j]):
                     break
                 pairs[i] = j
-    gaps: dict[int, tuple[int, int, int]] = {}  # replace line -> (next replace line, file lines)
+    gaps = _kept_gaps(search, new, pairs, place.rows)
+    out: list[tuple[str, str]] = []
+    j = 0
+    while j <= len(new):
+        if j in gaps:
+            resume, first, end = gaps.pop(j)
+            out += zip(file.lines[first:end], file.ends[first:end], strict=True)
+            j = resume
+            continue
+        if j == len(new):
+            break
+        row = place.rows[same[j]] if j in same else None
+        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j]))
+        j += 1
+    return out
+
+
+def _kept_gaps(
+    search: list[str], new: list[str], pairs: dict[int, int], rows: tuple[int | None, ...]
+) -> dict[int, tuple[int, int, int]]:
+    """Where the file's own blank lines stand in for the replace's: replace line -> (the replace
+    line after them, the file's lines ``[first, end)``).
+
+    Between two search lines the replace keeps (changed or not), the file's blank lines stay
+    where the replace holds as many blank lines as the search had there (none, when it holds
+    nothing between them): right after the first line or right before the second, so lines the
+    replace adds on the other side do not take the place of a blank line the search dropped."""
+    gaps: dict[int, tuple[int, int, int]] = {}
     lines = [k for k, line in enumerate(search) if line.strip()]
     for k, k2 in pairwise(lines):
         j, j2 = pairs.get(k), pairs.get(k2)
-        if (
-            j is not None
-            and j2 is not None
-            and j2 - j == k2 - k
-            and not any(x.strip() for x in new[j + 1 : j2])
+        if j is None or j2 is None or j2 <= j:
+            continue
+        blanks = k2 - k - 1  # the search's blank lines between the two
+        file_lines = (rows[k] + 1, rows[k2])
+        between = new[j + 1 : j2]
+        if len(between) == blanks and not any(x.strip() for x in between):
+            gaps[j + 1] = (j2, *file_lines)  # nothing else between them: as the file has it
+        elif blanks and not any(x.strip() for x in new[j2 - blanks : j2]) and new[j2 - blanks - 1].strip():
+            gaps[j2 - blanks] = (j2, *file_lines)  # lines added after the first, then the blank run
+        elif (
+            blanks and not any(x.strip() for x in new[j + 1 : j + 1 + blanks]) and new[j + 1 + blanks].strip()
         ):
-            gaps[j] = (j2, place.rows[k] + 1, place.rows[k2])
-    out: list[tuple[str, str]] = []
-    j = 0
-    while j < len(new):
-        row = place.rows[same[j]] if j in same else None
-        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j]))
-        if j in gaps:
-            j, first, end = gaps[j]
-            out += zip(file.lines[first:end], file.ends[first:end], strict=True)
-        else:
-            j += 1
-    return out
+            gaps[j + 1] = (j + 1 + blanks, *file_lines)  # the blank run, then lines added
+    return gaps
 
 
 def _alike(a: str, b: str) -> bool:

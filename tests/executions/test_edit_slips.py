@@ -343,6 +343,30 @@ def test_a_blank_line_the_search_dropped_is_kept_when_the_replace_adds_a_line():
     )
 
 
+def test_a_blank_line_the_search_dropped_is_kept_when_the_replace_adds_lines_across_the_others():
+    # Issue 32: the two blank lines between a function and the next constant were written as one
+    # in search and replace alike, and the replace added a constant under that one: the blank
+    # line dropped, which the replace never touched, was lost (the file then breaks PEP 8's rule).
+    base = source("utils/crypto.py")
+    search = (
+        "    return hmac.new(key, msg=force_bytes(value), digestmod=hasher)\n"
+        "\n"
+        'RANDOM_STRING_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"\n'
+    )
+    replace = (
+        "    return hmac.new(key, msg=force_bytes(value), digestmod=hasher)\n"
+        "\n"
+        "RANDOM_STRING_LENGTH = 12\n"
+        'RANDOM_STRING_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"\n'
+    )
+
+    result = edited("django/utils/crypto.py", base, (search, replace))
+
+    assert result == once(
+        base, "\n\n\nRANDOM_STRING_CHARS = ", "\n\n\nRANDOM_STRING_LENGTH = 12\nRANDOM_STRING_CHARS = "
+    )
+
+
 def test_blank_lines_the_search_added_are_not_written():
     base = source(SHORTCUTS)
     search = '    queryset = _get_queryset(klass)\n\n    if not hasattr(queryset, "get"):\n'
