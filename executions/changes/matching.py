@@ -130,6 +130,7 @@ class _Place:
     last: int
     offset: int
     width: int
+    odd: tuple[int, int] | None = None  # (search line, its own offset): the one line miscounted
 
 
 def replace_once(content: str, search: str, replace_text: str) -> str:
@@ -143,6 +144,8 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
         if not search_lines:
             raise Miss("the search text is empty")
         places, how = _find(file, search_lines, widths)
+        if not places:
+            places, how = _one_line_off(file, search_lines, widths), " once one line's indentation is let off"
         if len(places) > 1:
             raise Miss(
                 f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one",
@@ -335,6 +338,51 @@ def _offset(window: list[str], search: list[str], width: int) -> int | None:
     return offset
 
 
+NEARLY_COLUMNS = (1, 2)  # how far one line of a search may stand from the others' indentation
+
+
+def _one_line_off(file: _File, search: list[str], widths: list[int]) -> list[_Place]:
+    """The places a search not found as written matches once one of its lines is allowed to be
+    indented one or two columns off the offset all its other lines agree on (a model that
+    miscounted one line's spaces). At least two other lines must agree, or the odd one is not
+    known; the place applies only where it is the one place found this way."""
+    if sum(1 for line in search if line.strip()) < 3:
+        return []
+    found: dict[tuple, _Place] = {}
+    n, first = len(search), search[0].strip()
+    for width in widths:
+        for i in range(len(file.lines) - n + 1):
+            if file.lines[i].strip() != first:
+                continue
+            agreed = _offset_but_one(file.lines[i : i + n], search, width)
+            if agreed is not None:
+                offset, odd = agreed
+                found.setdefault((i,), _Place(tuple(range(i, i + n)), i, i + n - 1, offset, width, odd))
+    return list(found.values())
+
+
+def _offset_but_one(window: list[str], search: list[str], width: int) -> tuple[int, tuple[int, int]] | None:
+    """The offset every non-blank line of ``window`` and ``search`` agrees on but one, which is
+    one or two columns off it, and that one (its search line, its own offset); else None."""
+    shifts: dict[int, int] = {}
+    for k, (have, want) in enumerate(zip(window, search, strict=True)):
+        if not want.strip() or not have.strip():
+            if want.strip() or have.strip():
+                return None
+            continue
+        if have.strip() != want.strip():
+            return None
+        shifts[k] = _column(have, width) - _column(want, width)
+    counts = Counter(shifts.values())
+    if len(counts) != 2:
+        return None
+    (offset, many), (other, few) = counts.most_common()
+    if few != 1 or many < 2 or abs(other - offset) not in NEARLY_COLUMNS:
+        return None
+    [k] = [k for k, shift in shifts.items() if shift == other]
+    return offset, (k, other)
+
+
 def _inside_a_line(file: _File, search: str, replace: list[str], content: str) -> str | None:
     """A one-line search with no whole-line match, replaced where it occurs inside one line (a
     part of a line has no indentation: both sides are compared and written stripped)."""
@@ -451,11 +499,12 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
     line is the replace's, moved by the place's offset and indented in the file's style."""
 
     width = place.width
+    odd_line = None  # the replace line in place of the miscounted search line, copied at its column
 
-    def written(line: str) -> tuple[str, str]:
+    def written(line: str, j: int = -1) -> tuple[str, str]:
         if not line.strip():
             return "", file.eol
-        column = _column(line, width) + place.offset
+        column = _column(line, width) + (place.odd[1] if j == odd_line else place.offset)
         if column < 0:
             raise Miss(
                 f"the replace line {json.dumps(line.strip()[:60])} would start left of column 0 "
@@ -477,6 +526,9 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
                 if not _alike(search[i], new[j]):
                     break
                 pairs[i] = j
+    if place.odd is not None and place.odd[0] in pairs:
+        k, j = place.odd[0], pairs[place.odd[0]]
+        odd_line = j if _column(new[j], width) == _column(search[k], width) else None
     gaps = _kept_gaps(search, new, pairs, place.rows)
     out: list[tuple[str, str]] = []
     j = 0
@@ -489,7 +541,7 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
         if j == len(new):
             break
         row = place.rows[same[j]] if j in same else None
-        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j]))
+        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j], j))
         j += 1
     return out
 

@@ -471,6 +471,65 @@ def test_a_one_line_search_unique_as_a_whole_line_applies_though_it_is_also_insi
     )
 
 
+def test_one_line_a_column_off_applies_where_the_other_lines_pin_one_place():
+    # Issue 32: the model miscounted one line's spaces (13 for 12); the other lines agree on
+    # in_bulk's body. The line it changed is written where the others say, the line it only
+    # copied is kept as the file has it.
+    base = source(QUERY)
+    search = (
+        "        if id_list is not None:\n"
+        "             if not id_list:\n"  # 13 spaces: the file has 12
+        "                return {}\n"
+    )
+    replace = (
+        "        if id_list is not None:\n"
+        "             if not id_list:\n"
+        "                return {}  # nothing asked for\n"
+    )
+
+    result = edited("django/db/models/query.py", base, (search, replace))
+
+    assert result == once(
+        base,
+        "            if not id_list:\n                return {}\n",
+        "            if not id_list:\n                return {}  # nothing asked for\n",
+    )
+
+
+def test_a_changed_line_copied_two_columns_off_is_written_at_the_file_s_indentation():
+    # The search is written 4 spaces out of the file (an offset every line but one agrees on);
+    # the odd line, 2 columns deeper still, is the one changed: the replace copied the miscount.
+    base = source(QUERY)
+    search = (
+        "    if id_list is not None:\n"
+        "          if not id_list:\n"  # 10 spaces: the others say 8
+        "            return {}\n"
+    )
+    replace = (
+        "    if id_list is not None:\n          if not id_list or id_list == ():\n            return {}\n"
+    )
+
+    result = edited("django/db/models/query.py", base, (search, replace))
+
+    assert result == once(
+        base,
+        "            if not id_list:\n                return {}\n",
+        "            if not id_list or id_list == ():\n                return {}\n",
+    )
+
+
+def test_one_line_off_is_refused_where_the_other_lines_do_not_pin_one_place():
+    # Two lines cannot say which one is off; and a line off by a whole level is not a miscount.
+    base = source(QUERY)
+
+    for search in (
+        "         if not id_list:\n                return {}\n",
+        "        if id_list is not None:\n                if not id_list:\n                return {}\n",
+    ):
+        with pytest.raises(ChangeRejected, match="the search text was not found"):
+            apply_edit(base, search, search.replace("{}", "dict()"))
+
+
 def test_line_number_markers_copied_from_an_excerpt_are_dropped():
     base = source(QUERY)
     search = (
