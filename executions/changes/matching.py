@@ -145,7 +145,7 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
             raise Miss("the search text is empty")
         places, how = _find(file, search_lines, widths)
         if not places:
-            places, how = _one_line_off(file, search_lines, widths), " once one line's indentation is let off"
+            places, how = _one_line_off(file, search_lines, widths)
         if len(places) > 1:
             raise Miss(
                 f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one",
@@ -254,7 +254,7 @@ def _first(lines: list[str]) -> str:
 # --- finding the place -----------------------------------------------------------------------
 
 
-def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
+def _find(file: _File, search: list[str], widths: list[int], agree=None) -> tuple[list[_Place], str]:
     """The places ``search`` matches as whole lines at any one indentation offset (an exact copy
     is offset 0: it does not win over a copy elsewhere at another indentation, since a model that
     slipped on indentation would then land on the wrong one), at each tab width that may hold; and
@@ -262,9 +262,11 @@ def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Plac
 
     Places found only once blank lines are ignored count too, for the same reason: a model that
     dropped a blank line meant one of them as much as a copy without it. So the search applies
-    only where it is unique either way."""
-    as_written = _places(_shifted, file, search, widths)
-    blanks_aside = _places(_spread, file, search, widths)
+    only where it is unique either way. ``agree``: how a run of lines and the search agree on an
+    offset (``_one_offset``, or ``_offset_but_one``)."""
+    agree = agree or _one_offset
+    as_written = _places(_shifted, file, search, widths, agree)
+    blanks_aside = _places(_spread, file, search, widths, agree)
     seen = {(p.first, p.last) for p in as_written}
     more = [p for p in blanks_aside if (p.first, p.last) not in seen]
     if as_written and not more:
@@ -272,28 +274,29 @@ def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Plac
     return as_written + more, " once indentation and blank lines are ignored"
 
 
-def _places(rule, file: _File, search: list[str], widths: list[int]) -> list[_Place]:
+def _places(rule, file: _File, search: list[str], widths: list[int], agree) -> list[_Place]:
     found: dict[tuple, _Place] = {}
     for width in widths:
-        for place in rule(file, search, width):
+        for place in rule(file, search, width, agree):
             found.setdefault(place.rows, place)  # found again at another width: the same place
     return list(found.values())
 
 
-def _shifted(file: _File, search: list[str], width: int) -> list[_Place]:
+def _shifted(file: _File, search: list[str], width: int, agree) -> list[_Place]:
     n = len(search)
     places = []
     first = search[0].strip()
     for i in range(len(file.lines) - n + 1):
         if file.lines[i].strip() != first:
             continue
-        offset = _offset(file.lines[i : i + n], search, width)
-        if offset is not None:
-            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset, width))
+        agreed = agree(file.lines[i : i + n], search, width)
+        if agreed is not None:
+            offset, odd = agreed
+            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset, width, odd))
     return places
 
 
-def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
+def _spread(file: _File, search: list[str], width: int, agree) -> list[_Place]:
     """Whole lines matched ignoring blank lines on both sides (models add and drop them)."""
     kept = [k for k, line in enumerate(search) if line.strip()]
     if len(kept) < 2:
@@ -304,8 +307,9 @@ def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
     for j in range(len(rows) - len(wanted) + 1):
         if file.lines[rows[j]].strip() != wanted[0].strip():
             continue
-        offset = _offset([file.lines[i] for i in rows[j : j + len(wanted)]], wanted, width)
-        if offset is not None:
+        agreed = agree([file.lines[i] for i in rows[j : j + len(wanted)]], wanted, width)
+        if agreed is not None:
+            offset, odd = agreed
             where = dict(zip(kept, rows[j : j + len(wanted)], strict=True))
             places.append(
                 _Place(
@@ -314,9 +318,15 @@ def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
                     rows[j + len(wanted) - 1],
                     offset,
                     width,
+                    None if odd is None else (kept[odd[0]], odd[1]),  # as a line of the whole search
                 )
             )
     return places
+
+
+def _one_offset(window: list[str], search: list[str], width: int) -> tuple[int, None] | None:
+    offset = _offset(window, search, width)
+    return None if offset is None else (offset, None)
 
 
 def _offset(window: list[str], search: list[str], width: int) -> int | None:
@@ -341,24 +351,16 @@ def _offset(window: list[str], search: list[str], width: int) -> int | None:
 NEARLY_COLUMNS = (1, 2)  # how far one line of a search may stand from the others' indentation
 
 
-def _one_line_off(file: _File, search: list[str], widths: list[int]) -> list[_Place]:
-    """The places a search not found as written matches once one of its lines is allowed to be
-    indented one or two columns off the offset all its other lines agree on (a model that
-    miscounted one line's spaces). At least two other lines must agree, or the odd one is not
-    known; the place applies only where it is the one place found this way."""
+def _one_line_off(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
+    """The places a search not found is found at once one of its lines may be indented one or two
+    columns off the offset all its other lines agree on (a model that miscounted one line's
+    spaces), by ``_find``'s rules otherwise (blank lines aside too); and how, for a message. At
+    least two other lines must agree, or the odd one is not known; the place applies only where it
+    is the one place found this way."""
     if sum(1 for line in search if line.strip()) < 3:
-        return []
-    found: dict[tuple, _Place] = {}
-    n, first = len(search), search[0].strip()
-    for width in widths:
-        for i in range(len(file.lines) - n + 1):
-            if file.lines[i].strip() != first:
-                continue
-            agreed = _offset_but_one(file.lines[i : i + n], search, width)
-            if agreed is not None:
-                offset, odd = agreed
-                found.setdefault((i,), _Place(tuple(range(i, i + n)), i, i + n - 1, offset, width, odd))
-    return list(found.values())
+        return [], ""
+    places, how = _find(file, search, widths, _offset_but_one)
+    return places, how + " and one line's indentation is let off"
 
 
 def _offset_but_one(window: list[str], search: list[str], width: int) -> tuple[int, tuple[int, int]] | None:
@@ -425,6 +427,8 @@ def _elided(file: _File, search: list[str], replace: list[str], widths: list[int
                 raise Miss("an elision marker starts or ends the search, so its replace text has no place")
             continue
         places, how = _find(file, part, widths)
+        if not places:
+            places, how = _one_line_off(file, part, widths)
         if not places:
             raise Miss(
                 f"part {n} of the search (between elision markers) was not found {_first(part)}",
