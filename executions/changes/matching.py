@@ -12,11 +12,17 @@ the closest ones; for a search found several times, each place):
   blank line the search dropped).
   Only a one-line search with no whole-line match may match inside a line, where it occurs once
   (overlapping places count).
+- **One line a column or two off.** A search found nowhere by those rules, whose lines all
+  agree on one offset but one line (at least two others agreeing) that stands one or two columns
+  off it, applies where that finds one place only (a model that miscounted one line's spaces);
+  its replace is placed by the offset the others agree on, and the replace of the odd line, when
+  copied at that line's column, at the file's. Each part of an elided search likewise.
 - **Indentation is an offset.** Every replace line moves by the offset between the search and
   the file, keeping its level relative to the search (a line one level out stays one level out);
   a line that would start left of column 0 is refused, never clamped. New lines are indented in
   the file's own style (tabs or spaces); lines the replace keeps as they were are kept byte for
-  byte from the file, blank lines between them included.
+  byte from the file, blank lines between them included, also where the search dropped one and
+  the replace adds lines on the other side of the blank lines it kept.
 - **Line endings and a BOM.** The model's ``\\r\\n`` are read as ``\\n``; new lines take the
   file's commonest line ending, lines kept keep their own (a file may mix CRLF and LF), and the
   file's BOM is kept (and never matched).
