@@ -1,15 +1,17 @@
 """Random edits with the slips code models make, on Django's own source: how many land exactly,
 how many are refused, how many land wrongly (a script, not a test).
 
-    python benchmarks/edit_slips.py [--edits 1500] [--seed 1] [--tabs] [--edits-from REV]
+    python benchmarks/edit_slips.py [--edits 1500] [--seed 1] [--tabs] [--miscount] [--edits-from REV]
 
 Each edit takes a random run of 1-8 lines of a random Django module (jQuery, tab-indented, with
 ``--tabs``), changes one of its lines (a quarter also add a line one level deeper after the
 run), and writes search and replace as a model might: shifted
 (shallower or deeper), with blank lines dropped, trailing spaces, copied line numbers, ``\\r\\n``
 line endings, trailing blank lines, the middle elided with a marker line (``...``, ``# ...``),
-spaces for tabs. The expected file is the module with that one line changed (and the new line
-in the file's own indentation).
+spaces for tabs. With ``--miscount``, a fifth of the searches of three lines or more also have one
+line indented one or two columns off, in search and replace alike (a model that miscounted that
+line's spaces; drawn apart from the rest, so every other slip stays the edit it was). The expected
+file is the module with that one line changed (and the new line in the file's own indentation).
 
 - ``landed``: the result is exactly the expected file;
 - ``refused, ambiguous``: refused, and the run's lines (stripped) occur more than once;
@@ -39,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def slipped_edits(count: int, seed: int, tabs: bool):
+def slipped_edits(count: int, seed: int, tabs: bool, miscount: bool = False):
     """``(path, text, search, replace, expected, unique)`` for ``count`` random edits."""
     import django
 
@@ -87,6 +89,13 @@ def slipped_edits(count: int, seed: int, tabs: bool):
             shift = rng.choice([-lead, -min(4, lead), 4, 8] if not tabs else [-lead, 0])
             search, replace = ([(" " * shift + s if shift >= 0 else s[-shift:]) if s.strip() else s for s in side]
                                for side in (search, replace))  # fmt: skip
+        odd = random.Random(f"{seed}:{made}:miscount")
+        if miscount and sum(1 for s in search if s.strip()) >= 3 and odd.random() < 0.2:
+            n = odd.choice([n for n, s in enumerate(search) if s.strip()])
+            delta = odd.choice([-2, -1, 1, 2])
+            if delta > 0 or search[n][:-delta].strip() == "" and search[n].startswith(" " * -delta):
+                search, replace = ([(" " * delta + s if delta > 0 else s[-delta:]) if m == n else s
+                                    for m, s in enumerate(side)] for side in (search, replace))  # fmt: skip
         numbers = blanks_dropped = False
         if rng.random() < 0.3:
             blanks_dropped = True
@@ -148,6 +157,7 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tabs", action="store_true", help="jQuery (tab-indented) instead of Python modules")
+    parser.add_argument("--miscount", action="store_true", help="one line of some searches 1-2 columns off")
     parser.add_argument("--edits-from", metavar="REV", help="the edits code at a git revision")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestration_site.settings")
@@ -156,7 +166,7 @@ def main() -> int:
 
     django.setup()
     made = list(
-        slipped_edits(args.edits, args.seed, args.tabs)
+        slipped_edits(args.edits, args.seed, args.tabs, args.miscount)
     )  # with this tree's code, whatever is measured
     edits = edits_module(args.edits_from)
     from executions.errors import ChangeRejected  # the measured code's own

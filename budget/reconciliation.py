@@ -222,6 +222,6 @@ def summary_lines(reconciled: dict) -> list[str]:
     verdict = "matched" if reconciled["matched"] else "differs"
     lines = [f"{reconciled['month']}: {verdict} (checked {reconciled['ran_at'][:16].replace('T', ' ')} UTC)"]
     for vendor, outcome in reconciled["vendors"].items():
-        if outcome["status"] in (FAILED, OFF):
+        if outcome["status"] in (FAILED, OFF) or outcome["detail"]:  # rows refused: said with the verdict
             lines.append(f"{vendor} {outcome['status']}: {outcome['detail']}")
     return lines + [describe(d) for d in reconciled["differences"] if d["over_tolerance"]]

@@ -7,7 +7,9 @@ past RECONCILE_TOLERANCE_PERCENT, or on which the vendor counted tokens with no 
 once per vendor and day (the outbox event's unique key), in the transaction that stores the
 outcome. The current UTC day is compared too but provisional (vendors' reports lag), never
 announced. A vendor without its admin key is off; one that fails is reported, and the other still
-reconciles.
+reconciles. Rows of a report that hold a value no real report holds are refused, each on its own
+(``providers.usage_values``): the vendor's outcome says so once, in its detail, and differs; the
+rest of its report is compared.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from budget import reconciliation
 from budget.models import UsageReconciliation, vendor_name
 from budget.periods import next_month
 from budget.pricing import Usage
-from budget.reconciliation import FAILED, OFF, Counted, Difference, VendorOutcome
+from budget.reconciliation import DIFFERS, FAILED, OFF, Counted, Difference, VendorOutcome
 from executions.models import ModelCall
 from executions.providers.usage_reports import UsageReportError, usage_reports
 from notifications import events
@@ -60,11 +62,13 @@ def reconcile_usage(*, month: dt.date | None = None, now: dt.datetime | None = N
     today = now.astimezone(dt.UTC).date()
     month = (month or today).replace(day=1)
     reports = usage_reports()
-    if not any(reports.values()):
-        return Outcome(lines=[OFF_LINE])
+    off = [] if any(reports.values()) else [OFF_LINE]
+    if month > today:  # checked first: a month as late as 9999-12 has no next month to end on
+        not_started = f"{month:%Y-%m} has not started yet (UTC): nothing to compare."
+        return Outcome(lines=[*off, not_started], exit_code=2)
+    if off:
+        return Outcome(lines=off)
     first, end = month_days(month, today=today)
-    if first >= end:
-        return Outcome(lines=[f"{month:%Y-%m} has not started yet (UTC): nothing to compare."], exit_code=2)
     closed_before = (now - REPORT_LAG).astimezone(dt.UTC).date()
     vendors: dict[str, VendorOutcome] = {}
     differences: list[Difference] = []
@@ -74,19 +78,25 @@ def reconcile_usage(*, month: dt.date | None = None, now: dt.datetime | None = N
             vendors[vendor] = VendorOutcome(OFF, f"{vendor.upper()}_ADMIN_API_KEY is not set")
             continue
         try:
-            reported = report.fetch(first, end)
+            fetched = report.fetch(first, end)
         except UsageReportError as exc:
             vendors[vendor] = VendorOutcome(FAILED, str(exc))  # keys masked where it was raised
             outcome.exit_code = max(outcome.exit_code, 2 if exc.configuration else 1)
             continue
         found = reconciliation.compare(
             vendor,
-            reported,
+            fetched.counted,
             recorded_usage(vendor, first, end),
             tolerance_percent=settings.RECONCILE_TOLERANCE_PERCENT,
             closed_before=closed_before,
         )
         vendors[vendor] = reconciliation.vendor_outcome(found)
+        if fetched.refused:  # masked and cut where they were read
+            first_refused = fetched.refused[0].line()
+            more = f" (and {len(fetched.refused) - 1} more)" if len(fetched.refused) > 1 else ""
+            detail = f"{len(fetched.refused)} row(s) of its report refused, a value no real report holds: {first_refused}{more}"
+            vendors[vendor] = VendorOutcome(DIFFERS, detail)
+            outcome.exit_code = max(outcome.exit_code, 1)
         differences.extend(found)
     with transaction.atomic():
         outcome.record = reconciliation.record(month=month, vendors=vendors, differences=differences, now=now)

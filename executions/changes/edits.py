@@ -9,7 +9,7 @@ reason and, where they help a second try, the file's actual lines, numbered):
   reported and the next pairs still tried, so one answer reports all its misses.
 - ``rewrite``: only for a file of at most ``REWRITE_MAX_LINES`` lines, and never with an elision
   marker line (``# ... rest unchanged ...``) the base does not hold; the content takes the base's
-  line endings and BOM.
+  BOM and line endings (each line kept as it was keeps its own, in a file that mixes CRLF and LF).
 - ``edit``, ``rewrite`` or ``delete`` of a path the base does not hold, ``create`` of one it does,
   or an edit of a binary file fails.
 - Every file written must still parse when its base did (``executions.changes.syntax``) and be

@@ -12,13 +12,20 @@ the closest ones; for a search found several times, each place):
   blank line the search dropped).
   Only a one-line search with no whole-line match may match inside a line, where it occurs once
   (overlapping places count).
+- **One line a column or two off.** A search found nowhere by those rules, whose lines all
+  agree on one offset but one line (at least two others agreeing) that stands one or two columns
+  off it, applies where that finds one place only (a model that miscounted one line's spaces);
+  its replace is placed by the offset the others agree on, and the replace of the odd line, when
+  copied at that line's column, at the file's. Each part of an elided search likewise.
 - **Indentation is an offset.** Every replace line moves by the offset between the search and
   the file, keeping its level relative to the search (a line one level out stays one level out);
   a line that would start left of column 0 is refused, never clamped. New lines are indented in
   the file's own style (tabs or spaces); lines the replace keeps as they were are kept byte for
-  byte from the file, blank lines between them included.
+  byte from the file, blank lines between them included, also where the search dropped one and
+  the replace adds lines on the other side of the blank lines it kept.
 - **Line endings and a BOM.** The model's ``\\r\\n`` are read as ``\\n``; new lines take the
-  file's line ending, and the file's BOM is kept (and never matched).
+  file's commonest line ending, lines kept keep their own (a file may mix CRLF and LF), and the
+  file's BOM is kept (and never matched).
 - **Blank lines** at the start and the end are trimmed from search and replace alike.
 - **Elision.** A search line that is only an elision marker (``...``, ``# ...``, ``// ... existing
   code ...``) splits the search into parts matched in the file's order, each unique in the file;
@@ -129,6 +136,7 @@ class _Place:
     last: int
     offset: int
     width: int
+    odd: tuple[int, int] | None = None  # (search line, its own offset): the one line miscounted
 
 
 def replace_once(content: str, search: str, replace_text: str) -> str:
@@ -142,6 +150,8 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
         if not search_lines:
             raise Miss("the search text is empty")
         places, how = _find(file, search_lines, widths)
+        if not places:
+            places, how = _one_line_off(file, search_lines, widths)
         if len(places) > 1:
             raise Miss(
                 f"the search text matches {len(places)} places{how} {_first(search_lines)}; it must match one",
@@ -163,10 +173,18 @@ def replace_once(content: str, search: str, replace_text: str) -> str:
 
 
 def in_style_of(text: str, base: str) -> str:
-    """``text`` (a whole file the model wrote) with ``base``'s line ending and BOM."""
+    """``text`` (a whole file the model wrote) with ``base``'s BOM and line endings: a line the
+    rewrite kept as it was keeps its own ending (a file may mix CRLF and LF), a new line takes the
+    base's commonest."""
     file = _File.of(base)
-    body = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    return file.bom + (body.replace("\n", "\r\n") if file.eol == "\r\n" else body)
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
+    last = lines.pop()  # "" after a final newline; else the last line, which has no ending
+    ends = [file.eol] * len(lines)
+    kept = difflib.SequenceMatcher(None, file.lines, lines, autojunk=False).get_matching_blocks()
+    for block in kept:
+        for k in range(block.size):
+            ends[block.b + k] = file.ends[block.a + k] or file.eol
+    return file.bom + "".join(line + end for line, end in zip(lines, ends, strict=True)) + last
 
 
 # --- the model's text ------------------------------------------------------------------------
@@ -242,7 +260,7 @@ def _first(lines: list[str]) -> str:
 # --- finding the place -----------------------------------------------------------------------
 
 
-def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
+def _find(file: _File, search: list[str], widths: list[int], agree=None) -> tuple[list[_Place], str]:
     """The places ``search`` matches as whole lines at any one indentation offset (an exact copy
     is offset 0: it does not win over a copy elsewhere at another indentation, since a model that
     slipped on indentation would then land on the wrong one), at each tab width that may hold; and
@@ -250,9 +268,11 @@ def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Plac
 
     Places found only once blank lines are ignored count too, for the same reason: a model that
     dropped a blank line meant one of them as much as a copy without it. So the search applies
-    only where it is unique either way."""
-    as_written = _places(_shifted, file, search, widths)
-    blanks_aside = _places(_spread, file, search, widths)
+    only where it is unique either way. ``agree``: how a run of lines and the search agree on an
+    offset (``_one_offset``, or ``_offset_but_one``)."""
+    agree = agree or _one_offset
+    as_written = _places(_shifted, file, search, widths, agree)
+    blanks_aside = _places(_spread, file, search, widths, agree)
     seen = {(p.first, p.last) for p in as_written}
     more = [p for p in blanks_aside if (p.first, p.last) not in seen]
     if as_written and not more:
@@ -260,28 +280,29 @@ def _find(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Plac
     return as_written + more, " once indentation and blank lines are ignored"
 
 
-def _places(rule, file: _File, search: list[str], widths: list[int]) -> list[_Place]:
+def _places(rule, file: _File, search: list[str], widths: list[int], agree) -> list[_Place]:
     found: dict[tuple, _Place] = {}
     for width in widths:
-        for place in rule(file, search, width):
+        for place in rule(file, search, width, agree):
             found.setdefault(place.rows, place)  # found again at another width: the same place
     return list(found.values())
 
 
-def _shifted(file: _File, search: list[str], width: int) -> list[_Place]:
+def _shifted(file: _File, search: list[str], width: int, agree) -> list[_Place]:
     n = len(search)
     places = []
     first = search[0].strip()
     for i in range(len(file.lines) - n + 1):
         if file.lines[i].strip() != first:
             continue
-        offset = _offset(file.lines[i : i + n], search, width)
-        if offset is not None:
-            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset, width))
+        agreed = agree(file.lines[i : i + n], search, width)
+        if agreed is not None:
+            offset, odd = agreed
+            places.append(_Place(tuple(range(i, i + n)), i, i + n - 1, offset, width, odd))
     return places
 
 
-def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
+def _spread(file: _File, search: list[str], width: int, agree) -> list[_Place]:
     """Whole lines matched ignoring blank lines on both sides (models add and drop them)."""
     kept = [k for k, line in enumerate(search) if line.strip()]
     if len(kept) < 2:
@@ -292,8 +313,9 @@ def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
     for j in range(len(rows) - len(wanted) + 1):
         if file.lines[rows[j]].strip() != wanted[0].strip():
             continue
-        offset = _offset([file.lines[i] for i in rows[j : j + len(wanted)]], wanted, width)
-        if offset is not None:
+        agreed = agree([file.lines[i] for i in rows[j : j + len(wanted)]], wanted, width)
+        if agreed is not None:
+            offset, odd = agreed
             where = dict(zip(kept, rows[j : j + len(wanted)], strict=True))
             places.append(
                 _Place(
@@ -302,9 +324,15 @@ def _spread(file: _File, search: list[str], width: int) -> list[_Place]:
                     rows[j + len(wanted) - 1],
                     offset,
                     width,
+                    None if odd is None else (kept[odd[0]], odd[1]),  # as a line of the whole search
                 )
             )
     return places
+
+
+def _one_offset(window: list[str], search: list[str], width: int) -> tuple[int, None] | None:
+    offset = _offset(window, search, width)
+    return None if offset is None else (offset, None)
 
 
 def _offset(window: list[str], search: list[str], width: int) -> int | None:
@@ -324,6 +352,43 @@ def _offset(window: list[str], search: list[str], width: int) -> int | None:
         elif shift != offset:
             return None
     return offset
+
+
+NEARLY_COLUMNS = (1, 2)  # how far one line of a search may stand from the others' indentation
+
+
+def _one_line_off(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
+    """The places a search not found is found at once one of its lines may be indented one or two
+    columns off the offset all its other lines agree on (a model that miscounted one line's
+    spaces), by ``_find``'s rules otherwise (blank lines aside too); and how, for a message. At
+    least two other lines must agree, or the odd one is not known; the place applies only where it
+    is the one place found this way."""
+    if sum(1 for line in search if line.strip()) < 3:
+        return [], ""
+    places, how = _find(file, search, widths, _offset_but_one)
+    return places, how + " and one line's indentation is let off"
+
+
+def _offset_but_one(window: list[str], search: list[str], width: int) -> tuple[int, tuple[int, int]] | None:
+    """The offset every non-blank line of ``window`` and ``search`` agrees on but one, which is
+    one or two columns off it, and that one (its search line, its own offset); else None."""
+    shifts: dict[int, int] = {}
+    for k, (have, want) in enumerate(zip(window, search, strict=True)):
+        if not want.strip() or not have.strip():
+            if want.strip() or have.strip():
+                return None
+            continue
+        if have.strip() != want.strip():
+            return None
+        shifts[k] = _column(have, width) - _column(want, width)
+    counts = Counter(shifts.values())
+    if len(counts) != 2:
+        return None
+    (offset, many), (other, few) = counts.most_common()
+    if few != 1 or many < 2 or abs(other - offset) not in NEARLY_COLUMNS:
+        return None
+    [k] = [k for k, shift in shifts.items() if shift == other]
+    return offset, (k, other)
 
 
 def _inside_a_line(file: _File, search: str, replace: list[str], content: str) -> str | None:
@@ -368,6 +433,8 @@ def _elided(file: _File, search: list[str], replace: list[str], widths: list[int
                 raise Miss("an elision marker starts or ends the search, so its replace text has no place")
             continue
         places, how = _find(file, part, widths)
+        if not places:
+            places, how = _one_line_off(file, part, widths)
         if not places:
             raise Miss(
                 f"part {n} of the search (between elision markers) was not found {_first(part)}",
@@ -442,11 +509,12 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
     line is the replace's, moved by the place's offset and indented in the file's style."""
 
     width = place.width
+    odd_line = None  # the replace line in place of the miscounted search line, copied at its column
 
-    def written(line: str) -> tuple[str, str]:
+    def written(line: str, j: int = -1) -> tuple[str, str]:
         if not line.strip():
             return "", file.eol
-        column = _column(line, width) + place.offset
+        column = _column(line, width) + (place.odd[1] if j == odd_line else place.offset)
         if column < 0:
             raise Miss(
                 f"the replace line {json.dumps(line.strip()[:60])} would start left of column 0 "
@@ -468,28 +536,54 @@ def _replacement(file: _File, place: _Place, search: list[str], new: list[str]) 
                 if not _alike(search[i], new[j]):
                     break
                 pairs[i] = j
-    gaps: dict[int, tuple[int, int, int]] = {}  # replace line -> (next replace line, file lines)
+    if place.odd is not None and place.odd[0] in pairs:
+        k, j = place.odd[0], pairs[place.odd[0]]
+        odd_line = j if _column(new[j], width) == _column(search[k], width) else None
+    gaps = _kept_gaps(search, new, pairs, place.rows)
+    out: list[tuple[str, str]] = []
+    j = 0
+    while j <= len(new):
+        if j in gaps:
+            resume, first, end = gaps.pop(j)
+            out += zip(file.lines[first:end], file.ends[first:end], strict=True)
+            j = resume
+            continue
+        if j == len(new):
+            break
+        row = place.rows[same[j]] if j in same else None
+        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j], j))
+        j += 1
+    return out
+
+
+def _kept_gaps(
+    search: list[str], new: list[str], pairs: dict[int, int], rows: tuple[int | None, ...]
+) -> dict[int, tuple[int, int, int]]:
+    """Where the file's own blank lines stand in for the replace's: replace line -> (the replace
+    line after them, the file's lines ``[first, end)``).
+
+    Between two search lines the replace keeps (changed or not), the file's blank lines stay
+    where the replace holds as many blank lines as the search had there (none, when it holds
+    nothing between them): right after the first line or right before the second, so lines the
+    replace adds on the other side do not take the place of a blank line the search dropped."""
+    gaps: dict[int, tuple[int, int, int]] = {}
     lines = [k for k, line in enumerate(search) if line.strip()]
     for k, k2 in pairwise(lines):
         j, j2 = pairs.get(k), pairs.get(k2)
-        if (
-            j is not None
-            and j2 is not None
-            and j2 - j == k2 - k
-            and not any(x.strip() for x in new[j + 1 : j2])
+        if j is None or j2 is None or j2 <= j:
+            continue
+        blanks = k2 - k - 1  # the search's blank lines between the two
+        file_lines = (rows[k] + 1, rows[k2])
+        between = new[j + 1 : j2]
+        if len(between) == blanks and not any(x.strip() for x in between):
+            gaps[j + 1] = (j2, *file_lines)  # nothing else between them: as the file has it
+        elif blanks and not any(x.strip() for x in new[j2 - blanks : j2]) and new[j2 - blanks - 1].strip():
+            gaps[j2 - blanks] = (j2, *file_lines)  # lines added after the first, then the blank run
+        elif (
+            blanks and not any(x.strip() for x in new[j + 1 : j + 1 + blanks]) and new[j + 1 + blanks].strip()
         ):
-            gaps[j] = (j2, place.rows[k] + 1, place.rows[k2])
-    out: list[tuple[str, str]] = []
-    j = 0
-    while j < len(new):
-        row = place.rows[same[j]] if j in same else None
-        out.append((file.lines[row], file.ends[row]) if row is not None else written(new[j]))
-        if j in gaps:
-            j, first, end = gaps[j]
-            out += zip(file.lines[first:end], file.ends[first:end], strict=True)
-        else:
-            j += 1
-    return out
+            gaps[j + 1] = (j + 1 + blanks, *file_lines)  # the blank run, then lines added
+    return gaps
 
 
 def _alike(a: str, b: str) -> bool:

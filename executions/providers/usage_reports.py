@@ -2,7 +2,9 @@
 
 One small class per vendor with the same two members, ``vendor`` and ``fetch(first, end)``: the
 tokens the product's key used on each UTC day in ``[first, end)``, per model and mode (standard or
-batch), as ``budget.reconciliation.Counted`` rows. This module is the only code that calls the
+batch), as ``budget.reconciliation.Counted`` rows, and the rows refused for a value no real report
+holds (``usage_values``: a negative, infinite or huge count, a bucket outside the days asked for),
+each with where and why. This module is the only code that calls the
 admin APIs: through ``requests``, with timeouts, every page, and a 429 (or 5xx) waited out as the
 vendor's ``retry-after`` asks. Base URLs are the SDKs' own (``ANTHROPIC_BASE_URL``, ``OPENAI_BASE_URL``).
 
@@ -16,6 +18,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import requests
@@ -23,6 +26,7 @@ from django.conf import settings
 
 from budget.pricing import Usage
 from budget.reconciliation import Counted
+from executions.providers.usage_values import Implausible, Refused, iso_day, token_count, unix_day
 from notifications.secrets import mask_secrets
 
 USER_AGENT = "pr-orchestrator-reconciliation/1.0"
@@ -44,18 +48,27 @@ class UsageReportError(Exception):
         self.configuration = configuration
 
 
+@dataclass
+class Fetched:
+    """A vendor's report as read: the rows counted, and those refused (``Refused``: where, why)."""
+
+    counted: list[Counted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
 class UsageReport(Protocol):
     vendor: str  # budget.models.Provider value
     name: str  # for messages
     admin_key: str
 
-    def fetch(self, first: dt.date, end: dt.date) -> list[Counted]:
+    def fetch(self, first: dt.date, end: dt.date) -> Fetched:
         """The product's usage on each UTC day in ``[first, end)``; raises ``UsageReportError``."""
         ...
 
     @staticmethod
-    def rows(page: dict) -> Iterator[Counted]:
-        """One page of the vendor's answer as rows (a malformed page raises KeyError or the like)."""
+    def rows(page: dict, first: dt.date, end: dt.date) -> Iterator[Counted | Refused]:
+        """One page of the vendor's answer as rows, a row with a value no real report holds as
+        ``Refused`` (a malformed page raises KeyError or the like)."""
         ...
 
 
@@ -82,7 +95,7 @@ class AnthropicUsageReport:
         key = settings.ANTHROPIC_ADMIN_API_KEY
         return cls(key, settings.ANTHROPIC_API_KEY_ID) if key else None
 
-    def fetch(self, first: dt.date, end: dt.date) -> list[Counted]:
+    def fetch(self, first: dt.date, end: dt.date) -> Fetched:
         if not self.api_key_id:
             raise UsageReportError(
                 "ANTHROPIC_API_KEY_ID is not set: the report must be filtered to the product's own API key "
@@ -99,23 +112,33 @@ class AnthropicUsageReport:
             "limit": BUCKETS_PER_PAGE,
         }
         headers = {"x-api-key": self.admin_key, "anthropic-version": ANTHROPIC_VERSION}
-        return _collect(self, f"{base.rstrip('/')}/v1/organizations/usage_report/messages", params, headers)
+        url = f"{base.rstrip('/')}/v1/organizations/usage_report/messages"
+        return _collect(self, url, params, headers, first, end)
 
     @staticmethod
-    def rows(page: dict) -> Iterator[Counted]:
+    def rows(page: dict, first: dt.date, end: dt.date) -> Iterator[Counted | Refused]:
         for bucket in page.get("data") or []:
-            day = dt.datetime.fromisoformat(bucket["starting_at"].replace("Z", "+00:00")).date()
+            try:
+                day = iso_day(bucket["starting_at"], first, end)
+            except Implausible as exc:
+                yield Refused("a bucket", str(exc))
+                continue
             for result in bucket.get("results") or []:
+                model = str(result.get("model") or "")
                 written = result.get("cache_creation") or {}
-                usage = Usage(
-                    input_tokens=int(result.get("uncached_input_tokens") or 0),
-                    output_tokens=int(result.get("output_tokens") or 0),
-                    cache_read_tokens=int(result.get("cache_read_input_tokens") or 0),
-                    cache_write_5m_tokens=int(written.get("ephemeral_5m_input_tokens") or 0),
-                    cache_write_1h_tokens=int(written.get("ephemeral_1h_input_tokens") or 0),
-                )
+                try:
+                    usage = Usage(
+                        input_tokens=token_count(result.get("uncached_input_tokens"), "uncached_input_tokens"),
+                        output_tokens=token_count(result.get("output_tokens"), "output_tokens"),
+                        cache_read_tokens=token_count(result.get("cache_read_input_tokens"), "cache_read_input_tokens"),
+                        cache_write_5m_tokens=token_count(written.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens"),
+                        cache_write_1h_tokens=token_count(written.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens"),
+                    )  # fmt: skip
+                except Implausible as exc:
+                    yield Refused(f"{day} {model}", str(exc))
+                    continue
                 batch = result.get("service_tier") == "batch"
-                yield Counted(day, str(result.get("model") or ""), batch, usage)
+                yield Counted(day, model, batch, usage)
 
 
 # --- OpenAI: GET /v1/organization/usage/completions -----------------------------------------------
@@ -133,7 +156,7 @@ class OpenAIUsageReport:
         key = settings.OPENAI_ADMIN_API_KEY
         return cls(key, settings.OPENAI_PROJECT_ID, settings.OPENAI_API_KEY_ID) if key else None
 
-    def fetch(self, first: dt.date, end: dt.date) -> list[Counted]:
+    def fetch(self, first: dt.date, end: dt.date) -> Fetched:
         if not (self.project_id or self.api_key_id):
             raise UsageReportError(
                 "neither OPENAI_PROJECT_ID nor OPENAI_API_KEY_ID is set: the report must be filtered to "
@@ -153,26 +176,43 @@ class OpenAIUsageReport:
         if self.api_key_id:
             params["api_key_ids"] = [self.api_key_id]
         headers = {"Authorization": f"Bearer {self.admin_key}"}
-        return _collect(self, f"{base.rstrip('/')}/organization/usage/completions", params, headers)
+        return _collect(
+            self, f"{base.rstrip('/')}/organization/usage/completions", params, headers, first, end
+        )
 
     @staticmethod
-    def rows(page: dict) -> Iterator[Counted]:
+    def rows(page: dict, first: dt.date, end: dt.date) -> Iterator[Counted | Refused]:
         for bucket in page.get("data") or []:
-            day = dt.datetime.fromtimestamp(int(bucket["start_time"]), dt.UTC).date()
+            try:
+                day = unix_day(bucket["start_time"], first, end)
+            except Implausible as exc:
+                yield Refused("a bucket", str(exc))
+                continue
             for result in bucket.get("results") or []:
-                # ``input_tokens`` includes the cached and the cache-write tokens.
-                cached = int(result.get("input_cached_tokens") or 0)
-                written = int(result.get("input_cache_write_tokens") or 0)
-                written_12h = int(result.get("input_cache_write_12h_tokens") or 0)
-                usage = Usage(
-                    input_tokens=int(result.get("input_tokens") or 0) - cached - written - written_12h,
-                    output_tokens=int(result.get("output_tokens") or 0),
-                    cache_read_tokens=cached,
-                    cache_write_5m_tokens=written,
-                    cache_write_1h_tokens=written_12h,
-                )
-                batch = bool(result.get("batch"))
-                yield Counted(day, str(result.get("model") or ""), batch, usage)
+                model = str(result.get("model") or "")
+                try:
+                    usage = _openai_usage(result)
+                except Implausible as exc:
+                    yield Refused(f"{day} {model}", str(exc))
+                    continue
+                yield Counted(day, model, bool(result.get("batch")), usage)
+
+
+def _openai_usage(result: dict) -> Usage:
+    """One result's tokens: ``input_tokens`` includes the cached and the cache-write tokens."""
+    total = token_count(result.get("input_tokens"), "input_tokens")
+    cached = token_count(result.get("input_cached_tokens"), "input_cached_tokens")
+    written = token_count(result.get("input_cache_write_tokens"), "input_cache_write_tokens")
+    written_12h = token_count(result.get("input_cache_write_12h_tokens"), "input_cache_write_12h_tokens")
+    if cached + written + written_12h > total:
+        raise Implausible(f"input_tokens {total:,} is less than its cached and cache-write tokens")
+    return Usage(
+        input_tokens=total - cached - written - written_12h,
+        output_tokens=token_count(result.get("output_tokens"), "output_tokens"),
+        cache_read_tokens=cached,
+        cache_write_5m_tokens=written,
+        cache_write_1h_tokens=written_12h,
+    )
 
 
 def _unix(day: dt.date) -> int:
@@ -182,14 +222,19 @@ def _unix(day: dt.date) -> int:
 # --- HTTP: every page, timeouts, rate limits --------------------------------------------------------
 
 
-def _collect(report, url: str, params: dict, headers: dict) -> list[Counted]:
+def _collect(report, url: str, params: dict, headers: dict, first: dt.date, end: dt.date) -> Fetched:
     """Every page of a report (``has_more`` / ``next_page``) read into rows. An answer that is not
-    the report's shape is a ``UsageReportError``, like a refused one."""
-    counted, page = [], None
+    the report's shape is a ``UsageReportError``, like a refused one; a row holding a value no real
+    report holds is refused on its own (its ``where`` and ``why`` masked and cut)."""
+    fetched, page = Fetched(), None
     for _ in range(MAX_PAGES):
         body = _get(report, url, {**params, **({"page": page} if page else {})}, headers)
         try:
-            counted.extend(report.rows(body))
+            for row in report.rows(body, first, end):
+                if isinstance(row, Refused):
+                    fetched.refused.append(Refused(_masked(report, row.where), _masked(report, row.why)))
+                else:
+                    fetched.counted.append(row)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageReportError(  # the exception quotes the vendor's own values: masked, then cut
                 mask_secrets(
@@ -198,7 +243,7 @@ def _collect(report, url: str, params: dict, headers: dict) -> list[Counted]:
                 )[:MAX_DETAIL_CHARS]
             ) from None
         if not body.get("has_more"):
-            return counted
+            return fetched
         page = body.get("next_page")
         if not page:
             raise UsageReportError(
@@ -257,6 +302,10 @@ def _retry_after(response: requests.Response) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def _masked(report, text: str) -> str:
+    return mask_secrets(text, extra=[report.admin_key])[:MAX_DETAIL_CHARS]
 
 
 def _detail(report, response: requests.Response) -> str:

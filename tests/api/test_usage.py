@@ -174,3 +174,16 @@ def test_a_malformed_month_is_a_readable_400(api, endpoint, month):
 
     assert response.status_code == 400
     assert response.json() == {"detail": f"month must look like 2026-11, not {month!r}"}
+
+
+@pytest.mark.parametrize("endpoint", ["current", "months"])
+def test_a_nul_in_a_query_parameter_is_a_readable_400(api, frozen_now, endpoint):
+    # Found by issue 32: on PostgreSQL, which cannot hold NUL in text, this answered 500.
+    response = api.get(f"/api/v1/usage/{endpoint}/", {"repository": "\x00"})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "Bad request: the query parameter 'repository' holds a NUL character."
+    }
+    assert api.get(f"/api/v1/usage/{endpoint}/", {"repository": "acme/\x00web"}).status_code == 400
+    assert api.get(f"/api/v1/usage/{endpoint}/").status_code == 200  # nothing else refused

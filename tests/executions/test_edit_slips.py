@@ -132,6 +132,33 @@ def test_lf_edits_in_a_crlf_file_keep_its_crlf():
     assert result.count("\n") == result.count("\r\n")
 
 
+def test_a_file_with_mixed_line_endings_keeps_each_untouched_line_s_ending():
+    # Issue 32: a file half saved by a Windows editor (its first 40 lines CRLF, the rest LF) was
+    # rewritten all LF, a diff of every line the change never touched.
+    lines = source(SHORTCUTS).splitlines(keepends=True)
+    base = "".join(line.replace("\n", "\r\n") for line in lines[:40]) + "".join(lines[40:])
+    assert base.count("\r\n") == 40 and base.count("\n") > 80
+    new = source(SHORTCUTS).replace(
+        "from django.template import loader\n", "from django.template import loader\nimport logging\n"
+    )
+
+    whole = rewritten("django/shortcuts.py", base, new)
+    edit = edited(
+        "django/shortcuts.py",
+        base,
+        ("from django.template import loader", "from django.template import loader\nimport logging"),
+    )
+
+    # The new line takes the file's commonest ending (LF); every other line is as it was.
+    expected = once(
+        base,
+        "from django.template import loader\r\n",
+        "from django.template import loader\r\nimport logging\n",
+    )
+    assert whole == expected
+    assert edit == expected
+
+
 def test_a_trailing_blank_line_is_trimmed_from_search_and_replace_alike():
     # ``ain_bulk`` copied out of its class (4 spaces short) with the blank line after it.
     base = source(QUERY)
@@ -316,6 +343,30 @@ def test_a_blank_line_the_search_dropped_is_kept_when_the_replace_adds_a_line():
     )
 
 
+def test_a_blank_line_the_search_dropped_is_kept_when_the_replace_adds_lines_across_the_others():
+    # Issue 32: the two blank lines between a function and the next constant were written as one
+    # in search and replace alike, and the replace added a constant under that one: the blank
+    # line dropped, which the replace never touched, was lost (the file then breaks PEP 8's rule).
+    base = source("utils/crypto.py")
+    search = (
+        "    return hmac.new(key, msg=force_bytes(value), digestmod=hasher)\n"
+        "\n"
+        'RANDOM_STRING_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"\n'
+    )
+    replace = (
+        "    return hmac.new(key, msg=force_bytes(value), digestmod=hasher)\n"
+        "\n"
+        "RANDOM_STRING_LENGTH = 12\n"
+        'RANDOM_STRING_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"\n'
+    )
+
+    result = edited("django/utils/crypto.py", base, (search, replace))
+
+    assert result == once(
+        base, "\n\n\nRANDOM_STRING_CHARS = ", "\n\n\nRANDOM_STRING_LENGTH = 12\nRANDOM_STRING_CHARS = "
+    )
+
+
 def test_blank_lines_the_search_added_are_not_written():
     base = source(SHORTCUTS)
     search = '    queryset = _get_queryset(klass)\n\n    if not hasattr(queryset, "get"):\n'
@@ -418,6 +469,65 @@ def test_a_one_line_search_unique_as_a_whole_line_applies_though_it_is_also_insi
         "    bulk_create.alters_data = True\n",
         "    bulk_create.alters_data = True\n    bulk_create.queryset_only = True\n",
     )
+
+
+def test_one_line_a_column_off_applies_where_the_other_lines_pin_one_place():
+    # Issue 32: the model miscounted one line's spaces (13 for 12); the other lines agree on
+    # in_bulk's body. The line it changed is written where the others say, the line it only
+    # copied is kept as the file has it.
+    base = source(QUERY)
+    search = (
+        "        if id_list is not None:\n"
+        "             if not id_list:\n"  # 13 spaces: the file has 12
+        "                return {}\n"
+    )
+    replace = (
+        "        if id_list is not None:\n"
+        "             if not id_list:\n"
+        "                return {}  # nothing asked for\n"
+    )
+
+    result = edited("django/db/models/query.py", base, (search, replace))
+
+    assert result == once(
+        base,
+        "            if not id_list:\n                return {}\n",
+        "            if not id_list:\n                return {}  # nothing asked for\n",
+    )
+
+
+def test_a_changed_line_copied_two_columns_off_is_written_at_the_file_s_indentation():
+    # The search is written 4 spaces out of the file (an offset every line but one agrees on);
+    # the odd line, 2 columns deeper still, is the one changed: the replace copied the miscount.
+    base = source(QUERY)
+    search = (
+        "    if id_list is not None:\n"
+        "          if not id_list:\n"  # 10 spaces: the others say 8
+        "            return {}\n"
+    )
+    replace = (
+        "    if id_list is not None:\n          if not id_list or id_list == ():\n            return {}\n"
+    )
+
+    result = edited("django/db/models/query.py", base, (search, replace))
+
+    assert result == once(
+        base,
+        "            if not id_list:\n                return {}\n",
+        "            if not id_list or id_list == ():\n                return {}\n",
+    )
+
+
+def test_one_line_off_is_refused_where_the_other_lines_do_not_pin_one_place():
+    # Two lines cannot say which one is off; and a line off by a whole level is not a miscount.
+    base = source(QUERY)
+
+    for search in (
+        "         if not id_list:\n                return {}\n",
+        "        if id_list is not None:\n                if not id_list:\n                return {}\n",
+    ):
+        with pytest.raises(ChangeRejected, match="the search text was not found"):
+            apply_edit(base, search, search.replace("{}", "dict()"))
 
 
 def test_line_number_markers_copied_from_an_excerpt_are_dropped():

@@ -243,6 +243,20 @@ def test_a_malformed_or_future_month_is_bad_usage(admin_keys):
     assert code == 2 and "2026-12 has not started yet" in out
 
 
+def test_a_month_far_ahead_is_bad_usage_whether_reconciliation_is_on_or_off(admin_keys, settings):
+    # Found by issue 32: off, it said so and exited 0; on, the month after 9999-12 overflowed.
+    out, code = reconcile(NOV_15, "--month", "9999-12")
+    assert code == 2 and "9999-12 has not started yet" in out
+
+    settings.ANTHROPIC_ADMIN_API_KEY = settings.OPENAI_ADMIN_API_KEY = ""
+    out, code = reconcile(NOV_15, "--month", "9999-12")
+
+    assert code == 2
+    assert out.startswith("Usage reconciliation is off: set ANTHROPIC_ADMIN_API_KEY")
+    assert "9999-12 has not started yet" in out
+    assert not UsageReconciliation.objects.exists()
+
+
 def test_the_last_reconciliation_shows_in_status(admin_keys):
     executions_on(NOV_14)
     with time_machine.travel(NOV_14 + dt.timedelta(hours=1), tick=True):

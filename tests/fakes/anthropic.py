@@ -252,7 +252,7 @@ class FakeAnthropic(FakeServer):
         )
         data = [
             {
-                "starting_at": f"{day.isoformat()}T00:00:00Z",
+                "starting_at": self.usage_report.start_times.get(day, f"{day.isoformat()}T00:00:00Z"),
                 "ending_at": f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z",
                 "results": self._usage_results(day, q),
             }

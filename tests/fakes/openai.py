@@ -349,7 +349,12 @@ class FakeOpenAI(FakeServer):
             start = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
             results = self._usage_results(day, q)
             data.append(
-                {"object": "bucket", "start_time": start, "end_time": start + 86400, "results": results}
+                {
+                    "object": "bucket",
+                    "start_time": self.usage_report.start_times.get(day, start),
+                    "end_time": start + 86400,
+                    "results": results,
+                }
             )
         return Response(200, {"object": "page", "data": data, "has_more": more, "next_page": cursor})
 

@@ -4,7 +4,9 @@ Each fake records every paid answer it gave (``Served``: when, which model, whic
 batch, the usage it reported) and answers its usage report from those records: one-day UTC
 buckets, grouped and filtered as asked, a page of ``page_size`` buckets at a time with an opaque
 ``next_page`` cursor. A test adds what the ledger never saw (another application's calls under
-another key, a call counted by the vendor and lost by us) with ``count``.
+another key, a call counted by the vendor and lost by us) with ``count``, and makes a report say
+what no real one does (a count of ``10**30`` or ``1e400``, a bucket starting in another era) with
+``count`` and ``start_times``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class UsageLedger:
     project_id: str = ""
     served: list[Served] = field(default_factory=list)
     page_size: int = 31  # buckets per page at most (the APIs' maximum for 1-day buckets)
+    # What a day's bucket says it starts at instead of that day (a broken or forged report).
+    start_times: dict[dt.date, object] = field(default_factory=dict)
 
     def record(self, model: str, usage: dict, *, batch: bool = False) -> None:
         self.served.append(Served(time.time(), model, self.key_id, batch, dict(usage), self.project_id))

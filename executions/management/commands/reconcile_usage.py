@@ -3,9 +3,10 @@ reports, per UTC day and model (``executions.reconcile``); the daily ``reconcile
 runs the same.
 
 Exit codes: 0 done (matched, or the differences are listed, stored and announced once), also when
-reconciliation is off (no admin key); 1 a vendor's report could not be read (the other vendor is
-still reconciled); 2 bad usage or configuration (a malformed or future month, a vendor refusing the
-admin key or missing its key id).
+reconciliation is off (no admin key) and the month is a valid one; 1 a vendor's report could not be
+read, or held rows no real report holds (the other vendor is still reconciled); 2 bad usage or
+configuration (a malformed or future month, whether reconciliation is on or off; a vendor refusing
+the admin key or missing its key id).
 """
 
 from django.core.management.base import BaseCommand, CommandError
