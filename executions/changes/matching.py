@@ -359,11 +359,13 @@ NEARLY_COLUMNS = (1, 2)  # how far one line of a search may stand from the other
 
 def _one_line_off(file: _File, search: list[str], widths: list[int]) -> tuple[list[_Place], str]:
     """The places a search not found is found at once one of its lines may be indented one or two
-    columns off the offset all its other lines agree on (a model that miscounted one line's
-    spaces), by ``_find``'s rules otherwise (blank lines aside too); and how, for a message. At
-    least two other lines must agree, or the odd one is not known; the place applies only where it
-    is the one place found this way."""
-    if sum(1 for line in search if line.strip()) < 3:
+    columns off the offset all its other lines agree on, less than one indentation level (a model
+    that miscounted one line's spaces), by ``_find``'s rules otherwise (blank lines aside too); and
+    how, for a message. Space-indented files only. At least two other lines must agree, or the odd
+    one is not known; the place applies only where it is the one place found this way."""
+    if file.tabs or sum(1 for line in search if line.strip()) < 3:
+        # In a tab-indented file the model's spaces per tab are guessed from its own lines, and
+        # the miscounted line skews that guess: new lines then land at the wrong depth.
         return [], ""
     places, how = _find(file, search, widths, _offset_but_one)
     return places, how + " and one line's indentation is let off"
@@ -385,7 +387,7 @@ def _offset_but_one(window: list[str], search: list[str], width: int) -> tuple[i
     if len(counts) != 2:
         return None
     (offset, many), (other, few) = counts.most_common()
-    if few != 1 or many < 2 or abs(other - offset) not in NEARLY_COLUMNS:
+    if few != 1 or many < 2 or abs(other - offset) not in NEARLY_COLUMNS or abs(other - offset) >= width:
         return None
     [k] = [k for k, shift in shifts.items() if shift == other]
     return offset, (k, other)

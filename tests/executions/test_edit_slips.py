@@ -529,6 +529,16 @@ def test_one_line_off_is_refused_where_the_other_lines_do_not_pin_one_place():
         with pytest.raises(ChangeRejected, match="the search text was not found"):
             apply_edit(base, search, search.replace("{}", "dict()"))
 
+    # In a tab-indented file the model's spaces per tab are a guess the odd line would skew.
+    jquery = source("contrib/admin/static/admin/js/vendor/jquery/jquery.js")
+    search = (
+        "            function( w ) {\n"
+        "                 if ( !w.document ) {\n"  # 17: the others say 16
+        '                    throw new Error( "jQuery requires a window with a document" );\n'
+    )
+    with pytest.raises(ChangeRejected, match="the search text was not found"):
+        apply_edit(jquery, search, search.replace("!w.document", "!w || !w.document"))
+
 
 def test_line_number_markers_copied_from_an_excerpt_are_dropped():
     base = source(QUERY)
