@@ -122,7 +122,11 @@ def reserve(
                 expires_at=_expiry(now),
             )
     period.refresh_from_db()
-    if period.exhausted_at is None and period.closed_at is None and period.spent_nanos + admit <= period.limit_nanos:
+    if (
+        period.exhausted_at is None
+        and period.closed_at is None
+        and period.spent_nanos + admit <= period.limit_nanos
+    ):
         raise BudgetBusy(period, admit)
     raise BudgetExhausted(period, admit)
 
@@ -219,7 +223,9 @@ def shrink(reservation: Reservation, to_nanos: int) -> int:
         if held is None or held <= to_nanos:
             return 0
         row.update(held_nanos=to_nanos)
-        Period.objects.filter(pk=reservation.period_id).update(reserved_nanos=F("reserved_nanos") - (held - to_nanos))
+        Period.objects.filter(pk=reservation.period_id).update(
+            reserved_nanos=F("reserved_nanos") - (held - to_nanos)
+        )
     reservation.held_nanos = to_nanos
     return held - to_nanos
 

@@ -241,7 +241,10 @@ def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Provide
     with that form's context and output cap, and its worst case. The context and its count are
     reused from ``prepared`` when the form shows as much."""
     analysis = replace(prepared.analysis, max_tokens=form.analysis_max_tokens)
-    same_context = prepared.analysis_request is not None and (prepared.form or prepared.full).context_share == form.context_share
+    same_context = (
+        prepared.analysis_request is not None
+        and (prepared.form or prepared.full).context_share == form.context_share
+    )
     if same_context:
         request = replace(prepared.analysis_request, max_tokens=analysis.max_tokens)
         counted = prepared.analysis_input
@@ -253,7 +256,9 @@ def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Provide
             map_tokens=form.map_tokens(),
             file_bytes=form.file_bytes(),
         )
-        request = steps.analysis_request(analysis, task, prepared.base.overview, context, revision=prepared.asked)
+        request = steps.analysis_request(
+            analysis, task, prepared.base.overview, context, revision=prepared.asked
+        )
         counted = None
     counted = counted or count_input(providers.analysis, request)
     worst = worst_case(
@@ -267,7 +272,12 @@ def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Provide
         analysis_input=counted,
     )
     return replace(
-        prepared, analysis=analysis, analysis_request=request, worst_case=worst, form=form, analysis_input=counted
+        prepared,
+        analysis=analysis,
+        analysis_request=request,
+        worst_case=worst,
+        form=form,
+        analysis_input=counted,
     )
 
 
@@ -508,7 +518,9 @@ def _run(
         take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
         request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
         tries = execution.codegen_tries or prepared.codegen_tries
-        holds.tighten(execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)])
+        holds.tighten(
+            execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)]
+        )
         change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
         published = publish(execution, change, gateway)
     except EXPECTED_FAILURES as exc:

@@ -66,7 +66,9 @@ class AnthropicProvider:
             return InputCount(bound, bound, f"byte bound: count_tokens failed ({failure})"[:300])
         margin = settings.COUNT_TOKENS_MARGIN_PERCENT
         held = min(counted + -(-counted * margin // 100) + COUNT_SLACK_TOKENS, bound)
-        return InputCount(held, bound, f"counted by {VENDOR}: {counted:,} tokens, held at {held:,} (+{margin}%)")
+        return InputCount(
+            held, bound, f"counted by {VENDOR}: {counted:,} tokens, held at {held:,} (+{margin}%)"
+        )
 
     def complete(self, request: CompletionRequest) -> Completion:
         # No sampling parameters: this SDK no longer takes them, and Sonnet 5.x rejects them anyway.

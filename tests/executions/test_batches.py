@@ -9,7 +9,6 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Sum
 

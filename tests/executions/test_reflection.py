@@ -339,6 +339,7 @@ def test_after_a_batched_analysis_the_coder_keeps_the_tries_it_reserved(batched,
     execution.reservation.refresh_from_db()
     assert execution.reservation.held_nanos <= held  # tightened to the coder's three tries
 
+
 def test_a_pass_that_dies_after_charging_a_miss_leaves_the_retry_to_the_next_pass(batched, monkeypatch):
     anthropic_fake, openai_fake = batched
     openai_fake.answers = [MISS, RIGHT]

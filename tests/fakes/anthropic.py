@@ -85,7 +85,9 @@ class FakeAnthropic(FakeServer):
             failure = self.count_failures.pop(0) if self.count_failures else None
         if failure is not None:
             kind = {429: "rate_limit_error"}.get(failure, "api_error")
-            return Response(failure, {"type": "error", "error": {"type": kind, "message": "count failed"}}, FAST_RETRY)
+            return Response(
+                failure, {"type": "error", "error": {"type": kind, "message": "count failed"}}, FAST_RETRY
+            )
         body = request.json
         if "max_tokens" in body:  # the endpoint takes the message body less what does not count
             return _error(400, "invalid_request_error", "max_tokens: Extra inputs are not permitted")
@@ -104,7 +106,11 @@ class FakeAnthropic(FakeServer):
         route = (request.method, request.path)
         if route == ("GET", "/v1/organizations/usage_report/messages"):
             return self.messages_usage_report(request)
-        if route not in (("POST", "/v1/messages"), ("GET", "/v1/models"), ("POST", "/v1/messages/count_tokens")):
+        if route not in (
+            ("POST", "/v1/messages"),
+            ("GET", "/v1/models"),
+            ("POST", "/v1/messages/count_tokens"),
+        ):
             return Response(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
             )
