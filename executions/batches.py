@@ -298,7 +298,14 @@ def _claim(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         answer = charging.ask(providers.analysis, prepared.analysis_request)
-        pipeline.take_plan(execution, prepared.analysis, answer, now, base=prepared.base)
+        pipeline.take_plan(
+            execution,
+            prepared.analysis,
+            answer,
+            now,
+            base=prepared.base,
+            bound_nanos=prepared.worst_case.analysis.nanos,
+        )
         request = _codegen_request(
             execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
         )

@@ -515,7 +515,14 @@ def _run(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         analysis = charging.ask(providers.analysis, prepared.analysis_request)
-        take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
+        take_plan(
+            execution,
+            prepared.analysis,
+            analysis,
+            now,
+            base=prepared.base,
+            bound_nanos=prepared.worst_case.analysis.nanos,
+        )
         request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
         tries = execution.codegen_tries or prepared.codegen_tries
         holds.tighten(
@@ -533,14 +540,21 @@ def _run(
 
 
 def take_plan(
-    execution: Execution, step: steps.Step, analysis: charging.Answer, now: dt.datetime | None, *, base: Base
+    execution: Execution,
+    step: steps.Step,
+    analysis: charging.Answer,
+    now: dt.datetime | None,
+    *,
+    base: Base,
+    bound_nanos: int | None = None,
 ) -> str:
     """Charge the analysis and keep its plan and the files it named (paths the base commit does
-    not hold are dropped and noted); the execution moves on to code generation."""
+    not hold are dropped and noted); the execution moves on to code generation. ``bound_nanos``:
+    what was held for the call (a bill past it is an overrun: ``charging.charge``)."""
     try:
         plan = analyst.plan_from(analysis.completion, base.index.tree)
     except ChangeRejected:
-        charging.charge(execution, step, analysis, now)
+        charging.charge(execution, step, analysis, now, bound_nanos=bound_nanos)
         raise  # the money spent stays charged
     text = storable(plan.text)
     charging.charge(
@@ -548,6 +562,7 @@ def take_plan(
         step,
         analysis,
         now,
+        bound_nanos=bound_nanos,
         plan=text,
         plan_files=[storable(p) for p in plan.files],
         plan_definitions=[storable(d) for d in plan.definitions],
