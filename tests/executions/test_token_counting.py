@@ -4,16 +4,17 @@ when the count fails; a bill past the margin charged as an overrun; the worst ca
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from budget.models import Overrun
 from budget.periods import current_period
 from budget.pricing import Usage, cost_nanos, price_for
 from executions import charging
+from executions.gateways import get_gateway
 from executions.models import Execution, Task
 from executions.pipeline import prepare, run_execution, try_nanos
-from executions.gateways import get_gateway
 from executions.providers import providers_for_mode
 from executions.services import create_task
 from notifications.models import Event
