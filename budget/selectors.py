@@ -122,6 +122,8 @@ class PeriodSummary:
     next_milestone_nanos: int | None = None
     batch_holds: int = 0  # executions waiting in vendor batches (batch mode) ...
     batch_held_nanos: int = 0  # ... and what their reservations still hold
+    running_holds: int = 0  # open reservations: the work running now ...
+    running_held_nanos: int = 0  # ... and what it holds now (shrinking as its calls are charged)
     warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
     execution_costs: ExecutionCosts | None = None  # measured cost per execution (mean, p90)
     reconciliation: dict | None = None  # the last comparison with the vendors' usage reports
@@ -198,6 +200,7 @@ class PeriodSummary:
             "projected_spend": dollars_str(self.projected_spend_nanos),
             "exhausted": self.period.exhausted_at is not None,
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
+            "held_now": {"executions": self.running_holds, "held": dollars_str(self.running_held_nanos)},
             "warnings": self.warnings,
             "cost_per_execution": self.execution_costs.as_json() if self.execution_costs else None,
             "reconciliation": self.reconciliation,
@@ -252,11 +255,19 @@ def period_summary(
         milestones=list(Milestone.objects.filter(period_id=period_id).order_by("threshold_nanos")),
         next_milestone_nanos=period.next_threshold_nanos,
         **held_for_batches(period, now),
+        **held_now(period),
         warnings=overrun_warnings(period),
         execution_costs=execution_costs(period),
         reconciliation=reconciliation_json(last_reconciliation()),
         repositories=repository_figures([period_id], repository=repository)[period_id],
     )
+
+
+def held_now(period: Period) -> dict[str, int]:
+    """What running work holds now: the period's open reservations and what they still hold."""
+    held = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN)
+    totals = held.aggregate(count=Count("pk"), nanos=Sum("held_nanos"))
+    return {"running_holds": totals["count"], "running_held_nanos": totals["nanos"] or 0}
 
 
 def held_for_batches(period: Period, now: dt.datetime) -> dict[str, int]:
