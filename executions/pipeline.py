@@ -375,6 +375,7 @@ def try_nanos(step: steps.Step, input_tokens: int) -> int:
         max_input_tokens=input_tokens,
         max_output_tokens=step.max_tokens,
         batch=step.batch,
+        hour_cache=False,  # the requests mark 5-minute breakpoints only (providers.anthropic.params_for)
     )
 
 

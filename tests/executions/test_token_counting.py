@@ -23,8 +23,8 @@ from tests.executions.conftest import assert_ledger_consistent
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
 # The seed's analysis model on the pinned day: claude-sonnet-4-5, $3 / $15 per M tokens; a bound
-# takes its input at the dearest input rate (a 1-hour cache write, $6), whatever the cache does.
-INPUT, DEAREST_INPUT, OUTPUT = 3_000, 6_000, 15_000
+# takes its input at the dearest rate the request can be billed (a 5-minute cache write, $3.75).
+INPUT, DEAREST_INPUT, OUTPUT = 3_000, 3_750, 15_000
 
 
 def new_task(title="Add a health check endpoint", description="Load balancers need a cheap probe."):
