@@ -260,6 +260,7 @@ def main() -> None:
     anthropic, openai = FakeAnthropic().start(), FakeOpenAI().start()
     try:
         anthropic.tokenizer = size_in_tokens
+        anthropic.caps_output = True  # a reduced form's lower cap is what the vendor stops at
         anthropic.usage = {"input_tokens": 0, "output_tokens": ANALYSIS_OUT}
         anthropic.tool_input = {"plan": "Add the endpoint.\n" * 20, "files": PLAN_FILES}
         openai.usage = {

@@ -12,7 +12,8 @@ Batches endpoints (create, retrieve, list, results as JSONL) answer with the sam
 ``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}``: N is ``fake.usage``'s
 ``input_tokens`` (what a message is billed), or ``fake.tokenizer(body)`` when set, and then a
 message is billed ``fake.tokenizer(body) * fake.bill_percent // 100`` input tokens (a vendor whose
-bill differs from its count). ``fail_count_tokens(status, times=)`` scripts its failures apart
+bill differs from its count); ``fake.caps_output`` bills at most the request's ``max_tokens`` out.
+``fail_count_tokens(status, times=)`` scripts its failures apart
 from the messages' (``fail_next`` does not touch it).
 
 The Admin API's ``GET /v1/organizations/usage_report/messages`` (admin key ``ADMIN_KEY``) answers
@@ -60,6 +61,7 @@ class FakeAnthropic(FakeServer):
         self.tokenizer: Callable[[dict], int] | None = None
         self.bill_percent = 100
         self.count_failures: list[int] = []
+        self.caps_output = False  # True: a message is billed at most its max_tokens out, as the API does
         self.sync_billed: list[tuple[str, dict]] = []  # (model, usage) of each message answered
         self.batches: dict[str, dict] = {}  # Message Batches (batch mode), see handle_batches
         self.batch_polls_before_end = 0
@@ -96,9 +98,12 @@ class FakeAnthropic(FakeServer):
 
     def usage_for(self, body: dict) -> dict:
         """What a message with ``body`` is billed."""
-        if self.tokenizer is None:
-            return self.usage
-        return {**self.usage, "input_tokens": self.tokenizer(body) * self.bill_percent // 100}
+        usage = dict(self.usage)
+        if self.caps_output:
+            usage["output_tokens"] = min(usage["output_tokens"], body["max_tokens"])
+        if self.tokenizer is not None:
+            usage["input_tokens"] = self.tokenizer(body) * self.bill_percent // 100
+        return usage
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/v1/messages/batches"):
