@@ -173,8 +173,9 @@ def run_execution(
     return it (succeeded or failed).
 
     Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending;
-    ``RevisionCancelled``: a revision that can no longer run), ``BudgetExhausted`` (the worst case
-    does not fit; recorded and announced once), ``PricingError`` / ``ConfigurationError`` (a model
+    ``RevisionCancelled``: a revision that can no longer run), ``BudgetBusy`` (running work holds
+    the money its worst case needs: nothing recorded), ``BudgetExhausted`` (not even its smallest
+    form fits what the month has not spent; recorded and announced once), ``PricingError`` / ``ConfigurationError`` (a model
     or key problem; ``RepositoryDisabled``), ``PublishError`` (the repository context could not be
     read). The task (or revision) is left as it was in each of those cases. ``gateway``: by default
     the task's repository's. A revision whose branch moved while it ran starts again at once, from
