@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from budget import outcomes, pacing
@@ -254,8 +254,7 @@ def period_summary(
         models=model_totals(period),
         milestones=list(Milestone.objects.filter(period_id=period_id).order_by("threshold_nanos")),
         next_milestone_nanos=period.next_threshold_nanos,
-        **held_for_batches(period, now),
-        **held_now(period),
+        **held_now(period, now),
         warnings=overrun_warnings(period),
         execution_costs=execution_costs(period),
         reconciliation=reconciliation_json(last_reconciliation()),
@@ -263,20 +262,24 @@ def period_summary(
     )
 
 
-def held_now(period: Period) -> dict[str, int]:
-    """What running work holds now: the period's open reservations and what they still hold."""
-    held = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN)
-    totals = held.aggregate(count=Count("pk"), nanos=Sum("held_nanos"))
-    return {"running_holds": totals["count"], "running_held_nanos": totals["nanos"] or 0}
-
-
-def held_for_batches(period: Period, now: dt.datetime) -> dict[str, int]:
-    """Open reservations held past the synchronous timeout: those of executions waiting in a
-    vendor batch (``ledger.hold_until``), which may take up to the batch window to come back."""
+def held_now(period: Period, now: dt.datetime) -> dict[str, int]:
+    """What running work holds now (the period's open reservations), and of that what executions
+    waiting in a vendor batch hold: reservations held past the synchronous timeout
+    (``ledger.hold_until``), which may take up to the batch window to come back. One query."""
     horizon = now + dt.timedelta(seconds=settings.RESERVATION_TIMEOUT_SECONDS)
-    held = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN, expires_at__gt=horizon)
-    totals = held.aggregate(count=Count("pk"), nanos=Sum("held_nanos"))
-    return {"batch_holds": totals["count"], "batch_held_nanos": totals["nanos"] or 0}
+    in_batch = Q(expires_at__gt=horizon)
+    totals = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN).aggregate(
+        count=Count("pk"),
+        nanos=Sum("held_nanos"),
+        batch_count=Count("pk", filter=in_batch),
+        batch_nanos=Sum("held_nanos", filter=in_batch),
+    )
+    return {
+        "running_holds": totals["count"],
+        "running_held_nanos": totals["nanos"] or 0,
+        "batch_holds": totals["batch_count"],
+        "batch_held_nanos": totals["batch_nanos"] or 0,
+    }
 
 
 def period_figures(period: Period) -> dict:

@@ -28,7 +28,9 @@ def test_while_one_process_holds_the_budget_the_other_is_busy_and_nothing_is_sai
     # Room for one execution's worst case, not for two at once; plenty for both one after the other.
     set_limit(current_period(), dollars_str(worst.admit_nanos + worst.nanos // 2))
 
-    first = start_run(first_task.pk, settings)
+    # Each of the first's model calls takes 5 s: it still holds the money while a second Django
+    # process starts on a busy machine.
+    first = start_run(first_task.pk, settings, latency="5")
     wait_until_running(first_task, first)
     second = start_run(second_task.pk, settings, latency="0")
     second_out, second_err = second.communicate(timeout=60)
