@@ -54,6 +54,20 @@ class BudgetExhausted(Exception):
         )
 
 
+class BudgetBusy(Exception):
+    """The worst case would fit what the month has not spent, but not beside what running work
+    holds now: the work waits for the next try (nothing is recorded or announced)."""
+
+    def __init__(self, period: Period, needed_nanos: int):
+        self.period = period
+        self.needed_nanos = needed_nanos
+        super().__init__(
+            f"Busy: the next execution needs up to {format_usd(needed_nanos)}; running work holds "
+            f"{format_usd(period.reserved_nanos)} of the {format_usd(period.remaining_nanos)} left in "
+            f"{period.month:%Y-%m}. It waits until that work has finished."
+        )
+
+
 @dataclass(frozen=True)
 class ChargeResult:
     cost_nanos: int
@@ -73,16 +87,28 @@ def reserve(
     label: str = "",
     period: Period | None = None,
     now: dt.datetime | None = None,
+    admit_nanos: int = 0,
 ) -> Reservation:
-    """Hold ``amount_nanos`` in the open period, or raise ``BudgetExhausted`` (nothing written)."""
+    """Hold ``amount_nanos`` in the open period (nothing written if it does not fit).
+
+    ``admit_nanos``: the most the work could ever be billed (its byte-bound worst case), when
+    that is more than it holds: it is admitted only while the month could absorb that too
+    (``spent + reserved + admit <= limit``), so a vendor's bill past the hold cannot take
+    ``spent`` over the limit. Nothing is admitted in a period already recorded as exhausted
+    (a raised limit clears that record).
+
+    Raises ``BudgetBusy`` when ``limit - spent`` would hold it (other work's holds are in the
+    way), else ``BudgetExhausted``.
+    """
     if amount_nanos <= 0:
         raise ValueError("a reservation must be a positive amount")
+    admit = max(amount_nanos, admit_nanos)
     now = now or timezone.now()
     period = period or current_period(now=now)
     with transaction.atomic(savepoint=False):
         fits = (
-            Period.objects.filter(pk=period.pk, closed_at__isnull=True)
-            .alias(committed=F("spent_nanos") + F("reserved_nanos") + amount_nanos)
+            Period.objects.filter(pk=period.pk, closed_at__isnull=True, exhausted_at__isnull=True)
+            .alias(committed=F("spent_nanos") + F("reserved_nanos") + admit)
             .filter(committed__lte=F("limit_nanos"))
             .update(reserved_nanos=F("reserved_nanos") + amount_nanos)
         )
@@ -96,7 +122,13 @@ def reserve(
                 expires_at=_expiry(now),
             )
     period.refresh_from_db()
-    raise BudgetExhausted(period, amount_nanos)
+    if (
+        period.exhausted_at is None
+        and period.closed_at is None
+        and period.spent_nanos + admit <= period.limit_nanos
+    ):
+        raise BudgetBusy(period, admit)
+    raise BudgetExhausted(period, admit)
 
 
 def charge(
@@ -178,6 +210,24 @@ def release(reservation: Reservation, *, now: dt.datetime | None = None, expired
         Period.objects.filter(pk=reservation.period_id).update(reserved_nanos=F("reserved_nanos") - held)
     reservation.status, reservation.held_nanos, reservation.closed_at = status, 0, now
     return held
+
+
+def shrink(reservation: Reservation, to_nanos: int) -> int:
+    """Hold at most ``to_nanos`` from now on (what the remaining calls can still cost): the rest
+    goes back to the period at once. Returns the nanodollars given back (0 if it already held
+    no more, or is closed). Never raises what it holds."""
+    to_nanos = max(to_nanos, 0)
+    with transaction.atomic(savepoint=False):
+        row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
+        held = row.select_for_update().values_list("held_nanos", flat=True).first()
+        if held is None or held <= to_nanos:
+            return 0
+        row.update(held_nanos=to_nanos)
+        Period.objects.filter(pk=reservation.period_id).update(
+            reserved_nanos=F("reserved_nanos") - (held - to_nanos)
+        )
+    reservation.held_nanos = to_nanos
+    return held - to_nanos
 
 
 def hold_until(reservation: Reservation, expires_at: dt.datetime) -> bool:

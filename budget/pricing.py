@@ -232,13 +232,15 @@ def cost_nanos(price: Price, usage: Usage, *, batch: bool = False) -> int:
     return total
 
 
-def max_input_rate(price: Price, *, batch: bool = False) -> int:
+def max_input_rate(price: Price, *, batch: bool = False, hour_cache: bool = True) -> int:
     """The dearest rate an input token can be billed at (plain, cache write or cache read); batch
-    rates rounded up, so ``tokens × max_input_rate`` bounds any batch charge of ``tokens``."""
-    rates = [
-        rate(price, field, batch=batch)
-        for field in ("input_nanos", "cache_write_5m_nanos", "cache_write_1h_nanos", "cache_read_nanos")
-    ]
+    rates rounded up, so ``tokens × max_input_rate`` bounds any batch charge of ``tokens``.
+    ``hour_cache=False``: for a request that marks no 1-hour cache breakpoint, which cannot be
+    billed a 1-hour cache write."""
+    fields = ["input_nanos", "cache_write_5m_nanos", "cache_read_nanos"]
+    if hour_cache:
+        fields.append("cache_write_1h_nanos")
+    rates = [rate(price, field, batch=batch) for field in fields]
     return max(r for r in rates if r is not None)
 
 
@@ -250,15 +252,21 @@ def check_input_bound(model: LanguageModel, max_input_tokens: int) -> None:
 
 
 def worst_case_nanos(
-    price: Price, *, max_input_tokens: int, max_output_tokens: int, batch: bool = False
+    price: Price,
+    *,
+    max_input_tokens: int,
+    max_output_tokens: int,
+    batch: bool = False,
+    hour_cache: bool = True,
 ) -> int:
     """A true upper bound on one call's cost, whatever the vendor's cache does (at batch rates
-    with ``batch``: raises ``InexactBatchPrice`` before any request for a price it cannot charge)."""
+    with ``batch``: raises ``InexactBatchPrice`` before any request for a price it cannot charge;
+    ``hour_cache``: see ``max_input_rate``)."""
     if batch:
         check_batch_price(price)
-    return max_input_tokens * max_input_rate(price, batch=batch) + max_output_tokens * rate(
-        price, "output_nanos", batch=batch
-    )
+    return max_input_tokens * max_input_rate(
+        price, batch=batch, hour_cache=hour_cache
+    ) + max_output_tokens * rate(price, "output_nanos", batch=batch)
 
 
 # A byte-level BPE token is at least one byte, so UTF-8 bytes bound the token count. Each message

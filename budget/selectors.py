@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from budget import outcomes, pacing
@@ -122,6 +122,8 @@ class PeriodSummary:
     next_milestone_nanos: int | None = None
     batch_holds: int = 0  # executions waiting in vendor batches (batch mode) ...
     batch_held_nanos: int = 0  # ... and what their reservations still hold
+    running_holds: int = 0  # open reservations: the work running now ...
+    running_held_nanos: int = 0  # ... and what it holds now (shrinking as its calls are charged)
     warnings: list[str] = field(default_factory=list)  # calls billed past what was allowed
     execution_costs: ExecutionCosts | None = None  # measured cost per execution (mean, p90)
     reconciliation: dict | None = None  # the last comparison with the vendors' usage reports
@@ -198,6 +200,7 @@ class PeriodSummary:
             "projected_spend": dollars_str(self.projected_spend_nanos),
             "exhausted": self.period.exhausted_at is not None,
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
+            "held_now": {"executions": self.running_holds, "held": dollars_str(self.running_held_nanos)},
             "warnings": self.warnings,
             "cost_per_execution": self.execution_costs.as_json() if self.execution_costs else None,
             "reconciliation": self.reconciliation,
@@ -251,7 +254,7 @@ def period_summary(
         models=model_totals(period),
         milestones=list(Milestone.objects.filter(period_id=period_id).order_by("threshold_nanos")),
         next_milestone_nanos=period.next_threshold_nanos,
-        **held_for_batches(period, now),
+        **held_now(period, now),
         warnings=overrun_warnings(period),
         execution_costs=execution_costs(period),
         reconciliation=reconciliation_json(last_reconciliation()),
@@ -259,13 +262,24 @@ def period_summary(
     )
 
 
-def held_for_batches(period: Period, now: dt.datetime) -> dict[str, int]:
-    """Open reservations held past the synchronous timeout: those of executions waiting in a
-    vendor batch (``ledger.hold_until``), which may take up to the batch window to come back."""
+def held_now(period: Period, now: dt.datetime) -> dict[str, int]:
+    """What running work holds now (the period's open reservations), and of that what executions
+    waiting in a vendor batch hold: reservations held past the synchronous timeout
+    (``ledger.hold_until``), which may take up to the batch window to come back. One query."""
     horizon = now + dt.timedelta(seconds=settings.RESERVATION_TIMEOUT_SECONDS)
-    held = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN, expires_at__gt=horizon)
-    totals = held.aggregate(count=Count("pk"), nanos=Sum("held_nanos"))
-    return {"batch_holds": totals["count"], "batch_held_nanos": totals["nanos"] or 0}
+    in_batch = Q(expires_at__gt=horizon)
+    totals = Reservation.objects.filter(period=period, status=Reservation.Status.OPEN).aggregate(
+        count=Count("pk"),
+        nanos=Sum("held_nanos"),
+        batch_count=Count("pk", filter=in_batch),
+        batch_nanos=Sum("held_nanos", filter=in_batch),
+    )
+    return {
+        "running_holds": totals["count"],
+        "running_held_nanos": totals["nanos"] or 0,
+        "batch_holds": totals["batch_count"],
+        "batch_held_nanos": totals["batch_nanos"] or 0,
+    }
 
 
 def period_figures(period: Period) -> dict:

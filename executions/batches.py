@@ -54,7 +54,7 @@ from budget.catalog import ResolvedModel
 from budget.models import Reservation
 from budget.periods import current_period
 from budget.pricing import PricingError
-from executions import charging, pipeline, state, steps
+from executions import charging, holds, pipeline, state, steps
 from executions.errors import (
     BatchRefused,
     BatchUndecided,
@@ -245,6 +245,9 @@ def _submit_new_tasks(providers: Providers, gateway_of: GatewayOf, report: PassR
         except ledger.BudgetExhausted:
             report.exhausted = True  # recorded and announced once by the pipeline
             break
+        except ledger.BudgetBusy:
+            report.notes.append("running work holds the rest of the budget: the other pending tasks wait")
+            break
         except (PricingError, ExecutionError, PublishError) as exc:
             if isinstance(exc, WorkSetAside):
                 report.notes.append(str(exc))
@@ -292,7 +295,7 @@ def _claim(
         prepared = pipeline.prepare(
             task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
         )
-    execution = pipeline.start(task, prepared, providers, now)
+    execution, prepared = pipeline.start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
         _join(execution, row, now, status=Execution.Status.ANALYSING)
         return execution, prepared.analysis_request
@@ -300,7 +303,14 @@ def _claim(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         answer = charging.ask(providers.analysis, prepared.analysis_request)
-        pipeline.take_plan(execution, prepared.analysis, answer, now, base=prepared.base)
+        pipeline.take_plan(
+            execution,
+            prepared.analysis,
+            answer,
+            now,
+            base=prepared.base,
+            bound_nanos=prepared.worst_case.analysis.nanos,
+        )
         request = _codegen_request(
             execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
         )
@@ -631,7 +641,8 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
     case, every try it may make included (``pipeline.codegen_bound``, the reservation's own bound).
     """
     request = pipeline.codegen_request_for(execution, analysis, codegen, base, gateway)
-    worst = pipeline.codegen_bound(codegen, providers.codegen, request).nanos
+    tries = execution.codegen_tries or 1 + settings.CODEGEN_REFLECTIONS
+    worst = pipeline.codegen_bound(codegen, providers.codegen, request, reflections=tries - 1).nanos
     reservation = execution.reservation
     reservation.refresh_from_db()
     if reservation.status != Reservation.Status.OPEN or worst > reservation.held_nanos:
@@ -639,6 +650,7 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
             "The code generation's worst case no longer fits what the execution reserved (the "
             "repository or the codegen step changed while the analysis waited in its batch)"
         )
+    holds.tighten_to(execution, worst)  # the rest goes back to the month now
     return request
 
 

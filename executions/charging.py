@@ -51,6 +51,7 @@ def charge(
     *,
     failure: str = "",
     applied: bool = False,
+    bound_nanos: int | None = None,
     **advance,
 ) -> ModelCall:
     """The call's row, its charge and the execution's new cost in one transaction of their own;
@@ -58,7 +59,9 @@ def charge(
     it is, and ``failure``, why its answer could not be used (a further try may follow: then, as
     with ``advance``, no further call is made after a call billed past what it allowed).
     ``applied``: the answer's change applied, counted in the month with the state change (on the
-    first try, or after a retry).
+    first try, or after a retry). ``bound_nanos``: what was held for this call (its input counted
+    by the vendor, plus a margin): a bill past it is an overrun even when the rest of the
+    reservation covers it.
 
     The charge commits first, on its own: it is what the vendor billed, and nothing derived from
     the answer (a plan, a change that cannot be written) may roll it back. A crash between the two
@@ -117,8 +120,9 @@ def charge(
             for milestone in charged.milestones:
                 events.milestone_reached(milestone)
             overrun = None  # a closed execution's reservation holds nothing: its late charge is no overrun
-            if live and (charged.over_nanos or completion.usage.output_tokens > step.max_tokens):
-                overrun = _record_overrun(execution, step, call, charged.over_nanos, now)  # with the charge
+            past_hold = max(cost - bound_nanos, 0) if bound_nanos is not None else 0
+            if live and (charged.over_nanos or past_hold or completion.usage.output_tokens > step.max_tokens):
+                overrun = _record_overrun(execution, step, call, charged.over_nanos, now, past_hold=past_hold)
     except IntegrityError:
         if (before := _call_of(execution, step, answer)) is None:
             raise
@@ -204,7 +208,13 @@ def _charged_already(
 
 
 def _record_overrun(
-    execution: Execution, step: steps.Step, call: ModelCall, over_nanos: int, now: dt.datetime | None
+    execution: Execution,
+    step: steps.Step,
+    call: ModelCall,
+    over_nanos: int,
+    now: dt.datetime | None,
+    *,
+    past_hold: int = 0,
 ) -> UsageOverrun:
     """The vendor billed past what the request allowed (charged all the same): record a warning
     naming the call and mark the month exhausted if the charge went past its reservation
@@ -221,7 +231,7 @@ def _record_overrun(
         call=which,
         usage=usage,
         charged_nanos=call.cost_nanos,
-        excess_nanos=over_nanos,
+        excess_nanos=max(over_nanos, past_hold),
         now=now,
     )
     if over_nanos and ledger.mark_exhausted(execution.period, now=now):

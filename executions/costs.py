@@ -139,6 +139,29 @@ def _batch_cost(call: ModelCall, refused: dict[str, str]) -> int:
 
 
 @dataclass(frozen=True)
+class HeldPerCharged:
+    """What each finished execution held when it started over what it was charged, in hundredths."""
+
+    ratio: Spread
+
+    def as_json(self) -> dict:
+        return {
+            "executions": self.ratio.count,
+            "mean": f"{self.ratio.mean / 100:.2f}",
+            "p90": f"{self.ratio.p90 / 100:.2f}",
+        }
+
+
+def held_per_charged(period: Period) -> HeldPerCharged | None:
+    """``HeldPerCharged`` over ``period``'s finished executions that were charged; None before one."""
+    finished = Execution.objects.filter(
+        period=period, status__in=(Execution.Status.SUCCEEDED, Execution.Status.FAILED), cost_nanos__gt=0
+    ).values_list("reserved_nanos", "cost_nanos")
+    ratio = spread(reserved * 100 // cost for reserved, cost in finished)
+    return HeldPerCharged(ratio) if ratio else None
+
+
+@dataclass(frozen=True)
 class NextExecution:
     """What the next execution will reserve, or why that cannot be said now."""
 

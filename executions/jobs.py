@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from budget.catalog import retiring_models
 from budget.jobs import expire_reservations
-from budget.ledger import BudgetExhausted
+from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.models import Period
 from budget.periods import current_period, month_start
 from budget.pricing import PricingError
@@ -45,7 +45,7 @@ def run_task(task_id: int) -> str:
         return f"task {task_id} not found"
     try:
         execution = run_execution(task)
-    except BudgetExhausted as exc:
+    except (BudgetExhausted, BudgetBusy) as exc:  # busy: the task stays pending for a later run
         log.info("task %s not started: %s", task_id, exc)
         return f"not started: {exc}"
     except (ExecutionError, PricingError, PublishError) as exc:

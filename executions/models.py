@@ -203,6 +203,18 @@ class Execution(models.Model):
         help_text="The revision it ran: a follow-up commit on its task's pull request (or branch).",
     )
     reserved_nanos = models.BigIntegerField(default=0, help_text="The worst case held at the start.")
+    reduced = models.TextField(
+        blank=True,
+        help_text="Empty: it ran in full. Else how it was reduced to fit the month's last dollars, and why.",
+    )
+    codegen_tries = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The coder tries it may make (empty: 1 + CODEGEN_REFLECTIONS)."
+    )
+    input_bound = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="How the analysis input was bounded: counted by the vendor, or the byte bound and why.",
+    )
     cost_nanos = models.BigIntegerField(default=0, help_text="Sum of this execution's call costs.")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

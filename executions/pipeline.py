@@ -21,7 +21,7 @@ from budget import ledger, outcomes
 from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, worst_case_nanos
-from executions import analyst, announce, charging, repositories, revisions, state, steps
+from executions import analyst, announce, charging, forms, holds, repositories, revisions, state, steps
 from executions.changes import edits
 from executions.changes.coder import failures_message, parse_change
 from executions.changes.proposal import EditFailure, Proposal
@@ -50,6 +50,7 @@ from executions.models import Execution, Revision, Task
 from executions.pr_body import pr_body_for
 from executions.preparation import preparing
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
+from executions.providers.base import InputCount, count_input
 from notifications import events
 from notifications.secrets import mask_secrets
 from notifications.text import storable
@@ -121,14 +122,21 @@ class StepBound:
 
 @dataclass(frozen=True)
 class WorstCase:
-    """What an execution reserves before its first paid call (``worst_case``)."""
+    """What an execution reserves before its first paid call (``worst_case``), and the most it
+    could ever be billed (``admit_nanos``: every input at its byte bound), which the month must
+    be able to absorb for it to start."""
 
     analysis: StepBound
     codegen: StepBound
+    analysis_bound_nanos: int = 0  # the analysis at its byte bound (0: the same as ``analysis``)
 
     @property
     def nanos(self) -> int:
         return self.analysis.nanos + self.codegen.nanos
+
+    @property
+    def admit_nanos(self) -> int:
+        return max(self.analysis_bound_nanos, self.analysis.nanos) + self.codegen.nanos
 
 
 @dataclass(frozen=True)
@@ -141,10 +149,20 @@ class Prepared:
     analysis_request: CompletionRequest
     worst_case: WorstCase
     revision: Revision | None = None  # a follow-up commit on the task's pull request (or branch)
+    form: forms.Form | None = None  # None: the full form
+    full: forms.Form | None = None
+    analysis_input: InputCount | None = None  # how the analysis input is held
+    ranking: str = ""  # what ranks the repository's files, and a revision's part of the prompt:
+    asked: str = ""  # kept to build the smaller forms (``smaller``)
+    gateway: RepositoryGateway | None = None
 
     @property
     def worst_case_nanos(self) -> int:
         return self.worst_case.nanos
+
+    @property
+    def codegen_tries(self) -> int:
+        return 1 + (self.form.reflections if self.form else settings.CODEGEN_REFLECTIONS)
 
 
 def run_execution(
@@ -158,8 +176,9 @@ def run_execution(
     return it (succeeded or failed).
 
     Raises before anything is charged: ``TaskBusy`` (running elsewhere, or not pending;
-    ``RevisionCancelled``: a revision that can no longer run), ``BudgetExhausted`` (the worst case
-    does not fit; recorded and announced once), ``PricingError`` / ``ConfigurationError`` (a model
+    ``RevisionCancelled``: a revision that can no longer run), ``BudgetBusy`` (running work holds
+    the money its worst case needs: nothing recorded), ``BudgetExhausted`` (not even its smallest
+    form fits what the month has not spent; recorded and announced once), ``PricingError`` / ``ConfigurationError`` (a model
     or key problem; ``RepositoryDisabled``), ``PublishError`` (the repository context could not be
     read). The task (or revision) is left as it was in each of those cases. ``gateway``: by default
     the task's repository's. A revision whose branch moved while it ran starts again at once, from
@@ -180,12 +199,12 @@ def run_execution(
     gateway = gateway or get_gateway(task.repository)
     with preparing(work, now=now):  # a failure of the work's own sets it aside (``WorkSetAside``)
         prepared = prepare(task, providers=providers, gateway=gateway, now=now, revision=revision)
-    execution = start(task, prepared, providers, now)
+    execution, prepared = start(task, prepared, providers, now)
     execution = _run(execution, prepared, providers, gateway, now)
     if revision is not None and revisions.restarting(revision):
         try:
             return run_execution(revision, now=now, providers=providers, gateway=gateway)
-        except (ExecutionError, PricingError, PublishError, ledger.BudgetExhausted) as exc:
+        except (ExecutionError, PricingError, PublishError, ledger.BudgetExhausted, ledger.BudgetBusy) as exc:
             log.warning("revision %s waits to start again: %s", revision.pk, exc)
     return execution
 
@@ -217,18 +236,65 @@ def prepare(
         base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
         extra = revisions.context_for(revision, gateway, base.commit_sha)
         ranking, asked = f"{ranking}\n\n{extra.ranking}", extra.prompt
-    context = repomap.task_context(
-        base.index,
-        gateway,
-        ranking,
-        map_tokens=settings.CONTEXT_MAP_TOKENS,
-        file_bytes=settings.CONTEXT_FILE_BYTES,
+    full = forms.full_form(analysis.max_tokens)
+    shell = Prepared(analysis, codegen, base, None, None, revision, None, full, None, ranking, asked, gateway)
+    return in_form(task, shell, full, providers)
+
+
+def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Providers) -> Prepared:
+    """``prepared`` (its steps at their configuration, its base) in ``form``: the analysis request
+    with that form's context and output cap, and its worst case. The context and its count are
+    reused from ``prepared`` when the form shows as much."""
+    analysis = replace(prepared.analysis, max_tokens=form.analysis_max_tokens)
+    same_context = (
+        prepared.analysis_request is not None
+        and (prepared.form or prepared.full).context_share == form.context_share
     )
-    analysis_request = steps.analysis_request(analysis, task, base.overview, context, revision=asked)
+    if same_context:
+        request = replace(prepared.analysis_request, max_tokens=analysis.max_tokens)
+        counted = prepared.analysis_input
+    else:
+        context = repomap.task_context(
+            prepared.base.index,
+            prepared.gateway,
+            prepared.ranking,
+            map_tokens=form.map_tokens(),
+            file_bytes=form.file_bytes(),
+        )
+        request = steps.analysis_request(
+            analysis, task, prepared.base.overview, context, revision=prepared.asked
+        )
+        counted = None
+    counted = counted or count_input(providers.analysis, request)
     worst = worst_case(
-        task, analysis, codegen, base=base, analysis_request=analysis_request, providers=providers
+        task,
+        analysis,
+        prepared.codegen,
+        base=prepared.base,
+        analysis_request=request,
+        providers=providers,
+        reflections=form.reflections,
+        analysis_input=counted,
     )
-    return Prepared(analysis, codegen, base, analysis_request, worst, revision)
+    return replace(
+        prepared,
+        analysis=analysis,
+        analysis_request=request,
+        worst_case=worst,
+        form=form,
+        analysis_input=counted,
+    )
+
+
+def smaller(task: Task, prepared: Prepared, providers: Providers):
+    """``prepared`` in each reduced form (``forms.smaller_forms``) whose worst case is smaller
+    than the last one's, smallest last."""
+    last = prepared.worst_case.admit_nanos
+    for form in forms.smaller_forms(prepared.full):
+        candidate = in_form(task, prepared, form, providers)
+        if candidate.worst_case.admit_nanos < last:
+            last = candidate.worst_case.admit_nanos
+            yield candidate
 
 
 def worst_case(
@@ -239,42 +305,56 @@ def worst_case(
     base: Base,
     analysis_request: CompletionRequest,
     providers: Providers,
+    reflections: int | None = None,
+    analysis_input: InputCount | None = None,
 ) -> WorstCase:
     """The whole execution's worst case: the one computation of what an execution reserves
     (``prepare`` for the pipeline and batch mode; ``budget costs`` shows it for the next task).
 
-    Each step: a true upper bound on its input at the dearest input rate, plus ``max_tokens`` at
-    the output rate, for every try it may make (a step in batch mode at its batch price, refused
+    Each step: its input as held (the analysis: Anthropic's count plus a margin, or the byte
+    bound: ``analysis_input``, counted here by default) at the dearest input rate, plus
+    ``max_tokens`` at the output rate, for every try it may make (``reflections`` further coder
+    tries, ``CODEGEN_REFLECTIONS`` by default; a step in batch mode at its batch price, refused
     here if that is not exact). Raises ``InputTooLong`` for a request that could pass its model's
     input limit.
     """
+    counted = analysis_input or count_input(providers.analysis, analysis_request)
     # The plan and the files it names are not known yet: bound the coder's input by its known
     # part plus the plan's cap and the files' cap, so a large repository can never overspend.
     codegen_template = steps.codegen_request(codegen, task, base.overview, plan="", files={})
     return WorstCase(
-        analysis=_step_bound(analysis, providers.analysis.input_token_bound(analysis_request)),
+        analysis=_step_bound(analysis, counted.tokens),
         codegen=codegen_bound(
             codegen,
             providers.codegen,
             codegen_template,
             unknown_bytes=steps.plan_byte_cap(analysis) + steps.codegen_files_bound(),
+            reflections=reflections,
         ),
+        analysis_bound_nanos=try_nanos(analysis, counted.bound),
     )
 
 
 def codegen_bound(
-    step: steps.Step, provider: Provider, request: CompletionRequest, *, unknown_bytes: int = 0
+    step: steps.Step,
+    provider: Provider,
+    request: CompletionRequest,
+    *,
+    unknown_bytes: int = 0,
+    reflections: int | None = None,
 ) -> StepBound:
     """The coder's worst case over every try it may make, ``request`` being its first: that
     try's input bound, and ``CODEGEN_REFLECTIONS`` times a further try's (the same request plus
     the previous answer and the failures at their caps: ``steps.reflection_at_caps``).
     ``unknown_bytes``: what the request will hold that it does not hold yet (before the analysis:
     the plan's and the files' caps). Further tries whose input could pass the model's input limit
-    are not reserved (so not made)."""
+    are not reserved (so not made). ``reflections``: the further tries allowed (by default
+    ``CODEGEN_REFLECTIONS``; a reduced form allows fewer)."""
     first = provider.input_token_bound(request) + unknown_bytes
     further = provider.input_token_bound(steps.reflection_at_caps(step, request)) + unknown_bytes
     limit = step.resolved.model.max_input_tokens
-    reflections = settings.CODEGEN_REFLECTIONS if limit is None or further <= limit else 0
+    allowed = settings.CODEGEN_REFLECTIONS if reflections is None else reflections
+    reflections = allowed if limit is None or further <= limit else 0
     return _step_bound(step, first, further_tokens=further, further_tries=reflections)
 
 
@@ -300,6 +380,7 @@ def try_nanos(step: steps.Step, input_tokens: int) -> int:
         max_input_tokens=input_tokens,
         max_output_tokens=step.max_tokens,
         batch=step.batch,
+        hour_cache=False,  # the requests mark 5-minute breakpoints only (providers.anthropic.params_for)
     )
 
 
@@ -310,7 +391,43 @@ class _NotClaimed(Exception):
     """Rolls back a start whose task another process claimed first."""
 
 
-def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None) -> Execution:
+def start(
+    task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None
+) -> tuple[Execution, Prepared]:
+    """Start ``prepared`` in the fullest form the month can hold (``_start``): the execution, and
+    the form it runs in.
+
+    When what the month has not spent (``limit - spent``) cannot hold the full form, the smaller
+    forms are tried in turn (``smaller``; the execution records how it was reduced, and why).
+    ``BudgetBusy`` (nothing recorded) when a form would fit what is unspent but running work
+    holds the money: the work waits. ``BudgetExhausted``, recorded and announced once, only when
+    even the smallest form does not fit what is unspent (or the month is recorded exhausted).
+    """
+    try:
+        return _start(task, prepared, providers, now), prepared
+    except ledger.BudgetExhausted as exc:
+        exhausted = exc
+    if exhausted.period.exhausted_at is None:
+        for candidate in smaller(task, prepared, providers):
+            why = (
+                f"{candidate.form.changes_from(candidate.full)}: the month had "
+                f"{format_usd(exhausted.period.limit_nanos - exhausted.period.spent_nanos)} unspent, less than the "
+                f"full form's worst case of {format_usd(prepared.worst_case.admit_nanos)}"
+            )
+            try:
+                return _start(task, candidate, providers, now, reduced=why), candidate
+            except ledger.BudgetExhausted as exc:
+                exhausted = exc
+                if exc.period.exhausted_at is not None:
+                    break
+    task.refresh_from_db()
+    _record_exhaustion(exhausted, now)
+    raise exhausted
+
+
+def _start(
+    task: Task, prepared: Prepared, providers: Providers, now: dt.datetime | None, *, reduced: str = ""
+) -> Execution:
     """Reserve the worst case, claim the task and record the execution, all in one transaction.
 
     The claim is one conditional UPDATE (pending → running): of two processes exactly one wins.
@@ -325,6 +442,7 @@ def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime
         with transaction.atomic():
             reservation = ledger.reserve(
                 prepared.worst_case_nanos,
+                admit_nanos=prepared.worst_case.admit_nanos,
                 label=f"task {task.pk}: {task.title}" + (f" (revision {revision.pk})" if revision else ""),
                 now=now,
             )
@@ -344,6 +462,9 @@ def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime
                 status=Execution.Status.RESERVED,
                 simulated=providers.simulated,
                 reserved_nanos=prepared.worst_case_nanos,
+                reduced=reduced,
+                codegen_tries=prepared.codegen_tries,
+                input_bound=prepared.analysis_input.how[:300] if prepared.analysis_input else "",
                 base_sha=prepared.base.commit_sha,
                 started_at=at,
                 heartbeat_at=at,
@@ -357,9 +478,8 @@ def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime
             raise TaskBusy(revisions.why_not_pending(revision)) from None
         task.refresh_from_db()
         raise TaskBusy(_why_not_pending(task)) from None
-    except ledger.BudgetExhausted as exc:
+    except (ledger.BudgetExhausted, ledger.BudgetBusy):
         task.refresh_from_db()
-        _record_exhaustion(exc, now)
         raise
     except IntegrityError:
         # The database's one-active-execution-per-task constraint: another one is live.
@@ -401,8 +521,19 @@ def _run(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         analysis = charging.ask(providers.analysis, prepared.analysis_request)
-        take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
+        take_plan(
+            execution,
+            prepared.analysis,
+            analysis,
+            now,
+            base=prepared.base,
+            bound_nanos=prepared.worst_case.analysis.nanos,
+        )
         request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
+        tries = execution.codegen_tries or prepared.codegen_tries
+        holds.tighten(
+            execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)]
+        )
         change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
         published = publish(execution, change, gateway)
     except EXPECTED_FAILURES as exc:
@@ -415,14 +546,21 @@ def _run(
 
 
 def take_plan(
-    execution: Execution, step: steps.Step, analysis: charging.Answer, now: dt.datetime | None, *, base: Base
+    execution: Execution,
+    step: steps.Step,
+    analysis: charging.Answer,
+    now: dt.datetime | None,
+    *,
+    base: Base,
+    bound_nanos: int | None = None,
 ) -> str:
     """Charge the analysis and keep its plan and the files it named (paths the base commit does
-    not hold are dropped and noted); the execution moves on to code generation."""
+    not hold are dropped and noted); the execution moves on to code generation. ``bound_nanos``:
+    what was held for the call (a bill past it is an overrun: ``charging.charge``)."""
     try:
         plan = analyst.plan_from(analysis.completion, base.index.tree)
     except ChangeRejected:
-        charging.charge(execution, step, analysis, now)
+        charging.charge(execution, step, analysis, now, bound_nanos=bound_nanos)
         raise  # the money spent stays charged
     text = storable(plan.text)
     charging.charge(
@@ -430,6 +568,7 @@ def take_plan(
         step,
         analysis,
         now,
+        bound_nanos=bound_nanos,
         plan=text,
         plan_files=[storable(p) for p in plan.files],
         plan_definitions=[storable(d) for d in plan.definitions],
@@ -560,7 +699,7 @@ def next_try(
     previous answer and what failed (``coder.failures_message``, the file's actual lines
     included). ``EditsGaveUp`` when the execution has had all its tries (1 + CODEGEN_REFLECTIONS),
     or when the next one would not fit what the reservation still holds (it is not made)."""
-    allowed = 1 + settings.CODEGEN_REFLECTIONS
+    allowed = execution.codegen_tries or 1 + settings.CODEGEN_REFLECTIONS
     if missed.try_number >= allowed:
         tried = (
             "" if allowed == 1 else f"; the coder was asked {missed.try_number} times and no answer applied"
@@ -572,13 +711,17 @@ def next_try(
     input_tokens = provider.input_token_bound(request)
     needed = try_nanos(step, input_tokens)
     held = Reservation.objects.filter(pk=execution.reservation_id, status=Reservation.Status.OPEN)
-    holds = held.values_list("held_nanos", flat=True).first() or 0
+    held_now = held.values_list("held_nanos", flat=True).first() or 0
     limit = step.resolved.model.max_input_tokens
-    if needed > holds or (limit is not None and input_tokens > limit):
+    if needed > held_now or (limit is not None and input_tokens > limit):
         raise EditsGaveUp(
             f"{missed}; a further try ({missed.try_number + 1} of {allowed}, up to {format_usd(needed)}) "
-            f"does not fit what the execution's reservation still holds ({format_usd(holds)}), so it was not made"
+            f"does not fit what the execution's reservation still holds ({format_usd(held_now)}), so it was not made"
         )
+    # Now this try's request is known: hold it, and the tries after it at their caps, no more.
+    further = provider.input_token_bound(steps.reflection_at_caps(step, prompt))
+    later = allowed - missed.try_number - 1
+    holds.tighten_to(execution, needed + later * try_nanos(step, further))
     return request
 
 

@@ -9,7 +9,8 @@ disabled or unavailable repository's tasks wait), only when:
 - the month is on pace (PACING_ENABLED): spend, counting the execution about to start, stays
   within one worst case of the even-spend line (``pacing.may_start``), so the budget lasts the month;
 - the worst case fits, or the month is not yet known to be exhausted (the pipeline records and
-  announces an exhaustion once; later runs skip it quietly).
+  announces an exhaustion once; later runs skip it quietly). When only running work's holds are
+  in the way (busy), it waits for the next tick, saying so, and nothing is recorded.
 
 Otherwise it does nothing and says why in one line, which q2 keeps as the task's result. It never
 raises for an expected outcome: a scheduled job that raised would only fill the failure list.
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from budget import pacing
-from budget.ledger import BudgetExhausted
+from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
@@ -33,8 +34,7 @@ from executions.errors import ExecutionError, RevisionCancelled, TaskBusy, WorkS
 from executions.gateways import get_gateway
 from executions.gateways.base import PublishError, RepositoryGateway, RepositoryUnavailable
 from executions.models import Execution, Revision, Task
-from executions.pipeline import prepare, run_execution
-from executions.preparation import preparing
+from executions.pipeline import run_execution
 from executions.providers import Providers, providers_for_mode
 from executions.services import next_pending_work
 from executions.slots import run_slot
@@ -106,28 +106,26 @@ def _run_next(
             f"ahead of pace: {format_usd(period.spent_nanos + period.reserved_nanos, places=4)} spent or "
             f"held, even-spend line {format_usd(pacing.even_spend_nanos(period, at), places=4)}"
         )
+    if period.exhausted_at is not None:  # nothing starts after an exhaustion (a raised limit clears it)
+        return _skip(f"the budget for {period.month:%Y-%m} is exhausted")
     try:
         gateway = gateway or get_gateway(task.repository)
-        with preparing(work, now=now):
-            worst = prepare(
-                task, providers=providers, gateway=gateway, now=now, revision=revision
-            ).worst_case_nanos
-    except (RepositoryUnavailable, RevisionCancelled, WorkSetAside):
+    except RepositoryUnavailable:
         raise
-    except (ExecutionError, PricingError, PublishError) as exc:
+    except (ExecutionError, PublishError) as exc:
         log.warning("next execution not started: %s", exc)
         return f"not started: {exc}"
-    if worst > period.remaining_nanos and period.exhausted_at is not None:
-        return _skip(f"the budget for {period.month:%Y-%m} is exhausted")
     try:
         execution = run_execution(work, now=now, providers=providers, gateway=gateway)
     except BudgetExhausted as exc:  # recorded and announced once by the pipeline
         log.info("next execution not started: %s", exc)
         return f"not started: {exc}"
+    except BudgetBusy as exc:  # running work holds the money: the next tick tries again
+        return _skip(str(exc))
+    except (RevisionCancelled, WorkSetAside, RepositoryUnavailable):
+        raise  # this work cannot run (now): the next one goes on
     except TaskBusy:
         raise _Claimed from None
-    except RepositoryUnavailable:
-        raise
     except (ExecutionError, PricingError, PublishError) as exc:
         log.warning("task %s not started: %s", task.pk, exc)
         return f"not started: {exc}"

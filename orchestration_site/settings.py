@@ -241,6 +241,11 @@ REWRITE_MAX_LINES = env.int("REWRITE_MAX_LINES", default=200)
 # How many more times the coder is asked, in the same execution, when its answer does not parse,
 # apply or pass the syntax check (each try is reserved from the start and charged on its own).
 CODEGEN_REFLECTIONS = env.int("CODEGEN_REFLECTIONS", default=2)
+# The lowest output cap the analysis may run with when the month's last dollars cannot hold its
+# configured max_tokens (a reduced form: executions/forms.py).
+ANALYSIS_MIN_MAX_TOKENS = env.int("ANALYSIS_MIN_MAX_TOKENS", default=1024)
+# What is held on top of Anthropic's count_tokens answer (it is an estimate), in percent.
+COUNT_TOKENS_MARGIN_PERCENT = env.int("COUNT_TOKENS_MARGIN_PERCENT", default=5)
 
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")

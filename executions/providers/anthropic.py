@@ -20,6 +20,7 @@ from executions.providers.base import (
     BatchState,
     Completion,
     CompletionRequest,
+    InputCount,
     conversation,
     describe_failure,
     is_refusal,
@@ -27,6 +28,9 @@ from executions.providers.base import (
 from notifications.secrets import mask_secrets
 
 VENDOR = "Anthropic"
+# Held beyond count_tokens' answer besides its percentage margin: a count of a tiny prompt may be
+# off by a few tokens too.
+COUNT_SLACK_TOKENS = 16
 
 
 class AnthropicProvider:
@@ -46,6 +50,25 @@ class AnthropicProvider:
 
     def input_token_bound(self, request: CompletionRequest) -> int:
         return request.input_token_bound()
+
+    def count_input(self, request: CompletionRequest) -> InputCount:
+        """The request's input as Anthropic counts it (``count_tokens``: free, the same body as the
+        message) plus ``COUNT_TOKENS_MARGIN_PERCENT`` (the docs call the count an estimate), never
+        above the byte bound. A failed or rate-limited count (no retry: the byte bound is at hand)
+        falls back to the byte bound, and says so."""
+        bound = request.input_token_bound()
+        try:
+            with self._client(max_retries=0) as client, warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                counted = client.messages.count_tokens(**count_params_for(request)).input_tokens
+        except anthropic.APIError as exc:
+            failure = describe_failure(VENDOR, exc, retries=0, timeout=self.timeout, api_key=self.api_key)
+            return InputCount(bound, bound, f"byte bound: count_tokens failed ({failure})"[:300])
+        margin = settings.COUNT_TOKENS_MARGIN_PERCENT
+        held = min(counted + -(-counted * margin // 100) + COUNT_SLACK_TOKENS, bound)
+        return InputCount(
+            held, bound, f"counted by {VENDOR}: {counted:,} tokens, held at {held:,} (+{margin}%)"
+        )
 
     def complete(self, request: CompletionRequest) -> Completion:
         # No sampling parameters: this SDK no longer takes them, and Sonnet 5.x rejects them anyway.
@@ -167,6 +190,13 @@ def params_for(request: CompletionRequest) -> dict:
     if request.tool is not None:
         params["tools"] = [request.tool]
         params["tool_choice"] = {"type": "tool", "name": request.tool["name"]}
+    return params
+
+
+def count_params_for(request: CompletionRequest) -> dict:
+    """``count_tokens``' body: the message request's, without what does not count (max_tokens)."""
+    params = params_for(request)
+    del params["max_tokens"]
     return params
 
 

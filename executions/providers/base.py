@@ -92,6 +92,31 @@ def is_refusal(exc: Exception) -> bool:
     return status is not None and 400 <= status < 500 and status not in (408, 409)
 
 
+@dataclass(frozen=True)
+class InputCount:
+    """What a request's input is held at. ``tokens``: at least what the vendor will bill (its own
+    count plus a margin, or the byte bound); ``bound``: the byte bound, the most it can ever be
+    (``tokens <= bound``); ``how``: which of the two, and why, in words for the execution's record."""
+
+    tokens: int
+    bound: int
+    how: str
+
+
+def byte_bound(request: CompletionRequest, why: str = "") -> InputCount:
+    bound = request.input_token_bound()
+    return InputCount(bound, bound, "byte bound" + (f": {why}" if why else ""))
+
+
+def count_input(provider: Provider, request: CompletionRequest) -> InputCount:
+    """``provider.count_input(request)`` where the provider counts, else its byte bound."""
+    counter = getattr(provider, "count_input", None)
+    if counter is None:
+        bound = provider.input_token_bound(request)
+        return InputCount(bound, bound, "byte bound")
+    return counter(request)
+
+
 class Provider(Protocol):
     vendor: str  # budget.models.Provider value: "anthropic" or "openai"
     simulated: bool

@@ -65,13 +65,44 @@ def test_release_of_an_out_of_date_instance_returns_what_the_row_holds():
 
 
 def test_reserve_refuses_what_does_not_fit_and_writes_nothing():
-    ledger.reserve(14 * DOLLAR)
+    held = ledger.reserve(14 * DOLLAR)
+    # Only other work's hold is in the way: busy, not exhausted.
+    with pytest.raises(ledger.BudgetBusy, match="Busy: the next execution needs up to"):
+        ledger.reserve(to_nanos("1.000000001"))
+    charge(held, "14.00")
+    # Now what is spent leaves no room for it: exhausted.
     with pytest.raises(ledger.BudgetExhausted, match="Budget exhausted"):
         ledger.reserve(to_nanos("1.000000001"))
     period = current_period()
-    assert period.reserved_nanos == 14 * DOLLAR
+    assert (period.spent_nanos, period.reserved_nanos) == (14 * DOLLAR, 0)
     assert Reservation.objects.count() == 1
     ledger.reserve(DOLLAR)  # exactly the limit fits
+
+
+def test_reserve_admits_only_what_the_month_could_absorb_at_its_byte_bound():
+    with pytest.raises(ledger.BudgetExhausted):
+        ledger.reserve(DOLLAR, admit_nanos=15 * DOLLAR + 1)
+    ledger.reserve(DOLLAR, admit_nanos=15 * DOLLAR)  # held: one dollar; admitted: the whole month
+    assert current_period().reserved_nanos == DOLLAR
+
+
+def test_nothing_is_reserved_in_a_month_recorded_exhausted_until_its_limit_is_raised():
+    period = current_period()
+    assert ledger.mark_exhausted(period)
+    with pytest.raises(ledger.BudgetExhausted):
+        ledger.reserve(DOLLAR)
+    set_limit(period, "16")
+    ledger.reserve(DOLLAR)
+
+
+def test_shrink_gives_back_at_once_what_is_no_longer_needed():
+    reservation = ledger.reserve(5 * DOLLAR)
+    charge(reservation, "1.00")
+    assert ledger.shrink(reservation, DOLLAR) == 3 * DOLLAR
+    assert ledger.shrink(reservation, 2 * DOLLAR) == 0  # it never holds more again
+    period = current_period()
+    assert (period.spent_nanos, period.reserved_nanos) == (DOLLAR, DOLLAR)
+    assert Reservation.objects.get(pk=reservation.pk).held_nanos == DOLLAR
 
 
 def test_milestones_are_created_once_and_returned_only_to_their_creator():

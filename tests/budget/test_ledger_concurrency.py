@@ -31,6 +31,9 @@ def worker(seed, charged, announced, refused, exhausted_marks, errors):
         for _ in range(CYCLES):
             try:
                 reservation = ledger.reserve(WORST_CASE, label=f"worker {seed}")
+            except ledger.BudgetBusy:  # others hold the money: this try waits, nothing recorded
+                refused.append(1)
+                continue
             except ledger.BudgetExhausted as exc:
                 refused.append(1)
                 exhausted_marks.append(ledger.mark_exhausted(exc.period))

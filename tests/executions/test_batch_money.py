@@ -174,7 +174,7 @@ def test_a_batch_the_vendor_refuses_leaves_the_attempts_alone_and_is_said_once(b
 
     # The same request would be refused again: no new batch until the configuration changes.
     assert "nothing submitted: Anthropic refused analysis batch" in run_batches()
-    assert Batch.objects.count() == 1 and len(anthropic_fake.requests) == 1
+    assert Batch.objects.count() == 1 and len(anthropic_fake.requests_to("/v1/messages/batches", "POST")) == 1
     with time_machine.travel("2026-11-15 12:05Z", tick=False):
         StepConfig.objects.get(step="analysis").save()  # a person changes the step in the admin
         assert run_batches().startswith("submitted analysis batch")

@@ -136,14 +136,19 @@ def test_simulate_runs_until_the_amount_with_a_progress_bar():
 
 
 def test_simulate_stops_with_exit_3_when_the_budget_runs_out():
-    # Room for one execution's worst case (about $0.11 on the pinned day, the coder's three tries
-    # included), not for a second.
+    # Room for one execution's full worst case (about $0.11 on the pinned day, the coder's three
+    # tries included), not for a second: the later ones run reduced until not even the smallest
+    # form fits what is left unspent.
     set_limit(current_period(), "0.12")
 
     code, message = exit_code("simulate", "--until", "0.12")
 
     assert code == 3 and message.startswith("Budget exhausted for")
-    assert Execution.objects.count() == 1
+    executions = list(Execution.objects.order_by("pk"))
+    assert executions[0].reduced == "" and len(executions) > 1
+    assert all(e.reduced for e in executions[1:])
+    period = current_period()
+    assert period.spent_nanos <= period.limit_nanos and period.exhausted_at is not None
     assert exit_code("simulate", "--until", "abc")[0] == 2
     assert exit_code("simulate", "--until", "99") == (
         2,

@@ -204,11 +204,18 @@ def test_the_reservation_covers_both_prompts_at_their_caps(live, fake_github, se
     )
     assert sent_codegen > settings.CONTEXT_FILE_BYTES * 0.8  # the coder was shown files up to the cap
     steps = {c.step: c for c in StepConfig.objects.all()}
+    # The analysis is held at Anthropic's count (the fake's), and admitted at its byte bound.
+    assert execution.input_bound.startswith("counted by Anthropic: 2,000 tokens")
+    assert anthropic_fake.usage["input_tokens"] < sent_analysis
     floor = worst_case_nanos(
         price_for("claude-sonnet-4-5"),
-        max_input_tokens=sent_analysis,
+        max_input_tokens=anthropic_fake.usage["input_tokens"],
         max_output_tokens=steps["analysis"].max_tokens,
+        hour_cache=False,
     ) + worst_case_nanos(
-        price_for("gpt-4o-mini"), max_input_tokens=sent_codegen, max_output_tokens=steps["codegen"].max_tokens
+        price_for("gpt-4o-mini"),
+        max_input_tokens=sent_codegen,
+        max_output_tokens=steps["codegen"].max_tokens,
+        hour_cache=False,
     )
     assert execution.reserved_nanos >= floor

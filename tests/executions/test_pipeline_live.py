@@ -315,7 +315,9 @@ def test_an_exhausted_budget_refuses_to_start_and_says_so_once(live):
         with pytest.raises(BudgetExhausted, match="Budget exhausted"):
             run_execution(task)
 
-    assert anthropic_fake.requests == []
+    # Only the free token counts were asked for (the full form and its smaller forms), nothing billable.
+    assert anthropic_fake.messages() == []
+    assert {r.path for r in anthropic_fake.requests} == {"/v1/messages/count_tokens"}
     assert Event.objects.filter(kind="budget_exhausted").count() == 1
     assert current_period().exhausted_at is not None
     task.refresh_from_db()

@@ -104,7 +104,7 @@ def test_a_request_that_could_reach_the_long_context_rate_is_refused_before_it_i
     ):
         run_execution(task)
 
-    assert anthropic_fake.requests == [] and openai_fake.requests == []
+    assert anthropic_fake.messages() == [] and openai_fake.requests == []  # a free count at most
     assert not Execution.objects.exists() and not ModelCall.objects.exists()
     assert all(p.reserved_nanos == 0 and p.spent_nanos == 0 for p in Period.objects.all())
     task.refresh_from_db()

@@ -9,6 +9,13 @@ Batches endpoints (create, retrieve, list, results as JSONL) answer with the sam
 ``fake.page_size`` at a time (``has_more``, ``first_id``, ``last_id``, ``after_id``).
 ``fail_next`` scripts 429 / 529 / 500 answers; they carry ``retry-after-ms: 1`` so the SDK's retries are real but instant.
 
+``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}``: N is ``fake.usage``'s
+``input_tokens`` (what a message is billed), or ``fake.tokenizer(body)`` when set, and then a
+message is billed ``fake.tokenizer(body) * fake.bill_percent // 100`` input tokens (a vendor whose
+bill differs from its count); ``fake.caps_output`` bills at most the request's ``max_tokens`` out.
+``fail_count_tokens(status, times=)`` scripts its failures apart
+from the messages' (``fail_next`` does not touch it).
+
 The Admin API's ``GET /v1/organizations/usage_report/messages`` (admin key ``ADMIN_KEY``) answers
 from what the fake served (``fake.usage_report``, see ``tests.fakes.usage``): one-day buckets,
 ``group_by[]`` model / service_tier / api_key_id, ``api_key_ids[]`` and ``models[]`` filters,
@@ -22,6 +29,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from tests.fakes.server import FakeServer, Request, Response
@@ -50,6 +58,10 @@ class FakeAnthropic(FakeServer):
         self.tool_input: dict | None = {"plan": PLAN, "files": list(PLAN_FILES)}
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
+        self.tokenizer: Callable[[dict], int] | None = None
+        self.bill_percent = 100
+        self.count_failures: list[int] = []
+        self.caps_output = False  # True: a message is billed at most its max_tokens out, as the API does
         self.sync_billed: list[tuple[str, dict]] = []  # (model, usage) of each message answered
         self.batches: dict[str, dict] = {}  # Message Batches (batch mode), see handle_batches
         self.batch_polls_before_end = 0
@@ -63,13 +75,47 @@ class FakeAnthropic(FakeServer):
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
+    def scripts(self, request: Request) -> bool:
+        return request.path != "/v1/messages/count_tokens"
+
+    def fail_count_tokens(self, status: int, *, times: int = 1) -> None:
+        with self.lock:
+            self.count_failures.extend([status] * times)
+
+    def count_tokens(self, request: Request) -> Response:
+        with self.lock:
+            failure = self.count_failures.pop(0) if self.count_failures else None
+        if failure is not None:
+            kind = {429: "rate_limit_error"}.get(failure, "api_error")
+            return Response(
+                failure, {"type": "error", "error": {"type": kind, "message": "count failed"}}, FAST_RETRY
+            )
+        body = request.json
+        if "max_tokens" in body:  # the endpoint takes the message body less what does not count
+            return _error(400, "invalid_request_error", "max_tokens: Extra inputs are not permitted")
+        counted = self.tokenizer(body) if self.tokenizer else self.usage["input_tokens"]
+        return Response(200, {"input_tokens": counted})
+
+    def usage_for(self, body: dict) -> dict:
+        """What a message with ``body`` is billed."""
+        usage = dict(self.usage)
+        if self.caps_output:
+            usage["output_tokens"] = min(usage["output_tokens"], body["max_tokens"])
+        if self.tokenizer is not None:
+            usage["input_tokens"] = self.tokenizer(body) * self.bill_percent // 100
+        return usage
+
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/v1/messages/batches"):
             return self.handle_batches(request)
         route = (request.method, request.path)
         if route == ("GET", "/v1/organizations/usage_report/messages"):
             return self.messages_usage_report(request)
-        if route not in (("POST", "/v1/messages"), ("GET", "/v1/models")):
+        if route not in (
+            ("POST", "/v1/messages"),
+            ("GET", "/v1/models"),
+            ("POST", "/v1/messages/count_tokens"),
+        ):
             return Response(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
             )
@@ -84,11 +130,14 @@ class FakeAnthropic(FakeServer):
             )
         if route == ("GET", "/v1/models"):
             return self.list_models(request)
+        if route == ("POST", "/v1/messages/count_tokens"):
+            return self.count_tokens(request)
         body = request.json
         n = next(self.ids)
         content, stop = self._answer(body, n)
-        self.usage_report.record(body["model"], self.usage)
-        self.sync_billed.append((body["model"], dict(self.usage)))
+        usage = self.usage_for(body)
+        self.usage_report.record(body["model"], usage)
+        self.sync_billed.append((body["model"], dict(usage)))
         return Response(
             200,
             {
@@ -99,7 +148,7 @@ class FakeAnthropic(FakeServer):
                 "content": content,
                 "stop_reason": stop,
                 "stop_sequence": None,
-                "usage": self.usage,
+                "usage": usage,
             },
             headers={"request-id": f"req_fake{n:04d}"},
         )

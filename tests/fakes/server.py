@@ -96,7 +96,7 @@ class FakeServer:
                 )
                 with fake.lock:
                     fake.requests.append(request)
-                    scripted = fake.scripted.pop(0) if fake.scripted else None
+                    scripted = fake.scripted.pop(0) if fake.scripted and fake.scripts(request) else None
                     hold = next((fake.held.pop(k) for k in list(fake.held) if request.path.endswith(k)), None)
                 if hold is not None:
                     hold.arrived.set()
@@ -126,6 +126,11 @@ class FakeServer:
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+    def scripts(self, request: Request) -> bool:
+        """Whether ``fail_next``'s scripted answers apply to ``request`` (all requests, unless a
+        fake keeps some endpoint's failures apart)."""
+        return True
 
     def handle(self, request: Request) -> Response:  # pragma: no cover - subclasses answer
         return Response(404, {"error": "not found"})

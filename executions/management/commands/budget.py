@@ -19,7 +19,14 @@ from budget.periods import LimitError, current_period
 from budget.pricing import PricingError
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
-from executions.costs import MeasuredProfile, NextExecution, measured_profile, next_execution
+from executions.costs import (
+    HeldPerCharged,
+    MeasuredProfile,
+    NextExecution,
+    held_per_charged,
+    measured_profile,
+    next_execution,
+)
 
 BAR_WIDTH = 20
 
@@ -90,6 +97,10 @@ class Command(BaseCommand):
             f"  {spend_bar(p.spent_nanos, p.limit_nanos)} {summary.percent}%"
         )
         w(f"  Reserved    {format_usd(p.reserved_nanos, places=2)}")
+        w(
+            f"  Held now    {format_usd(summary.running_held_nanos, places=4)} by "
+            f"{summary.running_holds} running execution(s)"
+        )
         if summary.batch_holds:
             w(
                 f"  In batches  {summary.batch_holds} execution(s) waiting in vendor batches,"
@@ -204,17 +215,32 @@ class Command(BaseCommand):
         )
         table = cost_table(profile, limit_nanos=limit, month=period.month, on=timezone.localdate())
         measured, following = measured_profile(period), next_execution()
+        held = held_per_charged(period)
         if options["json"]:
             data = {
                 **table.as_json(),
                 "measured": self.measured_json(measured, limit, period.month),
+                "held_per_charged": held.as_json() if held else None,
                 "next_execution": self.next_json(following, limit, period.month),
             }
             self.stdout.write(json.dumps(data, indent=2))
             return
         self.seed_table(table, limit, period)
         self.measured(measured, limit, period.month)
+        self.held(held)
         self.next(following, limit, period.month)
+
+    def held(self, held: HeldPerCharged | None) -> None:
+        w = self.stdout.write
+        w("")
+        if held is None:
+            w("Held ÷ charged: no execution of this month has finished with a charge yet.")
+            return
+        w(
+            f"Held ÷ charged: {held.ratio.mean / 100:.2f}× mean, {held.ratio.p90 / 100:.2f}× p90 over "
+            f"{held.ratio.count} finished execution(s) of this month (what each held when it started, "
+            f"over what it was charged)"
+        )
 
     def seed_table(self, table, limit: int, period) -> None:
         w = self.stdout.write

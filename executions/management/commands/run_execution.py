@@ -4,12 +4,13 @@ With a title, a new task is created and run; with ``--task``, that task; with ne
 pending work: a pending task or a queued revision of a pull request, in one order (priority, then
 age). Exit codes: 0 succeeded (or nothing to do), 1 failed or not started (the task is
 running in another process), 2 bad usage (such as ``--task`` of a task that is done, failed or
-skipped) or configuration, 3 budget exhausted.
+skipped) or configuration, 3 budget exhausted, 4 busy (the budget is held by running work: nothing
+was recorded; try again shortly).
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from budget.ledger import BudgetExhausted
+from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.money import format_usd
 from budget.pricing import PricingError
 from executions.errors import ConfigurationError, InvalidTask, TaskBusy
@@ -48,6 +49,8 @@ class Command(BaseCommand):
             raise CommandError(f"Not started: could not read the repository: {exc}", returncode=1) from None
         except BudgetExhausted as exc:
             raise CommandError(str(exc), returncode=3) from None
+        except BudgetBusy as exc:
+            raise CommandError(f"Not started: {exc}", returncode=4) from None
         self.report(execution)
 
     def run(self, target: Task | Revision, *, chosen: bool) -> Execution:

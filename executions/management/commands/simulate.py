@@ -3,15 +3,17 @@
 Each run is a real execution of a task of its own ("Simulated: ..."), with the offline models,
 charged to the real ledger and published to the local git repository (never to GitHub: a
 simulation opens no pull requests). Milestones fire as they would live, and are printed as they
-fall. Exit codes: 0 reached, 1 executions kept failing, 2 bad usage or configuration,
+fall. When running work elsewhere holds the rest of the budget (busy), it waits and tries the same
+task again. Exit codes: 0 reached, 1 executions kept failing, 2 bad usage or configuration,
 3 budget exhausted before AMOUNT.
 """
 
 import itertools
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from budget.ledger import BudgetExhausted
+from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.models import Milestone
 from budget.money import MoneyError, format_usd, to_nanos
 from budget.periods import current_period
@@ -26,6 +28,7 @@ from executions.services import create_task
 
 BAR_WIDTH = 30
 MAX_FAILURES_IN_A_ROW = 3
+BUSY_WAIT_SECONDS = 1.0  # between tries while running work elsewhere holds the budget
 TITLES = [
     "Add a health check endpoint",
     "Document the environment variables",
@@ -69,7 +72,7 @@ class Command(BaseCommand):
             n = next(numbers)
             task = create_task(title=f"Simulated: {TITLES[n % len(TITLES)]} (#{n})")
             try:
-                execution = run_execution(task, providers=providers, gateway=gateway)
+                execution = self.run_when_free(task, providers, gateway)
             except BudgetExhausted as exc:
                 self.finish_line()
                 raise CommandError(str(exc), returncode=3) from None
@@ -105,6 +108,19 @@ class Command(BaseCommand):
             f"{format_usd(period.spent_nanos - start)}; the month has spent {format_usd(period.spent_nanos)} of "
             f"{format_usd(period.limit_nanos, places=2)}."
         )
+
+    def run_when_free(self, task: Task, providers, gateway) -> Execution:
+        """Run ``task``; while the budget is busy (held by running work), wait and try again."""
+        said = False
+        while True:
+            try:
+                return run_execution(task, providers=providers, gateway=gateway)
+            except BudgetBusy as exc:
+                if not said:
+                    self.finish_line()
+                    self.stdout.write(f"{exc} Waiting…")
+                    said = True
+                time.sleep(BUSY_WAIT_SECONDS)
 
     def progress(self, done: int, total: int, spent: int, target: int, runs: int, shown: int) -> int:
         """Redraw the bar on a terminal; elsewhere print a line every 10%."""

@@ -16,7 +16,7 @@ from executions.errors import RevisionCancelled
 from executions.github.dispatch import handle_webhook
 from executions.jobs import recover_stalled
 from executions.models import Execution, PullRequest, Revision, Task
-from executions.pipeline import prepare, run_execution
+from executions.pipeline import prepare, run_execution, smaller
 from executions.providers import providers_for_mode
 from executions.scheduler import run_next_execution
 from executions.services import create_task, next_pending_work
@@ -68,11 +68,12 @@ def test_a_revision_waits_while_the_month_is_exhausted_then_runs_the_next_month(
         call_command("run_execution", "Add health check endpoint", stdout=StringIO())
         pr = PullRequest.objects.get()
         revision = asked(pr)
-        gateway_worst = prepare(
-            pr.task, providers=providers_for_mode(), gateway=_gateway(), revision=revision
-        ).worst_case_nanos
+        providers = providers_for_mode()
+        full = prepare(pr.task, providers=providers, gateway=_gateway(), revision=revision)
+        smallest = [full, *smaller(pr.task, full, providers)][-1]
         period = current_period()
-        set_limit(period, dollars_str(period.spent_nanos + gateway_worst - 1))  # a revision does not fit
+        # Not even the revision's smallest form fits what is unspent.
+        set_limit(period, dollars_str(period.spent_nanos + smallest.worst_case.admit_nanos - 1))
 
         outcome = run_next_execution()
 
@@ -138,7 +139,7 @@ def test_the_reaper_puts_a_dead_workers_revision_back_to_pending(settings):
         )
         from executions.pipeline import start
 
-        execution = start(pr.task, prepared, providers_for_mode(), None)  # then the worker dies
+        execution, _ = start(pr.task, prepared, providers_for_mode(), None)  # then the worker dies
         clock.shift(settings.RESERVATION_TIMEOUT_SECONDS + 60)
         recover_stalled()
 

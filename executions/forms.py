@@ -1,0 +1,65 @@
+"""The forms an execution can run in, fullest first: how it uses the month's last dollars.
+
+The full form makes every coder try (1 + ``CODEGEN_REFLECTIONS``), gives the analysis its
+configured ``max_tokens`` and shows the whole context. When the month's unspent money cannot hold
+that, the pipeline tries smaller forms, one change at a time, before it calls the month
+exhausted: fewer coder tries (down to one: no asking again), then a lower analysis output cap
+(halved, down to ``ANALYSIS_MIN_MAX_TOKENS``), then less context shown to the analyst (the map
+and the files halved, down to ``MIN_CONTEXT_SHARE``). The execution records the form it ran in
+(``Execution.reduced``), and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# The least context a reduced form shows the analyst: 1/8 of CONTEXT_MAP_TOKENS and CONTEXT_FILE_BYTES.
+MIN_CONTEXT_SHARE = 8
+
+
+@dataclass(frozen=True)
+class Form:
+    reflections: int  # further coder tries after the first
+    analysis_max_tokens: int
+    context_share: int = 1  # the context shown is 1/context_share of the configured one
+
+    def map_tokens(self) -> int:
+        return settings.CONTEXT_MAP_TOKENS // self.context_share
+
+    def file_bytes(self) -> int:
+        return settings.CONTEXT_FILE_BYTES // self.context_share
+
+    def changes_from(self, full: Form) -> str:
+        """What this form gives up beside ``full``, in words ("" for the full form itself)."""
+        changes = []
+        if self.reflections != full.reflections:
+            changes.append(f"{1 + self.reflections} coder tries instead of {1 + full.reflections}")
+        if self.analysis_max_tokens != full.analysis_max_tokens:
+            changes.append(
+                f"analysis output cap {self.analysis_max_tokens:,} tokens instead of {full.analysis_max_tokens:,}"
+            )
+        if self.context_share != 1:
+            changes.append(f"1/{self.context_share} of the context shown to the analyst")
+        return "; ".join(changes)
+
+
+def full_form(analysis_max_tokens: int) -> Form:
+    return Form(reflections=max(settings.CODEGEN_REFLECTIONS, 0), analysis_max_tokens=analysis_max_tokens)
+
+
+def smaller_forms(full: Form) -> Iterator[Form]:
+    """Every reduced form of ``full``, each smaller than the one before it."""
+    form = full
+    while form.reflections > 0:
+        form = Form(form.reflections - 1, form.analysis_max_tokens, form.context_share)
+        yield form
+    floor = min(settings.ANALYSIS_MIN_MAX_TOKENS, full.analysis_max_tokens)
+    while form.analysis_max_tokens > floor:
+        form = Form(form.reflections, max(form.analysis_max_tokens // 2, floor), form.context_share)
+        yield form
+    while form.context_share < MIN_CONTEXT_SHARE:
+        form = Form(form.reflections, form.analysis_max_tokens, form.context_share * 2)
+        yield form
