@@ -21,6 +21,7 @@ MAX_SOURCE_FILES = 3
 BOTS = re.compile(r"dependabot|renovate|greenkeeper|pyup|snyk|depfu|\[bot\]", re.IGNORECASE)
 REVERT = re.compile(r"^Revert\b|\bThis reverts commit [0-9a-f]{7,40}", re.IGNORECASE | re.MULTILINE)
 CLOSES = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)\b", re.IGNORECASE)
+BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '[^']*'")
 MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+) from \S+$")
 SQUASH_SUBJECT = re.compile(r"^(?P<title>.*\S)\s+\(#(?P<number>\d+)\)$")
 TRAILER = re.compile(
@@ -72,6 +73,8 @@ def is_source(path: str) -> bool:
 def why_not(*, subject: str, message: str, author: str, source_files: list[str]) -> str:
     """Why a merged change is not a case ("" when it is one). ``source_files``: the existing
     source files it modified."""
+    if BRANCH_MERGE.match(subject) and not message.strip().partition("\n")[2].strip():
+        return "a merge of another branch, with no task text"
     if BOTS.search(author):
         return "a dependency bot's"
     if REVERT.search(subject) or REVERT.search(message):

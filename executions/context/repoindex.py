@@ -134,12 +134,17 @@ class RepoIndex:
 
 def selected_paths(sizes: dict[str, int]) -> dict[str, int]:
     """The files worth showing a model, from a commit's full listing."""
-    spec = _exclude_spec(tuple(settings.CONTEXT_EXCLUDE))
+    extra = tuple(settings.CONTEXT_EXCLUDE)
     return {
-        path: size
-        for path, size in sizes.items()
-        if size <= MAX_INDEXED_FILE_BYTES and not _control(path) and not spec.match_file(path)
+        path: size for path, size in sizes.items() if size <= MAX_INDEXED_FILE_BYTES and _listed(path, extra)
     }
+
+
+@lru_cache(maxsize=50_000)
+def _listed(path: str, extra: tuple[str, ...]) -> bool:
+    # Remembered per path: matching the excludes took half a second per commit of a large
+    # repository, and commits close in history (a backtest's bases) list the same paths.
+    return not _control(path) and not _exclude_spec(extra).match_file(path)
 
 
 @lru_cache(maxsize=8)

@@ -37,6 +37,7 @@ def test_the_cases_are_the_merges_that_change_one_to_three_source_files(history)
         shas["bot"]: "a dependency bot's",
         shas["revert"]: "a revert",
         shas["docs"]: "no existing source file changed (tests, docs, lock or generated files only)",
+        shas["stable"]: "a merge of another branch, with no task text",
     }
     _vague, big, store, fix = cases
     assert (fix.number, fix.title, fix.description) == (
