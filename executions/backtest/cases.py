@@ -116,9 +116,28 @@ def closed_issue(text: str) -> int | None:
 
 
 def touched_lines(patch: str) -> list[tuple[int, int]]:
-    """The base's lines a unified diff (``-U0`` or GitHub's ``patch``) touches: (first line, count)
-    per hunk; a count of 0 is an insertion after that line."""
-    return [(int(start), int(count) if count else 1) for start, count in _HUNK.findall(patch)]
+    """The base's lines a unified diff touches, from its hunks (a local ``-U0`` diff or GitHub's
+    ``patch`` with context lines alike): ``(line, 1)`` for each line removed or changed, and
+    ``(line, 0)`` for lines inserted after ``line``."""
+    touched: list[tuple[int, int]] = []
+    old, previous = None, " "
+    for line in patch.split("\n"):
+        if hunk := _HUNK.match(line):
+            start, count = int(hunk[1]), int(hunk[2]) if hunk[2] else 1
+            old, previous = (start + 1 if count == 0 else start), " "
+            continue
+        if old is None or not line or line[0] not in " -+":
+            continue  # the file's header, or "\\ No newline at end of file"
+        if line[0] == "-":
+            touched.append((old, 1))
+            old += 1
+        elif line[0] == "+":
+            if previous == " ":
+                touched.append((old - 1, 0))
+        else:
+            old += 1
+        previous = line[0]
+    return touched
 
 
 def changed_definitions(path: str, base: bytes, hunks: list[tuple[int, int]]) -> list[ChangedDefinition]:
