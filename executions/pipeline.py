@@ -195,6 +195,7 @@ def prepare(
     now: dt.datetime | None = None,
     batch: bool = False,
     revision: Revision | None = None,
+    base_sha: str = "",
 ) -> Prepared:
     """Resolve both steps' models and bound the whole execution's cost from the real prompts
     (refusing a request that could pass its model's input limit, ``InputTooLong``).
@@ -209,7 +210,7 @@ def prepare(
         analysis, codegen = replace(analysis, batch=False), replace(codegen, batch=False)
     ranking, asked = steps.task_text(task), ""
     if revision is None:
-        base = base_of(gateway)
+        base = base_of(gateway, base_sha)  # ``base_sha``: a backtest's case, at its pull request's base
     else:
         base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
         extra = revisions.context_for(revision, gateway, base.commit_sha)
@@ -350,6 +351,7 @@ def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime
                 reservation=reservation,
                 status=Execution.Status.RESERVED,
                 simulated=providers.simulated,
+                kind=Execution.Kind.BACKTEST if task.source == Task.Source.BACKTEST else Execution.Kind.TASK,
                 reserved_nanos=prepared.worst_case_nanos,
                 base_sha=prepared.base.commit_sha,
                 started_at=at,
