@@ -3,6 +3,8 @@ and the headline figures (the admin and the dashboard)."""
 
 from __future__ import annotations
 
+from django.db.models import Count
+
 from budget.money import dollars_str, format_usd
 from executions.models import BacktestCase, BacktestRun
 
@@ -139,3 +141,23 @@ def table(run: BacktestRun) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def latest_by_repository() -> dict[int, dict]:
+    """Each repository's latest finished backtest, as its headline figures (the dashboard)."""
+    latest: dict[int, dict] = {}
+    finished = BacktestRun.objects.filter(status=BacktestRun.Status.FINISHED).order_by("-started_at", "-pk")
+    for run in finished.annotate(n_cases=Count("cases")):
+        if run.repository_id in latest:
+            continue
+        latest[run.repository_id] = {
+            "run": run,
+            "cases": run.n_cases,
+            "file_recall": share(run.files_shown, run.files),
+            "definition_recall": share(run.signatures_shown, run.definitions),
+            "body_recall": share(run.bodies_shown, run.definitions),
+            "applied": share(run.applied_first_try + run.applied_after_retry, run.n_cases)
+            if run.mode == BacktestRun.Mode.MODELS
+            else None,
+        }
+    return latest

@@ -159,3 +159,18 @@ def test_the_table_shows_each_case_and_the_totals(history, pinned_clock):
     assert lines[0].split() == ["case", "title", "files", "defs", "bodies", "rank", "prompt", "cost"]
     assert lines[2].split()[:1] == ["#16"] and "Tune the warmup" in lines[2]
     assert lines[-1].split()[:6] == ["2", "cases", "total", "100%", "100%", "50%"]
+
+
+def test_the_dashboard_shows_the_latest_runs_figures_per_repository(history, pinned_clock, admin_client):
+    path, _shas = history
+    repository = Repository.objects.create(kind=Repository.Kind.LOCAL, name=str(path))
+    runs.run_context(repository, last=4)
+    latest = runs.run_context(repository, last=1)  # the warmup: its body is not shown
+
+    page = admin_client.get("/admin/dashboard/").content.decode()
+
+    row = page[page.index(f'data-repository="{path}"') :]
+    cell = row[row.index('data-testid="backtest"') :]
+    cell = cell[: cell.index("</td>")]
+    assert f"/admin/executions/backtestrun/{latest.pk}/change/" in cell
+    assert "1 cases</a>: files 100% · definitions 100% · bodies 0%" in cell
