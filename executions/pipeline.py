@@ -408,11 +408,7 @@ def _run(
     now: dt.datetime | None,
 ) -> Execution:
     try:
-        state.save(execution, now, status=Execution.Status.ANALYSING)
-        analysis = charging.ask(providers.analysis, prepared.analysis_request)
-        take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
-        request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
-        change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
+        change = produce_change(execution, prepared, providers, gateway, now)
         published = publish(execution, change, gateway)
     except EXPECTED_FAILURES as exc:
         return finish_failed_on(execution, exc, now)
@@ -421,6 +417,23 @@ def _run(
         finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
         raise
     return finish_succeeded(execution, published, now)
+
+
+def produce_change(
+    execution: Execution,
+    prepared: Prepared,
+    providers: Providers,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None,
+) -> Change:
+    """The execution's paid part: the analysis (charged, its plan kept), then the code generation
+    and its further tries until a change applies to the base (``generate_change``). Raises what
+    those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
+    state.save(execution, now, status=Execution.Status.ANALYSING)
+    analysis = charging.ask(providers.analysis, prepared.analysis_request)
+    take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
+    request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
+    return generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
 
 
 def take_plan(

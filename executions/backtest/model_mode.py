@@ -17,7 +17,7 @@ import logging
 
 from budget.money import format_usd
 from budget.periods import current_period
-from executions import charging, pipeline, state
+from executions import pipeline
 from executions.backtest.cases import Case, changed_definitions, touched_lines
 from executions.errors import ExecutionError
 from executions.gateways.base import Change, PublishResult, RepositoryGateway
@@ -71,13 +71,7 @@ def run_case(
         return None
     execution = pipeline.start(task, prepared, providers, now)
     try:
-        state.save(execution, now, status=Execution.Status.ANALYSING)
-        answer = charging.ask(providers.analysis, prepared.analysis_request)
-        pipeline.take_plan(execution, prepared.analysis, answer, now, base=prepared.base)
-        request = pipeline.codegen_request_for(
-            execution, prepared.analysis, prepared.codegen, prepared.base, gateway
-        )
-        pipeline.generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
+        pipeline.produce_change(execution, prepared, providers, gateway, now)
     except pipeline.EXPECTED_FAILURES as exc:
         return pipeline.finish_failed_on(execution, exc, now)
     except Exception:
