@@ -11,7 +11,6 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from budget import ledger
 from budget.money import format_usd
 from executions import steps
 from executions.backtest import model_mode, prompt
@@ -81,7 +80,11 @@ def run_context(
     if progress:
         progress(0, len(cases))
     for position, case in enumerate(cases, 1):
-        seen = prompt.measure(case, prompt.task_of(case, repository), gateway, analysis)
+        try:
+            seen = prompt.measure(case, prompt.task_of(case, repository), gateway, analysis)
+        except Exception as exc:  # the repository could not be read: the run says where it stopped
+            finish(run, now, error=f"Stopped at case {position}: {exc}", failed=True)
+            raise
         store_case(run, position, case, seen)
         if progress:
             progress(position, len(cases))
@@ -102,7 +105,8 @@ def run_models(
     """Model mode: context mode's figures, and each case run as an execution of kind "backtest"
     (``model_mode``) while its worst case fits what ``spend_nanos`` leaves. Raises
     ``SpendTooHigh`` before anything runs when the month cannot hold ``spend_nanos``, and
-    ``BudgetExhausted`` when the month runs out (the run is kept, failed, with its cases so far)."""
+    ``BudgetExhausted`` when the month runs out (or what else the pipeline refuses a case with):
+    the run is kept, failed, with its cases so far, and the refused case's task is skipped."""
     model_mode.check_spend(spend_nanos, now=now)
     gateway = gateway or get_gateway(repository)
     providers = providers or providers_for_mode()
@@ -126,7 +130,8 @@ def run_models(
             execution = model_mode.run_case(
                 case, task, gateway=gateway, providers=providers, cap_left=spend_nanos - spent, now=now
             )
-        except ledger.BudgetExhausted as exc:
+        except Exception as exc:  # refused before anything was charged (the month ran out, ...)
+            Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(status=Task.Status.SKIPPED)
             finish(run, now, error=f"Stopped before case {position}: {exc}", failed=True)
             raise
         if execution is None:
