@@ -32,19 +32,19 @@ def local_cases(
         "log",
         "--first-parent",
         f"--max-count={MAX_SCANNED}",
-        f"--format=%H{FIELD}%P{FIELD}%an <%ae>{FIELD}%B{RECORD}",
+        f"--format=%H{FIELD}%P{FIELD}%cI{FIELD}%an <%ae>{FIELD}%B{RECORD}",
     ]
-    if since:
-        args.append(f"--since={since.isoformat()}T00:00:00Z")
     found: list[Case] = []
     for record in gateway.read_history(*args, branch).split(RECORD):
         if len(found) >= last:
             break
         if not record.strip():
             continue
-        sha, parents, author, message = record.strip("\n").split(FIELD, 3)
+        sha, parents, committed, author, message = record.strip("\n").split(FIELD, 4)
         if not parents.split():
             continue  # the root commit has no base
+        if since and dt.date.fromisoformat(committed[:10]) < since:
+            continue  # merged before ``since`` (the day it landed on the branch, as git recorded it)
         case, why = _case(gateway, sha, parents.split()[0], author, message)
         if case is None:
             if skipped is not None:

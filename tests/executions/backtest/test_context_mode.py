@@ -1,6 +1,7 @@
 """Context mode over a local git repository with a known history: the cases chosen, their task
 text, the definitions the real changes touched, and what the analyst's prompt held of them."""
 
+import datetime as dt
 import json
 import subprocess
 from io import StringIO
@@ -174,3 +175,14 @@ def test_the_dashboard_shows_the_latest_runs_figures_per_repository(history, pin
     cell = cell[: cell.index("</td>")]
     assert f"/admin/executions/backtestrun/{latest.pk}/change/" in cell
     assert "1 cases</a>: files 100% · definitions 100% · bodies 0%" in cell
+
+
+def test_since_keeps_the_merges_from_that_day_on(history):
+    path, _shas = history
+    gateway = LocalGitGateway(path)
+
+    assert len(local_cases(gateway, last=30, since=dt.date(2000, 1, 1))) == 4
+    assert local_cases(gateway, last=30, since=dt.date(2999, 1, 1)) == []
+    with pytest.raises(CommandError, match="--since 'soon' is not a date") as refused:
+        call_command("backtest", "--repository", str(path), "--since", "soon", stdout=StringIO())
+    assert refused.value.returncode == 2
