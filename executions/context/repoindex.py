@@ -6,7 +6,8 @@ trees, lock files, files over 200 KB, ``CONTEXT_EXCLUDE`` patterns) and the defi
 source file (classes, functions, methods with their signature lines, by tree-sitter with the
 official per-language grammar wheels). It depends only on the commit, so it is built once per
 commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` in a folder per repository (and in
-memory), and reused by later executions on that commit, in any process. ``executions.context.repomap`` ranks it for a task.
+memory), and reused by later executions on that commit, in any process; a new commit's build
+reuses the definitions of the files whose content this process has parsed before. ``executions.context.repomap`` ranks it for a task.
 """
 
 from __future__ import annotations
