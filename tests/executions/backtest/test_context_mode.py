@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from executions import pipeline
 from executions.backtest import runs
 from executions.backtest.local_history import local_cases
+from executions.context import repoindex
 from executions.gateways.local_git import LocalGitGateway
 from executions.models import BacktestCase, BacktestRun, Execution, ModelCall, Repository, Task
 from executions.providers.simulated import simulated_providers
@@ -186,3 +187,23 @@ def test_since_keeps_the_merges_from_that_day_on(history):
     with pytest.raises(CommandError, match="--since 'soon' is not a date") as refused:
         call_command("backtest", "--repository", str(path), "--since", "soon", stdout=StringIO())
     assert refused.value.returncode == 2
+
+
+def test_bases_that_share_files_parse_only_the_files_that_changed(history, monkeypatch):
+    path, shas = history
+    gateway = LocalGitGateway(path)
+    parsed = []
+    real = repoindex.definitions
+    monkeypatch.setattr(repoindex, "definitions", lambda p, raw: parsed.append(p) or real(p, raw))
+    repoindex.clear_memory_cache()
+
+    first = pipeline.base_of(gateway, shas["initial"]).index
+    parsed_first = list(parsed)
+    parsed.clear()
+    second = pipeline.base_of(gateway, shas["fix_add"]).index  # app/core.py and its test changed
+
+    assert sorted(parsed_first) == ["app/big.py", "app/core.py", "tests/test_core.py"]
+    assert sorted(parsed) == ["app/core.py", "tests/test_core.py"]  # app/big.py is not parsed again
+    assert second.symbols["app/big.py"] == first.symbols["app/big.py"]
+    core = gateway.read_files(shas["fix_add"], ["app/core.py"])["app/core.py"]
+    assert second.symbols["app/core.py"] == real("app/core.py", core)
