@@ -207,3 +207,18 @@ def test_bases_that_share_files_parse_only_the_files_that_changed(history, monke
     assert second.symbols["app/big.py"] == first.symbols["app/big.py"]
     core = gateway.read_files(shas["fix_add"], ["app/core.py"])["app/core.py"]
     assert second.symbols["app/core.py"] == real("app/core.py", core)
+
+
+@pytest.mark.parametrize(
+    "remote", ["git@github.com:octo/demo.git", "https://x-access-token:ghs_secret@github.com/octo/demo"]
+)
+def test_a_clone_of_a_github_repository_links_each_case_to_its_pull_request(history, remote):
+    path, _shas = history
+    subprocess.run(["git", "-C", str(path), "remote", "add", "origin", remote], check=True)
+
+    cases = local_cases(LocalGitGateway(path), last=2)
+
+    assert [c.url for c in cases] == [
+        "https://github.com/octo/demo/pull/16",
+        "https://github.com/octo/demo/pull/15",
+    ]
