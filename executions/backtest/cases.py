@@ -42,6 +42,8 @@ class ChangedDefinition:
     signature: str  # as the map shows it (``repoindex.definitions``)
     line: str  # its ``def``/``class`` line, stripped
     first_body_line: str  # the first line of its body, stripped ("" for a one-line definition)
+    number: int = 0  # the line number of ``line`` in the base's file
+    body_number: int = 0  # of ``first_body_line`` (0: none)
 
     @property
     def key(self) -> str:
@@ -160,20 +162,23 @@ def changed_definitions(path: str, base: bytes, hunks: list[tuple[int, int]]) ->
             qualname=d.qualname,
             signature=d.signature,
             line=lines[d.line - 1].strip(),
-            first_body_line=_first_body_line(d, lines),
+            first_body_line=lines[body - 1].strip() if body else "",
+            number=d.line,
+            body_number=body,
         )
-        for d in chosen
+        for d, body in ((d, _first_body_line(d, lines)) for d in chosen)
     ]
 
 
-def _first_body_line(definition: repoindex.Definition, lines: list[str]) -> str:
-    """The first non-blank line after the definition's signature (which may span lines)."""
+def _first_body_line(definition: repoindex.Definition, lines: list[str]) -> int:
+    """The number of the first non-blank line after the definition's signature (which may span
+    lines); 0 for a definition on one line."""
     wanted = len(definition.signature.rstrip("…"))
     seen, at = "", definition.line - 1
     while at < definition.end and len(seen) < wanted:
         seen = " ".join(f"{seen} {lines[at]}".split())
         at += 1
-    for line in lines[at : definition.end]:
-        if line.strip():
-            return line.strip()
-    return ""
+    for number in range(at + 1, definition.end + 1):
+        if lines[number - 1].strip():
+            return number
+    return 0
