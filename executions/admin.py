@@ -25,9 +25,12 @@ from budget.pricing import PricingError, lookup_model
 from executions import gateways, revisions, services
 from executions.api import not_runnable
 from executions.backlog import check_size, read_checklist, too_large
+from executions.backtest.report import share
 from executions.errors import ExecutionError, InvalidTask
 from executions.gateways.base import PublishError
 from executions.models import (
+    BacktestCase,
+    BacktestRun,
     Batch,
     Execution,
     IssueComment,
@@ -364,9 +367,20 @@ def branch_url(execution: Execution) -> str:
 
 @admin.register(Execution)
 class ExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "task", "status_badge", "simulated", "batched", "cost", "result", "created_at"]
+    list_display = [
+        "pk",
+        "task",
+        "status_badge",
+        "kind",
+        "simulated",
+        "batched",
+        "cost",
+        "result",
+        "created_at",
+    ]
     list_filter = [
         "status",
+        "kind",
         "simulated",
         "batched",
         ("revision", admin.EmptyFieldListFilter),
@@ -386,6 +400,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
                     "revision",
                     "period",
                     "status_badge",
+                    "kind",
                     "simulated",
                     "batched",
                     "batch",
@@ -616,3 +631,129 @@ class IssueCommentAdmin(ReadOnlyAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, comment: IssueComment) -> str:
         return badge(comment.status)
+
+
+class BacktestCaseInline(admin.TabularInline):
+    model = BacktestCase
+    extra = 0
+    can_delete = False
+    fields = [
+        "position",
+        "real_pull_request",
+        "title",
+        "files_shown_of",
+        "signatures_of",
+        "bodies_of",
+        "prompt_bytes",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="pull request")
+    def real_pull_request(self, case: BacktestCase) -> str:
+        return case_link(case)
+
+    @admin.display(description="files shown")
+    def files_shown_of(self, case: BacktestCase) -> str:
+        return f"{case.files_shown}/{case.files}"
+
+    @admin.display(description="signatures")
+    def signatures_of(self, case: BacktestCase) -> str:
+        return f"{case.signatures_shown}/{case.definitions}"
+
+    @admin.display(description="bodies")
+    def bodies_of(self, case: BacktestCase) -> str:
+        return f"{case.bodies_shown}/{case.definitions}"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def case_link(case: BacktestCase) -> str:
+    """The real pull request (GitHub), else the merge commit's sha."""
+    label = f"#{case.number}" if case.number else case.merge_sha[:12]
+    return format_html('<a href="{}">{}</a>', case.url, label) if case.url else label
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(ReadOnlyAdmin):
+    """Stored ``manage.py backtest`` runs: the headline figures, and each case below."""
+
+    list_display = ["pk", "repository", "mode", "status", "started_at", "cases_count", "file_recall",
+                    "definition_recall", "body_recall", "applied", "overlap", "cost"]  # fmt: skip
+    list_filter = ["repository", "mode", "status"]
+    inlines = [BacktestCaseInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("repository").annotate(n_cases=Count("cases"))
+
+    @admin.display(description="cases")
+    def cases_count(self, run: BacktestRun) -> int:
+        return run.n_cases
+
+    @admin.display(description="file recall")
+    def file_recall(self, run: BacktestRun) -> str:
+        return share(run.files_shown, run.files)
+
+    @admin.display(description="definition recall")
+    def definition_recall(self, run: BacktestRun) -> str:
+        return share(run.signatures_shown, run.definitions)
+
+    @admin.display(description="body recall")
+    def body_recall(self, run: BacktestRun) -> str:
+        return share(run.bodies_shown, run.definitions)
+
+    @admin.display(description="applied")
+    def applied(self, run: BacktestRun) -> str:
+        if run.mode != BacktestRun.Mode.MODELS:
+            return "—"
+        return share(run.applied_first_try + run.applied_after_retry, run.n_cases)
+
+    @admin.display(description="overlap")
+    def overlap(self, run: BacktestRun) -> str:
+        """The real files the produced changes touched."""
+        return share(run.file_hits, run.files) if run.mode == BacktestRun.Mode.MODELS else "—"
+
+    @admin.display(description="cost")
+    def cost(self, run: BacktestRun) -> str:
+        return format_usd(run.cost_nanos)
+
+
+@admin.register(BacktestCase)
+class BacktestCaseAdmin(ReadOnlyAdmin):
+    """One replayed pull request: its task, what the prompt held of the real change, and in model
+    mode the change the product produced beside the real one."""
+
+    list_display = ["pk", "run", "position", "real_pull_request", "title", "files_shown", "files", "bodies_shown",
+                    "applied", "cost"]  # fmt: skip
+    list_filter = ["run__repository", "applied"]
+    readonly_fields = ["real_pull_request", "execution_link", "diffs"]
+    exclude = ["real_diff", "execution"]
+
+    @admin.display(description="pull request")
+    def real_pull_request(self, case: BacktestCase) -> str:
+        return case_link(case)
+
+    @admin.display(description="execution (model mode)")
+    def execution_link(self, case: BacktestCase) -> str:
+        if case.execution_id is None:
+            return "—"
+        url = reverse("admin:executions_execution_change", args=[case.execution_id])
+        return format_html('<a href="{}">execution {}</a>', url, case.execution_id)
+
+    @admin.display(description="the real change, and the one the product produced")
+    def diffs(self, case: BacktestCase) -> str:
+        produced = case.execution.diff if case.execution_id else ""
+        return format_html(
+            '<table style="width:100%"><tr><th>real</th><th>produced</th></tr><tr>'
+            '<td style="vertical-align:top;width:50%"><pre style="white-space:pre-wrap">{}</pre></td>'
+            '<td style="vertical-align:top;width:50%"><pre style="white-space:pre-wrap">{}</pre></td></tr></table>',
+            case.real_diff or "—",
+            produced or ("no change applied" if case.execution_id else "context mode: nothing produced"),
+        )
+
+    @admin.display(description="cost")
+    def cost(self, case: BacktestCase) -> str:
+        return format_usd(case.cost_nanos)

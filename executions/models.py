@@ -97,6 +97,7 @@ class Task(models.Model):
         REPOSITORY = "repository"
         API = "api"
         GITHUB_ISSUE = "github_issue", "GitHub issue"
+        BACKTEST = "backtest"  # a replayed pull request (``backtest --models``): never scheduled
 
     class IssueState(models.TextChoices):
         OPEN = "open"  # open and labelled: the task may run
@@ -153,9 +154,14 @@ class Execution(models.Model):
         FAILED = "failed"
         ABANDONED = "abandoned"  # its worker died; the reaper closed it
 
+    class Kind(models.TextChoices):
+        TASK = "task"
+        BACKTEST = "backtest"  # charged like any execution, published nowhere (``backtest --models``)
+
     ACTIVE = (Status.RESERVED, Status.ANALYSING, Status.GENERATING, Status.PUBLISHING)
 
     task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="executions")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TASK)
     period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="executions")
     reservation = models.OneToOneField(
         Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="execution"
@@ -584,3 +590,102 @@ class IssueComment(models.Model):
 
     def __str__(self) -> str:
         return f"comment on {self.repository}#{self.number} ({self.status})"
+
+
+class Applied(models.TextChoices):
+    """Whether a backtest's produced change applied to the base."""
+
+    FIRST_TRY = "first_try", "first try"
+    AFTER_RETRY = "after_retry", "after a retry"
+    NEVER = "never"
+
+
+class BacktestRun(models.Model):
+    """One ``manage.py backtest`` of a repository: its merged pull requests replayed
+    (``executions.backtest``). The totals are counts over its cases, so every figure is exact."""
+
+    class Mode(models.TextChoices):
+        CONTEXT = "context"  # what the analyst would have been shown: free
+        MODELS = "models"  # also what the models would have done: charged, published nowhere
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="backtests")
+    mode = models.CharField(max_length=7, choices=Mode.choices, default=Mode.CONTEXT)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    last = models.PositiveIntegerField(help_text="How many merged pull requests were asked for.")
+    since = models.DateField(null=True, blank=True)
+    spend_cap_nanos = models.BigIntegerField(null=True, blank=True, help_text="--spend, in model mode.")
+    files = models.PositiveIntegerField(default=0, help_text="Files the real changes touched.")
+    files_shown = models.PositiveIntegerField(default=0, help_text="Of those, shown whole or as an excerpt.")
+    definitions = models.PositiveIntegerField(default=0, help_text="Definitions the real changes touched.")
+    signatures_shown = models.PositiveIntegerField(default=0)
+    bodies_shown = models.PositiveIntegerField(default=0)
+    prompt_bytes = models.BigIntegerField(default=0, help_text="Of all the cases' analysis prompts.")
+    plan_hits = models.PositiveIntegerField(default=0)
+    file_hits = models.PositiveIntegerField(default=0)
+    definition_hits = models.PositiveIntegerField(default=0)
+    applied_first_try = models.PositiveIntegerField(default=0)
+    applied_after_retry = models.PositiveIntegerField(default=0)
+    never_applied = models.PositiveIntegerField(default=0)
+    cost_nanos = models.BigIntegerField(default=0, help_text="What its model mode was charged.")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"backtest {self.pk} of {self.repository} ({self.mode}, {self.status})"
+
+
+class BacktestCase(models.Model):
+    """One replayed pull request: the task the product would have been given, its base, what the
+    real change touched, and what the analyst's prompt held of it."""
+
+    run = models.ForeignKey(BacktestRun, on_delete=models.CASCADE, related_name="cases")
+    position = models.PositiveIntegerField(help_text="1 = the newest case of its run.")
+    number = models.PositiveIntegerField(null=True, blank=True, help_text="The real pull request.")
+    url = models.URLField(max_length=500, blank=True, help_text="The real pull request.")
+    merge_sha = models.CharField(max_length=64)
+    base_sha = models.CharField(max_length=64, help_text="The merge's first parent: the prompt's commit.")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    real_diff = models.TextField(blank=True, help_text="The real change to the files measured.")
+    seen_files = models.JSONField(
+        default=list, help_text="Each real file: in the prompt, shown, rank, in map."
+    )
+    seen_definitions = models.JSONField(
+        default=list, help_text="Each real definition: signature, body shown."
+    )
+    files = models.PositiveIntegerField(default=0)
+    files_shown = models.PositiveIntegerField(default=0)
+    definitions = models.PositiveIntegerField(default=0)
+    signatures_shown = models.PositiveIntegerField(default=0)
+    bodies_shown = models.PositiveIntegerField(default=0)
+    prompt_bytes = models.PositiveIntegerField(default=0)
+    # Model mode: what the product did with the case (its execution holds the calls and the diff).
+    execution = models.OneToOneField(
+        Execution, null=True, blank=True, on_delete=models.PROTECT, related_name="backtest_case"
+    )
+    plan_files = models.JSONField(default=list, blank=True, help_text="The files the plan named.")
+    plan_hits = models.PositiveIntegerField(default=0, help_text="Real files the plan named.")
+    applied = models.CharField(max_length=11, choices=Applied.choices, blank=True)
+    produced_files = models.JSONField(
+        default=list, blank=True, help_text="Files the produced change touched."
+    )
+    produced_definitions = models.JSONField(default=list, blank=True)
+    file_hits = models.PositiveIntegerField(default=0, help_text="Real files the produced change touched.")
+    definition_hits = models.PositiveIntegerField(default=0, help_text="Real definitions it touched.")
+    cost_nanos = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="one_case_per_position")]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.title}" if self.number else self.title

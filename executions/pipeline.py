@@ -217,6 +217,7 @@ def prepare(
     now: dt.datetime | None = None,
     batch: bool = False,
     revision: Revision | None = None,
+    base_sha: str = "",
 ) -> Prepared:
     """Resolve both steps' models and bound the whole execution's cost from the real prompts
     (refusing a request that could pass its model's input limit, ``InputTooLong``).
@@ -231,7 +232,7 @@ def prepare(
         analysis, codegen = replace(analysis, batch=False), replace(codegen, batch=False)
     ranking, asked = steps.task_text(task), ""
     if revision is None:
-        base = base_of(gateway)
+        base = base_of(gateway, base_sha)  # ``base_sha``: a backtest's case, at its pull request's base
     else:
         base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
         extra = revisions.context_for(revision, gateway, base.commit_sha)
@@ -254,15 +255,15 @@ def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Provide
         request = replace(prepared.analysis_request, max_tokens=analysis.max_tokens)
         counted = prepared.analysis_input
     else:
-        context = repomap.task_context(
-            prepared.base.index,
+        request = analysis_request_at(
+            prepared.base,
             prepared.gateway,
+            analysis,
+            task,
             prepared.ranking,
+            asked=prepared.asked,
             map_tokens=form.map_tokens(),
             file_bytes=form.file_bytes(),
-        )
-        request = steps.analysis_request(
-            analysis, task, prepared.base.overview, context, revision=prepared.asked
         )
         counted = None
     counted = counted or count_input(providers.analysis, request)
@@ -295,6 +296,31 @@ def smaller(task: Task, prepared: Prepared, providers: Providers):
         if candidate.worst_case.admit_nanos < last:
             last = candidate.worst_case.admit_nanos
             yield candidate
+
+
+def analysis_request_at(
+    base: Base,
+    gateway: RepositoryGateway,
+    analysis: steps.Step,
+    task: Task,
+    ranking: str,
+    *,
+    asked: str = "",
+    map_tokens: int | None = None,
+    file_bytes: int | None = None,
+) -> CompletionRequest:
+    """The analyst's request for ``task`` at ``base``: the map ranked for ``ranking`` (the task's
+    words, ``steps.task_text``, and a revision's feedback) with the best files, and ``asked`` (a
+    revision's part), within the context caps (by default the configured ones: the full form).
+    The one place it is built: ``prepare`` sends it, ``executions.backtest`` measures it."""
+    context = repomap.task_context(
+        base.index,
+        gateway,
+        ranking,
+        map_tokens=settings.CONTEXT_MAP_TOKENS if map_tokens is None else map_tokens,
+        file_bytes=settings.CONTEXT_FILE_BYTES if file_bytes is None else file_bytes,
+    )
+    return steps.analysis_request(analysis, task, base.overview, context, revision=asked)
 
 
 def worst_case(
@@ -461,6 +487,7 @@ def _start(
                 reservation=reservation,
                 status=Execution.Status.RESERVED,
                 simulated=providers.simulated,
+                kind=Execution.Kind.BACKTEST if task.source == Task.Source.BACKTEST else Execution.Kind.TASK,
                 reserved_nanos=prepared.worst_case_nanos,
                 reduced=reduced,
                 codegen_tries=prepared.codegen_tries,
@@ -519,22 +546,7 @@ def _run(
     now: dt.datetime | None,
 ) -> Execution:
     try:
-        state.save(execution, now, status=Execution.Status.ANALYSING)
-        analysis = charging.ask(providers.analysis, prepared.analysis_request)
-        take_plan(
-            execution,
-            prepared.analysis,
-            analysis,
-            now,
-            base=prepared.base,
-            bound_nanos=prepared.worst_case.analysis.nanos,
-        )
-        request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
-        tries = execution.codegen_tries or prepared.codegen_tries
-        holds.tighten(
-            execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)]
-        )
-        change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
+        change = produce_change(execution, prepared, providers, gateway, now)
         published = publish(execution, change, gateway)
     except EXPECTED_FAILURES as exc:
         return finish_failed_on(execution, exc, now)
@@ -543,6 +555,35 @@ def _run(
         finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
         raise
     return finish_succeeded(execution, published, now)
+
+
+def produce_change(
+    execution: Execution,
+    prepared: Prepared,
+    providers: Providers,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None,
+) -> Change:
+    """The execution's paid part: the analysis (charged, its plan kept), then the code generation
+    and its further tries until a change applies to the base (``generate_change``). Raises what
+    those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
+    state.save(execution, now, status=Execution.Status.ANALYSING)
+    analysis = charging.ask(providers.analysis, prepared.analysis_request)
+    take_plan(
+        execution,
+        prepared.analysis,
+        analysis,
+        now,
+        base=prepared.base,
+        bound_nanos=prepared.worst_case.analysis.nanos,
+    )
+    request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
+    # The plan names the coder's files: hold only what the coder's tries can still cost.
+    tries = execution.codegen_tries or prepared.codegen_tries
+    holds.tighten(
+        execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)]
+    )
+    return generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
 
 
 def take_plan(

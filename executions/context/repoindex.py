@@ -6,7 +6,8 @@ trees, lock files, files over 200 KB, ``CONTEXT_EXCLUDE`` patterns) and the defi
 source file (classes, functions, methods with their signature lines, by tree-sitter with the
 official per-language grammar wheels). It depends only on the commit, so it is built once per
 commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` in a folder per repository (and in
-memory), and reused by later executions on that commit, in any process. ``executions.context.repomap`` ranks it for a task.
+memory), and reused by later executions on that commit, in any process; a new commit's build
+reuses the definitions of the files whose content this process has parsed before. ``executions.context.repomap`` ranks it for a task.
 """
 
 from __future__ import annotations
@@ -134,12 +135,17 @@ class RepoIndex:
 
 def selected_paths(sizes: dict[str, int]) -> dict[str, int]:
     """The files worth showing a model, from a commit's full listing."""
-    spec = _exclude_spec(tuple(settings.CONTEXT_EXCLUDE))
+    extra = tuple(settings.CONTEXT_EXCLUDE)
     return {
-        path: size
-        for path, size in sizes.items()
-        if size <= MAX_INDEXED_FILE_BYTES and not _control(path) and not spec.match_file(path)
+        path: size for path, size in sizes.items() if size <= MAX_INDEXED_FILE_BYTES and _listed(path, extra)
     }
+
+
+@lru_cache(maxsize=50_000)
+def _listed(path: str, extra: tuple[str, ...]) -> bool:
+    # Remembered per path: matching the excludes took half a second per commit of a large
+    # repository, and commits close in history (a backtest's bases) list the same paths.
+    return not _control(path) and not _exclude_spec(extra).match_file(path)
 
 
 @lru_cache(maxsize=8)
@@ -172,6 +178,7 @@ def index_for(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
 
 def clear_memory_cache() -> None:
     _memory.clear()
+    _parsed.clear()
 
 
 def _folder(repository: str) -> str:
@@ -219,8 +226,26 @@ def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
             if path == readme:
                 readme_text = raw[:MAX_README_BYTES].decode("utf-8", "ignore")
             if path in sources and b"\0" not in raw:
-                symbols[path] = definitions(path, raw)
+                symbols[path] = _definitions_by_content(path, raw)
     return RepoIndex(snapshot.commit_sha, tree, files, symbols, readme_text)
+
+
+# A file's definitions depend only on its language and content: commits close in history (a
+# backtest's bases, a branch's next commit) share most files, so a file's parse is reused by
+# content rather than redone per commit (docs/benchmarks.md: backtest).
+MAX_REMEMBERED_PARSES = 20_000
+_parsed: dict[tuple[str | None, bytes], list[list]] = {}
+
+
+def _definitions_by_content(path: str, raw: bytes) -> list[list]:
+    key = (_language_of(path), hashlib.sha1(raw).digest())
+    found = _parsed.get(key)
+    if found is None:
+        found = definitions(path, raw)
+        if len(_parsed) >= MAX_REMEMBERED_PARSES:
+            _parsed.pop(next(iter(_parsed)))
+        _parsed[key] = found
+    return [list(entry) for entry in found]
 
 
 # --- definitions, by tree-sitter ----------------------------------------------------------------

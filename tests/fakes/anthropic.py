@@ -56,6 +56,7 @@ class FakeAnthropic(FakeServer):
         super().__init__()
         self.text = PLAN
         self.tool_input: dict | None = {"plan": PLAN, "files": list(PLAN_FILES)}
+        self.tool_inputs: list[dict] = []  # the next forced tool calls' inputs, in order; then ``tool_input``
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
         self.tokenizer: Callable[[dict], int] | None = None
@@ -173,12 +174,12 @@ class FakeAnthropic(FakeServer):
     def _answer(self, params: dict, n: int) -> tuple[list[dict], str]:
         """The message's content and stop reason: a tool_use block when a tool is forced."""
         forced = params.get("tool_choice") or {}
-        if forced.get("type") == "tool" and self.tool_input is not None:
+        if forced.get("type") == "tool" and (self.tool_inputs or self.tool_input is not None):
             tool = {
                 "type": "tool_use",
                 "id": f"toolu_fake{n:04d}",
                 "name": forced["name"],
-                "input": self.tool_input,
+                "input": self.tool_inputs.pop(0) if self.tool_inputs else self.tool_input,
             }
             return [tool], "tool_use"
         return [{"type": "text", "text": self.text}], "end_turn"
