@@ -67,9 +67,9 @@ def run_case(
     (nothing reserved). Raises ``BudgetExhausted`` (and the pipeline's other refusals) before
     anything is charged."""
     prepared = pipeline.prepare(task, providers=providers, gateway=gateway, now=now, base_sha=case.base_sha)
-    if prepared.worst_case_nanos > cap_left:
+    if prepared.worst_case.admit_nanos > cap_left:  # what it could ever be billed, not only what it holds
         return None
-    execution = pipeline.start(task, prepared, providers, now)
+    execution, prepared = pipeline.start(task, prepared, providers, now)
     try:
         pipeline.produce_change(execution, prepared, providers, gateway, now)
     except pipeline.EXPECTED_FAILURES as exc:
