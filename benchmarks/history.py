@@ -37,11 +37,15 @@ sys.path.insert(0, str(ROOT))
 _PR = re.compile(r"\(#\d+\)\s*$")
 _MERGE = re.compile(r"^Merge pull request #\d+")
 _SKIP = re.compile(r"\b(bump|release|version|changelog|pre-commit|deps|dependabot)\b", re.I)
-_TESTISH = re.compile(r"(^|/)(tests?|testing|docs?|examples?|benchmarks?)/|(^|/)test_[^/]*$|_test\.go$|\.test\.js$")
+_TESTISH = re.compile(
+    r"(^|/)(tests?|testing|docs?|examples?|benchmarks?)/|(^|/)test_[^/]*$|_test\.go$|\.test\.js$"
+)
 
 
 def git(repo: str, *args: str) -> str:
-    return subprocess.run(["git", "-C", repo, *args], capture_output=True, check=True).stdout.decode("utf-8", "replace")
+    return subprocess.run(["git", "-C", repo, *args], capture_output=True, check=True).stdout.decode(
+        "utf-8", "replace"
+    )
 
 
 def merged_prs(repo: str, limit: int, language_of) -> list[dict]:
@@ -129,7 +133,11 @@ def measure(repo: str, fixes: int, name: str) -> dict:
             if raw is None:
                 continue
             touched = [d for d in repoindex.spans(path, raw) if lines & set(range(d.start, d.end + 1))]
-            inner = [d for d in touched if not any(o is not d and d.start <= o.start and o.end <= d.end for o in touched)]
+            inner = [
+                d
+                for d in touched
+                if not any(o is not d and d.start <= o.start and o.end <= d.end for o in touched)
+            ]
             definitions_changed += len(inner)
             if path in context.shown:
                 seen = shown_lines(context.shown[path], True, raw.count(b"\n") + 1)
