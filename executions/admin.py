@@ -25,9 +25,12 @@ from budget.pricing import PricingError, lookup_model
 from executions import repositories, revisions, services
 from executions.api import not_runnable
 from executions.backlog import check_size, read_checklist, too_large
+from executions.backtest.report import share
 from executions.errors import ExecutionError, InvalidTask
 from executions.gateways.base import PublishError
 from executions.models import (
+    BacktestCase,
+    BacktestRun,
     Batch,
     Execution,
     IssueComment,
@@ -616,3 +619,102 @@ class IssueCommentAdmin(ReadOnlyAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, comment: IssueComment) -> str:
         return badge(comment.status)
+
+
+class BacktestCaseInline(admin.TabularInline):
+    model = BacktestCase
+    extra = 0
+    can_delete = False
+    fields = [
+        "position",
+        "real_pull_request",
+        "title",
+        "files_shown_of",
+        "signatures_of",
+        "bodies_of",
+        "prompt_bytes",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="pull request")
+    def real_pull_request(self, case: BacktestCase) -> str:
+        return case_link(case)
+
+    @admin.display(description="files shown")
+    def files_shown_of(self, case: BacktestCase) -> str:
+        return f"{case.files_shown}/{case.files}"
+
+    @admin.display(description="signatures")
+    def signatures_of(self, case: BacktestCase) -> str:
+        return f"{case.signatures_shown}/{case.definitions}"
+
+    @admin.display(description="bodies")
+    def bodies_of(self, case: BacktestCase) -> str:
+        return f"{case.bodies_shown}/{case.definitions}"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def case_link(case: BacktestCase) -> str:
+    """The real pull request (GitHub), else the merge commit's sha."""
+    label = f"#{case.number}" if case.number else case.merge_sha[:12]
+    return format_html('<a href="{}">{}</a>', case.url, label) if case.url else label
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(ReadOnlyAdmin):
+    """Stored ``manage.py backtest`` runs: the headline figures, and each case below."""
+
+    list_display = ["pk", "repository", "mode", "status", "started_at", "cases_count", "file_recall",
+                    "definition_recall", "body_recall", "cost"]  # fmt: skip
+    list_filter = ["repository", "mode", "status"]
+    inlines = [BacktestCaseInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("repository").annotate(n_cases=Count("cases"))
+
+    @admin.display(description="cases")
+    def cases_count(self, run: BacktestRun) -> int:
+        return run.n_cases
+
+    @admin.display(description="file recall")
+    def file_recall(self, run: BacktestRun) -> str:
+        return share(run.files_shown, run.files)
+
+    @admin.display(description="definition recall")
+    def definition_recall(self, run: BacktestRun) -> str:
+        return share(run.signatures_shown, run.definitions)
+
+    @admin.display(description="body recall")
+    def body_recall(self, run: BacktestRun) -> str:
+        return share(run.bodies_shown, run.definitions)
+
+    @admin.display(description="cost")
+    def cost(self, run: BacktestRun) -> str:
+        return format_usd(run.cost_nanos)
+
+
+@admin.register(BacktestCase)
+class BacktestCaseAdmin(ReadOnlyAdmin):
+    """One replayed pull request: its task, what the prompt held of the real change, the real diff."""
+
+    list_display = [
+        "pk",
+        "run",
+        "position",
+        "real_pull_request",
+        "title",
+        "files_shown",
+        "files",
+        "bodies_shown",
+    ]
+    list_filter = ["run__repository"]
+    readonly_fields = ["real_pull_request"]
+
+    @admin.display(description="pull request")
+    def real_pull_request(self, case: BacktestCase) -> str:
+        return case_link(case)

@@ -572,3 +572,75 @@ class IssueComment(models.Model):
 
     def __str__(self) -> str:
         return f"comment on {self.repository}#{self.number} ({self.status})"
+
+
+class BacktestRun(models.Model):
+    """One ``manage.py backtest`` of a repository: its merged pull requests replayed
+    (``executions.backtest``). The totals are counts over its cases, so every figure is exact."""
+
+    class Mode(models.TextChoices):
+        CONTEXT = "context"  # what the analyst would have been shown: free
+        MODELS = "models"  # also what the models would have done: charged, published nowhere
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="backtests")
+    mode = models.CharField(max_length=7, choices=Mode.choices, default=Mode.CONTEXT)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    last = models.PositiveIntegerField(help_text="How many merged pull requests were asked for.")
+    since = models.DateField(null=True, blank=True)
+    spend_cap_nanos = models.BigIntegerField(null=True, blank=True, help_text="--spend, in model mode.")
+    files = models.PositiveIntegerField(default=0, help_text="Files the real changes touched.")
+    files_shown = models.PositiveIntegerField(default=0, help_text="Of those, shown whole or as an excerpt.")
+    definitions = models.PositiveIntegerField(default=0, help_text="Definitions the real changes touched.")
+    signatures_shown = models.PositiveIntegerField(default=0)
+    bodies_shown = models.PositiveIntegerField(default=0)
+    prompt_bytes = models.BigIntegerField(default=0, help_text="Of all the cases' analysis prompts.")
+    cost_nanos = models.BigIntegerField(default=0, help_text="What its model mode was charged.")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"backtest {self.pk} of {self.repository} ({self.mode}, {self.status})"
+
+
+class BacktestCase(models.Model):
+    """One replayed pull request: the task the product would have been given, its base, what the
+    real change touched, and what the analyst's prompt held of it."""
+
+    run = models.ForeignKey(BacktestRun, on_delete=models.CASCADE, related_name="cases")
+    position = models.PositiveIntegerField(help_text="1 = the newest case of its run.")
+    number = models.PositiveIntegerField(null=True, blank=True, help_text="The real pull request.")
+    url = models.URLField(max_length=500, blank=True, help_text="The real pull request.")
+    merge_sha = models.CharField(max_length=64)
+    base_sha = models.CharField(max_length=64, help_text="The merge's first parent: the prompt's commit.")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    real_diff = models.TextField(blank=True, help_text="The real change to the files measured.")
+    seen_files = models.JSONField(
+        default=list, help_text="Each real file: in the prompt, shown, rank, in map."
+    )
+    seen_definitions = models.JSONField(
+        default=list, help_text="Each real definition: signature, body shown."
+    )
+    files = models.PositiveIntegerField(default=0)
+    files_shown = models.PositiveIntegerField(default=0)
+    definitions = models.PositiveIntegerField(default=0)
+    signatures_shown = models.PositiveIntegerField(default=0)
+    bodies_shown = models.PositiveIntegerField(default=0)
+    prompt_bytes = models.PositiveIntegerField(default=0)
+    cost_nanos = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="one_case_per_position")]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.title}" if self.number else self.title

@@ -214,6 +214,20 @@ def prepare(
         base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
         extra = revisions.context_for(revision, gateway, base.commit_sha)
         ranking, asked = f"{ranking}\n\n{extra.ranking}", extra.prompt
+    analysis_request = analysis_request_at(base, gateway, analysis, task, ranking, asked=asked)
+    worst = worst_case(
+        task, analysis, codegen, base=base, analysis_request=analysis_request, providers=providers
+    )
+    return Prepared(analysis, codegen, base, analysis_request, worst, revision)
+
+
+def analysis_request_at(
+    base: Base, gateway: RepositoryGateway, analysis: steps.Step, task: Task, ranking: str, *, asked: str = ""
+) -> CompletionRequest:
+    """The analyst's request for ``task`` at ``base``: the map ranked for ``ranking`` (the task's
+    words, ``steps.task_text``, and a revision's feedback) with the best files, and ``asked`` (a
+    revision's part). The one place it is built: ``prepare`` sends it, ``executions.backtest``
+    measures it."""
     context = repomap.task_context(
         base.index,
         gateway,
@@ -221,11 +235,7 @@ def prepare(
         map_tokens=settings.CONTEXT_MAP_TOKENS,
         file_bytes=settings.CONTEXT_FILE_BYTES,
     )
-    analysis_request = steps.analysis_request(analysis, task, base.overview, context, revision=asked)
-    worst = worst_case(
-        task, analysis, codegen, base=base, analysis_request=analysis_request, providers=providers
-    )
-    return Prepared(analysis, codegen, base, analysis_request, worst, revision)
+    return steps.analysis_request(analysis, task, base.overview, context, revision=asked)
 
 
 def worst_case(

@@ -180,6 +180,7 @@ def index_for(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
 
 def clear_memory_cache() -> None:
     _memory.clear()
+    _parsed.clear()
 
 
 def _folder(repository: str) -> str:
@@ -227,7 +228,7 @@ def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
             if path == readme:
                 readme_text = raw[:MAX_README_BYTES].decode("utf-8", "ignore")
             if path in sources and b"\0" not in raw:
-                symbols[path] = definitions(path, raw)
+                symbols[path] = _definitions_by_content(path, raw)
                 literals[path], uses[path] = references.literals(raw), references.names_used(raw)
     # Gateways without history (test stand-ins) give none; co-change is then simply not used.
     recent = getattr(gateway, "recent_changes", None)
@@ -237,6 +238,24 @@ def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
     return RepoIndex(
         snapshot.commit_sha, tree, files, symbols, readme_text, literals, uses, [h for h in history if h]
     )
+
+
+# A file's definitions depend only on its language and content: commits close in history (a
+# backtest's bases, a branch's next commit) share most files, so a file's parse is reused by
+# content rather than redone per commit (docs/benchmarks.md: backtest).
+MAX_REMEMBERED_PARSES = 20_000
+_parsed: dict[tuple[str | None, bytes], list[list]] = {}
+
+
+def _definitions_by_content(path: str, raw: bytes) -> list[list]:
+    key = (_language_of(path), hashlib.sha1(raw).digest())
+    found = _parsed.get(key)
+    if found is None:
+        found = definitions(path, raw)
+        if len(_parsed) >= MAX_REMEMBERED_PARSES:
+            _parsed.pop(next(iter(_parsed)))
+        _parsed[key] = found
+    return [list(entry) for entry in found]
 
 
 # --- definitions, by tree-sitter ----------------------------------------------------------------

@@ -119,6 +119,11 @@ class LocalGitGateway:
                 at += int(header[2]) + 1
         return found
 
+    def read_history(self, *args: str) -> str:
+        """The output of a git command that only reads (``log``, ``diff``): backtests read the
+        history of merged changes (``executions.backtest.local_history``)."""
+        return self._git(*args).decode("utf-8", "replace")
+
     # --- publishing ------------------------------------------------------------------------------
 
     def publish(self, execution: Execution, change: Change, *, pr_body: str) -> PublishResult:

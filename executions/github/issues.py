@@ -167,14 +167,21 @@ def _task_text(issue: Issue) -> dict:
 
 
 def _cut(body: str, issue: Issue) -> str:
+    return cut_description(body, what="issue", rest=f"on GitHub, issue #{issue.number}")
+
+
+def cut_description(body: str, *, what: str, rest: str) -> str:
+    """A task's description as the product keeps it: at most ISSUE_BODY_MAX_BYTES, cut with a
+    note saying whose text it is and where the rest is (``executions.backtest`` cuts a pull
+    request's or a commit's text the same way as an issue's)."""
     cap = settings.ISSUE_BODY_MAX_BYTES
     encoded = body.encode("utf-8")
     if len(encoded) <= cap:
         return body
     kept = encoded[:cap].decode("utf-8", errors="ignore").rstrip()
     return (
-        f"{kept}\n\n[The issue's text was cut here: it is longer than {cap:,} bytes "
-        f"(ISSUE_BODY_MAX_BYTES). The rest is on GitHub, issue #{issue.number}.]"
+        f"{kept}\n\n[The {what}'s text was cut here: it is longer than {cap:,} bytes "
+        f"(ISSUE_BODY_MAX_BYTES). The rest is {rest}.]"
     )
 
 

@@ -1,0 +1,115 @@
+"""A whole backtest run: the cases read from the repository's history, each measured, each stored
+as it is measured (``BacktestCase``), the totals on the run (``BacktestRun``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from executions import steps
+from executions.backtest import prompt
+from executions.backtest.cases import Case
+from executions.errors import ConfigurationError
+from executions.gateways import get_gateway
+from executions.gateways.base import RepositoryGateway
+from executions.models import BacktestCase, BacktestRun, Repository
+
+COUNTED = (
+    "files",
+    "files_shown",
+    "definitions",
+    "signatures_shown",
+    "bodies_shown",
+    "prompt_bytes",
+    "cost_nanos",
+)
+# progress(cases done, cases in all)
+Progress = Callable[[int, int], None]
+
+
+def repository_named(name: str) -> Repository:
+    """The repository a backtest replays (by its name in the admin); ``ConfigurationError`` else."""
+    repository = Repository.objects.filter(name=name.strip()).first()
+    if repository is None:
+        known = ", ".join(Repository.objects.values_list("name", flat=True)[:10]) or "none yet"
+        raise ConfigurationError(f"No repository is named {name!r} (known: {known}); add it in the admin.")
+    return repository
+
+
+def cases_of(
+    repository: Repository, gateway: RepositoryGateway, *, last: int, since: dt.date | None = None
+) -> list[Case]:
+    """The repository's newest ``last`` cases from its own history (newest first)."""
+    if repository.kind == Repository.Kind.GITHUB:
+        from executions.backtest.github_history import github_cases  # PyGithub: only for GitHub
+
+        return github_cases(gateway, last=last, since=since)
+    from executions.backtest.local_history import local_cases
+
+    return local_cases(gateway, last=last, since=since)
+
+
+def run_context(
+    repository: Repository,
+    *,
+    last: int = 30,
+    since: dt.date | None = None,
+    gateway: RepositoryGateway | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> BacktestRun:
+    """Context mode: each case's analysis prompt, built and measured; nothing sent or spent.
+    Raises ``ConfigurationError`` (no analysis model configured), ``PricingError`` or
+    ``PublishError`` (the repository could not be read) before anything is stored."""
+    gateway = gateway or get_gateway(repository)
+    analysis, _codegen = steps.configured_steps(on=timezone.localdate(now))
+    cases = cases_of(repository, gateway, last=last, since=since)
+    run = BacktestRun.objects.create(
+        repository=repository, last=last, since=since, started_at=now or timezone.now()
+    )
+    if progress:
+        progress(0, len(cases))
+    for position, case in enumerate(cases, 1):
+        seen = prompt.measure(case, prompt.task_of(case, repository), gateway, analysis)
+        store_case(run, position, case, seen)
+        if progress:
+            progress(position, len(cases))
+    return finish(run, now)
+
+
+def store_case(run: BacktestRun, position: int, case: Case, seen: prompt.PromptSeen, **extra) -> BacktestCase:
+    return BacktestCase.objects.create(
+        run=run,
+        position=position,
+        number=case.number,
+        url=case.url,
+        merge_sha=case.merge_sha,
+        base_sha=case.base_sha,
+        title=case.title,
+        description=case.description,
+        real_diff=case.diff,
+        seen_files=[f.__dict__ for f in seen.files],
+        seen_definitions=[d.__dict__ for d in seen.definitions],
+        files=len(seen.files),
+        files_shown=sum(1 for f in seen.files if f.content),
+        definitions=len(seen.definitions),
+        signatures_shown=sum(1 for d in seen.definitions if d.signature),
+        bodies_shown=sum(1 for d in seen.definitions if d.body),
+        prompt_bytes=seen.prompt_bytes,
+        **extra,
+    )
+
+
+def finish(run: BacktestRun, now: dt.datetime | None) -> BacktestRun:
+    """The run's totals, summed from its cases."""
+    with transaction.atomic():
+        totals = run.cases.aggregate(**{name: Sum(name) for name in COUNTED})
+        for name in COUNTED:
+            setattr(run, name, totals[name] or 0)
+        run.status, run.finished_at = BacktestRun.Status.FINISHED, now or timezone.now()
+        run.save()
+    return run

@@ -1,0 +1,160 @@
+"""Context mode over a local git repository with a known history: the cases chosen, their task
+text, the definitions the real changes touched, and what the analyst's prompt held of them."""
+
+import json
+import subprocess
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from executions import pipeline
+from executions.backtest import runs
+from executions.backtest.local_history import local_cases
+from executions.gateways.local_git import LocalGitGateway
+from executions.models import BacktestCase, BacktestRun, Execution, ModelCall, Repository, Task
+from executions.providers.simulated import simulated_providers
+from executions.services import create_task
+from tests.executions.backtest.history import known_history
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(tmp_path):
+    path = tmp_path / "demo"
+    return path, known_history(path)
+
+
+def test_the_cases_are_the_merges_that_change_one_to_three_source_files(history):
+    path, shas = history
+    skipped = []
+
+    cases = local_cases(LocalGitGateway(path), last=30, skipped=skipped)
+
+    assert [c.merge_sha for c in cases] == [shas["vague"], shas["big"], shas["store"], shas["fix_add"]]
+    assert dict(skipped) == {
+        shas["bot"]: "a dependency bot's",
+        shas["revert"]: "a revert",
+        shas["docs"]: "no existing source file changed (tests, docs, lock or generated files only)",
+    }
+    _vague, big, store, fix = cases
+    assert (fix.number, fix.title, fix.description) == (
+        11,
+        "Let add() accept None",
+        "Closes #5. add(None, 1) crashed.",
+    )
+    assert fix.base_sha == shas["initial"] and fix.files == ["app/core.py"]  # the test file is not measured
+    assert [d.key for d in fix.definitions] == ["app/core.py::add"]
+    assert [d.key for d in store.definitions] == ["app/core.py::greet", "app/core.py::Store.get"]
+    assert store.definitions[1].signature == "def get(self, key)"
+    assert store.definitions[1].first_body_line == "found = self.items.get(key)"
+    assert [d.key for d in big.definitions] == ["app/big.py::parse_header"]
+    assert "value.strip()" in big.diff and "Merge" not in big.title
+
+
+def test_last_takes_the_newest_cases(history):
+    path, shas = history
+
+    assert [c.merge_sha for c in local_cases(LocalGitGateway(path), last=2)] == [shas["vague"], shas["big"]]
+
+
+def test_context_mode_measures_the_analysts_prompt_and_spends_nothing(history, pinned_clock):
+    path, shas = history
+    repository = Repository.objects.create(kind=Repository.Kind.LOCAL, name=str(path))
+    out = StringIO()
+
+    call_command("backtest", "--repository", str(path), "--json", stdout=out, stderr=StringIO())
+
+    data = json.loads(out.getvalue())
+    vague, big, store, fix = data["cases"]
+    assert [c["merge_sha"] for c in data["cases"]] == [
+        shas["vague"],
+        shas["big"],
+        shas["store"],
+        shas["fix_add"],
+    ]
+    # A small file is shown whole: its path, its definitions' signatures and bodies are all there.
+    assert fix["files"] == [
+        {"path": "app/core.py", "path_in_prompt": True, "content": "whole", "rank": 1, "in_map": True}
+    ]
+    assert fix["definitions"] == [{"definition": "app/core.py::add", "signature": True, "body": True}]
+    assert store["definitions"] == [
+        {"definition": "app/core.py::greet", "signature": True, "body": True},
+        {"definition": "app/core.py::Store.get", "signature": True, "body": True},
+    ]
+    # The large file: an excerpt holding the definition the task names, whole...
+    assert big["files"][0]["content"] == "excerpt" and big["files"][0]["rank"] == 1
+    assert big["definitions"] == [{"definition": "app/big.py::parse_header", "signature": True, "body": True}]
+    # ...but not one the task's words do not lead to: the map lists it, its body is not shown.
+    # Its words match no file: the shallowest come first (README.md, then app/big.py).
+    assert vague["files"][0] == {
+        "path": "app/big.py",
+        "path_in_prompt": True,
+        "content": "excerpt",
+        "rank": 2,
+        "in_map": True,
+    }
+    assert vague["definitions"] == [
+        {"definition": "app/big.py::filler_150", "signature": True, "body": False}
+    ]
+    assert (vague["file_recall"], vague["definition_recall"], vague["body_recall"]) == (
+        "1.0000",
+        "1.0000",
+        "0.0000",
+    )
+    assert data["totals"] | {"prompt_bytes": 0} == {
+        "cases": 4,
+        "files": 4,
+        "files_shown": 4,
+        "definitions": 5,
+        "signatures_shown": 5,
+        "bodies_shown": 4,
+        "prompt_bytes": 0,
+        "cost": "0.00",
+        "file_recall": "1.0000",
+        "definition_recall": "1.0000",
+        "body_recall": "0.8000",
+    }
+    run = BacktestRun.objects.get()
+    assert (run.repository, run.status, run.cost_nanos) == (repository, "finished", 0)
+    assert run.prompt_bytes == sum(c.prompt_bytes for c in BacktestCase.objects.all()) > 0
+    assert not ModelCall.objects.exists() and not Execution.objects.exists() and not Task.objects.exists()
+
+
+def test_the_prompt_measured_is_the_one_an_execution_would_send_at_the_base(history, pinned_clock):
+    path, shas = history
+    repository = Repository.objects.create(kind=Repository.Kind.LOCAL, name=str(path))
+    run = runs.run_context(repository, last=1)
+    case = run.cases.get()
+    # An execution of the same task on a branch at the case's base, prepared as the pipeline does.
+    subprocess.run(["git", "-C", str(path), "branch", "at-base", case.base_sha], check=True)
+    task = create_task(title=case.title, description=case.description, repository=repository)
+
+    prepared = pipeline.prepare(
+        task, providers=simulated_providers(), gateway=LocalGitGateway(path, base_branch="at-base")
+    )
+
+    request = prepared.analysis_request
+    assert case.prompt_bytes == len(f"{request.system}\n{request.user}".encode())
+    assert '<file path="app/big.py">' in request.user and "filler_150" in request.user
+
+
+def test_an_unknown_repository_is_refused_with_exit_code_2(history):
+    with pytest.raises(CommandError, match="No repository is named 'nowhere'") as refused:
+        call_command("backtest", "--repository", "nowhere", stdout=StringIO(), stderr=StringIO())
+
+    assert refused.value.returncode == 2 and not BacktestRun.objects.exists()
+
+
+def test_the_table_shows_each_case_and_the_totals(history, pinned_clock):
+    path, _shas = history
+    Repository.objects.create(kind=Repository.Kind.LOCAL, name=str(path))
+    out = StringIO()
+
+    call_command("backtest", "--repository", str(path), "--last", "2", stdout=out, stderr=StringIO())
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["case", "title", "files", "defs", "bodies", "rank", "prompt", "cost"]
+    assert lines[2].split()[:1] == ["#16"] and "Tune the warmup" in lines[2]
+    assert lines[-1].split()[:6] == ["2", "cases", "total", "100%", "100%", "50%"]
