@@ -21,7 +21,7 @@ from budget import ledger, outcomes
 from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, worst_case_nanos
-from executions import analyst, announce, charging, repositories, revisions, state, steps
+from executions import analysis_lookups, analyst, announce, charging, repositories, revisions, state, steps
 from executions.changes import edits
 from executions.changes.coder import Proposal, failures_message, parse_change
 from executions.changes.validation import MAX_FILE_BYTES, show
@@ -235,7 +235,9 @@ def analysis_request_at(
         map_tokens=settings.CONTEXT_MAP_TOKENS,
         file_bytes=settings.CONTEXT_FILE_BYTES,
     )
-    return steps.analysis_request(analysis, task, base.overview, context, revision=asked)
+    return steps.analysis_request(
+        analysis, task, base.overview, context, revision=asked, lookups=analysis_lookups.allowed(analysis)
+    )
 
 
 def worst_case(
@@ -259,7 +261,15 @@ def worst_case(
     # part plus the plan's cap and the files' cap, so a large repository can never overspend.
     codegen_template = steps.codegen_request(codegen, task, base.overview, plan="", files={})
     return WorstCase(
-        analysis=_step_bound(analysis, providers.analysis.input_token_bound(analysis_request)),
+        analysis=_step_bound(
+            analysis,
+            providers.analysis.input_token_bound(analysis_request),
+            # Each look-up round is one more analysis call, bounded as its last (and largest) one.
+            further_tokens=providers.analysis.input_token_bound(
+                steps.lookup_at_caps(analysis_request, analysis_lookups.allowed(analysis))
+            ),
+            further_tries=analysis_lookups.allowed(analysis),
+        ),
         codegen=codegen_bound(
             codegen,
             providers.codegen,
@@ -408,6 +418,16 @@ def _run(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         analysis = charging.ask(providers.analysis, prepared.analysis_request)
+        analysis = analysis_lookups.look_again(
+            execution,
+            prepared.analysis,
+            prepared.analysis_request,
+            analysis,
+            base=prepared.base,
+            gateway=gateway,
+            provider=providers.analysis,
+            now=now,
+        )
         take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
         request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
         change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)

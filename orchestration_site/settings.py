@@ -240,6 +240,9 @@ REWRITE_MAX_LINES = env.int("REWRITE_MAX_LINES", default=200)
 # How many more times the coder is asked, in the same execution, when its answer does not parse,
 # apply or pass the syntax check (each try is reserved from the start and charged on its own).
 CODEGEN_REFLECTIONS = env.int("CODEGEN_REFLECTIONS", default=2)
+# How many times the analyst may call ``show`` (a few files or definitions from the base commit)
+# before its plan: each round is one more analysis call, reserved from the start and charged.
+ANALYSIS_LOOKUPS = env.int("ANALYSIS_LOOKUPS", default=1)
 
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
@@ -299,6 +302,7 @@ for _name, _minimum in (
     ("BATCH_MAX_TASKS", 1),
     ("COSTS_WINDOW", 1),
     ("CODEGEN_REFLECTIONS", 0),
+    ("ANALYSIS_LOOKUPS", 0),
 ):
     if globals()[_name] < _minimum:
         raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")
