@@ -65,7 +65,9 @@ def merged_prs(repo: str, limit: int, language_of) -> list[dict]:
         if _SKIP.search(title):
             continue
         base = parents[0]
-        present = subprocess.run(["git", "-C", repo, "cat-file", "-e", f"{base}^{{commit}}"], capture_output=True)
+        present = subprocess.run(
+            ["git", "-C", repo, "cat-file", "-e", f"{base}^{{commit}}"], capture_output=True
+        )
         if present.returncode != 0:
             continue  # a snapshot without that commit (a partial mirror)
         changed = changed_lines(repo, base, sha)
