@@ -48,6 +48,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # long run of letters with no "/" or "(" after it would otherwise be retried from every position).
 _PATHLIKE = re.compile(r"(?<![\w.-])[\w.-]+(?:/[\w.-]+)+")
 _CALLED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\(")
+_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)+(?![\w.])|\b(?:release|version)\b", re.I)
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 STOPWORDS = frozenset(
     "a an and are as at be by do does for from has have if in into is it its make not of on or so "
@@ -91,7 +92,9 @@ LEADS = 3  # best files whose neighbours and co-changing files are lifted
 def _ranking(index: RepoIndex, task: str) -> Ranking:
     paths, retriever = _retriever(index)
     scores = [0.0] * len(paths)
-    known = [w for w in words_of(task) if w in retriever.vocab_dict] if paths else []
+    # A release task ("v2.34.1") changes the version files: say "version" for it.
+    words = words_of(task) + (["version"] if _VERSION.search(task) else [])
+    known = [w for w in words if w in retriever.vocab_dict] if paths else []
     if known:
         scores = [float(s) for s in retriever.get_scores(known)]
     weight = layout.weights(paths)
@@ -136,6 +139,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
             boost[path] += LITERAL
         if path in users:
             boost[path] += USED * min(users[path], 3) / 3
+            targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
     for path in paths:
         boost[path] *= weight[path] ** 0.5  # a test naming the same thing is still a test
     scores = [score + top * boost[path] for path, score in zip(paths, scores, strict=True)]
@@ -314,7 +318,7 @@ def _excerpt(path: str, text: str, task: str, *, budget: int, targets: list[str]
         text,
         budget=budget,
         names=names,
-        identifiers=named_identifiers(task),
+        identifiers=named_identifiers(task) | tasknames.task_names(task).identifiers,
         outline=False,
         definitions=definitions,
     )
