@@ -1,10 +1,14 @@
 """The analyst's one more look (``show``) before its plan, over real HTTP: the anthropic SDK against
 the fake, the repository on the GitHub fake (docs/context.md: "One more look")."""
 
+import datetime as dt
 import json
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
+from budget.models import LanguageModel, Price
 from budget.pricing import input_token_bound, price_for, worst_case_nanos
 from executions.context import lookups
 from executions.models import Execution, ModelCall, StepConfig
@@ -170,3 +174,44 @@ def test_each_round_is_reserved_before_the_first_call(live, fake_github, coder, 
         reserved[rounds] = run_execution(new_task()).reserved_nanos
     one_round = reserved[1] - reserved[0]
     assert one_round > 0 and reserved[2] - reserved[1] >= one_round
+
+
+def run_batches() -> str:
+    out = StringIO()
+    call_command("run_batches", stdout=out)
+    return out.getvalue().strip()
+
+
+def test_with_only_codegen_in_batch_mode_the_synchronous_analysis_looks_up_first(
+    live, fake_github, coder, settings
+):
+    settings.PACING_ENABLED = False
+    model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
+    Price.objects.create(model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600)
+    StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
+    anthropic_fake, openai_fake = live
+    anthropic_fake.tool_calls = [("show", {"items": ["app/settings.py"]})]
+    anthropic_fake.tool_input = PLAN
+    new_task()
+
+    run_batches()  # the analysis now (a look-up, then the plan), the codegen batch submitted
+    assert "finished 1 execution(s)" in run_batches()
+
+    execution = Execution.objects.get()
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    assert len(anthropic_fake.messages()) == 2 and execution.lookups[0]["shown"] == ["app/settings.py"]
+    assert ModelCall.objects.filter(execution=execution, step="analysis").count() == 2
+    assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
+
+
+def test_an_analysis_in_a_batch_is_sent_without_the_show_tool(live, fake_github, coder, settings):
+    """Batch mode makes no look-up yet: the plan is forced, as before."""
+    settings.PACING_ENABLED = False
+    StepConfig.objects.filter(step="analysis").update(batch=True)
+    new_task()
+
+    run_batches()
+
+    [request] = live[0].batch_requests()
+    assert request["params"]["tool_choice"] == {"type": "tool", "name": "submit_plan"}
+    assert [tool["name"] for tool in request["params"]["tools"]] == ["submit_plan"]
