@@ -66,8 +66,18 @@ def words_of(text: str) -> list[str]:
     for word in _WORD.findall(text):
         parts = [p.lower() for chunk in word.split("_") for p in _SUBWORD.findall(chunk)]
         whole = word.lower()
-        terms.extend(t for t in {whole, *parts} if len(t) > 1 and t not in STOPWORDS)
+        kept = {t for t in {whole, *parts} if len(t) > 1 and t not in STOPWORDS}
+        terms.extend(kept | {_stem(t) for t in parts if len(t) > 4} - kept)
     return terms
+
+
+def _stem(word: str) -> str:
+    """A plural or verb form's base, roughly (``templates`` -> ``template``, ``parsing`` ->
+    ``pars``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
 
 
 def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
