@@ -60,19 +60,36 @@ def literal_hits(index: RepoIndex, quotes: list[str]) -> list[tuple[str, int]]:
     or a fixed part of the literal (at least ``MIN_FRAGMENT`` characters, between placeholders)
     is in the quote. Literals found in many files (a common word) are not a lead."""
     hits = []
+    literals = _literals(index)
     for quote in quotes:
         q = quote.strip().lower()
         if len(q) < 3:
             continue
-        found = []
-        for path, items in index.literals.items():
-            for line, value in items:
-                v = value.lower()
-                if q in v or any(len(f) >= MIN_FRAGMENT and f in q for f in _fragments(v)):
-                    found.append((path, line))
+        found = [
+            (path, line)
+            for path, line, value, fragments in literals
+            if q in value or any(f in q for f in fragments)
+        ]
         if 0 < len({p for p, _ in found}) <= 5:
             hits.extend(found)
     return hits
+
+
+_lowered: dict[str, list[tuple[str, int, str, list[str]]]] = {}
+
+
+def _literals(index: RepoIndex) -> list[tuple[str, int, str, list[str]]]:
+    """Every literal lower-cased with its fixed parts worth matching, kept for the commit."""
+    if index.commit_sha not in _lowered:
+        if len(_lowered) >= 4:
+            _lowered.pop(next(iter(_lowered)))
+        _lowered[index.commit_sha] = [
+            (path, line, v, [f for f in _fragments(v) if len(f) >= MIN_FRAGMENT])
+            for path, items in index.literals.items()
+            for line, value in items
+            for v in (value.lower(),)
+        ]
+    return _lowered[index.commit_sha]
 
 
 def _fragments(literal: str) -> list[str]:
