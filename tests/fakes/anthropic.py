@@ -128,7 +128,7 @@ class FakeAnthropic(FakeServer):
     def _answer(self, params: dict, n: int) -> tuple[list[dict], str]:
         """The message's content and stop reason: a tool_use block when a tool is forced."""
         forced = params.get("tool_choice") or {}
-        if forced.get("type") == "any":
+        if forced.get("type") == "any" and (self.tool_calls or self.tool_input is not None):
             offered = [tool["name"] for tool in params.get("tools", [])]
             name, given = self.tool_calls.pop(0) if self.tool_calls else ("submit_plan", self.tool_input)
             assert name in offered, f"the fake was scripted to call {name!r}, which was not offered"
