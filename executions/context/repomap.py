@@ -71,10 +71,13 @@ def words_of(text: str) -> list[str]:
     return terms
 
 
+_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", ""))
+
+
 def _stem(word: str) -> str:
     """A plural or verb form's base, roughly (``templates`` -> ``template``, ``parsing`` ->
     ``pars``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
-    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+    for suffix, replacement in _SUFFIXES:
         if word.endswith(suffix) and not word.endswith("ss"):
             return word[: -len(suffix)] + replacement
     return word
