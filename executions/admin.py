@@ -367,9 +367,20 @@ def branch_url(execution: Execution) -> str:
 
 @admin.register(Execution)
 class ExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "task", "status_badge", "simulated", "batched", "cost", "result", "created_at"]
+    list_display = [
+        "pk",
+        "task",
+        "status_badge",
+        "kind",
+        "simulated",
+        "batched",
+        "cost",
+        "result",
+        "created_at",
+    ]
     list_filter = [
         "status",
+        "kind",
         "simulated",
         "batched",
         ("revision", admin.EmptyFieldListFilter),
@@ -389,6 +400,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
                     "revision",
                     "period",
                     "status_badge",
+                    "kind",
                     "simulated",
                     "batched",
                     "batch",
@@ -678,7 +690,7 @@ class BacktestRunAdmin(ReadOnlyAdmin):
     """Stored ``manage.py backtest`` runs: the headline figures, and each case below."""
 
     list_display = ["pk", "repository", "mode", "status", "started_at", "cases_count", "file_recall",
-                    "definition_recall", "body_recall", "cost"]  # fmt: skip
+                    "definition_recall", "body_recall", "applied", "overlap", "cost"]  # fmt: skip
     list_filter = ["repository", "mode", "status"]
     inlines = [BacktestCaseInline]
 
@@ -701,6 +713,17 @@ class BacktestRunAdmin(ReadOnlyAdmin):
     def body_recall(self, run: BacktestRun) -> str:
         return share(run.bodies_shown, run.definitions)
 
+    @admin.display(description="applied")
+    def applied(self, run: BacktestRun) -> str:
+        if run.mode != BacktestRun.Mode.MODELS:
+            return "—"
+        return share(run.applied_first_try + run.applied_after_retry, run.n_cases)
+
+    @admin.display(description="overlap")
+    def overlap(self, run: BacktestRun) -> str:
+        """The real files the produced changes touched."""
+        return share(run.file_hits, run.files) if run.mode == BacktestRun.Mode.MODELS else "—"
+
     @admin.display(description="cost")
     def cost(self, run: BacktestRun) -> str:
         return format_usd(run.cost_nanos)
@@ -708,21 +731,37 @@ class BacktestRunAdmin(ReadOnlyAdmin):
 
 @admin.register(BacktestCase)
 class BacktestCaseAdmin(ReadOnlyAdmin):
-    """One replayed pull request: its task, what the prompt held of the real change, the real diff."""
+    """One replayed pull request: its task, what the prompt held of the real change, and in model
+    mode the change the product produced beside the real one."""
 
-    list_display = [
-        "pk",
-        "run",
-        "position",
-        "real_pull_request",
-        "title",
-        "files_shown",
-        "files",
-        "bodies_shown",
-    ]
-    list_filter = ["run__repository"]
-    readonly_fields = ["real_pull_request"]
+    list_display = ["pk", "run", "position", "real_pull_request", "title", "files_shown", "files", "bodies_shown",
+                    "applied", "cost"]  # fmt: skip
+    list_filter = ["run__repository", "applied"]
+    readonly_fields = ["real_pull_request", "execution_link", "diffs"]
+    exclude = ["real_diff", "execution"]
 
     @admin.display(description="pull request")
     def real_pull_request(self, case: BacktestCase) -> str:
         return case_link(case)
+
+    @admin.display(description="execution (model mode)")
+    def execution_link(self, case: BacktestCase) -> str:
+        if case.execution_id is None:
+            return "—"
+        url = reverse("admin:executions_execution_change", args=[case.execution_id])
+        return format_html('<a href="{}">execution {}</a>', url, case.execution_id)
+
+    @admin.display(description="the real change, and the one the product produced")
+    def diffs(self, case: BacktestCase) -> str:
+        produced = case.execution.diff if case.execution_id else ""
+        return format_html(
+            '<table style="width:100%"><tr><th>real</th><th>produced</th></tr><tr>'
+            '<td style="vertical-align:top;width:50%"><pre style="white-space:pre-wrap">{}</pre></td>'
+            '<td style="vertical-align:top;width:50%"><pre style="white-space:pre-wrap">{}</pre></td></tr></table>',
+            case.real_diff or "—",
+            produced or ("no change applied" if case.execution_id else "context mode: nothing produced"),
+        )
+
+    @admin.display(description="cost")
+    def cost(self, case: BacktestCase) -> str:
+        return format_usd(case.cost_nanos)

@@ -97,6 +97,7 @@ class Task(models.Model):
         REPOSITORY = "repository"
         API = "api"
         GITHUB_ISSUE = "github_issue", "GitHub issue"
+        BACKTEST = "backtest"  # a replayed pull request (``backtest --models``): never scheduled
 
     class IssueState(models.TextChoices):
         OPEN = "open"  # open and labelled: the task may run
@@ -153,9 +154,14 @@ class Execution(models.Model):
         FAILED = "failed"
         ABANDONED = "abandoned"  # its worker died; the reaper closed it
 
+    class Kind(models.TextChoices):
+        TASK = "task"
+        BACKTEST = "backtest"  # charged like any execution, published nowhere (``backtest --models``)
+
     ACTIVE = (Status.RESERVED, Status.ANALYSING, Status.GENERATING, Status.PUBLISHING)
 
     task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="executions")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TASK)
     period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="executions")
     reservation = models.OneToOneField(
         Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="execution"
@@ -579,6 +585,14 @@ class IssueComment(models.Model):
         return f"comment on {self.repository}#{self.number} ({self.status})"
 
 
+class Applied(models.TextChoices):
+    """Whether a backtest's produced change applied to the base."""
+
+    FIRST_TRY = "first_try", "first try"
+    AFTER_RETRY = "after_retry", "after a retry"
+    NEVER = "never"
+
+
 class BacktestRun(models.Model):
     """One ``manage.py backtest`` of a repository: its merged pull requests replayed
     (``executions.backtest``). The totals are counts over its cases, so every figure is exact."""
@@ -604,6 +618,12 @@ class BacktestRun(models.Model):
     signatures_shown = models.PositiveIntegerField(default=0)
     bodies_shown = models.PositiveIntegerField(default=0)
     prompt_bytes = models.BigIntegerField(default=0, help_text="Of all the cases' analysis prompts.")
+    plan_hits = models.PositiveIntegerField(default=0)
+    file_hits = models.PositiveIntegerField(default=0)
+    definition_hits = models.PositiveIntegerField(default=0)
+    applied_first_try = models.PositiveIntegerField(default=0)
+    applied_after_retry = models.PositiveIntegerField(default=0)
+    never_applied = models.PositiveIntegerField(default=0)
     cost_nanos = models.BigIntegerField(default=0, help_text="What its model mode was charged.")
     error = models.TextField(blank=True)
     started_at = models.DateTimeField()
@@ -641,6 +661,19 @@ class BacktestCase(models.Model):
     signatures_shown = models.PositiveIntegerField(default=0)
     bodies_shown = models.PositiveIntegerField(default=0)
     prompt_bytes = models.PositiveIntegerField(default=0)
+    # Model mode: what the product did with the case (its execution holds the calls and the diff).
+    execution = models.OneToOneField(
+        Execution, null=True, blank=True, on_delete=models.PROTECT, related_name="backtest_case"
+    )
+    plan_files = models.JSONField(default=list, blank=True, help_text="The files the plan named.")
+    plan_hits = models.PositiveIntegerField(default=0, help_text="Real files the plan named.")
+    applied = models.CharField(max_length=11, choices=Applied.choices, blank=True)
+    produced_files = models.JSONField(
+        default=list, blank=True, help_text="Files the produced change touched."
+    )
+    produced_definitions = models.JSONField(default=list, blank=True)
+    file_hits = models.PositiveIntegerField(default=0, help_text="Real files the produced change touched.")
+    definition_hits = models.PositiveIntegerField(default=0, help_text="Real definitions it touched.")
     cost_nanos = models.BigIntegerField(default=0)
 
     class Meta:

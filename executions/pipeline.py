@@ -195,6 +195,7 @@ def prepare(
     now: dt.datetime | None = None,
     batch: bool = False,
     revision: Revision | None = None,
+    base_sha: str = "",
 ) -> Prepared:
     """Resolve both steps' models and bound the whole execution's cost from the real prompts
     (refusing a request that could pass its model's input limit, ``InputTooLong``).
@@ -209,7 +210,7 @@ def prepare(
         analysis, codegen = replace(analysis, batch=False), replace(codegen, batch=False)
     ranking, asked = steps.task_text(task), ""
     if revision is None:
-        base = base_of(gateway)
+        base = base_of(gateway, base_sha)  # ``base_sha``: a backtest's case, at its pull request's base
     else:
         base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
         extra = revisions.context_for(revision, gateway, base.commit_sha)
@@ -360,6 +361,7 @@ def start(task: Task, prepared: Prepared, providers: Providers, now: dt.datetime
                 reservation=reservation,
                 status=Execution.Status.RESERVED,
                 simulated=providers.simulated,
+                kind=Execution.Kind.BACKTEST if task.source == Task.Source.BACKTEST else Execution.Kind.TASK,
                 reserved_nanos=prepared.worst_case_nanos,
                 base_sha=prepared.base.commit_sha,
                 started_at=at,
@@ -416,21 +418,7 @@ def _run(
     now: dt.datetime | None,
 ) -> Execution:
     try:
-        state.save(execution, now, status=Execution.Status.ANALYSING)
-        analysis = charging.ask(providers.analysis, prepared.analysis_request)
-        analysis = analysis_lookups.look_again(
-            execution,
-            prepared.analysis,
-            prepared.analysis_request,
-            analysis,
-            base=prepared.base,
-            gateway=gateway,
-            provider=providers.analysis,
-            now=now,
-        )
-        take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
-        request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
-        change = generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
+        change = produce_change(execution, prepared, providers, gateway, now)
         published = publish(execution, change, gateway)
     except EXPECTED_FAILURES as exc:
         return finish_failed_on(execution, exc, now)
@@ -439,6 +427,33 @@ def _run(
         finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
         raise
     return finish_succeeded(execution, published, now)
+
+
+def produce_change(
+    execution: Execution,
+    prepared: Prepared,
+    providers: Providers,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None,
+) -> Change:
+    """The execution's paid part: the analysis (charged, its plan kept), then the code generation
+    and its further tries until a change applies to the base (``generate_change``). Raises what
+    those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
+    state.save(execution, now, status=Execution.Status.ANALYSING)
+    analysis = charging.ask(providers.analysis, prepared.analysis_request)
+    analysis = analysis_lookups.look_again(
+        execution,
+        prepared.analysis,
+        prepared.analysis_request,
+        analysis,
+        base=prepared.base,
+        gateway=gateway,
+        provider=providers.analysis,
+        now=now,
+    )
+    take_plan(execution, prepared.analysis, analysis, now, base=prepared.base)
+    request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
+    return generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
 
 
 def take_plan(

@@ -38,6 +38,7 @@ def runnable_tasks() -> QuerySet[Task]:
     return (
         Task.objects.filter(status=Task.Status.PENDING, repository__enabled=True, repository__problem="")
         .exclude(source=Task.Source.GITHUB_ISSUE, issue_state__in=ISSUE_GONE)
+        .exclude(source=Task.Source.BACKTEST)  # run by ``backtest --models`` alone, never published
         .order_by("-priority", "created_at", "pk")
     )
 

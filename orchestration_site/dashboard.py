@@ -22,6 +22,7 @@ from budget.money import format_usd
 from budget.overruns import overrun_warnings
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
+from executions.backtest.report import latest_by_repository
 from executions.models import Execution, IssueComment, Repository
 from executions.providers.usage_reports import usage_reports
 from executions.scheduler import SCHEDULE_NAME
@@ -54,13 +55,15 @@ def repository_rows(figures: list[dict]) -> list[dict]:
     those that worked this month, busiest first, with why its tasks wait, if they do."""
     by_name = {row["repository"]: row for row in figures}
     repositories = Repository.objects.filter(enabled=True) | Repository.objects.filter(name__in=by_name)
-    rows = []
+    rows, backtests = [], latest_by_repository()
     for repository in repositories.order_by("name"):
         row = by_name.get(repository.name) or {
             "spent": "0.00", "executions": 0, "prs": 0, "merged_prs": 0, "cost_per_merged_pr": None,
         }  # fmt: skip
         waits = "disabled" if not repository.enabled else "unavailable" if repository.problem else ""
-        rows.append({**row, "repository": repository, "waits": waits})
+        rows.append(
+            {**row, "repository": repository, "waits": waits, "backtest": backtests.get(repository.pk)}
+        )
     rows.sort(key=lambda row: -row["executions"])
     return rows
 

@@ -21,6 +21,7 @@ MAX_SOURCE_FILES = 3
 BOTS = re.compile(r"dependabot|renovate|greenkeeper|pyup|snyk|depfu|\[bot\]", re.IGNORECASE)
 REVERT = re.compile(r"^Revert\b|\bThis reverts commit [0-9a-f]{7,40}", re.IGNORECASE | re.MULTILINE)
 CLOSES = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)\b", re.IGNORECASE)
+BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '[^']*'")
 MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+) from \S+$")
 SQUASH_SUBJECT = re.compile(r"^(?P<title>.*\S)\s+\(#(?P<number>\d+)\)$")
 TRAILER = re.compile(
@@ -41,6 +42,8 @@ class ChangedDefinition:
     signature: str  # as the map shows it (``repoindex.definitions``)
     line: str  # its ``def``/``class`` line, stripped
     first_body_line: str  # the first line of its body, stripped ("" for a one-line definition)
+    number: int = 0  # the line number of ``line`` in the base's file
+    body_number: int = 0  # of ``first_body_line`` (0: none)
 
     @property
     def key(self) -> str:
@@ -72,6 +75,8 @@ def is_source(path: str) -> bool:
 def why_not(*, subject: str, message: str, author: str, source_files: list[str]) -> str:
     """Why a merged change is not a case ("" when it is one). ``source_files``: the existing
     source files it modified."""
+    if BRANCH_MERGE.match(subject) and not message.strip().partition("\n")[2].strip():
+        return "a merge of another branch, with no task text"
     if BOTS.search(author):
         return "a dependency bot's"
     if REVERT.search(subject) or REVERT.search(message):
@@ -113,9 +118,28 @@ def closed_issue(text: str) -> int | None:
 
 
 def touched_lines(patch: str) -> list[tuple[int, int]]:
-    """The base's lines a unified diff (``-U0`` or GitHub's ``patch``) touches: (first line, count)
-    per hunk; a count of 0 is an insertion after that line."""
-    return [(int(start), int(count) if count else 1) for start, count in _HUNK.findall(patch)]
+    """The base's lines a unified diff touches, from its hunks (a local ``-U0`` diff or GitHub's
+    ``patch`` with context lines alike): ``(line, 1)`` for each line removed or changed, and
+    ``(line, 0)`` for lines inserted after ``line``."""
+    touched: list[tuple[int, int]] = []
+    old, previous = None, " "
+    for line in patch.split("\n"):
+        if hunk := _HUNK.match(line):
+            start, count = int(hunk[1]), int(hunk[2]) if hunk[2] else 1
+            old, previous = (start + 1 if count == 0 else start), " "
+            continue
+        if old is None or not line or line[0] not in " -+":
+            continue  # the file's header, or "\\ No newline at end of file"
+        if line[0] == "-":
+            touched.append((old, 1))
+            old += 1
+        elif line[0] == "+":
+            if previous == " ":
+                touched.append((old - 1, 0))
+        else:
+            old += 1
+        previous = line[0]
+    return touched
 
 
 def changed_definitions(path: str, base: bytes, hunks: list[tuple[int, int]]) -> list[ChangedDefinition]:
@@ -138,20 +162,23 @@ def changed_definitions(path: str, base: bytes, hunks: list[tuple[int, int]]) ->
             qualname=d.qualname,
             signature=d.signature,
             line=lines[d.line - 1].strip(),
-            first_body_line=_first_body_line(d, lines),
+            first_body_line=lines[body - 1].strip() if body else "",
+            number=d.line,
+            body_number=body,
         )
-        for d in chosen
+        for d, body in ((d, _first_body_line(d, lines)) for d in chosen)
     ]
 
 
-def _first_body_line(definition: repoindex.Definition, lines: list[str]) -> str:
-    """The first non-blank line after the definition's signature (which may span lines)."""
+def _first_body_line(definition: repoindex.Definition, lines: list[str]) -> int:
+    """The number of the first non-blank line after the definition's signature (which may span
+    lines); 0 for a definition on one line."""
     wanted = len(definition.signature.rstrip("…"))
     seen, at = "", definition.line - 1
     while at < definition.end and len(seen) < wanted:
         seen = " ".join(f"{seen} {lines[at]}".split())
         at += 1
-    for line in lines[at : definition.end]:
-        if line.strip():
-            return line.strip()
-    return ""
+    for number in range(at + 1, definition.end + 1):
+        if lines[number - 1].strip():
+            return number
+    return 0

@@ -5,6 +5,7 @@ have read it)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from executions.backtest.cases import (
     Case,
@@ -18,6 +19,7 @@ from executions.backtest.cases import (
 from executions.gateways.local_git import LocalGitGateway
 
 FIELD, RECORD = "\x1f", "\x1e"
+GITHUB_REMOTE = re.compile(r"github\.com[:/](?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?(?:\s|$)")
 DIFF = ("diff", "--no-color", "--no-ext-diff", "--no-renames")
 MAX_SCANNED = 2_000  # commits read at most to find the cases (a long history of docs-only commits)
 
@@ -32,20 +34,21 @@ def local_cases(
         "log",
         "--first-parent",
         f"--max-count={MAX_SCANNED}",
-        f"--format=%H{FIELD}%P{FIELD}%an <%ae>{FIELD}%B{RECORD}",
+        f"--format=%H{FIELD}%P{FIELD}%cI{FIELD}%an <%ae>{FIELD}%B{RECORD}",
     ]
-    if since:
-        args.append(f"--since={since.isoformat()}T00:00:00Z")
     found: list[Case] = []
+    pulls = pull_request_url_base(gateway)
     for record in gateway.read_history(*args, branch).split(RECORD):
         if len(found) >= last:
             break
         if not record.strip():
             continue
-        sha, parents, author, message = record.strip("\n").split(FIELD, 3)
+        sha, parents, committed, author, message = record.strip("\n").split(FIELD, 4)
         if not parents.split():
             continue  # the root commit has no base
-        case, why = _case(gateway, sha, parents.split()[0], author, message)
+        if since and dt.date.fromisoformat(committed[:10]) < since:
+            continue  # merged before ``since`` (the day it landed on the branch, as git recorded it)
+        case, why = _case(gateway, sha, parents.split()[0], author, message, pulls)
         if case is None:
             if skipped is not None:
                 skipped.append((sha, why))
@@ -54,8 +57,16 @@ def local_cases(
     return found
 
 
+def pull_request_url_base(gateway: LocalGitGateway) -> str:
+    """``https://github.com/owner/name/pull/`` when the clone's ``origin`` is on GitHub, else ""."""
+    for line in gateway.read_history("remote", "-v").splitlines():
+        if line.startswith("origin\t") and (found := GITHUB_REMOTE.search(line)):
+            return f"https://github.com/{found['repository']}/pull/"
+    return ""
+
+
 def _case(
-    gateway: LocalGitGateway, sha: str, base: str, author: str, message: str
+    gateway: LocalGitGateway, sha: str, base: str, author: str, message: str, pulls: str = ""
 ) -> tuple[Case | None, str]:
     number, title, body = from_commit_message(message)
     listed = gateway.read_history("diff", "--name-status", "--no-renames", "-z", base, sha)
@@ -80,7 +91,7 @@ def _case(
     return (
         Case(
             number=number,
-            url="",
+            url=f"{pulls}{number}" if pulls and number else "",
             merge_sha=sha,
             base_sha=base,
             title=title,

@@ -5,12 +5,14 @@ holds of the real change. Nothing is sent; nothing is spent.
 For each file the real change touched: is its path in the prompt, is its content shown (whole,
 or as an excerpt), its rank for the task and whether the map lists it. For each definition it
 touched: is its signature in the prompt (in the map, or in the file's content), and its body
-(the signature line and the first body line, in the file's content or excerpt).
+(the signature line and the first body line, in the file's content or excerpt, by their line
+numbers in an excerpt).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 
 from executions import pipeline, steps
@@ -79,13 +81,16 @@ def measure(case: Case, task: Task, gateway: RepositoryGateway, analysis: steps.
         )
     definitions = []
     for d in case.definitions:
-        block = file_content(request.user, d.path) or ""
-        in_content = bool(d.line) and d.line in block
+        block = file_content(request.user, d.path)
+        # A whole file holds every definition; an excerpt numbers each line it shows by its line
+        # in the file, so a definition is there when its own lines are.
+        whole = block is not None and not is_excerpt(block)
+        in_content = whole or (block is not None and shows_line(block, d.number))
         definitions.append(
             DefinitionSeen(
                 definition=d.key,
                 signature=d.signature in entries.get(d.path, ()) or in_content,
-                body=in_content and d.first_body_line in block,
+                body=in_content and (whole or not d.body_number or shows_line(block, d.body_number)),
             )
         )
     return PromptSeen(files, definitions, len(prompt.encode("utf-8")))
@@ -114,6 +119,11 @@ def file_content(user: str, path: str) -> str | None:
     start += len(header)
     end = user.find("\n</file>\n", start)
     return user[start : end if end >= 0 else len(user)]
+
+
+def shows_line(excerpt: str, number: int) -> bool:
+    """Whether an excerpt shows line ``number`` of its file (as ``  12| text``)."""
+    return re.search(rf"^ *{number}\|", excerpt, re.MULTILINE) is not None
 
 
 def _unquoted(line: str) -> str:

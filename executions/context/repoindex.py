@@ -6,7 +6,8 @@ trees, lock files, files over 200 KB, ``CONTEXT_EXCLUDE`` patterns) and the defi
 source file (classes, functions, methods with their signature lines, by tree-sitter with the
 official per-language grammar wheels). It depends only on the commit, so it is built once per
 commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` in a folder per repository (and in
-memory), and reused by later executions on that commit, in any process. ``executions.context.repomap`` ranks it for a task.
+memory), and reused by later executions on that commit, in any process; a new commit's build
+reuses the definitions of the files whose content this process has parsed before. ``executions.context.repomap`` ranks it for a task.
 
 Beside the definitions, each source file's string literals and the names it uses
 (``executions.context.references``) and, where the gateway has history, the files its recent
@@ -142,12 +143,17 @@ class RepoIndex:
 
 def selected_paths(sizes: dict[str, int]) -> dict[str, int]:
     """The files worth showing a model, from a commit's full listing."""
-    spec = _exclude_spec(tuple(settings.CONTEXT_EXCLUDE))
+    extra = tuple(settings.CONTEXT_EXCLUDE)
     return {
-        path: size
-        for path, size in sizes.items()
-        if size <= MAX_INDEXED_FILE_BYTES and not _control(path) and not spec.match_file(path)
+        path: size for path, size in sizes.items() if size <= MAX_INDEXED_FILE_BYTES and _listed(path, extra)
     }
+
+
+@lru_cache(maxsize=50_000)
+def _listed(path: str, extra: tuple[str, ...]) -> bool:
+    # Remembered per path: matching the excludes took half a second per commit of a large
+    # repository, and commits close in history (a backtest's bases) list the same paths.
+    return not _control(path) and not _exclude_spec(extra).match_file(path)
 
 
 @lru_cache(maxsize=8)

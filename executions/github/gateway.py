@@ -20,7 +20,7 @@ import base64
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -426,6 +426,50 @@ class GitHubGateway:
             parts.append(f"--- {old}\n+++ {new}\n{body}\n")
         return cut_diff("".join(parts).encode("utf-8"), max_bytes)
 
+    # --- history: merged pull requests (``executions.backtest``) -------------------------------
+
+    def merged_pull_requests(self, *, since: dt.date | None = None, max_read: int = 1000) -> Iterator[dict]:
+        """The pull requests merged into the base branch (GitHub's JSON), from ``since`` on, by
+        their last update, newest first (a pull request is updated when it is merged, so none merged
+        after ``since`` comes after one updated before it); read a page at a time, as the caller
+        takes them, and at most ``max_read`` closed pull requests."""
+        repo = self._repo()
+        branch = self.base_branch or repo.default_branch
+        with self._errors("listing the merged pull requests", repository_level=True):
+            pulls = repo.get_pulls(state="closed", base=branch, sort="updated", direction="desc")
+            for n, pull in enumerate(pulls):
+                data = pull.raw_data
+                updated = _date_of(data.get("updated_at"))
+                if n >= max_read or (since and updated and updated < since):
+                    return
+                merged = _date_of(data.get("merged_at"))
+                if merged and data.get("merge_commit_sha") and not (since and merged < since):
+                    yield data
+
+    def first_parent(self, sha: str) -> str | None:
+        """The first parent of commit ``sha`` (a merge's: the branch it was merged into)."""
+        with self._errors(f"reading the commit {sha[:12]}"):
+            parents = self._lazy_repo().get_git_commit(sha).parents
+        return parents[0].sha if parents else None
+
+    def changed_files(self, base_sha: str, head_sha: str) -> list[tuple[str, str, str]]:
+        """``(path, status, patch)`` of each file ``head_sha`` changed since ``base_sha`` (GitHub's
+        compare; ``patch``: the hunks, "" when GitHub shows none)."""
+        with self._errors(f"comparing {base_sha[:12]} with {head_sha[:12]}"):
+            files = self._lazy_repo().compare(base_sha, head_sha).files
+        return [(f.filename, f.status, f.patch or "") for f in files]
+
+    def issue_text(self, number: int) -> tuple[str, str] | None:
+        """The title and body of issue ``number``; None when it is a pull request or is gone."""
+        with self._errors(f"reading the issue #{number}"):
+            try:
+                data = self._lazy_repo().get_issue(number).raw_data
+            except UnknownObjectException:
+                return None
+        if data.get("pull_request") is not None:
+            return None
+        return data.get("title") or "", data.get("body") or ""
+
     def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
         """One commit on ``parent`` holding ``change``; ``branch`` moved to it only if it still
         points at ``parent`` (``force: false``: GitHub refuses anything but a fast-forward).
@@ -734,6 +778,11 @@ def _explanation(
     if status >= 500:
         return f"GitHub failed while {action} ({status}, also after retries): GitHub is having trouble; retry later."
     return f"GitHub answered {status} while {action}: {message}"
+
+
+def _date_of(stamp: object) -> dt.date | None:
+    """The day of a GitHub timestamp ("2026-11-24T12:00:00Z"), None when there is none."""
+    return dt.date.fromisoformat(stamp[:10]) if isinstance(stamp, str) and len(stamp) >= 10 else None
 
 
 def _next_link(link: str) -> str:

@@ -52,6 +52,7 @@ class FakeAnthropic(FakeServer):
         self.text = PLAN
         self.tool_input: dict | None = {"plan": PLAN, "files": list(PLAN_FILES)}
         self.tool_calls: list[tuple[str, dict]] = []  # scripted calls when the model may choose
+        self.tool_inputs: list[dict] = []  # the next forced tool calls' inputs, in order; then ``tool_input``
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
         self.sync_billed: list[tuple[str, dict]] = []  # (model, usage) of each message answered
@@ -128,19 +129,24 @@ class FakeAnthropic(FakeServer):
     def _answer(self, params: dict, n: int) -> tuple[list[dict], str]:
         """The message's content and stop reason: a tool_use block when a tool is forced."""
         forced = params.get("tool_choice") or {}
-        if forced.get("type") == "any" and (self.tool_calls or self.tool_input is not None):
+        if forced.get("type") == "any" and (
+            self.tool_calls or self.tool_inputs or self.tool_input is not None
+        ):
             offered = [tool["name"] for tool in params.get("tools", [])]
-            name, given = self.tool_calls.pop(0) if self.tool_calls else ("submit_plan", self.tool_input)
+            if self.tool_calls:
+                name, given = self.tool_calls.pop(0)
+            else:
+                name, given = "submit_plan", self.tool_inputs.pop(0) if self.tool_inputs else self.tool_input
             assert name in offered, f"the fake was scripted to call {name!r}, which was not offered"
             return [
                 {"type": "tool_use", "id": f"toolu_fake{n:04d}", "name": name, "input": given}
             ], "tool_use"
-        if forced.get("type") == "tool" and self.tool_input is not None:
+        if forced.get("type") == "tool" and (self.tool_inputs or self.tool_input is not None):
             tool = {
                 "type": "tool_use",
                 "id": f"toolu_fake{n:04d}",
                 "name": forced["name"],
-                "input": self.tool_input,
+                "input": self.tool_inputs.pop(0) if self.tool_inputs else self.tool_input,
             }
             return [tool], "tool_use"
         return [{"type": "text", "text": self.text}], "end_turn"

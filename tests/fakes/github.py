@@ -157,6 +157,50 @@ class FakeGitHub(FakeServer):
         pull.update(state="closed", merged=True, merged_at=at, closed_at=at)
         return pull
 
+    def add_merged_pull(
+        self,
+        title: str,
+        files: dict[str, str],
+        *,
+        body: str = "",
+        author: str = "octocat",
+        squash: bool = False,
+        full_name: str = "octo/widgets",
+    ) -> dict:
+        """A pull request changing ``files``, already merged into the default branch: a merge
+        commit (first parent: the branch's head before it), or with ``squash`` one commit."""
+        repo = self.repo(full_name)
+        main = f"heads/{repo.default_branch}"
+        parent = repo.refs[main]
+        tree = self._make_tree(
+            self.trees[self.commits[parent]["tree"]], [{"path": p, "content": c} for p, c in files.items()]
+        )
+        number = next(repo.numbers)
+        head = self._make_commit(f"{title} (work)", tree, [parent])
+        merge = head if squash else self._make_commit(f"Merge pull request #{number}", tree, [parent, head])
+        repo.refs[main] = merge
+        at = self._stamp()
+        pull = {
+            "number": number,
+            "state": "closed",
+            "title": title,
+            "body": body,
+            "draft": False,
+            "merged": True,
+            "user": {"login": author, "id": 100 + number, "type": "Bot" if "[bot]" in author else "User"},
+            "created_at": at,
+            "updated_at": at,
+            "merged_at": at,
+            "closed_at": at,
+            "merge_commit_sha": merge,
+            "labels": [],
+            "head": {"ref": f"topic-{number}", "sha": head},
+            "base": {"ref": repo.default_branch, "sha": parent},
+            "html_url": f"https://github.example/{repo.full_name}/pull/{number}",
+        }
+        repo.pulls.append(pull)
+        return pull
+
     def close_pull(self, number: int, full_name: str = "octo/widgets") -> dict:
         pull = self.pull(number, full_name)
         pull.update(state="closed", merged=False, closed_at=_now())
@@ -636,7 +680,7 @@ class FakeGitHub(FakeServer):
                 else _error(404, "Not Found")
             )
         if rest == "/pulls" and method == "GET":
-            return Response(200, self._list_pulls(repo, base, request.query))
+            return _page(request, base + rest, self._list_pulls(repo, base, request.query))
         if rest == "/pulls" and method == "POST":
             return self._create_pull(repo, base, request.json)
         if m := re.match(r"^/pulls/(\d+)$", rest):
@@ -765,12 +809,18 @@ class FakeGitHub(FakeServer):
     def _list_pulls(self, repo: FakeRepo, base: str, query: dict) -> list[dict]:
         state = query.get("state", ["open"])[0]
         head = query.get("head", [None])[0]
+        into = query.get("base", [None])[0]
         found = [
             p
             for p in repo.pulls
             if (state == "all" or p["state"] == state)
             and (head is None or head == f"{repo.owner}:{p['head']['ref']}")
+            and (into is None or into == p["base"]["ref"])
         ]
+        if query.get("sort", [""])[0] == "updated":  # GitHub's default order is by creation
+            found.sort(key=lambda p: p.get("updated_at") or p["created_at"])
+        if query.get("direction", [""])[0] == "desc":
+            found.reverse()
         return [self._pull_json(repo, base, p) for p in found]
 
     def _create_pull(self, repo: FakeRepo, base: str, data: dict) -> Response:
@@ -1078,7 +1128,8 @@ def _page(request: Request, url: str, items: list) -> Response:
     page = int(request.query.get("page", ["1"])[0])
     headers = {}
     if page * per_page < len(items):
-        headers["Link"] = f'<{url}?per_page={per_page}&page={page + 1}>; rel="next"'
+        kept = "".join(f"&{k}={v[0]}" for k, v in request.query.items() if k not in ("per_page", "page"))
+        headers["Link"] = f'<{url}?per_page={per_page}&page={page + 1}{kept}>; rel="next"'
     return Response(200, items[(page - 1) * per_page : page * per_page], headers)
 
 

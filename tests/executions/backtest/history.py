@@ -148,4 +148,10 @@ def known_history(path: Path) -> dict[str, str]:
         "Merge pull request #16 from dev/warmup\n\nTune the warmup\n\nIt is slow on cold starts.",
         {"app/big.py": (path / "app/big.py").read_text().replace("value * 150 + 150", "value * 150 + 151")},
     )
+    # A maintenance branch merged back: no pull request, no task text.
+    shas["stable"] = repo.merge(
+        "stable",
+        "Merge branch 'stable'",
+        {"app/core.py": (path / "app/core.py").read_text() + "\n# stable\n"},
+    )
     return shas

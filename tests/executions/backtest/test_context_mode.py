@@ -1,6 +1,7 @@
 """Context mode over a local git repository with a known history: the cases chosen, their task
 text, the definitions the real changes touched, and what the analyst's prompt held of them."""
 
+import datetime as dt
 import json
 import subprocess
 from io import StringIO
@@ -11,6 +12,7 @@ from django.core.management import CommandError, call_command
 from executions import pipeline
 from executions.backtest import runs
 from executions.backtest.local_history import local_cases
+from executions.context import repoindex
 from executions.gateways.local_git import LocalGitGateway
 from executions.models import BacktestCase, BacktestRun, Execution, ModelCall, Repository, Task
 from executions.providers.simulated import simulated_providers
@@ -37,6 +39,7 @@ def test_the_cases_are_the_merges_that_change_one_to_three_source_files(history)
         shas["bot"]: "a dependency bot's",
         shas["revert"]: "a revert",
         shas["docs"]: "no existing source file changed (tests, docs, lock or generated files only)",
+        shas["stable"]: "a merge of another branch, with no task text",
     }
     _vague, big, store, fix = cases
     assert (fix.number, fix.title, fix.description) == (
@@ -158,3 +161,64 @@ def test_the_table_shows_each_case_and_the_totals(history, pinned_clock):
     assert lines[0].split() == ["case", "title", "files", "defs", "bodies", "rank", "prompt", "cost"]
     assert lines[2].split()[:1] == ["#16"] and "Tune the warmup" in lines[2]
     assert lines[-1].split()[:6] == ["2", "cases", "total", "100%", "100%", "50%"]
+
+
+def test_the_dashboard_shows_the_latest_runs_figures_per_repository(history, pinned_clock, admin_client):
+    path, _shas = history
+    repository = Repository.objects.create(kind=Repository.Kind.LOCAL, name=str(path))
+    runs.run_context(repository, last=4)
+    latest = runs.run_context(repository, last=1)  # the warmup: its body is not shown
+
+    page = admin_client.get("/admin/dashboard/").content.decode()
+
+    row = page[page.index(f'data-repository="{path}"') :]
+    cell = row[row.index('data-testid="backtest"') :]
+    cell = cell[: cell.index("</td>")]
+    assert f"/admin/executions/backtestrun/{latest.pk}/change/" in cell
+    assert "1 cases</a>: files 100% · definitions 100% · bodies 0%" in cell
+
+
+def test_since_keeps_the_merges_from_that_day_on(history):
+    path, _shas = history
+    gateway = LocalGitGateway(path)
+
+    assert len(local_cases(gateway, last=30, since=dt.date(2000, 1, 1))) == 4
+    assert local_cases(gateway, last=30, since=dt.date(2999, 1, 1)) == []
+    with pytest.raises(CommandError, match="--since 'soon' is not a date") as refused:
+        call_command("backtest", "--repository", str(path), "--since", "soon", stdout=StringIO())
+    assert refused.value.returncode == 2
+
+
+def test_bases_that_share_files_parse_only_the_files_that_changed(history, monkeypatch):
+    path, shas = history
+    gateway = LocalGitGateway(path)
+    parsed = []
+    real = repoindex.definitions
+    monkeypatch.setattr(repoindex, "definitions", lambda p, raw: parsed.append(p) or real(p, raw))
+    repoindex.clear_memory_cache()
+
+    first = pipeline.base_of(gateway, shas["initial"]).index
+    parsed_first = list(parsed)
+    parsed.clear()
+    second = pipeline.base_of(gateway, shas["fix_add"]).index  # app/core.py and its test changed
+
+    assert sorted(parsed_first) == ["app/big.py", "app/core.py", "tests/test_core.py"]
+    assert sorted(parsed) == ["app/core.py", "tests/test_core.py"]  # app/big.py is not parsed again
+    assert second.symbols["app/big.py"] == first.symbols["app/big.py"]
+    core = gateway.read_files(shas["fix_add"], ["app/core.py"])["app/core.py"]
+    assert second.symbols["app/core.py"] == real("app/core.py", core)
+
+
+@pytest.mark.parametrize(
+    "remote", ["git@github.com:octo/demo.git", "https://x-access-token:ghs_secret@github.com/octo/demo"]
+)
+def test_a_clone_of_a_github_repository_links_each_case_to_its_pull_request(history, remote):
+    path, _shas = history
+    subprocess.run(["git", "-C", str(path), "remote", "add", "origin", remote], check=True)
+
+    cases = local_cases(LocalGitGateway(path), last=2)
+
+    assert [c.url for c in cases] == [
+        "https://github.com/octo/demo/pull/16",
+        "https://github.com/octo/demo/pull/15",
+    ]

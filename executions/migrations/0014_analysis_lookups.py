@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('executions', '0012_backtests'),
+        ('executions', '0013_backtest_model_mode'),
     ]
 
     operations = [
