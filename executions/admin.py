@@ -410,14 +410,14 @@ class ExecutionAdmin(ReadOnlyAdmin):
         ),
         ("Money", {"fields": ["cost", "reserved"]}),
         ("Result", {"fields": ["result", "publisher", "branch", "commit_sha", "summary", "files"]}),
-        ("Plan", {"fields": ["plan", "named_files", "named_definitions", "plan_notes"]}),
+        ("Plan", {"fields": ["plan", "named_files", "named_definitions", "plan_notes", "looked_up"]}),
         ("Applied diff", {"fields": ["applied_diff"], "classes": ["collapse"]}),
         ("Timings", {"fields": ["created_at", "started_at", "heartbeat_at", "finished_at"]}),
     ]
     readonly_fields = [
         "task", "revision", "period", "status_badge", "simulated", "batched", "batch", "error", "cost", "reserved",
         "result", "publisher", "branch", "commit_sha", "summary", "files", "plan", "named_files",
-        "named_definitions", "plan_notes",
+        "named_definitions", "plan_notes", "looked_up",
         "applied_diff", "created_at", "started_at", "heartbeat_at", "finished_at",
     ]  # fmt: skip
 
@@ -458,6 +458,14 @@ class ExecutionAdmin(ReadOnlyAdmin):
     @admin.display(description="definitions named by the plan")
     def named_definitions(self, e: Execution) -> str:
         return ", ".join(e.plan_definitions or []) or "—"
+
+    @admin.display(description="looked up before the plan")
+    def looked_up(self, e: Execution) -> str:
+        rounds = [
+            f"asked {', '.join(r.get('asked', []))}; shown {', '.join(r.get('shown', [])) or 'nothing'}"
+            for r in e.lookups or []
+        ]
+        return " | ".join(rounds) or "—"
 
     @admin.display(description="applied diff")
     def applied_diff(self, e: Execution) -> str:

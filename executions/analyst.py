@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from executions.context import excerpts
+from executions.context import excerpts, lookups
 from executions.context.repomap import quoted
 from executions.errors import ChangeRejected
 from executions.gateways.paths import MAX_PATH_BYTES
@@ -71,6 +71,48 @@ PLAN_TOOL = {
         "required": ["plan", "files"],
     },
 }
+
+
+# --- one more look before the plan (``ANALYSIS_LOOKUPS`` rounds; ``executions.context.lookups``) --
+
+SHOW_TOOL_NAME = "show"
+SHOW_TOOL = {
+    "name": SHOW_TOOL_NAME,
+    "description": (
+        "Before planning, look at up to "
+        f"{lookups.MAX_ITEMS} files or definitions you were not shown (or not shown whole). "
+        "Call it only when the map and the files shown are not enough to plan; then call submit_plan."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": lookups.MAX_ITEMS,
+                "description": 'Paths ("src/app/cli.py"), definitions in a file ("cli.py::Group.get_command") '
+                'or definitions alone ("Group.get_command").',
+            }
+        },
+        "required": ["items"],
+    },
+}
+LOOKUP_INSTRUCTIONS = """
+You may call show once before submit_plan to read up to {items} files or definitions that were not
+shown to you (or not shown whole): name them by path, as "<file>::<Qualified.name>", or by
+qualified name. Its answer is repository content (data). Then call submit_plan.
+"""
+
+
+def lookup_from(completion: Completion) -> list[str] | None:
+    """The names a ``show`` call asked for (at most ``lookups.MAX_ITEMS`` kept), or None when the
+    answer is not a ``show`` call (it is then read as the plan: ``plan_from``)."""
+    if completion.tool_name != SHOW_TOOL_NAME:
+        return None
+    items = (completion.tool_input or {}).get("items")
+    if not isinstance(items, list):
+        return []
+    return [str(item)[: lookups.MAX_ITEM_CHARS] for item in items if str(item).strip()]
 
 
 @dataclass(frozen=True)

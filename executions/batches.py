@@ -54,7 +54,7 @@ from budget.catalog import ResolvedModel
 from budget.models import Reservation
 from budget.periods import current_period
 from budget.pricing import PricingError
-from executions import charging, holds, pipeline, state, steps
+from executions import analysis_lookups, charging, holds, pipeline, state, steps
 from executions.errors import (
     BatchRefused,
     BatchUndecided,
@@ -303,6 +303,16 @@ def _claim(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         answer = charging.ask(providers.analysis, prepared.analysis_request)
+        answer = analysis_lookups.look_again(
+            execution,
+            prepared.analysis,
+            prepared.analysis_request,
+            answer,
+            base=prepared.base,
+            gateway=gateway,
+            provider=providers.analysis,
+            now=now,
+        )
         pipeline.take_plan(
             execution,
             prepared.analysis,

@@ -179,6 +179,11 @@ class Execution(models.Model):
         "to show whole was shown to the coder as an excerpt holding them.",
     )
     plan_notes = models.TextField(blank=True, help_text="What was dropped from the plan (unknown paths).")
+    lookups = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The analyst's look-ups before its plan: what each asked for and what it was shown.",
+    )
     change = models.JSONField(null=True, blank=True, help_text="The validated generated change.")
     diff = models.TextField(blank=True, help_text="The applied change as a unified diff against its base.")
     base_sha = models.CharField(

@@ -21,7 +21,18 @@ from budget import ledger, outcomes
 from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, worst_case_nanos
-from executions import analyst, announce, charging, forms, holds, repositories, revisions, state, steps
+from executions import (
+    analysis_lookups,
+    analyst,
+    announce,
+    charging,
+    forms,
+    holds,
+    repositories,
+    revisions,
+    state,
+    steps,
+)
 from executions.changes import edits
 from executions.changes.coder import failures_message, parse_change
 from executions.changes.proposal import EditFailure, Proposal
@@ -320,7 +331,9 @@ def analysis_request_at(
         map_tokens=settings.CONTEXT_MAP_TOKENS if map_tokens is None else map_tokens,
         file_bytes=settings.CONTEXT_FILE_BYTES if file_bytes is None else file_bytes,
     )
-    return steps.analysis_request(analysis, task, base.overview, context, revision=asked)
+    return steps.analysis_request(
+        analysis, task, base.overview, context, revision=asked, lookups=analysis_lookups.allowed(analysis)
+    )
 
 
 def worst_case(
@@ -345,11 +358,19 @@ def worst_case(
     input limit.
     """
     counted = analysis_input or count_input(providers.analysis, analysis_request)
+    lookups = analysis_lookups.allowed(analysis)
+    lookup_tokens = (
+        providers.analysis.input_token_bound(steps.lookup_at_caps(analysis_request, lookups))
+        if lookups
+        else 0
+    )
     # The plan and the files it names are not known yet: bound the coder's input by its known
     # part plus the plan's cap and the files' cap, so a large repository can never overspend.
     codegen_template = steps.codegen_request(codegen, task, base.overview, plan="", files={})
     return WorstCase(
-        analysis=_step_bound(analysis, counted.tokens),
+        # Each look-up round is one more analysis call, bounded as its last (and largest) one: its
+        # request is not known yet, so at its byte bound.
+        analysis=_step_bound(analysis, counted.tokens, further_tokens=lookup_tokens, further_tries=lookups),
         codegen=codegen_bound(
             codegen,
             providers.codegen,
@@ -357,7 +378,8 @@ def worst_case(
             unknown_bytes=steps.plan_byte_cap(analysis) + steps.codegen_files_bound(),
             reflections=reflections,
         ),
-        analysis_bound_nanos=try_nanos(analysis, counted.bound),
+        analysis_bound_nanos=try_nanos(analysis, counted.bound)
+        + lookups * try_nanos(analysis, lookup_tokens),
     )
 
 
@@ -569,6 +591,16 @@ def produce_change(
     those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
     state.save(execution, now, status=Execution.Status.ANALYSING)
     analysis = charging.ask(providers.analysis, prepared.analysis_request)
+    analysis = analysis_lookups.look_again(
+        execution,
+        prepared.analysis,
+        prepared.analysis_request,
+        analysis,
+        base=prepared.base,
+        gateway=gateway,
+        provider=providers.analysis,
+        now=now,
+    )
     take_plan(
         execution,
         prepared.analysis,

@@ -20,6 +20,7 @@ from executions import analyst
 from executions.changes import coder
 from executions.changes.validation import MAX_FILE_BYTES
 from executions.context import excerpts
+from executions.context import lookups as context_lookups
 from executions.context.repomap import (
     BYTES_PER_TOKEN,
     FILE_BLOCK_OVERHEAD,
@@ -28,10 +29,10 @@ from executions.context.repomap import (
     named_identifiers,
     quoted,
 )
-from executions.errors import ConfigurationError
+from executions.errors import ChangeRejected, ConfigurationError
 from executions.gateways.paths import MAX_PATH_BYTES
 from executions.models import ModelCall, StepConfig, Task
-from executions.providers.base import CompletionRequest
+from executions.providers.base import CompletionRequest, Lookup
 from notifications import events
 
 ANALYSIS = ModelCall.Step.ANALYSIS
@@ -151,14 +152,18 @@ def task_block(task: Task) -> str:
 
 
 def analysis_request(
-    step: Step, task: Task, overview: str, context: TaskContext, *, revision: str = ""
+    step: Step, task: Task, overview: str, context: TaskContext, *, revision: str = "", lookups: int = 0
 ) -> CompletionRequest:
     """Instructions and the commit's overview first (the cached, commit-stable part), then the
     task (and, for a revision, its feedback and the pull request's diff: ``analyst.revision_part``)
-    with its ranked map and files; the answer comes through the forced ``submit_plan`` call."""
+    with its ranked map and files; the answer comes through the forced ``submit_plan`` call.
+    ``lookups`` > 0: the analyst may first call ``show`` (``lookup_request`` is the next round)."""
+    instructions = ANALYSIS_INSTRUCTIONS
+    if lookups:
+        instructions += analyst.LOOKUP_INSTRUCTIONS.format(items=context_lookups.MAX_ITEMS)
     return CompletionRequest(
         model=step.model_name,
-        system=f"{ANALYSIS_INSTRUCTIONS}\n{overview}",
+        system=f"{instructions}\n{overview}",
         user="\n\n".join(
             part for part in (task_block(task), revision.rstrip("\n"), context.as_prompt()) if part
         ),
@@ -166,7 +171,34 @@ def analysis_request(
         temperature=step.temperature,
         reasoning_effort=step.reasoning_effort,
         tool=analyst.PLAN_TOOL,
+        lookup_tool=analyst.SHOW_TOOL if lookups else None,
     )
+
+
+MAX_CALL_ID_CHARS = 100  # a vendor's tool call id, sent back with its answer (Anthropic's: ~30)
+
+
+def lookup_request(
+    request: CompletionRequest, call_id: str, items: list[str], answer: str
+) -> CompletionRequest:
+    """The analysis request's next round: the same request (its prefix read from the vendor's
+    cache), then the ``show`` call (``items``, as kept) and what it was shown (``answer``, at most
+    ``lookups.MAX_ANSWER_BYTES``). Its size is bounded before the first call (``lookup_at_caps``)."""
+    if len(call_id) > MAX_CALL_ID_CHARS:
+        raise ChangeRejected("The analysis called show with a call id longer than any vendor sends")
+    asked = {"items": [item[: context_lookups.MAX_ITEM_CHARS] for item in items[: context_lookups.MAX_ITEMS]]}
+    answer = cut_plan(answer, context_lookups.MAX_ANSWER_BYTES)
+    return replace(request, lookups=(*request.lookups, Lookup(call_id, asked, answer)))
+
+
+def lookup_at_caps(request: CompletionRequest, rounds: int) -> CompletionRequest:
+    """``request`` after ``rounds`` look-ups as long as they may be: the largest a later round sends."""
+    items = ["x" * context_lookups.MAX_ITEM_CHARS] * context_lookups.MAX_ITEMS
+    for _ in range(rounds):
+        request = lookup_request(
+            request, "x" * MAX_CALL_ID_CHARS, items, "x" * context_lookups.MAX_ANSWER_BYTES
+        )
+    return request
 
 
 def plan_byte_cap(analysis: Step) -> int:

@@ -246,6 +246,9 @@ CODEGEN_REFLECTIONS = env.int("CODEGEN_REFLECTIONS", default=2)
 ANALYSIS_MIN_MAX_TOKENS = env.int("ANALYSIS_MIN_MAX_TOKENS", default=1024)
 # What is held on top of Anthropic's count_tokens answer (it is an estimate), in percent.
 COUNT_TOKENS_MARGIN_PERCENT = env.int("COUNT_TOKENS_MARGIN_PERCENT", default=5)
+# How many times the analyst may call ``show`` (a few files or definitions from the base commit)
+# before its plan: each round is one more analysis call, reserved from the start and charged.
+ANALYSIS_LOOKUPS = env.int("ANALYSIS_LOOKUPS", default=1)
 
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 GITHUB_REPOSITORY = env.str("GITHUB_REPOSITORY", default="")
@@ -305,6 +308,7 @@ for _name, _minimum in (
     ("BATCH_MAX_TASKS", 1),
     ("COSTS_WINDOW", 1),
     ("CODEGEN_REFLECTIONS", 0),
+    ("ANALYSIS_LOOKUPS", 0),
 ):
     if globals()[_name] < _minimum:
         raise ImproperlyConfigured(f"{_name} must be at least {_minimum}, not {globals()[_name]}.")

@@ -8,6 +8,11 @@ official per-language grammar wheels). It depends only on the commit, so it is b
 commit SHA, kept as a JSON file under ``CONTEXT_CACHE_DIR`` in a folder per repository (and in
 memory), and reused by later executions on that commit, in any process; a new commit's build
 reuses the definitions of the files whose content this process has parsed before. ``executions.context.repomap`` ranks it for a task.
+
+Beside the definitions, each source file's string literals and the names it uses
+(``executions.context.references``) and, where the gateway has history, the files its recent
+commits changed together are kept, so a task's quoted error message, setting name or call leads
+to the code without reading the repository again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,14 +30,14 @@ from typing import TYPE_CHECKING
 import pathspec
 from django.conf import settings
 
-from executions.context import grammars
+from executions.context import grammars, references
 
 if TYPE_CHECKING:
     from executions.gateways.base import RepositoryGateway, Snapshot
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 2  # bump when the cached index's shape or the extraction changes
+INDEX_VERSION = 3  # bump when the cached index's shape or the extraction changes
 MAX_INDEXED_FILE_BYTES = 200 * 1024  # larger files are skipped (the coder could not write them either)
 MAX_INDEXED_FILES = 5000  # source files parsed per commit (reads cost a request each on GitHub)
 MAX_README_BYTES = 3000
@@ -129,8 +134,11 @@ class RepoIndex:
     commit_sha: str
     tree: dict[str, int]  # every file of the commit -> size in bytes
     files: dict[str, int]  # the files worth showing (a subset of ``tree``)
-    symbols: dict[str, list[list]]  # path -> [[line, depth, name, signature], ...]
+    symbols: dict[str, list[list]]  # path -> [[line, depth, name, signature, end line], ...]
     readme: str = ""
+    literals: dict[str, list[list]] = field(default_factory=dict)  # path -> [[line, text], ...]
+    uses: dict[str, str] = field(default_factory=dict)  # path -> the names it uses, space-separated
+    history: list[list[str]] = field(default_factory=list)  # recent commits' changed files
 
 
 def selected_paths(sizes: dict[str, int]) -> dict[str, int]:
@@ -196,9 +204,7 @@ def _cache_key(commit_sha: str) -> str:
 def _load(path: Path) -> RepoIndex | None:
     try:
         data = json.loads(path.read_bytes())
-        return RepoIndex(
-            data["commit_sha"], data["tree"], data["files"], data["symbols"], data.get("readme", "")
-        )
+        return RepoIndex(**data)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent or unreadable: rebuilt
 
@@ -219,6 +225,8 @@ def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
     sources = [p for p in sorted(files) if _language_of(p)][:MAX_INDEXED_FILES]
     readme = next((p for p in README_NAMES if p in files), None)
     symbols: dict[str, list[list]] = {}
+    literals: dict[str, list[list]] = {}
+    uses: dict[str, str] = {}
     readme_text = ""
     for start in range(0, len(sources) + 1, 500):
         chunk = sources[start : start + 500] + ([readme] if readme and start == 0 else [])
@@ -227,7 +235,15 @@ def build_index(snapshot: Snapshot, gateway: RepositoryGateway) -> RepoIndex:
                 readme_text = raw[:MAX_README_BYTES].decode("utf-8", "ignore")
             if path in sources and b"\0" not in raw:
                 symbols[path] = _definitions_by_content(path, raw)
-    return RepoIndex(snapshot.commit_sha, tree, files, symbols, readme_text)
+                literals[path], uses[path] = references.literals(raw), references.names_used(raw)
+    # Gateways without history (test stand-ins) give none; co-change is then simply not used.
+    recent = getattr(gateway, "recent_changes", None)
+    history = [
+        [p for p in commit if p in files] for commit in (recent(snapshot.commit_sha) if recent else [])
+    ]
+    return RepoIndex(
+        snapshot.commit_sha, tree, files, symbols, readme_text, literals, uses, [h for h in history if h]
+    )
 
 
 # A file's definitions depend only on its language and content: commits close in history (a
@@ -285,9 +301,10 @@ class Definition:
 
 
 def definitions(path: str, source: bytes) -> list[list]:
-    """``[[line, depth, name, signature], ...]`` of ``source``'s classes, functions and methods
-    (functions nested inside functions are left out: they are not part of a file's interface)."""
-    return [[d.line, d.depth, d.name, d.signature] for d in spans(path, source)]
+    """``[[line, depth, name, signature, end line], ...]`` of ``source``'s classes, functions and
+    methods (functions nested inside functions are left out: they are not part of a file's
+    interface)."""
+    return [[d.line, d.depth, d.name, d.signature, d.end] for d in spans(path, source)]
 
 
 def spans(path: str, source: bytes) -> list[Definition]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import bm25s
 
-from executions.context import excerpts
+from executions.context import excerpts, layout, references, tasknames
 from executions.context.quoting import quoted
 from executions.context.repoindex import Definition, RepoIndex, spans
 
@@ -48,6 +48,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # long run of letters with no "/" or "(" after it would otherwise be retried from every position).
 _PATHLIKE = re.compile(r"(?<![\w.-])[\w.-]+(?:/[\w.-]+)+")
 _CALLED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\(")
+_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)+(?![\w.])|\b(?:release|version)\b", re.I)
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 STOPWORDS = frozenset(
     "a an and are as at be by do does for from has have if in into is it its make not of on or so "
@@ -65,28 +66,128 @@ def words_of(text: str) -> list[str]:
     for word in _WORD.findall(text):
         parts = [p.lower() for chunk in word.split("_") for p in _SUBWORD.findall(chunk)]
         whole = word.lower()
-        terms.extend(t for t in {whole, *parts} if len(t) > 1 and t not in STOPWORDS)
+        kept = {t for t in {whole, *parts} if len(t) > 1 and t not in STOPWORDS}
+        terms.extend(kept | {_stem(t) for t in parts if len(t) > 4} - kept)
     return terms
+
+
+_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", ""))
+
+
+def _stem(word: str) -> str:
+    """A plural or verb form's base, roughly (``templates`` -> ``template``, ``parsing`` ->
+    ``pars``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
 
 
 def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
     """Every listed file with its score for ``task``, best first (ties: shallow paths first)."""
+    return _ranking(index, task).files
+
+
+@dataclass(frozen=True)
+class Ranking:
+    files: list[tuple[str, float]]  # every listed file, best first
+    targets: dict[str, list[str]]  # path -> qualified names of the definitions the task leads to
+
+
+# What the task names outright beats any word statistics, in this order (in units of the best
+# word score): a path it names, a qualified name or a quoted literal found, a name it spells as
+# code defined in a file, a name it spells used in a few files; then a little for the files the
+# best ones refer to or are referred by, and for those that changed together with them.
+PATH_NAMED, QUALIFIED, LITERAL, DEFINED, USED, NEIGHBOUR, COCHANGE = 2.0, 1.6, 1.4, 1.0, 0.6, 0.15, 0.3
+LEADS = 3  # best files whose neighbours and co-changing files are lifted
+
+
+def _ranking(index: RepoIndex, task: str) -> Ranking:
     paths, retriever = _retriever(index)
     scores = [0.0] * len(paths)
-    known = [w for w in words_of(task) if w in retriever.vocab_dict] if paths else []
+    # A release task ("v2.34.1") changes the version files: say "version" for it.
+    words = words_of(task) + (["version"] if _VERSION.search(task) else [])
+    known = [w for w in words if w in retriever.vocab_dict] if paths else []
     if known:
         scores = [float(s) for s in retriever.get_scores(known)]
+    weight = layout.weights(paths)
+    scores = [score * weight[path] for path, score in zip(paths, scores, strict=True)]
     top = max(scores, default=0.0) + 1.0
-    named = named_identifiers(task)
-    mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)}
-    for i, path in enumerate(paths):
-        # What the task names outright beats any word statistics.
-        if path in mentioned:
-            scores[i] += 2 * top
-        if named and any(s[2] in named for s in index.symbols.get(path, [])):
-            scores[i] += top
+    names = tasknames.task_names(task)
+    named = named_identifiers(task) | names.identifiers
+    mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)} | names.files
+    modules = names.module_paths
+    definers = references.definers_of(index) if index.symbols else {}
+    targets: dict[str, list[str]] = {}
+    literal_lines: dict[str, list[int]] = {}
+    for path, line in references.literal_hits(index, names.quotes):
+        literal_lines.setdefault(path, []).append(line)
+    users = references.users_of(index, named)
+    boost = dict.fromkeys(paths, 0.0)
+    for path in paths:
+        symbols = index.symbols.get(path, [])
+        stem = path.rsplit(".", 1)[0]
+        if path in mentioned or any(m and path.endswith("/" + m) for m in mentioned):
+            boost[path] += PATH_NAMED
+        if any(stem.endswith(m) or stem.endswith(m + "/__init__") for m in modules):
+            boost[path] += PATH_NAMED / 2
+        hits = []
+        for qualname, symbol in zip(qualnames(symbols), symbols, strict=True):
+            module_name = f"{stem.replace('/', '.')}.{qualname}"
+            if any(
+                qualname == q or qualname.endswith("." + q) or module_name.endswith("." + q)
+                for q in names.qualified
+            ):
+                hits.append((0, qualname))
+            elif symbol[2] in named:
+                # A name defined in many files (``__init__``, ``get``) says less about each.
+                hits.append((1 + len(definers.get(symbol[2], ())), qualname))
+            elif any(symbol[0] <= line <= symbol[4] for line in literal_lines.get(path, ())):
+                hits.append((2, qualname))
+        if hits:
+            best = min(h[0] for h in hits)
+            boost[path] += QUALIFIED if best == 0 else DEFINED / max(1, best - 1) ** 0.5
+            targets[path] = _innermost([q for _r, q in sorted(hits)])
+        if path in literal_lines:
+            boost[path] += LITERAL
+        if path in users:
+            boost[path] += USED * min(users[path], 3) / 3
+            targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
+    for path in paths:
+        boost[path] *= weight[path] ** 0.5  # a test naming the same thing is still a test
+    scores = [score + top * boost[path] for path, score in zip(paths, scores, strict=True)]
     order = sorted(range(len(paths)), key=lambda i: -scores[i])
-    return [(paths[i], scores[i]) for i in order]
+    leads = [paths[i] for i in order[:LEADS] if scores[i] > 0]
+    if leads:
+        lifted = dict.fromkeys(paths, 0.0)
+        for lead in leads:
+            for other in references.neighbours(index, lead, definers):
+                if other in lifted:
+                    lifted[other] += NEIGHBOUR
+        together = references.changed_with(index, leads)
+        most = max(together.values(), default=0)
+        for other, count in together.items():
+            if other in lifted and count >= 2:
+                lifted[other] += COCHANGE * count / most
+        scores = [s + top * lifted[p] * weight[p] for p, s in zip(paths, scores, strict=True)]
+        order = sorted(range(len(paths)), key=lambda i: -scores[i])
+    return Ranking([(paths[i], scores[i]) for i in order], targets)
+
+
+def qualnames(symbols: list[list]) -> list[str]:
+    """Each index symbol's qualified name (``QuerySet.in_bulk``), from the depths in order."""
+    outer: list[str] = []
+    found = []
+    for symbol in symbols:
+        depth, name = symbol[1], symbol[2]
+        outer = outer[:depth] + [name]
+        found.append(".".join(outer))
+    return found
+
+
+def _innermost(names: list[str]) -> list[str]:
+    """The names without a class whose method is also named (its method is what is shown)."""
+    return [n for n in dict.fromkeys(names) if not any(o != n and o.startswith(n + ".") for o in names)]
 
 
 _retrievers: dict[str, tuple[list[str], bm25s.BM25]] = {}
@@ -128,9 +229,7 @@ def render_map(index: RepoIndex, ranked: list[tuple[str, float]], token_budget: 
     budget = token_budget * BYTES_PER_TOKEN
     blocks, used = [], 0
     for path, _score in ranked:
-        lines = [quoted(path)] + [
-            f"{'  ' * (depth + 1)}{sig}" for _line, depth, _name, sig in index.symbols.get(path, [])
-        ]
+        lines = [quoted(path)] + [f"{'  ' * (s[1] + 1)}{s[3]}" for s in index.symbols.get(path, [])]
         block = "\n".join(lines) + "\n"
         size = len(block.encode("utf-8"))
         if used + size <= budget:
@@ -186,14 +285,17 @@ def decoded(raw: bytes) -> str | None:
 def task_context(
     index: RepoIndex, gateway: RepositoryGateway, task: str, *, map_tokens: int, file_bytes: int
 ) -> TaskContext:
-    ranked = rank(index, task)
+    ranking = _ranking(index, task)
+    ranked = ranking.files
     # Nothing matched (a tiny repository, a vague task): the shallowest files are the best guess.
     relevant = [path for path, score in ranked if score > 0][:MAX_CANDIDATES] or [
         path for path, _score in ranked[:MAX_SHOWN_FILES]
     ]
     shown: dict[str, str] = {}
     room = file_bytes
-    excerptable, excerpted = set(relevant[:EXCERPT_RANKS]), 0  # large files worth an excerpt
+    # Large files worth an excerpt: the best-ranked, and those holding a definition the task leads
+    # to (wherever they rank).
+    excerptable, excerpted = set(relevant[:EXCERPT_RANKS]) | set(ranking.targets), 0
     # Whole files, best first, while they fit, and an excerpt of a best-ranked file too large to
     # show whole; read a few at a time (a read is a request on GitHub).
     while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
@@ -208,7 +310,8 @@ def task_context(
             if len(text.encode("utf-8")) > room:
                 if path not in excerptable or excerpted >= MAX_EXCERPTED_FILES:
                     continue
-                text = _excerpt(path, text, task, budget=min(room, file_bytes // EXCERPT_SHARE))
+                budget = min(room, file_bytes // EXCERPT_SHARE)
+                text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
                 if not text:
                     continue
                 excerpted += 1
@@ -217,17 +320,18 @@ def task_context(
     return TaskContext(repo_map=render_map(index, ranked, map_tokens), shown=shown)
 
 
-def _excerpt(path: str, text: str, task: str, *, budget: int) -> str:
+def _excerpt(path: str, text: str, task: str, *, budget: int, targets: list[str] = ()) -> str:
     """What the analyst sees of a file too large to show whole: its best-matching definitions
     (then those holding the task's identifiers, and the head), without the outline the map gives."""
     definitions = spans(path, text.encode("utf-8"))  # parsed once, for both
-    names = best_definitions(path, text, task, definitions=definitions)[:MAX_EXCERPT_DEFINITIONS]
+    best = best_definitions(path, text, task, definitions=definitions)
+    names = list(dict.fromkeys([*targets, *best]))[:MAX_EXCERPT_DEFINITIONS]
     return excerpts.excerpt(
         path,
         text,
         budget=budget,
         names=names,
-        identifiers=named_identifiers(task),
+        identifiers=named_identifiers(task) | tasknames.task_names(task).identifiers,
         outline=False,
         definitions=definitions,
     )
@@ -261,13 +365,17 @@ def best_definitions(
 
 
 def overview(snapshot: Snapshot, index: RepoIndex) -> str:
-    """The commit-stable part: the same for every task on this commit (cached by the vendors)."""
-    listed = sorted(sorted(index.files, key=lambda p: (p.count("/"), p))[:MAX_LISTED_PATHS])
+    """The commit-stable part: the same for every task on this commit (cached by the vendors).
+    The listing holds the repository's own source first (``layout``), then the rest, shallow
+    paths first within each kind, cut to ``MAX_LISTED_PATHS``."""
+    weight = layout.weights(index.files)
+    best = sorted(index.files, key=lambda p: (-weight[p], p.count("/"), p))[:MAX_LISTED_PATHS]
+    listed = sorted(best)
     more = len(index.files) - len(listed)
     return (
         # The commit, not a branch: a revision's base is its pull request's head, not the default branch.
         f"Repository: {quoted(snapshot.name)} (commit {snapshot.commit_sha[:12]})\n\n"
-        f"Files ({len(index.files):,} in all{f'; the {len(listed)} shallowest shown' if more else ''}):\n"
+        f"Files ({len(index.files):,} in all{f'; {len(listed)} shown, the source first' if more else ''}):\n"
         + "\n".join(map(quoted, listed))
         + (f"\n\nREADME (excerpt):\n{index.readme}" if index.readme else "")
     )

@@ -94,6 +94,18 @@ class LocalGitGateway:
                 sizes[path] = int(size)
         return sizes
 
+    def recent_changes(self, commit_sha: str, *, commits: int = 300) -> list[list[str]]:
+        """The files each of the last ``commits`` commits up to ``commit_sha`` changed (merges left
+        out): one ``git log``, for the index's co-change signal. A history git cannot walk (a
+        shallow or partial clone) gives none: co-change is a hint, never a reason to fail."""
+        out = self._run(
+            "log", "-n", str(commits), "--no-merges", "--name-only", "--format=%x00", commit_sha, check=False
+        )
+        if out.returncode != 0:
+            return []
+        text = out.stdout.decode("utf-8", "replace")
+        return [c.strip("\n").split("\n") for c in text.split("\0") if c.strip()]
+
     def read_files(self, commit_sha: str, paths: list[str]) -> dict[str, bytes]:
         """Many files of one commit through one ``git cat-file --batch``."""
         wanted = [p for p in dict.fromkeys(paths) if not unsafe_path_reason(p, allow_workflows=True)]

@@ -190,6 +190,37 @@ def params_for(request: CompletionRequest) -> dict:
     if request.tool is not None:
         params["tools"] = [request.tool]
         params["tool_choice"] = {"type": "tool", "name": request.tool["name"]}
+    if request.lookup_tool is not None:
+        # The same tools and tool choice in every round (a change would void the cached messages):
+        # the model picks a tool; the look-up's answer says when no further look-up is allowed.
+        params["tools"] = [request.tool, request.lookup_tool]
+        params["tool_choice"] = {"type": "any"}
+        first = params["messages"][0]
+        first["content"] = [
+            {"type": "text", "text": first["content"], "cache_control": {"type": "ephemeral"}}
+        ]
+        for lookup in request.lookups:
+            params["messages"].append(
+                {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": lookup.call_id,
+                            "name": request.lookup_tool["name"],
+                            "input": lookup.asked,
+                        }
+                    ],
+                }
+            )
+            params["messages"].append(
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": lookup.call_id, "content": lookup.answer}
+                    ],
+                }
+            )
     return params
 
 
@@ -203,9 +234,8 @@ def count_params_for(request: CompletionRequest) -> dict:
 def completion_from(message: anthropic.types.Message) -> Completion:
     """The ``Completion`` of a Messages API answer (a synchronous response or a batch result)."""
     text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-    tool_input = next(
-        (block.input for block in message.content if getattr(block, "type", "") == "tool_use"), None
-    )
+    call = next((block for block in message.content if getattr(block, "type", "") == "tool_use"), None)
+    tool_input = call.input if call is not None else None
     return Completion(
         text=text,
         usage=Usage.from_anthropic(message.usage),
@@ -213,4 +243,6 @@ def completion_from(message: anthropic.types.Message) -> Completion:
         stop_reason=message.stop_reason or "",
         truncated=message.stop_reason == "max_tokens",
         tool_input=tool_input if isinstance(tool_input, dict) else None,
+        tool_name=call.name if call is not None else "",
+        tool_call_id=call.id if call is not None else "",
     )

@@ -18,6 +18,15 @@ from notifications.text import storable
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """One look-up round of a request: the model's call (its id and input) and the answer sent."""
+
+    call_id: str
+    asked: dict
+    answer: str
+
+
+@dataclass(frozen=True)
 class CompletionRequest:
     model: str
     system: str
@@ -30,10 +39,20 @@ class CompletionRequest:
     # After ``user``, alternately the model's answer and the next user message: a second try sends
     # the first request, its answer and what was wrong with it (``steps.reflection_request``).
     turns: tuple[str, ...] = ()
+    # A second tool the model may call instead of ``tool`` (the analyst's ``show``): then the model
+    # chooses which, and the first user message carries a cache breakpoint, so a later round reads
+    # the whole first request from the vendor's cache.
+    lookup_tool: dict | None = None
+    # Each look-up made so far, after ``user``: the model's call and what it was shown.
+    lookups: tuple[Lookup, ...] = ()
 
     def input_token_bound(self) -> int:
         """A true upper bound on this request's input tokens (bytes of everything sent)."""
         texts = [self.system, self.user, *self.turns]
+        if self.lookup_tool is not None:
+            texts.append(json.dumps(self.lookup_tool))
+        for lookup in self.lookups:
+            texts.extend((lookup.call_id, json.dumps(lookup.asked), lookup.answer))
         if self.schema is not None:
             texts.append(json.dumps(self.schema))
         if self.tool is not None:
@@ -59,6 +78,8 @@ class Completion:
     refusal: str = ""  # the model declined (OpenAI's ``refusal``)
     reasoning_tokens: int = 0  # of ``usage.output_tokens``, those spent reasoning (already in it)
     tool_input: dict | None = None  # the input of the forced tool call, when the request had a tool
+    tool_name: str = ""  # which tool it called (a request with a ``lookup_tool`` offers two)
+    tool_call_id: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

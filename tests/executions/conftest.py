@@ -1,6 +1,7 @@
 """Fixtures for the pipeline's tests: the vendor fakes, and the ledger's consistency check."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.db.models import Count, Sum
@@ -99,7 +100,7 @@ def assert_no_call_made_twice(anthropic_fake, openai_fake):
     ):
         assert len(custom_ids) == len(set(custom_ids)), custom_ids
     for prompts in (
-        [m["messages"][-1]["content"] for m in anthropic_fake.messages()],
+        [json.dumps(m["messages"][-1]["content"]) for m in anthropic_fake.messages()],
         [m["messages"][-1]["content"] for m in openai_fake.completions()],
     ):
         assert len(prompts) == len(set(prompts)), len(prompts)

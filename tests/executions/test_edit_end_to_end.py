@@ -11,7 +11,7 @@ from executions.models import Execution, StepConfig, Task
 from executions.pipeline import run_execution
 from executions.services import create_task
 from tests.executions.conftest import assert_ledger_consistent
-from tests.fakes.anthropic import PLAN
+from tests.fakes.anthropic import PLAN, user_text
 from tests.fakes.github import SEED_FILES, serving_github
 from tests.fakes.openai import change
 
@@ -67,9 +67,10 @@ def test_one_edit_to_one_line_commits_that_line_and_nothing_else(live, fake_gith
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     # The analyst was made to answer through submit_plan, with the commit-stable part cached.
     [message] = anthropic_fake.messages()
-    assert message["tool_choice"] == {"type": "tool", "name": "submit_plan"}
+    assert message["tool_choice"] == {"type": "any"}  # submit_plan, or first one look-up
+    assert [tool["name"] for tool in message["tools"]] == ["submit_plan", "show"]
     assert message["system"][0]["cache_control"] == {"type": "ephemeral"}
-    assert "app/settings.py" in message["messages"][0]["content"].split("Content of the most relevant")[0]
+    assert "app/settings.py" in user_text(message).split("Content of the most relevant")[0]
     # The coder saw the file it changes.
     [completion] = openai_fake.completions()
     assert f'<file path="app/settings.py">\n{SETTINGS_PY}\n</file>' in completion["messages"][1]["content"]
@@ -196,7 +197,7 @@ def test_the_reservation_covers_both_prompts_at_their_caps(live, fake_github, se
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     [message], [completion] = anthropic_fake.messages(), openai_fake.completions()
     sent_analysis = input_token_bound(
-        message["system"][0]["text"], message["messages"][0]["content"], json.dumps(message["tools"][0])
+        message["system"][0]["text"], user_text(message), *map(json.dumps, message["tools"])
     )
     sent_codegen = input_token_bound(
         *(m["content"] for m in completion["messages"]),

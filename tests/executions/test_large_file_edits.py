@@ -17,6 +17,7 @@ from executions.pipeline import prepare, run_execution
 from executions.providers import providers_for_mode
 from executions.services import create_task
 from tests.executions.conftest import assert_charged_as_billed
+from tests.fakes.anthropic import user_text
 from tests.fakes.github import serving_github
 from tests.fakes.openai import change
 
@@ -72,7 +73,7 @@ def test_a_task_about_in_bulk_shows_its_whole_body_and_the_edit_changes_nothing_
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     # The analyst saw the body of in_bulk, query.py's best-matching definition, not the whole file.
     [message] = anthropic_fake.messages()
-    analysed = message["messages"][0]["content"]
+    analysed = user_text(message)
     assert numbered(LINES[IN_BULK[0] - 1 : IN_BULK[1]], IN_BULK[0]) in analysed
     assert QUERY not in analysed and len(analysed.encode()) <= len(QUERY.encode())
     # The plan's definitions are kept for the files it named, the others noted.

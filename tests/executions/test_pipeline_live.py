@@ -12,7 +12,7 @@ from budget.ledger import BudgetExhausted
 from budget.models import LanguageModel
 from budget.periods import current_period, set_limit
 from budget.pricing import UnpricedModel
-from executions.analyst import PLAN_TOOL
+from executions.analyst import PLAN_TOOL, SHOW_TOOL
 from executions.errors import ConfigurationError
 from executions.models import Execution, ModelCall, StepConfig, Task
 from executions.pipeline import run_execution
@@ -21,7 +21,7 @@ from executions.steps import CHANGE_SCHEMA, CODEGEN_INSTRUCTIONS
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY
-from tests.fakes.anthropic import PLAN
+from tests.fakes.anthropic import PLAN, user_text
 from tests.fakes.openai import API_KEY as OPENAI_KEY
 from tests.fakes.openai import change
 
@@ -59,14 +59,16 @@ def test_requests_carry_the_configured_models_max_tokens_cache_marker_and_schema
     assert 'Repository: "sandbox-repo"' in system["text"] and '\n"README.md"' in system["text"]
     [user] = message["messages"]
     assert user["role"] == "user"
-    assert user["content"].startswith(
+    # The first request's whole prefix is cached: a look-up round reads it at the cache price.
+    assert user["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert user_text(message).startswith(
         "The task, as written in the backlog (JSON):\n"
         '{\n "title": "Add a health check endpoint",\n "description": "Load balancers need a cheap probe."\n}'
         "\n\nRepository map"
     )
-    assert '<file path="README.md">\n# Sandbox repository' in user["content"]  # the best-ranked file
-    assert message["tools"] == [PLAN_TOOL]
-    assert message["tool_choice"] == {"type": "tool", "name": "submit_plan"}
+    assert '<file path="README.md">\n# Sandbox repository' in user_text(message)  # the best-ranked file
+    assert message["tools"] == [PLAN_TOOL, SHOW_TOOL]
+    assert message["tool_choice"] == {"type": "any"}
     [completion] = openai_fake.completions()
     assert completion["model"] == "gpt-4o-mini"
     assert completion["max_completion_tokens"] == 8192

@@ -147,7 +147,7 @@ def test_a_new_commit_gets_a_new_index(tmp_path):
     second = repoindex.index_for(gateway.snapshot(), gateway)
 
     assert second.commit_sha != first.commit_sha
-    assert second.symbols["helpers.py"] == [[1, 0, "brand_new_helper", "def brand_new_helper(x)"]]
+    assert second.symbols["helpers.py"] == [[1, 0, "brand_new_helper", "def brand_new_helper(x)", 2]]
     assert "helpers.py" not in first.files and "Sandbox repository" in first.readme
 
 
@@ -176,17 +176,17 @@ def test_definitions_in_python_javascript_and_go():
     go = b"package p\n\ntype Server struct {\n\tn int\n}\n\nfunc (s *Server) Run(ctx context.Context) error {\n\treturn nil\n}\n"
 
     assert repoindex.definitions("a.py", python) == [
-        [4, 0, "top", "def top(a, b=1) -> int"],
-        [8, 0, "K", "class K(Base)"],
-        [9, 1, "m", "async def m(self, *args)"],
+        [4, 0, "top", "def top(a, b=1) -> int", 6],
+        [8, 0, "K", "class K(Base)", 10],
+        [9, 1, "m", "async def m(self, *args)", 10],
     ]
     assert repoindex.definitions("a.js", javascript) == [
-        [1, 0, "f", "function f(a, b)"],
-        [2, 0, "C", "class C extends D"],
-        [3, 1, "method", "method(x)"],
+        [1, 0, "f", "function f(a, b)", 1],
+        [2, 0, "C", "class C extends D", 4],
+        [3, 1, "method", "method(x)", 3],
     ]
     assert repoindex.definitions("a.go", go) == [
-        [3, 0, "Server", "Server struct"],
-        [7, 0, "Run", "func (s *Server) Run(ctx context.Context) error"],
+        [3, 0, "Server", "Server struct", 5],
+        [7, 0, "Run", "func (s *Server) Run(ctx context.Context) error", 9],
     ]
     assert repoindex.definitions("a.txt", b"def nope(): pass") == []

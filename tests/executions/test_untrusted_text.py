@@ -10,7 +10,7 @@ import pytest
 from executions.models import Execution
 from executions.pipeline import run_execution
 from executions.services import create_task
-from tests.fakes.anthropic import PLAN
+from tests.fakes.anthropic import PLAN, user_text
 from tests.fakes.github import SEED_FILES, serving_github
 from tests.fakes.openai import change
 
@@ -48,7 +48,7 @@ def test_hostile_file_names_and_task_text_reach_both_prompts_only_as_quoted_data
     [message] = anthropic_fake.messages()
     [completion] = openai_fake.completions()
     prompts = {
-        "analysis": (message["system"][0]["text"], message["messages"][0]["content"]),
+        "analysis": (message["system"][0]["text"], user_text(message)),
         "codegen": (completion["messages"][0]["content"], completion["messages"][1]["content"]),
     }
     for step, (system, user) in prompts.items():

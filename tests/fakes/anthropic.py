@@ -3,7 +3,10 @@
 ``POST /v1/messages`` answers like the API: a message with text content, ``usage`` (set
 ``fake.usage``) and a ``request-id`` header. A request that forces a tool (``tool_choice`` of type
 ``tool``) gets a ``tool_use`` block whose input is ``fake.tool_input`` and ``stop_reason``
-``tool_use``; set ``fake.tool_input = None`` to have the model answer in text instead. The Message
+``tool_use``; set ``fake.tool_input = None`` to have the model answer in text instead. A request
+offering tools with ``tool_choice`` ``any`` (the analyst's look-up rounds) is answered from
+``fake.tool_calls``, a script of ``(tool name, input)`` taken one per message (e.g. a ``show``
+call, then ``submit_plan``), and with ``submit_plan`` and ``fake.tool_input`` once it is empty. The Message
 Batches endpoints (create, retrieve, list, results as JSONL) answer with the same shapes; see
 ``handle_batches``. ``GET /v1/models`` lists ``fake.models`` in the API's shape,
 ``fake.page_size`` at a time (``has_more``, ``first_id``, ``last_id``, ``after_id``).
@@ -56,6 +59,7 @@ class FakeAnthropic(FakeServer):
         super().__init__()
         self.text = PLAN
         self.tool_input: dict | None = {"plan": PLAN, "files": list(PLAN_FILES)}
+        self.tool_calls: list[tuple[str, dict]] = []  # scripted calls when the model may choose
         self.tool_inputs: list[dict] = []  # the next forced tool calls' inputs, in order; then ``tool_input``
         self.usage: dict = {"input_tokens": 2000, "output_tokens": 1500}
         self.ids = itertools.count(1)
@@ -174,6 +178,18 @@ class FakeAnthropic(FakeServer):
     def _answer(self, params: dict, n: int) -> tuple[list[dict], str]:
         """The message's content and stop reason: a tool_use block when a tool is forced."""
         forced = params.get("tool_choice") or {}
+        if forced.get("type") == "any" and (
+            self.tool_calls or self.tool_inputs or self.tool_input is not None
+        ):
+            offered = [tool["name"] for tool in params.get("tools", [])]
+            if self.tool_calls:
+                name, given = self.tool_calls.pop(0)
+            else:
+                name, given = "submit_plan", self.tool_inputs.pop(0) if self.tool_inputs else self.tool_input
+            assert name in offered, f"the fake was scripted to call {name!r}, which was not offered"
+            return [
+                {"type": "tool_use", "id": f"toolu_fake{n:04d}", "name": name, "input": given}
+            ], "tool_use"
         if forced.get("type") == "tool" and (self.tool_inputs or self.tool_input is not None):
             tool = {
                 "type": "tool_use",
@@ -375,6 +391,15 @@ class FakeAnthropic(FakeServer):
 
     def messages(self) -> list[dict]:
         return [r.json for r in self.requests_to("/v1/messages", "POST")]
+
+
+def user_text(message: dict, n: int = 0) -> str:
+    """The text of a message request's ``n``-th message: a string, or its text blocks (the first
+    user message is a block with a cache breakpoint when the analyst may look up)."""
+    content = message["messages"][n]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")
 
 
 def _error(status: int, kind: str, message: str) -> Response:

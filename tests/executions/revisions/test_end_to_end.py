@@ -14,6 +14,7 @@ from executions.models import Execution, IssueComment, ModelCall, PullRequest, R
 from tests.executions.conftest import assert_charged_as_billed
 from tests.executions.outcomes import deliver
 from tests.executions.revisions.conftest import FIXED
+from tests.fakes.anthropic import user_text
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 
@@ -67,7 +68,7 @@ def test_a_failed_check_becomes_one_commit_on_the_same_pull_request(live, fake_g
         for r in fake_github.requests_to(f"/git/refs/heads/{pr.head_branch}", "PATCH")
     )
     # The analyst saw the task, the failed check with its output and annotation, and the PR's diff.
-    prompt = anthropic_fake.messages()[-1]["messages"][-1]["content"]
+    prompt = user_text(anthropic_fake.messages()[-1], -1)
     for seen in ('"name": "tests"', '"conclusion": "failure"', "1 test failed", "KeyError: 'version'",
                  '"path": "app/health.py"', "+++ b/app/health.py", "Add health check endpoint"):  # fmt: skip
         assert seen in prompt, seen
@@ -139,7 +140,7 @@ def test_a_collaborators_trigger_asks_for_a_revision_and_no_one_elses(
 
     revision.refresh_from_db()
     assert revision.status == "succeeded", revision.error
-    prompt = live[0].messages()[-1]["messages"][-1]["content"]
+    prompt = user_text(live[0].messages()[-1], -1)
     assert '"body": "/revise answer with the version too"' in prompt
 
 
@@ -162,7 +163,7 @@ def test_a_review_and_its_comments_ask_once_and_the_analyst_sees_each_comment(
 
     revision.refresh_from_db()
     assert revision.status == "succeeded", revision.error
-    prompt = live[0].messages()[-1]["messages"][-1]["content"]
+    prompt = user_text(live[0].messages()[-1], -1)
     for seen in ('"state": "changes_requested"', "Please report the version.", '"line": 5',
                  "/revise the version belongs here", "@@ -3,3 +3,3 @@"):  # fmt: skip
         assert seen in prompt, seen
@@ -279,7 +280,7 @@ def test_a_failed_commit_status_asks_for_a_revision(live, fake_github, pr, clien
     [revision] = Revision.objects.all()
     assert revision.source["checks"] == ["status:ci/lint"]
     run()
-    assert '"title": "flake8: 2 errors"' in live[0].messages()[-1]["messages"][-1]["content"]
+    assert '"title": "flake8: 2 errors"' in user_text(live[0].messages()[-1], -1)
 
 
 def test_failed_checks_ask_nothing_when_revise_on_failed_checks_is_off(

@@ -1,0 +1,61 @@
+"""The analyst's look-up rounds: before its plan, it may call ``show`` (``ANALYSIS_LOOKUPS``
+times) and is answered from the base commit's index (``executions.context.lookups``).
+
+Each round is a call like any other: reserved from the start (``pipeline.worst_case`` bounds each
+round at its caps: ``steps.lookup_at_caps``), charged when it returns, before anything is derived
+from it, and recorded on the execution (``Execution.lookups``: what was asked, what was shown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from executions import analyst, charging, steps
+from executions.context import lookups
+from executions.errors import ChangeRejected
+from executions.providers.base import storable
+
+if TYPE_CHECKING:
+    from executions.gateways.base import RepositoryGateway
+    from executions.models import Execution
+    from executions.pipeline import Base
+    from executions.providers.base import CompletionRequest, Provider
+
+
+def allowed(step: steps.Step) -> int:
+    """How many look-up rounds the analysis may make (none in batch mode yet: docs/context.md)."""
+    return 0 if step.batch else settings.ANALYSIS_LOOKUPS
+
+
+def look_again(
+    execution: Execution,
+    step: steps.Step,
+    request: CompletionRequest,
+    answer: charging.Answer,
+    *,
+    base: Base,
+    gateway: RepositoryGateway,
+    provider: Provider,
+    now: dt.datetime | None,
+) -> charging.Answer:
+    """While the analyst's answer is a ``show`` call: charge it, answer it from the base commit,
+    record it, and ask again; the answer that is not a look-up (the plan) is returned uncharged
+    (``pipeline.take_plan`` charges it). A ``show`` call past the allowed rounds is charged and
+    refused (``ChangeRejected``)."""
+    rounds = allowed(step)
+    while (items := analyst.lookup_from(answer.completion)) is not None:
+        done = len(request.lookups)
+        if done >= rounds:
+            charging.charge(execution, step, answer, now)
+            raise ChangeRejected(
+                f"The analysis asked to look again after its {rounds} look-up(s) instead of calling submit_plan"
+            )
+        shown = lookups.answer(base.index, gateway, items, last=done + 1 >= rounds)
+        record = {"asked": [storable(i) for i in items], "shown": [storable(s) for s in shown.shown]}
+        charging.charge(execution, step, answer, now, lookups=[*execution.lookups, record])
+        request = steps.lookup_request(request, answer.completion.tool_call_id, items, shown.text)
+        answer = charging.ask(provider, request)
+    return answer

@@ -1,0 +1,217 @@
+"""The analyst's one more look (``show``) before its plan, over real HTTP: the anthropic SDK against
+the fake, the repository on the GitHub fake (docs/context.md: "One more look")."""
+
+import datetime as dt
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from budget.models import LanguageModel, Price
+from budget.pricing import input_token_bound, price_for, worst_case_nanos
+from executions.context import lookups
+from executions.models import Execution, ModelCall, StepConfig
+from executions.pipeline import run_execution
+from executions.services import create_task
+from tests.executions.conftest import assert_charged_as_billed
+from tests.fakes.anthropic import user_text
+from tests.fakes.github import SEED_FILES, serving_github
+from tests.fakes.openai import change
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
+
+SETTINGS_PY = "DEBUG = True\nALLOWED_HOSTS = ['*']\n"
+# A module too large to show whole in one look-up: 80 handlers of about 1 KB each.
+BIG_PY = "".join(
+    f"def handler_{n}(request):\n"
+    + "".join(f"    step_{n}_{i} = request.get('k{i}')\n" for i in range(30))
+    + "\n"
+    for n in range(80)
+)
+FILES = {**SEED_FILES, "app/settings.py": SETTINGS_PY, "app/big.py": BIG_PY}
+PLAN = {"plan": "Set DEBUG to False in app/settings.py.", "files": ["app/settings.py"]}
+
+
+@pytest.fixture
+def fake_github(settings):
+    with serving_github(settings) as fake:
+        fake.add_repo("octo/widgets", files=FILES)
+        yield fake
+
+
+@pytest.fixture
+def coder(live):
+    _anthropic, openai_fake = live
+    openai_fake.content = change(
+        {
+            "path": "app/settings.py",
+            "action": "edit",
+            "edits": [{"search": "DEBUG = True", "replace": "DEBUG = False"}],
+        }
+    )
+
+
+def new_task():
+    return create_task(title="Turn DEBUG off", description="The settings must not ship with DEBUG on.")
+
+
+def sent_bytes(message: dict) -> int:
+    """The input bound of what a message request sent (as the reservation counts it)."""
+    texts = [message["system"][0]["text"], *map(json.dumps, message["tools"])]
+    for m in message["messages"]:
+        texts.append(m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]))
+    return input_token_bound(*texts)
+
+
+def test_a_look_up_is_answered_from_the_base_commit_then_the_analyst_plans(live, fake_github, coder):
+    anthropic_fake, openai_fake = live
+    asked = ["app/settings.py", "app/nowhere.py", "Widget.missing_method"]
+    anthropic_fake.tool_calls = [("show", {"items": asked})]
+    anthropic_fake.tool_input = PLAN
+
+    execution = run_execution(new_task())
+
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    first, second = anthropic_fake.messages()
+    # The second round is the first request unchanged (read from the cache: the same system, tools,
+    # tool choice and first user message, with its breakpoint), then the call and its answer.
+    assert first["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    for part in ("system", "tools", "tool_choice"):
+        assert second[part] == first[part]
+    assert second["messages"][0] == first["messages"][0]
+    call, result = second["messages"][1]["content"][0], second["messages"][2]["content"][0]
+    assert call == {"type": "tool_use", "id": "toolu_fake0001", "name": "show", "input": {"items": asked}}
+    assert result["tool_use_id"] == "toolu_fake0001"
+    assert f'<file path="app/settings.py">\n{SETTINGS_PY}\n</file>' in result["content"]
+    assert '"app/nowhere.py": not in the base commit' in result["content"]
+    assert '"Widget.missing_method": not in the base commit' in result["content"]
+    assert result["content"].endswith(lookups.NONE_LEFT)
+    # Recorded on the execution: what was asked, what was shown.
+    execution.refresh_from_db()
+    assert execution.lookups == [
+        {
+            "asked": asked,
+            "shown": ["app/settings.py", "app/nowhere.py (not found)", "Widget.missing_method (not found)"],
+        }
+    ]
+    # Both rounds charged as billed, each its own call; the reservation covered both and is released.
+    calls = ModelCall.objects.filter(execution=execution, step="analysis").order_by("try_number")
+    assert [c.try_number for c in calls] == [1, 2]
+    assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
+    [completion] = openai_fake.completions()
+    steps = {c.step: c for c in StepConfig.objects.all()}
+    analysis_floor = sum(
+        worst_case_nanos(
+            price_for("claude-sonnet-4-5"),
+            max_input_tokens=sent_bytes(m),
+            max_output_tokens=steps["analysis"].max_tokens,
+        )
+        for m in (first, second)
+    )
+    codegen_floor = worst_case_nanos(
+        price_for("gpt-4o-mini"),
+        max_input_tokens=input_token_bound(*(m["content"] for m in completion["messages"])),
+        max_output_tokens=steps["codegen"].max_tokens,
+    )
+    assert execution.reserved_nanos >= analysis_floor + codegen_floor
+
+
+def test_a_look_up_is_capped_in_names_and_bytes(live, fake_github, coder):
+    anthropic_fake, _openai = live
+    asked = ["app/big.py", "app/big.py::handler_77", "README.md", "app/settings.py", "app/urls.py"]
+    anthropic_fake.tool_calls = [("show", {"items": asked})]
+    anthropic_fake.tool_input = PLAN
+
+    execution = run_execution(new_task())
+
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    _first, second = anthropic_fake.messages()
+    answer = second["messages"][2]["content"][0]["content"]
+    assert len(answer.encode()) <= lookups.MAX_ANSWER_BYTES < len(BIG_PY.encode())
+    assert f"Only the first {lookups.MAX_ITEMS} names were looked up." in answer
+    assert "app/urls.py" not in answer
+    assert "def handler_77(request):" in answer  # the named definition, whole, in the big file's excerpt
+    assert execution.lookups[0]["shown"][0].startswith("app/big.py (excerpt")
+
+
+def test_a_look_up_past_the_allowed_rounds_is_charged_and_refused(live, fake_github, coder, settings):
+    settings.ANALYSIS_LOOKUPS = 1
+    anthropic_fake, openai_fake = live
+    anthropic_fake.tool_calls = [("show", {"items": ["README.md"]}), ("show", {"items": ["app/settings.py"]})]
+
+    execution = run_execution(new_task())
+
+    assert execution.status == Execution.Status.FAILED
+    assert "asked to look again after its 1 look-up(s)" in execution.error
+    assert len(anthropic_fake.messages()) == 2 and openai_fake.completions() == []
+    assert ModelCall.objects.filter(execution=execution).count() == 2
+    assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)  # and released
+
+
+def test_without_look_ups_the_plan_is_forced_at_once(live, fake_github, coder, settings):
+    settings.ANALYSIS_LOOKUPS = 0
+    anthropic_fake, _openai = live
+    anthropic_fake.tool_input = PLAN
+
+    execution = run_execution(new_task())
+
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    [message] = anthropic_fake.messages()
+    assert message["tool_choice"] == {"type": "tool", "name": "submit_plan"}
+    assert [tool["name"] for tool in message["tools"]] == ["submit_plan"]
+    assert "You may call show" not in message["system"][0]["text"]
+    assert isinstance(message["messages"][0]["content"], str) and user_text(message)
+    assert execution.lookups == []
+
+
+def test_each_round_is_reserved_before_the_first_call(live, fake_github, coder, settings):
+    """One more analysis call's worst case per allowed round, in the execution's reservation."""
+    reserved = {}
+    for rounds in (0, 1, 2):
+        settings.ANALYSIS_LOOKUPS = rounds
+        live[0].tool_input = PLAN
+        reserved[rounds] = run_execution(new_task()).reserved_nanos
+    one_round = reserved[1] - reserved[0]
+    assert one_round > 0 and reserved[2] - reserved[1] >= one_round
+
+
+def run_batches() -> str:
+    out = StringIO()
+    call_command("run_batches", stdout=out)
+    return out.getvalue().strip()
+
+
+def test_with_only_codegen_in_batch_mode_the_synchronous_analysis_looks_up_first(
+    live, fake_github, coder, settings
+):
+    settings.PACING_ENABLED = False
+    model = LanguageModel.objects.create(name="gpt-4.1-mini", provider="openai")
+    Price.objects.create(model=model, effective_from=dt.date(2025, 1, 1), input_nanos=400, output_nanos=1600)
+    StepConfig.objects.filter(step="codegen").update(model_name="gpt-4.1-mini", batch=True)
+    anthropic_fake, openai_fake = live
+    anthropic_fake.tool_calls = [("show", {"items": ["app/settings.py"]})]
+    anthropic_fake.tool_input = PLAN
+    new_task()
+
+    run_batches()  # the analysis now (a look-up, then the plan), the codegen batch submitted
+    assert "finished 1 execution(s)" in run_batches()
+
+    execution = Execution.objects.get()
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    assert len(anthropic_fake.messages()) == 2 and execution.lookups[0]["shown"] == ["app/settings.py"]
+    assert ModelCall.objects.filter(execution=execution, step="analysis").count() == 2
+    assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
+
+
+def test_an_analysis_in_a_batch_is_sent_without_the_show_tool(live, fake_github, coder, settings):
+    """Batch mode makes no look-up yet: the plan is forced, as before."""
+    settings.PACING_ENABLED = False
+    StepConfig.objects.filter(step="analysis").update(batch=True)
+    new_task()
+
+    run_batches()
+
+    [request] = live[0].batch_requests()
+    assert request["params"]["tool_choice"] == {"type": "tool", "name": "submit_plan"}
+    assert [tool["name"] for tool in request["params"]["tools"]] == ["submit_plan"]

@@ -1,0 +1,142 @@
+"""Retrieval on a real tree no one here wrote: Django REST framework's installed source laid out as
+a project (``src/rest_framework/``, shallow tests and docs beside it), with a small history made
+here. One test per signal of what a task names (docs/context.md: "What the task names")."""
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import rest_framework
+
+from executions.context import repoindex, repomap
+from executions.gateways.local_git import LocalGitGateway
+
+SOURCE = Path(rest_framework.__file__).parent
+ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, env={**ENV, "PATH": "/usr/bin:/bin"})
+
+
+def commit(root: Path, files: dict[str, str], message: str) -> None:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
+@pytest.fixture(scope="module")
+def drf_repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("drf")
+    git(root, "init", "-q", "-b", "main")
+    files = {
+        f"src/rest_framework/{p.relative_to(SOURCE)}": p.read_text()
+        for p in SOURCE.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    files["pyproject.toml"] = '[project]\nname = "djangorestframework"\n'
+    # Shallow tests and docs whose names share the task's words: a shallow-first listing of 200
+    # would hold these and drop the package's deep modules.
+    for n in range(240):
+        files[f"tests/test_throttle_{n:03}.py"] = f"def test_throttle_{n}():\n    assert True\n"
+    files["docs/throttling.md"] = "# Throttling\n\nHow throttling works.\n"
+    commit(root, files, "the project")
+    # History: the throttling module and the pagination module (which do not refer to each other)
+    # change together three times.
+    for n in range(3):
+        changed = {}
+        for path in ("src/rest_framework/throttling.py", "src/rest_framework/pagination.py"):
+            changed[path] = (root / path).read_text() + f"\n# change {n}\n"
+        commit(root, changed, f"throttling and pagination {n}")
+    return root
+
+
+@pytest.fixture
+def gateway(drf_repo):
+    return LocalGitGateway(drf_repo)
+
+
+def context_for(gateway, task):
+    index = repoindex.index_for(gateway.snapshot(), gateway)
+    return index, repomap.task_context(index, gateway, task, map_tokens=2000, file_bytes=40000)
+
+
+def lines_shown(text: str) -> set[int]:
+    return {int(m.group(1)) for line in text.split("\n") if (m := repomap.excerpts.LINE_NUMBER.match(line))}
+
+
+def test_a_qualified_name_shows_that_method_of_a_file_too_large_to_show_whole(gateway):
+    task = "Task: ListSerializer.to_representation drops the context for nested items"
+    _index, context = context_for(gateway, task)
+
+    path = "src/rest_framework/serializers.py"  # 72 KB: too large to show whole
+    assert next(iter(context.shown)) == path
+    source = (gateway.path / path).read_text().split("\n")
+    start = next(
+        n for n, line in enumerate(source, 1) if line.strip() == "def to_representation(self, data):"
+    )
+    assert "class ListSerializer" in source[[n for n in range(start) if source[n].startswith("class ")][-1]]
+    assert set(range(start, start + 10)) <= lines_shown(context.shown[path])
+
+
+def test_a_quoted_error_message_leads_to_the_only_definition_raising_it(gateway):
+    task = """Task: A typo in the serializer's fields raises "Field name `titel` is not valid for model `Book` in `app.BookSerializer`."
+
+It should suggest the closest field name."""
+    _index, context = context_for(gateway, task)
+
+    path = "src/rest_framework/serializers.py"  # the one file holding it; too large to show whole
+    assert next(iter(context.shown)) == path
+    source = (gateway.path / path).read_text().split("\n")
+    start = next(n for n, t in enumerate(source, 1) if "def build_unknown_field(" in t)
+    end = next(n for n, t in enumerate(source, 1) if "Field name `%s` is not valid" in t) + 2
+    assert set(range(start, end + 1)) <= lines_shown(context.shown[path])  # the raising method, whole
+    # Without the quote, the same words bring some other file first.
+    _index, plain = context_for(gateway, "Task: A typo in the serializer's fields raises an error")
+    assert start not in lines_shown(plain.shown.get(path, ""))
+
+
+def test_a_setting_name_leads_to_the_code_using_it(gateway):
+    task = "Task: UNAUTHENTICATED_USER = None should give an anonymous request no user at all"
+    _index, context = context_for(gateway, task)
+
+    shown = list(context.shown)
+    assert "src/rest_framework/request.py" in shown[:3]
+    assert "src/rest_framework/settings.py" in shown[:3]
+
+
+def test_a_deep_source_file_comes_before_shallow_tests_and_docs(gateway, drf_repo):
+    index, context = context_for(gateway, "Task: throttling should allow a burst rate")
+
+    ranked = [path for path, _score in repomap.rank(index, "Task: throttling should allow a burst rate")]
+    assert ranked[0] == "src/rest_framework/throttling.py"
+    assert ranked.index("src/rest_framework/throttling.py") < ranked.index("docs/throttling.md")
+    assert next(iter(context.shown)) == "src/rest_framework/throttling.py"
+    # The listing is cut to 200 paths: the package's deep modules are in it, not 200 shallow tests.
+    listing = repomap.overview(gateway.snapshot(), index)
+    assert '"src/rest_framework/authtoken/management/commands/drf_create_token.py"' in listing
+    assert listing.count('"tests/test_throttle_') < 200 - 70
+
+
+def test_files_that_change_together_lift_each_other(gateway):
+    index = repoindex.index_for(gateway.snapshot(), gateway)
+    task = "Task: the SimpleRateThrottle should allow a burst rate"
+
+    with_history = dict(repomap.rank(index, task))
+    without = dict(repomap.rank(replace(index, history=[], commit_sha="no-history"), task))
+
+    pagination, throttling = "src/rest_framework/pagination.py", "src/rest_framework/throttling.py"
+    assert [pagination, throttling] in [sorted(c) for c in index.history]
+    assert with_history[pagination] > without[pagination]
+    assert with_history[throttling] == without[throttling]
+    assert sorted(with_history, key=with_history.get, reverse=True).index(pagination) < sorted(
+        without, key=without.get, reverse=True
+    ).index(pagination)
