@@ -16,7 +16,7 @@ from django.conf import settings
 from executions import analyst, charging, steps
 from executions.context import lookups
 from executions.errors import ChangeRejected
-from executions.providers.base import storable
+from notifications.text import storable
 
 if TYPE_CHECKING:
     from executions.gateways.base import RepositoryGateway

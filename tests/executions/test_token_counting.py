@@ -34,6 +34,7 @@ def new_task(title="Add a health check endpoint", description="Load balancers ne
 def test_the_analysis_is_held_at_anthropics_count_plus_the_margin(live, settings):
     anthropic_fake, _ = live
     settings.COUNT_TOKENS_MARGIN_PERCENT = 5
+    settings.ANALYSIS_LOOKUPS = 0  # one analysis call: its hold is the count's alone
     anthropic_fake.usage = {"input_tokens": 2000, "output_tokens": 1500}
 
     prepared = prepare(new_task(), providers=providers_for_mode(), gateway=get_gateway())
@@ -73,8 +74,9 @@ def test_a_failed_count_falls_back_to_the_byte_bound_and_says_so(live, status):
     assert_ledger_consistent(current_period())
 
 
-def test_a_bill_past_the_counted_hold_is_charged_as_an_overrun_and_stops_the_execution(live):
+def test_a_bill_past_the_counted_hold_is_charged_as_an_overrun_and_stops_the_execution(live, settings):
     anthropic_fake, openai_fake = live
+    settings.ANALYSIS_LOOKUPS = 0  # one analysis call: its hold is the count's alone
     anthropic_fake.tokenizer = lambda body: 1000
     anthropic_fake.bill_percent = 400  # the vendor bills 4,000 input tokens on a count of 1,000
     anthropic_fake.usage = {"input_tokens": 0, "output_tokens": 2048}
