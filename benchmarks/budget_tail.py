@@ -78,7 +78,7 @@ class InstalledPackage:
         }
 
     def snapshot(self):
-        from executions.gateways.base import Snapshot
+        from executions.repositories.base import Snapshot
 
         return Snapshot(name="django", default_branch="main", commit_sha="d" * 40)
 
@@ -92,7 +92,7 @@ class InstalledPackage:
         return None
 
     def publish(self, execution, change, *, pr_body):
-        from executions.gateways.base import PublishResult
+        from executions.repositories.base import PublishResult
 
         return PublishResult(branch=f"ai/{execution.task_id}", commit_sha="0" * 40)
 
@@ -119,8 +119,8 @@ def worker(gateway, stop_on_exhausted: threading.Event, counter, errors: list) -
     from django.db import connection
 
     from budget.ledger import BudgetBusy, BudgetExhausted
-    from executions.pipeline import run_execution
-    from executions.services import create_task
+    from executions.backlog.services import create_task
+    from executions.pipeline.runner import run_execution
 
     try:
         while not stop_on_exhausted.is_set():
@@ -185,8 +185,8 @@ def month_run(gateway, limit: str, workers: int) -> dict:
 
 def ratio_run(gateway, n: int) -> dict:
     from budget.stats import spread
-    from executions.pipeline import run_execution
-    from executions.services import create_task
+    from executions.backlog.services import create_task
+    from executions.pipeline.runner import run_execution
 
     fresh_period("15.00")
     runs = [
@@ -208,9 +208,9 @@ def ratio_run(gateway, n: int) -> dict:
 def batch_run(gateway, limit: str) -> dict:
     from django.db.models import Sum
 
-    from executions.batches import run_batches_pass
+    from executions.backlog.services import create_task
+    from executions.batches.passes import run_batches_pass
     from executions.models import Execution, ModelCall, StepConfig
-    from executions.services import create_task
 
     period = fresh_period(limit)
     StepConfig.objects.filter(step="analysis").update(batch=True)

@@ -82,10 +82,11 @@ def main() -> int:
         setup_django(str(scratch / "cache"))
         from django.conf import settings
 
-        from executions import analyst, steps
+        from executions.analysis import analyst
         from executions.context import repoindex, repomap
-        from executions.gateways.local_git import LocalGitGateway
         from executions.models import Task
+        from executions.pipeline import steps
+        from executions.repositories.local_git import LocalGitGateway
 
         repo = make_repository(options.source, scratch)
         gateway = LocalGitGateway(repo)

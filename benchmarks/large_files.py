@@ -5,7 +5,7 @@ a test).
 
 Makes a git repository (not measured) holding two files of that size and a small one, then, in a
 fresh process each time, indexes it with the real local-git gateway and builds the coder's request
-for a plan naming all three, as the pipeline does (``pipeline.codegen_request_for``). It prints the
+for a plan naming all three, as the pipeline does (``runner.codegen_request_for``). It prints the
 process's peak resident memory before and after the request is built, and the request's size.
 Target: building the request adds no more than a few MB (a file that cannot be shown is not read).
 No database is needed: the steps are built in memory.
@@ -60,13 +60,13 @@ def measure(repo: Path, cache_dir: str) -> None:
 
     from budget.catalog import ResolvedModel
     from budget.models import LanguageModel, Price
-    from executions import pipeline, steps
-    from executions.gateways.local_git import LocalGitGateway
     from executions.models import Execution, Task
+    from executions.pipeline import runner, steps
+    from executions.repositories.local_git import LocalGitGateway
 
     settings.CONTEXT_CACHE_DIR = cache_dir
     gateway = LocalGitGateway(repo)
-    base = pipeline.base_of(gateway)
+    base = runner.base_of(gateway)
 
     def step(name: str, model: str, vendor: str) -> steps.Step:
         language_model = LanguageModel(name=model, provider=vendor)
@@ -82,7 +82,7 @@ def measure(repo: Path, cache_dir: str) -> None:
         base_sha=base.commit_sha,
     )
     before = peak_mb()
-    request = pipeline.codegen_request_for(execution, analysis, codegen, base, gateway)
+    request = runner.codegen_request_for(execution, analysis, codegen, base, gateway)
     after = peak_mb()
     shown = "app/health.py" in request.user and SMALL in request.user
     print(f"{before:.1f} {after:.1f} {len(request.user.encode()):d} {int(shown)}")

@@ -43,7 +43,7 @@ class NullGateway:
     name = "null"
 
     def snapshot(self):
-        from executions.gateways.base import Snapshot
+        from executions.repositories.base import Snapshot
 
         return Snapshot(name="bench", default_branch="main", commit_sha="b" * 40)
 
@@ -54,7 +54,7 @@ class NullGateway:
         return {"README.md": b"# Bench\n"} if "README.md" in paths else {}
 
     def publish(self, execution, change, *, pr_body):
-        from executions.gateways.base import PublishResult
+        from executions.repositories.base import PublishResult
 
         return PublishResult(branch=f"ai/{execution.task_id}", commit_sha="0" * 40)
 
@@ -94,10 +94,10 @@ def run(url: str, executions: int) -> None:
 
     call_command("migrate", verbosity=0)
     from budget.periods import current_period, set_limit
+    from executions.backlog.services import create_task
     from executions.models import Execution
-    from executions.pipeline import run_execution
+    from executions.pipeline.runner import run_execution
     from executions.providers.simulated import simulated_providers
-    from executions.services import create_task
 
     set_limit(current_period(), "1000000")  # the benchmark measures speed, not exhaustion
     providers, gateway = simulated_providers(), NullGateway()

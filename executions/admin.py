@@ -1,7 +1,7 @@
 """Admin for the repositories, the backlog (tasks), the record of executions and their calls, and
 the step models.
 
-Actions and the checklist upload call ``executions.services`` and ``executions.repositories``;
+Actions and the checklist upload call ``executions.backlog.services`` and ``executions.repositories.standing``;
 executions, pull requests, their revisions and issue comments are read-only history.
 """
 
@@ -22,12 +22,11 @@ from django.utils.html import format_html, format_html_join
 from budget.admin import ReadOnlyAdmin
 from budget.money import format_usd
 from budget.pricing import PricingError, lookup_model
-from executions import gateways, revisions, services
 from executions.api import not_runnable
-from executions.backlog import check_size, read_checklist, too_large
+from executions.backlog import services
+from executions.backlog.checklist import check_size, read_checklist, too_large
 from executions.backtest.report import share
 from executions.errors import ExecutionError, InvalidTask
-from executions.gateways.base import PublishError
 from executions.models import (
     BacktestCase,
     BacktestRun,
@@ -42,6 +41,9 @@ from executions.models import (
     Task,
     default_repository_id,
 )
+from executions.repositories import gateways
+from executions.repositories.base import PublishError
+from executions.revisions import lifecycle
 
 BADGE_COLOURS = {
     "pending": "#5b7fa6",
@@ -510,7 +512,7 @@ class PullRequestAdmin(ReadOnlyAdmin):
     fields = readonly_fields
 
     def get_queryset(self, request):
-        return revisions.with_totals(super().get_queryset(request))
+        return lifecycle.with_totals(super().get_queryset(request))
 
     @admin.display(description="revisions", ordering="revision_count")
     def revision_count(self, pr: PullRequest) -> int:
@@ -607,7 +609,7 @@ class RevisionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="pull request or branch")
     def where(self, revision: Revision) -> str:
-        return revisions.label(revision)
+        return lifecycle.label(revision)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, revision: Revision) -> str:

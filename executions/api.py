@@ -20,9 +20,10 @@ from rest_framework.response import Response
 
 from budget.periods import parse_month
 from budget.serializers import ErrorSerializer
-from executions import revisions, services
+from executions.backlog import services
 from executions.errors import InvalidTask
 from executions.models import Execution, PullRequest, Task
+from executions.revisions import lifecycle
 from executions.serializers import (
     ExecutionDetailSerializer,
     ExecutionSerializer,
@@ -230,7 +231,7 @@ class PullRequestViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = PullRequest.objects.select_related("task").order_by("-opened_at", "-pk")
 
     def get_queryset(self) -> QuerySet[PullRequest]:
-        queryset = revisions.with_totals(super().get_queryset())
+        queryset = lifecycle.with_totals(super().get_queryset())
         if self.action == "list":
             queryset = _status_filter(queryset, self.request, PullRequest.State.values, name="state")
         return queryset

@@ -7,8 +7,8 @@ class ExecutionsConfig(AppConfig):
     def ready(self):
         from budget.model_calendar import register_configured_models
         from budget.selectors import register_repository_figures
-        from executions.repositories import figures
-        from executions.steps import configured_model_names
+        from executions.pipeline.steps import configured_model_names
+        from executions.repositories.standing import figures
 
         # The budget reports on the configured models and on each repository's figures without
         # importing this app.

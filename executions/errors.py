@@ -56,7 +56,7 @@ class ExecutionAbandoned(ExecutionError):
 
 class WorkSetAside(TaskBusy):
     """Preparing the work failed for a reason of its own: the try counted as one of its attempts,
-    the reason was recorded, and the next pending work goes on (``executions.preparation``)."""
+    the reason was recorded, and the next pending work goes on (``executions.pipeline.preparation``)."""
 
 
 class RevisionCancelled(TaskBusy):

@@ -1,7 +1,7 @@
 """django-q2 entry points: thin wrappers that log expected outcomes instead of raising them.
 
 Each returns a one-line outcome that q2 keeps as the task's result. The scheduled ones are
-created by ``setup_schedules``; the runner itself is ``executions.scheduler.run_next_execution``.
+created by ``setup_schedules``; the runner itself is ``executions.scheduling.scheduler.run_next_execution``.
 They live in ``executions``, the app that sees the others: each calls the budget's, the
 notifications' and the executions' own services.
 """
@@ -20,17 +20,17 @@ from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.models import Period
 from budget.periods import current_period, month_start
 from budget.pricing import PricingError
-from executions.batches import run_batches_pass
+from executions.batches.passes import run_batches_pass
+from executions.costs.recap import send_recap
+from executions.costs.reconcile import reconcile_usage
 from executions.errors import ExecutionError
-from executions.gateways.base import PublishError
 from executions.github import issues
 from executions.github.pull_requests import NotConfigured, sync_open_pull_requests
-from executions.model_check import check_models
 from executions.models import StepConfig, Task
-from executions.pipeline import run_execution
-from executions.reaper import abandon_stalled_executions
-from executions.recap import send_recap
-from executions.reconcile import reconcile_usage
+from executions.pipeline.reaper import abandon_stalled_executions
+from executions.pipeline.runner import run_execution
+from executions.providers.model_check import check_models
+from executions.repositories.base import PublishError
 from notifications import events
 from notifications.recap import in_flight
 

@@ -473,9 +473,9 @@ class PullRequest(models.Model):
 
 class Revision(models.Model):
     """A follow-up commit asked of one of the product's pull requests (or, with local git, of a
-    task's branch): queued by failed checks, a review or a comment (``executions.github.revisions``)
+    task's branch): queued by failed checks, a review or a comment (``executions.github.triggers``)
     or ``manage.py revise``, and run like pending work as an execution of the same task
-    (``executions.revisions``). ``key`` names the feedback that asked for it: one revision each."""
+    (``executions.revisions.lifecycle``). ``key`` names the feedback that asked for it: one revision each."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -546,7 +546,7 @@ class WebhookDelivery(models.Model):
 class RepositoryUsage(models.Model):
     """Running totals per (period, repository): what each repository's executions spent, how many
     ran, the pull requests they opened and how many were merged. Written in the transactions that
-    change the period's own counts (``executions.repositories``), so the rows of a period add up
+    change the period's own counts (``executions.repositories.standing``), so the rows of a period add up
     to its figures."""
 
     period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="repository_usage")
@@ -569,7 +569,7 @@ class RepositoryUsage(models.Model):
 class IssueComment(models.Model):
     """A comment the product owes a GitHub issue (its pull request opened, its task failed for
     good): recorded in the transaction of the fact it reports, posted right after and retried
-    until it lands (``executions.github.comments``). ``key`` makes it one comment per fact."""
+    until it lands (``executions.repositories.comments``). ``key`` makes it one comment per fact."""
 
     class Status(models.TextChoices):
         PENDING = "pending"

@@ -49,7 +49,7 @@ def budget_snapshot(period: Period) -> dict:
 
 def execution_event(kind: str, *, execution: dict, period: Period) -> Event | None:
     """An execution started, completed or failed. ``execution`` is its facts as JSON, from the
-    executions app (``executions.announce``); ``period`` is the month it is charged to."""
+    executions app (``executions.pipeline.announce``); ``period`` is the month it is charged to."""
     # The month's own figures only: an execution's message shows its own calls per model, and the
     # month's per-model totals and milestones belong to the milestone and exhaustion messages.
     return emit(

@@ -1,7 +1,7 @@
 """The monthly recap: the facts of a finished period, recorded and announced exactly once.
 
 ``executions.jobs.roll_over_periods`` recaps every finished period at the first check of a month;
-``send_recap`` recaps one by hand; both through ``executions.recap.send_recap``, which reads the
+``send_recap`` recaps one by hand; both through ``executions.costs.recap.send_recap``, which reads the
 period's executions and passes them down. Who announces is decided by the ledger's conditional
 update of ``Period.recapped_at`` (``ledger.mark_recapped``), in the same transaction as the outbox
 event, so a retry, a second cluster or a crash and rerun never sends a second recap.

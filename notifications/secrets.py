@@ -10,7 +10,7 @@ query values and its password, a PEM key line by line and in its one-line enviro
 text that quotes part of a secret shows none of it).
 
 Every text that is stored or sent and may quote a vendor, GitHub or a library goes through here:
-an execution's and a batch's error (``executions.pipeline``, ``executions.batches``), every event's
+an execution's and a batch's error (``executions.pipeline.runner``, ``executions.batches.passes``), every event's
 payload (``notifications.events.emit``), a delivery's error, the vendors' error messages
 (``describe_failure``) and every log record (``install_log_masking``: a log record factory, so
 every handler sees the masked text, whichever logger or handler it comes through). Notifications

@@ -23,10 +23,10 @@ from budget.overruns import overrun_warnings
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
 from executions.backtest.report import latest_by_repository
-from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, IssueComment, Repository
 from executions.providers.usage_reports import usage_reports
-from executions.scheduler import SCHEDULE_NAME
+from executions.repositories.local_git import LocalGitGateway
+from executions.scheduling.scheduler import SCHEDULE_NAME
 from notifications.models import Delivery
 from orchestration_site.charts import spend_chart
 

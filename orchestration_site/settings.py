@@ -219,7 +219,7 @@ LOCAL_REPO_PATH = env.str("LOCAL_REPO_PATH", default=str(BASE_DIR / "var" / "san
 ALLOW_WORKFLOW_CHANGES = env.bool("ALLOW_WORKFLOW_CHANGES", default=False)
 
 # Branches are <BRANCH_PREFIX>/<task id>-<slug>, on GitHub and in the local repository. Empty: "ai-" and
-# 8 hex digits unique to this deployment (executions.gateways.base.branch_prefix).
+# 8 hex digits unique to this deployment (executions.repositories.base.branch_prefix).
 BRANCH_PREFIX = env.str("BRANCH_PREFIX", default="").strip()
 if BRANCH_PREFIX and (
     not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*", BRANCH_PREFIX)
@@ -242,7 +242,7 @@ REWRITE_MAX_LINES = env.int("REWRITE_MAX_LINES", default=200)
 # apply or pass the syntax check (each try is reserved from the start and charged on its own).
 CODEGEN_REFLECTIONS = env.int("CODEGEN_REFLECTIONS", default=2)
 # The lowest output cap the analysis may run with when the month's last dollars cannot hold its
-# configured max_tokens (a reduced form: executions/forms.py).
+# configured max_tokens (a reduced form: executions/pipeline/forms.py).
 ANALYSIS_MIN_MAX_TOKENS = env.int("ANALYSIS_MIN_MAX_TOKENS", default=1024)
 # What is held on top of Anthropic's count_tokens answer (it is an estimate), in percent.
 COUNT_TOKENS_MARGIN_PERCENT = env.int("COUNT_TOKENS_MARGIN_PERCENT", default=5)
@@ -264,7 +264,7 @@ GITHUB_SECONDS_BETWEEN_WRITES = env.float("GITHUB_SECONDS_BETWEEN_WRITES", defau
 
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")
 
-# The background schedules (``setup_schedules``; executions/scheduler.py, executions/jobs.py).
+# The background schedules (``setup_schedules``; executions/scheduling/scheduler.py, executions/jobs.py).
 SCHEDULE_MINUTES = env.int("SCHEDULE_MINUTES", default=30)
 PACING_ENABLED = env.bool("PACING_ENABLED", default=True)
 MAX_CONCURRENT_EXECUTIONS = env.int("MAX_CONCURRENT_EXECUTIONS", default=1)
@@ -364,7 +364,7 @@ if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:
         f"({RESERVATION_TIMEOUT_SECONDS}), or the reaper could abandon an execution a worker still runs."
     )
 
-# --- GitHub publishing (executions/github/gateway.py) ---------------------------------------
+# --- GitHub publishing (executions/repositories/github.py) ---------------------------------------
 # Retries of 5xx and rate-limit 403s (PyGithub's GithubRetry); a rate limit resetting later than
 # GITHUB_MAX_RATE_LIMIT_WAIT seconds fails the execution with the reset time instead of sleeping.
 GITHUB_RETRIES = env.int("GITHUB_RETRIES", default=3)
@@ -398,7 +398,7 @@ ISSUE_BODY_MAX_BYTES = env.int("ISSUE_BODY_MAX_BYTES", default=16 * 1024)
 if ISSUE_BODY_MAX_BYTES < 1:
     raise ImproperlyConfigured(f"ISSUE_BODY_MAX_BYTES must be at least 1, not {ISSUE_BODY_MAX_BYTES}.")
 
-# --- Revisions: follow-up commits on the product's pull requests (executions/revisions.py) ------
+# --- Revisions: follow-up commits on the product's pull requests (executions/revisions/lifecycle.py) ------
 # Failed checks on a PR's head (when REVISE_ON_FAILED_CHECKS), a review asking for changes, or a
 # comment holding REVISION_TRIGGER from someone with write access queue a revision: at most
 # PR_MAX_REVISIONS per pull request (0: none). The analyst is shown the feedback within
@@ -447,7 +447,7 @@ SPECTACULAR_SETTINGS |= {
     },
 }
 
-# --- The pipeline (executions/providers, executions/pipeline.py) ------------------------------
+# --- The pipeline (executions/providers, executions/pipeline/runner.py) ------------------------------
 # Each simulated model call sleeps this long (0: instant), to watch progress or stop a worker mid-run.
 SIMULATED_LATENCY_SECONDS = env.float("SIMULATED_LATENCY_SECONDS", default=0.0)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from executions.backlog import MAX_TITLE
+from executions.backlog.checklist import MAX_TITLE
 from executions.context import repoindex
 from executions.context.grammars import language_of
 from executions.github.issues import cut_description

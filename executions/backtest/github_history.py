@@ -16,7 +16,7 @@ from executions.backtest.cases import (
     touched_lines,
     why_not,
 )
-from executions.github.gateway import GitHubGateway
+from executions.repositories.github import GitHubGateway
 
 MODIFIED = ("modified", "removed", "changed")
 

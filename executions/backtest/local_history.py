@@ -16,7 +16,7 @@ from executions.backtest.cases import (
     touched_lines,
     why_not,
 )
-from executions.gateways.local_git import LocalGitGateway
+from executions.repositories.local_git import LocalGitGateway
 
 FIELD, RECORD = "\x1f", "\x1e"
 GITHUB_REMOTE = re.compile(r"github\.com[:/](?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?(?:\s|$)")

@@ -17,12 +17,12 @@ import logging
 
 from budget.money import format_usd
 from budget.periods import current_period
-from executions import pipeline
 from executions.backtest.cases import Case, changed_definitions, touched_lines
 from executions.errors import ExecutionError
-from executions.gateways.base import Change, PublishResult, RepositoryGateway
 from executions.models import Applied, Execution, ModelCall, Repository, Task
+from executions.pipeline import runner
 from executions.providers import Providers
+from executions.repositories.base import Change, PublishResult, RepositoryGateway
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +66,20 @@ def run_case(
     """Run the case's execution at its base, or None when its worst case does not fit ``cap_left``
     (nothing reserved). Raises ``BudgetExhausted`` (and the pipeline's other refusals) before
     anything is charged."""
-    prepared = pipeline.prepare(task, providers=providers, gateway=gateway, now=now, base_sha=case.base_sha)
+    prepared = runner.prepare(task, providers=providers, gateway=gateway, now=now, base_sha=case.base_sha)
     if prepared.worst_case.admit_nanos > cap_left:  # what it could ever be billed, not only what it holds
         return None
-    execution, prepared = pipeline.start(task, prepared, providers, now)
+    execution, prepared = runner.start(task, prepared, providers, now)
     try:
-        pipeline.produce_change(execution, prepared, providers, gateway, now)
-    except pipeline.EXPECTED_FAILURES as exc:
-        return pipeline.finish_failed_on(execution, exc, now)
+        runner.produce_change(execution, prepared, providers, gateway, now)
+    except runner.EXPECTED_FAILURES as exc:
+        return runner.finish_failed_on(execution, exc, now)
     except Exception:
         log.exception("backtest execution %s stopped on an unexpected error", execution.pk)
-        pipeline.finish_failed(execution, "Unexpected error; see the log", now)
+        runner.finish_failed(execution, "Unexpected error; see the log", now)
         raise
     # Published nowhere: the execution ends with its change recorded, no branch, no pull request.
-    return pipeline.finish_succeeded(execution, PublishResult(branch="", commit_sha=""), now)
+    return runner.finish_succeeded(execution, PublishResult(branch="", commit_sha=""), now)
 
 
 def outcome(case: Case, execution: Execution, gateway: RepositoryGateway) -> dict:

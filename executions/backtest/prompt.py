@@ -1,5 +1,5 @@
 """Context mode: the analyst's prompt at a case's base commit, built by the pipeline itself
-(``pipeline.base_of`` and ``pipeline.analysis_request_at``, as ``prepare`` builds it), and what it
+(``runner.base_of`` and ``runner.analysis_request_at``, as ``prepare`` builds it), and what it
 holds of the real change. Nothing is sent; nothing is spent.
 
 For each file the real change touched: is its path in the prompt, is its content shown (whole,
@@ -15,13 +15,13 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from executions import pipeline, steps
 from executions.backtest.cases import Case
 from executions.context import repomap
 from executions.context.excerpts import is_excerpt
 from executions.context.quoting import quoted
-from executions.gateways.base import RepositoryGateway
 from executions.models import Repository, Task
+from executions.pipeline import runner, steps
+from executions.repositories.base import RepositoryGateway
 
 MAP_HEADER = "Repository map (files ranked for this task, with their definitions):\n"
 FILES_HEADER = "\nContent of the most relevant files:\n\n"
@@ -61,9 +61,9 @@ def task_of(case: Case, repository: Repository) -> Task:
 
 def measure(case: Case, task: Task, gateway: RepositoryGateway, analysis: steps.Step) -> PromptSeen:
     """Build the analyst's prompt for ``task`` at the case's base and measure what it holds."""
-    base = pipeline.base_of(gateway, case.base_sha)
+    base = runner.base_of(gateway, case.base_sha)
     ranking = steps.task_text(task)
-    request = pipeline.analysis_request_at(base, gateway, analysis, task, ranking)
+    request = runner.analysis_request_at(base, gateway, analysis, task, ranking)
     prompt = f"{request.system}\n{request.user}"
     entries = map_entries(request.user)
     ranks = {path: n for n, (path, _score) in enumerate(repomap.rank(base.index, ranking), 1)}

@@ -12,14 +12,14 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from budget.money import format_usd
-from executions import steps
 from executions.backtest import model_mode, prompt
 from executions.backtest.cases import Case
 from executions.errors import ConfigurationError
-from executions.gateways import get_gateway
-from executions.gateways.base import RepositoryGateway
 from executions.models import Applied, BacktestCase, BacktestRun, Repository, Task
+from executions.pipeline import steps
 from executions.providers import Providers, providers_for_mode
+from executions.repositories.base import RepositoryGateway
+from executions.repositories.gateways import get_gateway
 
 COUNTED = (
     "files",

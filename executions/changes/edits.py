@@ -30,7 +30,7 @@ from executions.changes.proposal import EditFailure, Proposal, ProposedFile
 from executions.changes.validation import content_problem
 from executions.context.excerpts import numbered
 from executions.errors import ChangeRejected
-from executions.gateways.base import Change, FileChange
+from executions.repositories.base import Change, FileChange
 
 MAX_DIFF_CHARS = 200_000
 SYNTAX_CONTEXT_LINES = 3  # shown around the line where a result stops parsing

@@ -7,7 +7,7 @@ repository, not ``.git`` or ``.gitmodules`` in any spelling, not (unless
 the other CI systems' files), and each content free of NUL bytes and at most 200 KB of UTF-8.
 Anything else raises ``ChangeRejected`` saying which rule and which file.
 
-The path rules are the gateways' own (``executions.gateways.paths``): a gateway refuses an
+The path rules are the gateways' own (``executions.repositories.paths``): a gateway refuses an
 unsafe path again before it writes.
 """
 
@@ -18,7 +18,7 @@ import json
 from django.conf import settings
 
 from executions.errors import ChangeRejected
-from executions.gateways.paths import unsafe_path_reason
+from executions.repositories.paths import unsafe_path_reason
 from notifications.text import storable
 
 MAX_FILES = 20

@@ -18,7 +18,7 @@ from executions.context.repomap import decoded, file_block, qualnames
 
 if TYPE_CHECKING:
     from executions.context.repoindex import RepoIndex
-    from executions.gateways.base import RepositoryGateway
+    from executions.repositories.base import RepositoryGateway
 
 MAX_ITEMS = 4  # names one look-up may ask for
 MAX_ITEM_CHARS = 300  # "file::Qualified.name"

@@ -33,7 +33,7 @@ from django.conf import settings
 from executions.context import grammars, references
 
 if TYPE_CHECKING:
-    from executions.gateways.base import RepositoryGateway, Snapshot
+    from executions.repositories.base import RepositoryGateway, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from executions.context.quoting import quoted
 from executions.context.repoindex import Definition, RepoIndex, spans
 
 if TYPE_CHECKING:
-    from executions.gateways.base import RepositoryGateway, Snapshot
+    from executions.repositories.base import RepositoryGateway, Snapshot
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 

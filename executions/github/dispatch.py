@@ -18,7 +18,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from executions.github import issues, pull_requests, revisions
+from executions.github import issues, pull_requests, triggers
 from executions.github.payloads import ignored_event
 from executions.models import WebhookDelivery
 
@@ -31,9 +31,9 @@ HANDLERS: dict[str, Handler] = {
     "check_suite": pull_requests.on_check,
     "status": pull_requests.on_status,
     "issues": issues.on_issue,
-    "pull_request_review": revisions.on_review,
-    "pull_request_review_comment": revisions.on_review_comment,
-    "issue_comment": revisions.on_issue_comment,
+    "pull_request_review": triggers.on_review,
+    "pull_request_review_comment": triggers.on_review_comment,
+    "issue_comment": triggers.on_issue_comment,
 }
 
 

@@ -12,7 +12,7 @@ changes nothing, and a view older than the one the task last followed (``updated
   never changes a task that has started); a task skipped because its issue was closed or lost
   its label is pending again;
 - closed, unlabelled, deleted or transferred: a pending task is skipped; a running one finishes,
-  and is not retried (``repositories.runnable_tasks`` leaves it out, the poll skips it);
+  and is not retried (``standing.runnable_tasks`` leaves it out, the poll skips it);
 - pull requests, issues of repositories that are not configured and issues without the label
   change nothing.
 
@@ -31,15 +31,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from executions import repositories
-from executions.backlog import MAX_TITLE
-from executions.gateways.base import PublishError
-from executions.github.comments import post_due
+from executions.backlog.checklist import MAX_TITLE
+from executions.backlog.services import create_task
 from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
 from executions.github.payloads import number as payload_number
 from executions.github.pull_requests import NotConfigured, github_configured
 from executions.models import Repository, Task
-from executions.services import create_task
+from executions.repositories import standing
+from executions.repositories.base import PublishError
+from executions.repositories.comments import post_due
 from notifications.secrets import mask_secrets
 from notifications.text import storable
 
@@ -243,7 +243,7 @@ def sync_issues(*, now: dt.datetime | None = None) -> IssuesReport:
             log.exception("issues of %s not read", repository.name)
             report.errors.append(f"{repository.name}: {mask_secrets(storable(str(exc)))[:300]}")
     skipped = Task.objects.filter(
-        status=Task.Status.PENDING, source=Task.Source.GITHUB_ISSUE, issue_state__in=repositories.ISSUE_GONE
+        status=Task.Status.PENDING, source=Task.Source.GITHUB_ISSUE, issue_state__in=standing.ISSUE_GONE
     ).update(status=Task.Status.SKIPPED, updated_at=at)
     if skipped:
         report.lines.append(f"skipped {skipped} task(s) whose issue is gone (back from a failed try)")
@@ -254,14 +254,14 @@ def sync_issues(*, now: dt.datetime | None = None) -> IssuesReport:
 def sync_repository(repository: Repository, *, now: dt.datetime | None = None) -> str:
     """Follow ``repository``'s issues updated since its last poll; a one-line outcome. Raises
     ``PublishError`` (``RepositoryUnavailable`` for a 404 or 403, which marks the repository)."""
-    from executions.gateways import get_gateway
+    from executions.repositories.gateways import get_gateway
 
     at = now or timezone.now()
     recovered = ""
     gateway = get_gateway(repository)
     if repository.problem:
         gateway.check_access()  # raises while GitHub still refuses it
-        repositories.mark_available(repository)
+        standing.mark_available(repository)
         recovered = "available again; "
     page = gateway.list_issues(
         since=repository.issues_since, etag=repository.issues_etag, label=settings.GITHUB_TASK_LABEL

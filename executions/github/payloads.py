@@ -4,7 +4,7 @@ field reads as empty, never as an exception, except where a handler needs it
 
 Text from GitHub (issue titles and bodies, reviews and comments, check output and annotations,
 branch and file names) is written by anyone who can open an issue or push a check: untrusted
-input. It enters the product through ``executions.gateways.untrusted`` (``text`` here for JSON
+input. It enters the product through ``executions.repositories.untrusted`` (``text`` here for JSON
 fields; the gateway for what it reads), and nowhere else: every configured secret masked, NUL and
 lone surrogates replaced as in a vendor's text, so it can be stored and sent. A number is bounded
 to what its column holds (``number``).
@@ -16,7 +16,7 @@ import datetime as dt
 
 from django.utils.dateparse import parse_datetime
 
-from executions.gateways.untrusted import untrusted
+from executions.repositories.untrusted import untrusted
 
 
 class WebhookPayloadError(ValueError):

@@ -6,14 +6,14 @@ finished checks and commit statuses (``on_pull_request``, ``on_check``, ``on_sta
 ``executions.github.dispatch``), and ``sync_pull_requests`` polls open PRs, each in its own
 repository, for deployments without inbound webhooks (``sync_open_pull_requests``). Every state
 change, the budget period's counts (``budget.outcomes``), its repository's
-(``executions.repositories``) and the task's outcome commit together:
+(``executions.repositories.standing``) and the task's outcome commit together:
 
 - merged: the task is done (and counts as merged after a revision when it had one);
 - closed without merging: the task is ``rejected`` (never retried by itself; requeue it by hand);
 - reopened: the task is back to done, the state of a task whose PR awaits review;
 - merged or closed: its queued revisions are cancelled;
 - its head's combined checks become ``failure``: a revision may be asked for
-  (``executions.github.revisions.checks_failed``).
+  (``executions.github.triggers.checks_failed``).
 
 GitHub never reopens a merged pull request, so merged is final here too.
 """
@@ -31,13 +31,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from budget.outcomes import hold_period, record_merged_after_revision, record_pull_request_state
-from executions import repositories, revisions
-from executions.gateways.base import FAILED_CONCLUSIONS, PublishError, PublishResult
-from executions.github import comments
-from executions.github import revisions as revision_triggers
+from executions.github import triggers as revision_triggers
 from executions.github.payloads import WebhookPayloadError, dig, ignored_event, text, when
 from executions.github.payloads import number as payload_number
 from executions.models import Execution, PullRequest, Repository, Revision, Task
+from executions.repositories import comments, standing
+from executions.repositories.base import FAILED_CONCLUSIONS, PublishError, PublishResult
+from executions.revisions import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def record_published(
         return  # published without a pull request (local git)
     at = now or timezone.now()
     with transaction.atomic():
-        repositories.count_pull_request(execution, opened=published.opened_pr)
+        standing.count_pull_request(execution, opened=published.opened_pr)
         # Not locked here: a known one is locked by ``apply``, after the period it counts in (the
         # order every change of a pull request follows; it may be an earlier period than this one).
         pr, created = PullRequest.objects.get_or_create(
@@ -180,7 +180,7 @@ def apply(pr: PullRequest, observed: Observed, *, now: dt.datetime | None = None
             pr.save()
         if pr.state != old_state:
             record_pull_request_state(period_id=pr.execution.period_id, old=old_state, new=pr.state)
-            repositories.count_pull_request(pr.execution, merged=pr.state == State.MERGED)
+            standing.count_pull_request(pr.execution, merged=pr.state == State.MERGED)
             _task_follows(pr, at)
             _revisions_follow(pr, at)
         newly_failed = old_checks != Checks.FAILURE or pr.head_sha != old_head
@@ -215,11 +215,11 @@ def _move(pr: PullRequest, observed: Observed, at: dt.datetime) -> None:
 
 
 def _revisions_follow(pr: PullRequest, at: dt.datetime) -> None:
-    """Merged or closed: its revisions, queued or running, are cancelled; a merge after a revision
+    """Merged or closed: its lifecycle, queued or running, are cancelled; a merge after a revision
     counts."""
     if pr.state == State.OPEN:
         return
-    revisions.cancel_active(pr, now=at)
+    lifecycle.cancel_active(pr, now=at)
     if pr.state == State.MERGED and pr.revisions.filter(status=Revision.Status.SUCCEEDED).exists():
         record_merged_after_revision(period_id=pr.execution.period_id)
 
@@ -409,8 +409,8 @@ def sync_open_pull_requests(*, now: dt.datetime | None = None) -> SyncReport:
 def _gateway_of(name: str):
     """The GitHub gateway of the repository named ``name``: its row's when there is one, else the
     settings' credentials for that name (a PR opened before repositories were rows)."""
-    from executions.gateways import get_gateway
-    from executions.github.gateway import GitHubGateway  # PyGithub: only deployments that poll
+    from executions.repositories.gateways import get_gateway
+    from executions.repositories.github import GitHubGateway  # PyGithub: only deployments that poll
 
     repository = Repository.objects.filter(kind=Repository.Kind.GITHUB, name=name).first()
     return get_gateway(repository) if repository else GitHubGateway.from_settings(name)

@@ -92,7 +92,7 @@ class AnthropicProvider:
             describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout, api_key=self.api_key)
         )
 
-    # --- Message Batches (batch mode: executions/batches.py) --------------------------------------
+    # --- Message Batches (batch mode: executions/batches/passes.py) --------------------------------------
 
     def submit_batch(self, requests: dict[str, CompletionRequest], *, marker: dict[str, str]) -> str:
         """Submit one Message Batch (``custom_id`` → request); the vendor's batch id.

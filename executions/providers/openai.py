@@ -67,7 +67,7 @@ class OpenAIProvider:
             describe_failure(VENDOR, exc, retries=retries, timeout=self.timeout, api_key=self.api_key)
         )
 
-    # --- Batch API (batch mode: executions/batches.py) -------------------------------------------
+    # --- Batch API (batch mode: executions/batches/passes.py) -------------------------------------------
 
     def submit_batch(self, requests: dict[str, CompletionRequest], *, marker: dict[str, str]) -> str:
         """Upload the JSONL input and create one batch carrying ``marker`` as metadata; its id.

@@ -229,13 +229,13 @@ class SimulatedProvider:
         )
 
 
-# How the simulated analyst tells a revision's prompt (``executions.analyst.REVISION_HEADER``
+# How the simulated analyst tells a revision's prompt (``executions.analysis.analyst.REVISION_HEADER``
 # holds it): read from the prompt as a model would, since providers sit below the prompts.
 REVISION_MARK = "feedback asks for a follow-up change."
 
 
 def _feedback_of(request: CompletionRequest) -> str | None:
-    """For a revision's analysis, what its feedback is (``executions.analyst.revision_part``)."""
+    """For a revision's analysis, what its feedback is (``executions.analysis.analyst.revision_part``)."""
     at = request.user.find(REVISION_MARK)
     if at < 0:
         return None

@@ -12,8 +12,8 @@ from budget.money import to_nanos
 from budget.periods import current_period, set_limit
 from budget.pricing import Usage
 from budget.reconciliation import Counted, VendorOutcome, compare, record
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.backlog.services import create_task
+from executions.pipeline.runner import run_execution
 from notifications.models import Channel, Delivery, Event
 from tests.api.conftest import ANALYSIS, NOW, paid_execution
 

@@ -4,9 +4,9 @@ import subprocess
 
 import pytest
 
+from executions.backlog.services import create_task
 from executions.models import Execution, StepConfig
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.api.conftest import NOW, paid_execution
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,9 @@
 import pytest
 from django.test import Client
 
+from executions.backlog.services import create_task
 from executions.models import PullRequest, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.executions.outcomes import SECRET, OpensPullRequests, deliver, pull_request_event
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_q.models import OrmQ
 
+from executions.backlog.services import create_task
 from executions.models import Task
-from executions.services import create_task
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 from budget.models import Period
 from budget.money import dollars_str
 from executions.api import Pages
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.api.conftest import ANALYSIS, NOW, paid_execution
 
 pytestmark = pytest.mark.django_db

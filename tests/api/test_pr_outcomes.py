@@ -18,12 +18,12 @@ from budget.money import dollars_str, to_nanos
 from budget.outcomes import cost_per_merged_pr_nanos
 from budget.periods import current_period
 from budget.pricing import Usage
-from executions.gateways.base import PublishResult
+from executions.backlog.services import create_task
+from executions.costs.recap import period_facts, send_recap
 from executions.github.pull_requests import record_published
 from executions.models import ModelCall, PullRequest
-from executions.pipeline import run_execution
-from executions.recap import period_facts, send_recap
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
+from executions.repositories.base import PublishResult
 from notifications import render
 from notifications.models import Event
 from notifications.recap import recap_facts

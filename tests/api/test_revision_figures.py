@@ -12,11 +12,11 @@ from django.db.models import Sum
 
 from budget.models import Period
 from budget.money import dollars_str
-from executions import revisions
+from executions.backlog.services import create_task
+from executions.costs.recap import period_facts, send_recap
 from executions.models import Execution, PullRequest
-from executions.pipeline import run_execution
-from executions.recap import period_facts, send_recap
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
+from executions.revisions import lifecycle
 from notifications import render
 from notifications.models import Event
 from notifications.recap import recap_facts
@@ -33,7 +33,7 @@ def month(frozen_now, settings, client):
     for title in ("Add health check endpoint", "Add a changelog"):
         run_execution(create_task(title=title), gateway=gateway)
     revised, plain = PullRequest.objects.order_by("number")
-    revisions.ask(revised, kind="command", key="command:1", source={"text": "Report the version"})
+    lifecycle.ask(revised, kind="command", key="command:1", source={"text": "Report the version"})
     execution = run_execution(revised.revisions.get(), gateway=gateway)
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     for pr in (revised, plain):

@@ -11,7 +11,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from executions.services import create_task
+from executions.backlog.services import create_task
 from tests.api.conftest import NOW, client_for, paid_execution
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -4,8 +4,8 @@ import pytest
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
+from executions.backlog.services import create_task
 from executions.models import Task
-from executions.services import create_task
 
 pytestmark = pytest.mark.django_db
 

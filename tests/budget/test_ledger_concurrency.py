@@ -117,7 +117,7 @@ def test_a_charge_racing_an_execution_start_waits_instead_of_deadlocking():
 
     def start_execution():
         try:
-            with transaction.atomic():  # as executions.pipeline.start
+            with transaction.atomic():  # as executions.pipeline.runner.start
                 ledger.reserve(to_nanos("0.50"), label="starting")
                 period_locked.set()
                 go_on.wait(timeout=10)
@@ -166,7 +166,7 @@ def test_two_first_charges_of_a_model_add_up_in_one_usage_row():
 
     def charge_first():
         try:
-            with transaction.atomic():  # as executions.pipeline records a call with its charge
+            with transaction.atomic():  # as executions.pipeline.runner records a call with its charge
                 ledger.charge(first, 3, model_name="claude-haiku-4-5", provider="anthropic", usage=usage)
                 row_inserted.set()
                 go_on.wait(timeout=10)

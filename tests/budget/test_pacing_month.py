@@ -15,10 +15,10 @@ from django.db.models import Max
 
 from budget import pacing
 from budget.periods import current_period, set_limit
+from executions.backlog.services import create_task
 from executions.models import Execution, StepConfig
 from executions.providers.simulated import simulated_providers
-from executions.scheduler import run_next_execution
-from executions.services import create_task
+from executions.scheduling.scheduler import run_next_execution
 from tests.executions.conftest import assert_ledger_consistent
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]

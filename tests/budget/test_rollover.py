@@ -11,11 +11,11 @@ from django.utils import timezone
 from budget.models import DailyUsage, Period
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
+from executions.backlog.services import create_task
 from executions.jobs import roll_over_periods
 from executions.models import Execution, ModelCall
-from executions.pipeline import run_execution
+from executions.pipeline.runner import run_execution
 from executions.providers.simulated import simulated_providers
-from executions.services import create_task
 from notifications.models import Event
 
 pytestmark = pytest.mark.django_db

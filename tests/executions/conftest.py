@@ -8,8 +8,8 @@ from django.db.models import Count, Sum
 
 from budget.models import LanguageModel, Price
 from budget.pricing import Usage, cost_nanos, price_for
+from executions.backlog.services import create_task
 from executions.models import ModelCall, StepConfig, Task
-from executions.services import create_task
 from tests.fakes.anthropic import serving_anthropic
 from tests.fakes.openai import serving_openai
 

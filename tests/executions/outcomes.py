@@ -7,7 +7,7 @@ import hmac
 import itertools
 import json
 
-from executions.gateways.base import BranchMoved, PublishResult, Snapshot, branch_name
+from executions.repositories.base import BranchMoved, PublishResult, Snapshot, branch_name
 
 SECRET = "whsec-test-0123456789abcdef"
 _deliveries = itertools.count(1)

@@ -10,10 +10,10 @@ from django.core.management import call_command
 
 from budget.models import LanguageModel, Price
 from budget.pricing import input_token_bound, price_for, worst_case_nanos
+from executions.backlog.services import create_task
 from executions.context import lookups
 from executions.models import Execution, ModelCall, StepConfig
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.executions.conftest import assert_charged_as_billed
 from tests.fakes.anthropic import user_text
 from tests.fakes.github import SEED_FILES, serving_github

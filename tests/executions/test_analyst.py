@@ -3,7 +3,7 @@
 import pytest
 
 from budget.pricing import Usage
-from executions.analyst import MAX_PLAN_FILES, REVISION_HEADER, plan_from, revision_part
+from executions.analysis.analyst import MAX_PLAN_FILES, REVISION_HEADER, plan_from, revision_part
 from executions.errors import ChangeRejected
 from executions.providers.base import Completion
 from executions.providers.simulated import REVISION_MARK

@@ -12,10 +12,10 @@ from django.db.models import Sum
 
 from budget.models import DailyUsage, ModelUsage
 from budget.periods import current_period
-from executions import state
-from executions.batches import run_batches_pass
+from executions.batches.passes import run_batches_pass
 from executions.jobs import recover_stalled
 from executions.models import Batch, Execution, ModelCall, StepConfig, Task
+from executions.pipeline import state
 from executions.providers import Providers
 from executions.providers.anthropic import AnthropicProvider
 from executions.providers.openai import OpenAIProvider

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from budget.models import ModelUsage
 from budget.periods import current_period
-from executions.batches import run_batches_pass
+from executions.batches.passes import run_batches_pass
 from executions.jobs import recover_stalled
 from executions.models import Batch, Execution, ModelCall, StepConfig, Task
 from tests.clock import manage_py

@@ -15,16 +15,16 @@ from django.db.models import Sum
 from budget.models import LanguageModel, Price, Reservation
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
-from executions.batches import run_batches_pass
+from executions.backlog.services import create_task
+from executions.batches.passes import run_batches_pass
+from executions.costs.recap import period_facts
 from executions.jobs import recover_stalled
 from executions.models import Batch, Execution, ModelCall, StepConfig, Task
+from executions.pipeline.steps import CHANGE_SCHEMA
 from executions.providers import Providers
 from executions.providers.anthropic import AnthropicProvider, params_for
 from executions.providers.openai import OpenAIProvider
 from executions.providers.openai import params_for as openai_params_for
-from executions.recap import period_facts
-from executions.services import create_task
-from executions.steps import CHANGE_SCHEMA
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent, tasks
 

@@ -4,10 +4,10 @@ import subprocess
 
 import pytest
 
-from executions.gateways.base import branch_name
+from executions.backlog.services import create_task
 from executions.models import Execution
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
+from executions.repositories.base import branch_name
 from tests.test_settings import assert_configuration_error, manage
 
 SECRET_A = "deployment-a-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

@@ -5,11 +5,11 @@ import pytest
 
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
-from executions.gateways import get_gateway
+from executions.backlog.services import create_task
 from executions.models import Execution
-from executions.pipeline import prepare
+from executions.pipeline.runner import prepare
 from executions.providers import providers_for_mode
-from executions.services import create_task
+from executions.repositories.gateways import get_gateway
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 from tests.executions.test_two_processes import start_run, wait_until_running

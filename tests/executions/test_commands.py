@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from budget.models import Milestone
 from budget.money import to_nanos
 from budget.periods import current_period, set_limit
-from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, Task
+from executions.repositories.local_git import LocalGitGateway
 from tests.executions.conftest import assert_ledger_consistent
 
 # The seeded models and their prices are the ones in service on the pinned day.

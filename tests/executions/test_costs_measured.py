@@ -23,9 +23,9 @@ from django.core.management import call_command
 from budget.models import Period
 from budget.money import dollars_str, format_usd, to_nanos
 from budget.stats import nearest
+from executions.backlog.services import create_task, next_pending_task
 from executions.models import Execution, ModelCall, StepConfig
-from executions.pipeline import run_execution
-from executions.services import create_task, next_pending_task
+from executions.pipeline.runner import run_execution
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 from budget.pricing import input_token_bound, price_for, worst_case_nanos
+from executions.backlog.services import create_task
 from executions.models import Execution, StepConfig, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.anthropic import PLAN, user_text
 from tests.fakes.github import SEED_FILES, serving_github

@@ -6,9 +6,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from executions.gateways import get_gateway
-from executions.gateways.base import PublishError
-from executions.github.gateway import GitHubGateway
+from executions.repositories.base import PublishError
+from executions.repositories.gateways import get_gateway
+from executions.repositories.github import GitHubGateway
 from tests.fakes.github import SEED_FILES, make_execution, serving_github
 
 pytestmark = pytest.mark.django_db

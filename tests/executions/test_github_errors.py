@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from executions.gateways.base import PublishError, branch_name
-from executions.github.gateway import GitHubGateway
+from executions.repositories.base import PublishError, branch_name
+from executions.repositories.github import GitHubGateway
 from tests.fakes.github import make_execution, rate_limited, serving_github
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from executions.pr_body import GITHUB_BODY_LIMIT, pr_body_for
+from executions.repositories.pr_body import GITHUB_BODY_LIMIT, pr_body_for
 from tests.fakes.github import make_execution
 
 pytestmark = pytest.mark.django_db

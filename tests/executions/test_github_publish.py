@@ -2,9 +2,9 @@
 
 import pytest
 
-from executions.gateways import get_gateway
-from executions.github.gateway import GitHubGateway
-from executions.pr_body import pr_body_for
+from executions.repositories.gateways import get_gateway
+from executions.repositories.github import GitHubGateway
+from executions.repositories.pr_body import pr_body_for
 from tests.fakes.github import GOOD_TOKEN, SEED_FILES, make_execution, serving_github
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +118,7 @@ def test_draft_prs_and_a_configured_base_branch(fake_github, settings):
 
 
 def test_a_missing_base_branch_is_named(fake_github, settings):
-    from executions.gateways.base import PublishError
+    from executions.repositories.base import PublishError
 
     settings.GITHUB_BASE_BRANCH = "release"
     execution, change = make_execution()
@@ -129,7 +129,7 @@ def test_a_missing_base_branch_is_named(fake_github, settings):
 
 
 def test_a_change_identical_to_the_base_is_not_published(fake_github):
-    from executions.gateways.base import PublishError
+    from executions.repositories.base import PublishError
 
     execution, change = make_execution(files={"app/views.py": SEED_FILES["app/views.py"]})
 

@@ -11,8 +11,8 @@ import time_machine
 from django.core.management import call_command
 from django.test import Client
 
+from executions.backlog.services import create_task
 from executions.models import Repository, Task
-from executions.services import create_task
 from tests.executions.outcomes import SECRET, deliver
 from tests.fakes.github import GOOD_TOKEN, serving_github
 from tests.fakes.openai import API_KEY as OPENAI_KEY

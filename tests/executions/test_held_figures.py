@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from budget import ledger
+from executions.backlog.services import create_task
 from executions.models import Execution
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]
 

@@ -8,11 +8,11 @@ import pytest
 import time_machine
 
 from budget.money import format_usd
-from executions.github.comments import post_due
+from executions.backlog.services import create_task, requeue_task
 from executions.github.issues import sync_issues
 from executions.models import Execution, IssueComment, PullRequest, Task
-from executions.pipeline import run_execution
-from executions.services import create_task, requeue_task
+from executions.pipeline.runner import run_execution
+from executions.repositories.comments import post_due
 from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY
 from tests.fakes.github import GOOD_TOKEN, serving_github
 from tests.fakes.openai import API_KEY as OPENAI_KEY

@@ -10,9 +10,9 @@ import threading
 import pytest
 from django.db import connections
 
+from executions.backlog.services import create_task
 from executions.github.issues import sync_repository
 from executions.models import Repository, Task
-from executions.services import create_task
 from tests.fakes.github import serving_github
 from tests.locks import DeliveryHeldBeforeCommit, wait_for_a_lock_waiter
 

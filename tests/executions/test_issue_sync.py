@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from executions.gateways import get_gateway
+from executions.backlog.services import create_task
 from executions.github.issues import sync_issues
 from executions.jobs import sync_issues as sync_issues_job
 from executions.models import Repository, Task
-from executions.services import create_task
+from executions.repositories.gateways import get_gateway
 from tests.executions.outcomes import SECRET, deliver
 from tests.fakes.github import make_execution, serving_github
 

@@ -11,8 +11,8 @@ import pytest
 import time_machine
 from django.test import Client
 
+from executions.backlog.services import create_task
 from executions.models import Repository, Task, WebhookDelivery
-from executions.services import create_task
 from tests.executions.outcomes import SECRET, deliver
 from tests.fakes.github import serving_github
 
@@ -156,7 +156,7 @@ def test_a_deleted_issue_skips_its_task(client, github, repository):
 
 
 def test_closing_a_running_task_lets_it_finish_and_it_is_not_retried(client, github, repository):
-    from executions.services import next_pending_task
+    from executions.backlog.services import next_pending_task
 
     issue = github.open_issue("Add a health check", labels=(LABEL,))
     send(client, github, "opened", issue["number"])

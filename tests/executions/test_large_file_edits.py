@@ -10,12 +10,12 @@ import django
 import pytest
 
 from budget.pricing import input_token_bound
+from executions.backlog.services import create_task
 from executions.context.excerpts import numbered
-from executions.gateways import get_gateway
 from executions.models import Execution
-from executions.pipeline import prepare, run_execution
+from executions.pipeline.runner import prepare, run_execution
 from executions.providers import providers_for_mode
-from executions.services import create_task
+from executions.repositories.gateways import get_gateway
 from tests.executions.conftest import assert_charged_as_billed
 from tests.fakes.anthropic import user_text
 from tests.fakes.github import serving_github

@@ -4,9 +4,9 @@ anthropic, openai and PyGithub SDKs against the fakes."""
 
 import pytest
 
+from executions.backlog.services import create_task
 from executions.models import Execution
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.anthropic import PLAN
 from tests.fakes.github import SEED_FILES, serving_github

@@ -4,12 +4,12 @@ import subprocess
 
 import pytest
 
-from executions.gateways import get_gateway
-from executions.gateways.base import Change, FileChange, PublishError
-from executions.gateways.local_git import LocalGitGateway
+from executions.backlog.services import create_task, requeue_task
 from executions.models import Execution
-from executions.pipeline import run_execution
-from executions.services import create_task, requeue_task
+from executions.pipeline.runner import run_execution
+from executions.repositories.base import Change, FileChange, PublishError
+from executions.repositories.gateways import get_gateway
+from executions.repositories.local_git import LocalGitGateway
 
 pytestmark = pytest.mark.django_db
 

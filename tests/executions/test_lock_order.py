@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from budget.models import Overrun
 from budget.periods import current_period
+from executions.backlog.services import create_task
 from executions.models import Execution, ModelCall, Task
-from executions.pipeline import run_execution
+from executions.pipeline.reaper import abandon_stalled_executions
+from executions.pipeline.runner import run_execution
 from executions.providers import Providers
 from executions.providers.simulated import SimulatedProvider, simulated_providers
-from executions.reaper import abandon_stalled_executions
-from executions.services import create_task
 from tests.executions.conftest import assert_ledger_consistent
 from tests.locks import lock_waiters
 

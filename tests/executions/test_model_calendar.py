@@ -8,9 +8,9 @@ import time_machine
 
 from budget.catalog import ModelRetired
 from budget.models import LanguageModel
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from notifications.models import Event
 
 pytestmark = pytest.mark.django_db

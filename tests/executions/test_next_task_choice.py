@@ -7,9 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from executions.gateways.local_git import LocalGitGateway
+from executions.backlog.services import create_task, next_pending_task
 from executions.models import Execution, Task
-from executions.services import create_task, next_pending_task
+from executions.repositories.local_git import LocalGitGateway
 from tests.executions.conftest import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db(transaction=True)

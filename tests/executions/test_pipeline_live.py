@@ -12,12 +12,12 @@ from budget.ledger import BudgetExhausted
 from budget.models import LanguageModel
 from budget.periods import current_period, set_limit
 from budget.pricing import UnpricedModel
-from executions.analyst import PLAN_TOOL, SHOW_TOOL
+from executions.analysis.analyst import PLAN_TOOL, SHOW_TOOL
+from executions.backlog.services import create_task
 from executions.errors import ConfigurationError
 from executions.models import Execution, ModelCall, StepConfig, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
-from executions.steps import CHANGE_SCHEMA, CODEGEN_INSTRUCTIONS
+from executions.pipeline.runner import run_execution
+from executions.pipeline.steps import CHANGE_SCHEMA, CODEGEN_INSTRUCTIONS
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY

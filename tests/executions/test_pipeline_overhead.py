@@ -8,11 +8,11 @@ from django.utils import timezone
 
 from budget.models import LanguageModel, Price
 from budget.periods import current_period
+from executions.backlog.services import create_task
 from executions.models import Execution, StepConfig, Task
-from executions.pipeline import run_execution
+from executions.pipeline.runner import run_execution
 from executions.providers import Providers
 from executions.providers.simulated import SimulatedProvider, simulated_providers
-from executions.services import create_task
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 

@@ -12,14 +12,14 @@ from budget.models import Milestone
 from budget.money import to_nanos
 from budget.periods import current_period
 from budget.pricing import Usage
+from executions.backlog.services import create_task
 from executions.errors import TaskBusy
-from executions.gateways.base import PublishError
-from executions.gateways.local_git import LocalGitGateway
 from executions.jobs import run_task
 from executions.models import Execution, Task
-from executions.pipeline import prepare, run_execution
+from executions.pipeline.runner import prepare, run_execution
 from executions.providers.simulated import simulated_providers
-from executions.services import create_task
+from executions.repositories.base import PublishError
+from executions.repositories.local_git import LocalGitGateway
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 
@@ -72,7 +72,7 @@ def test_a_simulated_execution_costs_the_seed_profile_and_lands_in_git(settings)
 
 def test_the_worst_case_reserved_is_what_the_scheduler_is_told():
     task = create_task(title="Add a changelog")
-    # What the scheduler asks before it starts one (executions.scheduler).
+    # What the scheduler asks before it starts one (executions.scheduling.scheduler).
     expected = prepare(
         task, providers=simulated_providers(), gateway=LocalGitGateway.from_settings()
     ).worst_case_nanos

@@ -12,12 +12,12 @@ import time_machine
 from django.db import connection, connections
 
 from budget.models import Period
+from executions.backlog.services import create_task, requeue_task
 from executions.errors import TaskBusy
 from executions.github.dispatch import handle_webhook
 from executions.github.pull_requests import Observed, apply
 from executions.models import PullRequest, Task, WebhookDelivery
-from executions.pipeline import run_execution
-from executions.services import create_task, requeue_task
+from executions.pipeline.runner import run_execution
 from tests.executions.outcomes import OpensPullRequests, pull_request_event
 from tests.locks import wait_for_a_lock_waiter
 

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from budget.models import Period
+from executions.backlog.services import create_task
 from executions.jobs import sync_pull_requests
 from executions.models import Execution, PullRequest, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.fakes.github import serving_github
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import time_machine
 from django.test import Client
 
 from budget.models import Period
+from executions.backlog.services import create_task
 from executions.models import PullRequest, Task, WebhookDelivery
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.executions.outcomes import (
     SECRET,
     OpensPullRequests,
@@ -105,7 +105,7 @@ def test_closed_without_merge_rejects_the_task_and_it_is_not_retried(client, pr)
     )
     assert Task.objects.get(pk=pr.task_id).status == Task.Status.REJECTED
     assert counts(pr) == (0, 0, 1)
-    from executions.services import next_pending_task
+    from executions.backlog.services import next_pending_task
 
     assert next_pending_task() is None  # the scheduler does not pick a rejected task
 

@@ -10,9 +10,9 @@ import time_machine
 
 from budget.models import Period
 from budget.pricing import InputTooLong
+from executions.backlog.services import create_task
 from executions.models import Execution, ModelCall, StepConfig, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 

@@ -13,11 +13,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from budget.models import UsageReconciliation
+from executions.backlog.services import create_task
 from executions.jobs import reconcile_vendor_usage
 from executions.models import ModelCall
-from executions.pipeline import run_execution
+from executions.pipeline.runner import run_execution
 from executions.providers import CompletionRequest, live_providers
-from executions.services import create_task
 from notifications.messages import compose
 from notifications.models import Event
 from tests.fakes import anthropic as fake_anthropic

@@ -8,12 +8,12 @@ from budget import ledger
 from budget.models import Reservation
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
-from executions.gateways import get_gateway
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.pipeline import codegen_bound, codegen_request_for, prepare, run_execution, smaller
+from executions.pipeline.runner import codegen_bound, codegen_request_for, prepare, run_execution, smaller
 from executions.providers import providers_for_mode
 from executions.providers.openai import OpenAIProvider
-from executions.services import create_task
+from executions.repositories.gateways import get_gateway
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 

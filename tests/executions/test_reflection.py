@@ -18,17 +18,17 @@ from budget.catalog import ResolvedModel
 from budget.models import LanguageModel, Price
 from budget.periods import current_period
 from budget.pricing import Usage, cost_nanos, input_token_bound, price_for
-from executions import batches
-from executions.batches import run_batches_pass
+from executions.backlog.services import create_task
+from executions.batches import passes
+from executions.batches.passes import run_batches_pass
 from executions.changes.coder import MAX_FAILURES_BYTES, failures_message
 from executions.changes.proposal import EditFailure
-from executions.gateways import get_gateway
+from executions.costs.recap import period_facts
 from executions.models import Batch, Execution, ModelCall, Task
-from executions.pipeline import prepare, run_execution
+from executions.pipeline.runner import prepare, run_execution
+from executions.pipeline.steps import ANSWER_CUT, CODEGEN, Step, reflection_at_caps, reflection_request
 from executions.providers import CompletionRequest, providers_for_mode
-from executions.recap import period_facts
-from executions.services import create_task
-from executions.steps import ANSWER_CUT, CODEGEN, Step, reflection_at_caps, reflection_request
+from executions.repositories.gateways import get_gateway
 from notifications.messages import compose
 from notifications.models import Event
 from notifications.recap import recap_facts
@@ -346,11 +346,11 @@ def test_a_pass_that_dies_after_charging_a_miss_leaves_the_retry_to_the_next_pas
     task = new_task()
     for _ in range(2):
         run_batches_pass()  # analysis batch, then its codegen batch
-    follow = batches._follow_with_codegen
-    monkeypatch.setattr(batches, "_follow_with_codegen", Mock(side_effect=RuntimeError("the worker died")))
+    follow = passes._follow_with_codegen
+    monkeypatch.setattr(passes, "_follow_with_codegen", Mock(side_effect=RuntimeError("the worker died")))
     with pytest.raises(RuntimeError):
         run_batches_pass()  # the miss is charged, then the pass dies before asking again
-    monkeypatch.setattr(batches, "_follow_with_codegen", follow)
+    monkeypatch.setattr(passes, "_follow_with_codegen", follow)
 
     with time_machine.travel(LATER, tick=True):  # the dead pass's lease has run out
         reports = [run_batches_pass().line() for _ in range(2)]

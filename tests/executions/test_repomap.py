@@ -8,7 +8,7 @@ import django
 import pytest
 
 from executions.context import excerpts, repoindex, repomap
-from executions.gateways.local_git import LocalGitGateway
+from executions.repositories.local_git import LocalGitGateway
 
 
 @pytest.fixture(scope="session")

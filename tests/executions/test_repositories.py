@@ -13,15 +13,15 @@ from django.core.management import call_command
 
 from budget.models import Period
 from budget.money import dollars_str, to_nanos
-from executions.batches import run_batches_pass
+from executions.backlog.services import create_task, next_pending_task
+from executions.batches.passes import run_batches_pass
 from executions.context import repoindex
+from executions.costs.recap import send_recap
 from executions.errors import RepositoryDisabled
 from executions.github.pull_requests import Observed, apply
 from executions.models import Execution, PullRequest, Repository, RepositoryUsage, Task
-from executions.pipeline import run_execution
-from executions.recap import send_recap
-from executions.scheduler import run_next_execution
-from executions.services import create_task, next_pending_task
+from executions.pipeline.runner import run_execution
+from executions.scheduling.scheduler import run_next_execution
 from notifications import render
 from notifications.models import Event
 from tests.api.conftest import client_for
@@ -269,7 +269,7 @@ def test_a_repository_that_refuses_pushes_is_marked_when_publishing(github, widg
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.usefixtures("batch_mode")
 def test_batch_mode_publishes_each_result_in_its_own_repository(tmp_path):
-    from executions.gateways.local_git import LocalGitGateway
+    from executions.repositories.local_git import LocalGitGateway
 
     first = Repository.objects.create(kind="local", name=str(tmp_path / "first"))
     second = Repository.objects.create(kind="local", name=str(tmp_path / "second"))

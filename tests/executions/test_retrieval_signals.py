@@ -10,7 +10,7 @@ import pytest
 import rest_framework
 
 from executions.context import repoindex, repomap
-from executions.gateways.local_git import LocalGitGateway
+from executions.repositories.local_git import LocalGitGateway
 
 SOURCE = Path(rest_framework.__file__).parent
 ENV = {

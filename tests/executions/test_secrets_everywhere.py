@@ -14,9 +14,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from executions.backlog.services import create_task
 from executions.models import Batch, Execution, StepConfig
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from notifications.delivery import deliver_due
 from notifications.models import Channel, Delivery, Event
 from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY

@@ -3,10 +3,8 @@
 import pytest
 from django_q.models import OrmQ
 
-from executions.backlog import parse_checklist
-from executions.errors import InvalidTask, TaskBusy
-from executions.models import Task
-from executions.services import (
+from executions.backlog.checklist import parse_checklist
+from executions.backlog.services import (
     create_task,
     import_checklist,
     next_pending_task,
@@ -14,6 +12,8 @@ from executions.services import (
     requeue_task,
     skip_task,
 )
+from executions.errors import InvalidTask, TaskBusy
+from executions.models import Task
 
 pytestmark = pytest.mark.django_db
 

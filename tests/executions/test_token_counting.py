@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from budget.models import Overrun
 from budget.periods import current_period
 from budget.pricing import Usage, cost_nanos, price_for
-from executions import charging
-from executions.gateways import get_gateway
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.pipeline import prepare, run_execution, try_nanos
+from executions.pipeline import charging
+from executions.pipeline.runner import prepare, run_execution, try_nanos
 from executions.providers import providers_for_mode
-from executions.services import create_task
+from executions.repositories.gateways import get_gateway
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 

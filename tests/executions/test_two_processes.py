@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 
 from budget.periods import current_period
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.services import create_task
 from tests.clock import manage_py
 from tests.executions.conftest import assert_ledger_consistent
 

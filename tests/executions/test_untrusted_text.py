@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from executions.backlog.services import create_task
 from executions.models import Execution
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.fakes.anthropic import PLAN, user_text
 from tests.fakes.github import SEED_FILES, serving_github
 from tests.fakes.openai import change

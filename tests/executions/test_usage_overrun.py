@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from budget.models import Overrun
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from notifications.models import Event
 
 pytestmark = pytest.mark.django_db

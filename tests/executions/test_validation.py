@@ -11,7 +11,7 @@ from executions.changes.coder import parse_change
 from executions.changes.proposal import Edit
 from executions.changes.validation import MAX_FILE_BYTES
 from executions.errors import ChangeRejected
-from executions.gateways.paths import unsafe_path_reason
+from executions.repositories.paths import unsafe_path_reason
 
 
 def answer(*files, summary="A change."):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from executions.changes.coder import parse_change
 from executions.errors import ChangeRejected
-from executions.gateways.paths import unsafe_path_reason
+from executions.repositories.paths import unsafe_path_reason
 
 
 def answer(path: str) -> str:

@@ -11,9 +11,9 @@ import pytest
 from django.db import DatabaseError, connection
 
 from budget.models import Reservation
+from executions.backlog.services import create_task
 from executions.models import Execution, ModelCall, Task
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from notifications.text import storable
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.openai import CHANGE

@@ -1269,8 +1269,8 @@ def make_execution(
     from budget.periods import current_period
     from budget.pricing import Usage, cost_nanos, price_for
     from executions.changes.edits import line_counts
-    from executions.gateways.base import Change, FileChange
     from executions.models import Execution, ModelCall, Task
+    from executions.repositories.base import Change, FileChange
 
     files = (
         files

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from executions.gateways.base import Change, PublishResult, Snapshot, branch_name
+from executions.repositories.base import Change, PublishResult, Snapshot, branch_name
 
 README = b"# Demo\n\nA repository kept in memory.\n"
 

@@ -17,12 +17,12 @@ from django.db.models import Sum
 from budget.models import Period, Threshold
 from budget.money import dollars_str, format_usd, to_nanos
 from budget.periods import current_period
-from executions.gateways.base import PublishError, PublishResult, Snapshot, branch_name
+from executions.backlog.services import create_task
+from executions.costs.recap import send_recap
 from executions.jobs import roll_over_periods
 from executions.models import Execution, ModelCall, StepConfig
-from executions.pipeline import run_execution
-from executions.recap import send_recap
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
+from executions.repositories.base import PublishError, PublishResult, Snapshot, branch_name
 from notifications import render
 from notifications.models import Event
 from tests.executions.test_two_processes import test_database_url

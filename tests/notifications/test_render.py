@@ -407,8 +407,8 @@ def test_the_generic_webhook_is_a_stable_json_object():
 
 @pytest.mark.django_db
 def test_the_events_of_a_real_simulated_run_render_everywhere(pinned_clock):
-    from executions.pipeline import run_execution
-    from executions.services import create_task
+    from executions.backlog.services import create_task
+    from executions.pipeline.runner import run_execution
 
     run_execution(create_task(title="Document the settings"))
 

@@ -11,8 +11,8 @@ from django.db import connection
 from django_q.models import Schedule
 from django_q.models import Task as QTask
 
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
-from executions.services import create_task
 from tests.executions.conftest import assert_ledger_consistent
 from tests.fakes.discord import FakeDiscord
 from tests.scheduling.cluster import Cluster, wait_for

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from budget.models import Reservation
 from budget.periods import current_period
+from executions.backlog.services import create_task
 from executions.jobs import recover_stalled
 from executions.models import Execution, ModelCall, Task
-from executions.pipeline import run_execution
-from executions.reaper import abandon_stalled_executions
-from executions.services import create_task
+from executions.pipeline.reaper import abandon_stalled_executions
+from executions.pipeline.runner import run_execution
 from notifications.models import Event
 from tests.executions.conftest import assert_ledger_consistent
 from tests.executions.test_two_processes import start_run

@@ -8,11 +8,11 @@ import time_machine
 from django.db import connection
 
 from budget.periods import current_period, set_limit
+from executions.backlog.services import create_task
 from executions.models import Execution, Task
 from executions.providers.simulated import simulated_providers
-from executions.scheduler import run_next_execution
-from executions.services import create_task
-from executions.slots import run_slot
+from executions.scheduling.scheduler import run_next_execution
+from executions.scheduling.slots import run_slot
 
 pytestmark = pytest.mark.django_db
 

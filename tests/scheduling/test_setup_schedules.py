@@ -14,7 +14,7 @@ from django_q.scheduler import scheduler
 pytestmark = pytest.mark.django_db
 
 EXPECTED = {
-    "run-next-execution": ("executions.scheduler.run_next_execution", Schedule.MINUTES, 30),
+    "run-next-execution": ("executions.scheduling.scheduler.run_next_execution", Schedule.MINUTES, 30),
     "deliver-notifications": ("notifications.delivery.deliver_due", Schedule.MINUTES, 1),
     "roll-over-periods": ("executions.jobs.roll_over_periods", Schedule.HOURLY, None),
     "expire-reservations": ("executions.jobs.recover_stalled", Schedule.MINUTES, 10),
@@ -43,7 +43,8 @@ def test_the_first_run_creates_every_schedule_due_now():
 
     assert table() == EXPECTED
     assert (
-        lines[0] == "created run-next-execution: every 30 minutes → executions.scheduler.run_next_execution"
+        lines[0]
+        == "created run-next-execution: every 30 minutes → executions.scheduling.scheduler.run_next_execution"
     )
     assert all(line.startswith("created ") for line in lines) and len(lines) == len(EXPECTED)
     assert "created check-models: weekly → executions.jobs.check_vendor_models" in lines
@@ -75,7 +76,7 @@ def test_a_new_interval_is_applied_and_takes_effect_within_it(settings):
     lines = setup_schedules()
 
     assert (
-        "updated run-next-execution: every 10 minutes → executions.scheduler.run_next_execution (minutes changed)"
+        "updated run-next-execution: every 10 minutes → executions.scheduling.scheduler.run_next_execution (minutes changed)"
         in lines
     )
     runner = Schedule.objects.get(name="run-next-execution")
@@ -87,12 +88,14 @@ def test_duplicates_and_stale_schedules_it_owns_are_removed_others_are_kept():
     setup_schedules()
     Schedule.objects.create(
         name="run-next-execution",
-        func="executions.scheduler.run_next_execution",
+        func="executions.scheduling.scheduler.run_next_execution",
         minutes=5,
         schedule_type=Schedule.MINUTES,
     )
     Schedule.objects.create(
-        name="old-runner", func="executions.scheduler.run_next_execution", schedule_type=Schedule.HOURLY
+        name="old-runner",
+        func="executions.scheduling.scheduler.run_next_execution",
+        schedule_type=Schedule.HOURLY,
     )
     Schedule.objects.create(
         name="old-expiry", func="budget.jobs.expire_reservations", schedule_type=Schedule.HOURLY
@@ -103,8 +106,8 @@ def test_duplicates_and_stale_schedules_it_owns_are_removed_others_are_kept():
 
     assert sorted(line for line in lines if line.startswith("removed")) == [
         "removed old-expiry: budget.jobs.expire_reservations (stale or a duplicate)",
-        "removed old-runner: executions.scheduler.run_next_execution (stale or a duplicate)",
-        "removed run-next-execution: executions.scheduler.run_next_execution (stale or a duplicate)",
+        "removed old-runner: executions.scheduling.scheduler.run_next_execution (stale or a duplicate)",
+        "removed run-next-execution: executions.scheduling.scheduler.run_next_execution (stale or a duplicate)",
     ]
     assert table() == {**EXPECTED, "team-report": ("reports.weekly", Schedule.WEEKLY, None)}
 
@@ -158,3 +161,19 @@ def test_after_downtime_an_overdue_schedule_fires_once_and_moves_to_the_future()
     assert OrmQ.objects.count() == 1
     runner = Schedule.objects.get()
     assert timezone.now() < runner.next_run <= timezone.now() + dt.timedelta(minutes=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schedule_made_before_the_scheduler_moved_names_its_new_home():
+    """executions.scheduler became executions.scheduling.scheduler: migration 0016 renames the
+    schedule an install made before, so its worker still finds the runner."""
+    call_command("migrate", "executions", "0015", verbosity=0)
+    Schedule.objects.create(
+        name="run-next-execution", func="executions.scheduler.run_next_execution", minutes=30
+    )
+    call_command("migrate", "executions", verbosity=0)
+
+    assert (
+        Schedule.objects.get(name="run-next-execution").func
+        == "executions.scheduling.scheduler.run_next_execution"
+    )

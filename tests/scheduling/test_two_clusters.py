@@ -11,9 +11,9 @@ from django_q.models import Schedule
 from django_q.models import Task as QTask
 
 from budget.periods import current_period
-from executions.gateways.local_git import LocalGitGateway
+from executions.backlog.services import create_task
 from executions.models import Execution
-from executions.services import create_task
+from executions.repositories.local_git import LocalGitGateway
 from tests.executions.conftest import assert_ledger_consistent
 from tests.scheduling.cluster import Cluster, wait_for
 
@@ -44,7 +44,7 @@ def test_two_clusters_fire_each_schedule_once_and_run_each_task_once(settings):
     for name in EXTRA_RUNNERS:  # six runners due at once: the clusters race for them
         Schedule.objects.create(
             name=name,
-            func="executions.scheduler.run_next_execution",
+            func="executions.scheduling.scheduler.run_next_execution",
             schedule_type=Schedule.MINUTES,
             minutes=30,
             next_run=timezone.now() - dt.timedelta(seconds=1),
@@ -80,7 +80,9 @@ def test_two_clusters_fire_each_schedule_once_and_run_each_task_once(settings):
     assert all(e.status == Execution.Status.SUCCEEDED for e in executions)
     assert most_at_once(executions) <= 2
     outcomes = list(
-        QTask.objects.filter(func="executions.scheduler.run_next_execution").values_list("result", flat=True)
+        QTask.objects.filter(func="executions.scheduling.scheduler.run_next_execution").values_list(
+            "result", flat=True
+        )
     )
     assert len(outcomes) == 6
     assert sum(o.endswith("succeeded") for o in outcomes) == len(executions)

@@ -16,7 +16,7 @@ from budget.pricing import PricingError
 from executions.backtest import report, runs
 from executions.backtest.model_mode import SpendTooHigh
 from executions.errors import ConfigurationError
-from executions.gateways.base import PublishError
+from executions.repositories.base import PublishError
 
 BAR_WIDTH = 30
 

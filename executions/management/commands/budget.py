@@ -1,7 +1,7 @@
 """``budget status [--json]`` and ``budget costs [--json] [profile flags]``.
 
 It lives in ``executions``: the costs it reports are measured from the model calls, and the worst
-case of the next execution is the pipeline's own (``executions.costs``).
+case of the next execution is the pipeline's own (``executions.costs.measured``).
 
 Exit codes: 0 done, 2 bad usage or configuration (unknown or unpriced model, bad limit).
 """
@@ -19,7 +19,7 @@ from budget.periods import LimitError, current_period
 from budget.pricing import PricingError
 from budget.reconciliation import summary_lines
 from budget.selectors import PeriodSummary, period_summary
-from executions.costs import (
+from executions.costs.measured import (
     HeldPerCharged,
     MeasuredProfile,
     NextExecution,

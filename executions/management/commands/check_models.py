@@ -5,7 +5,7 @@ Exit codes: 0 done (an unreachable vendor is a warning line, not a failure).
 
 from django.core.management.base import BaseCommand
 
-from executions.model_check import check_models
+from executions.providers.model_check import check_models
 
 
 class Command(BaseCommand):

@@ -16,12 +16,12 @@ from django.db.migrations.executor import MigrationExecutor
 from budget.models import Threshold
 from budget.money import dollars_str, format_usd
 from budget.periods import current_period
-from executions import revisions
-from executions.gateways.local_git import LocalGitGateway
+from executions.backlog.services import import_checklist
 from executions.models import Execution, Task
-from executions.pipeline import run_execution
+from executions.pipeline.runner import run_execution
 from executions.providers.simulated import simulated_providers
-from executions.services import import_checklist
+from executions.repositories.local_git import LocalGitGateway
+from executions.revisions import lifecycle
 
 BACKLOG = """\
 - [ ] Add a health check endpoint
@@ -79,7 +79,7 @@ class Command(BaseCommand):
     def run_revision(self) -> None:
         """A follow-up commit on the first backlog task's branch: ``revise --task``, then its run."""
         task = Task.objects.filter(source_key__startswith=SOURCE_PREFIX, status=Task.Status.DONE).first()
-        if task is None or not revisions.ask_branch(task, text=REVISION_REQUEST).startswith("queued"):
+        if task is None or not lifecycle.ask_branch(task, text=REVISION_REQUEST).startswith("queued"):
             return  # nothing published yet, or revised on an earlier run of the demo
         execution = run_execution(
             task.revisions.get(), providers=simulated_providers(), gateway=LocalGitGateway.from_settings()

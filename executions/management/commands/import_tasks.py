@@ -11,12 +11,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from executions.backlog import read_checklist
+from executions.backlog.checklist import read_checklist
+from executions.backlog.services import import_checklist
 from executions.errors import InvalidTask
-from executions.gateways import get_gateway
-from executions.gateways.base import PublishError
 from executions.models import Task
-from executions.services import import_checklist
+from executions.repositories.base import PublishError
+from executions.repositories.gateways import get_gateway
 
 
 class Command(BaseCommand):

@@ -1,5 +1,5 @@
 """``reconcile_usage [--month YYYY-MM]``: the recorded model calls against the vendors' own usage
-reports, per UTC day and model (``executions.reconcile``); the daily ``reconcile-usage`` schedule
+reports, per UTC day and model (``executions.costs.reconcile``); the daily ``reconcile-usage`` schedule
 runs the same.
 
 Exit codes: 0 done (matched, or the differences are listed, stored and announced once), also when
@@ -12,7 +12,7 @@ the admin key or missing its key id).
 from django.core.management.base import BaseCommand, CommandError
 
 from budget.periods import parse_month
-from executions.reconcile import reconcile_usage
+from executions.costs.reconcile import reconcile_usage
 
 
 class Command(BaseCommand):

@@ -11,9 +11,9 @@ pending work: the scheduler runs it, or ``run_execution`` now. Exit codes: 0 que
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from executions import revisions
 from executions.models import PullRequest, Repository, Task
-from executions.revisions import command_key
+from executions.revisions import lifecycle
+from executions.revisions.lifecycle import command_key
 
 
 class Command(BaseCommand):
@@ -64,9 +64,9 @@ class Command(BaseCommand):
         return found[0]
 
     def revise_pull_request(self, pr: PullRequest, text: str) -> str:
-        return revisions.ask(
+        return lifecycle.ask(
             pr,
-            kind=revisions.Kind.COMMAND,
+            kind=lifecycle.Kind.COMMAND,
             key=command_key(f"{pr.repository}#{pr.number}", text, pr.head_sha),
             source={"text": text},
         )
@@ -79,7 +79,7 @@ class Command(BaseCommand):
 
     def revise_task(self, task: Task, text: str) -> str:
         if task.repository.kind == Repository.Kind.LOCAL:
-            return revisions.ask_branch(task, text=text)
+            return lifecycle.ask_branch(task, text=text)
         pr = task.pull_requests.filter(state=PullRequest.State.OPEN).order_by("-opened_at").first()
         if pr is None:
             raise CommandError(f"Task {task.pk} has no open pull request to revise.", returncode=1)

@@ -6,7 +6,7 @@ configuration (a missing API key), 3 the month's budget is exhausted.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from executions.batches import run_batches_pass
+from executions.batches.passes import run_batches_pass
 from executions.errors import ConfigurationError
 
 

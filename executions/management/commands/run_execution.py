@@ -13,11 +13,11 @@ from django.core.management.base import BaseCommand, CommandError
 from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.money import format_usd
 from budget.pricing import PricingError
+from executions.backlog.services import create_task, next_pending_work
 from executions.errors import ConfigurationError, InvalidTask, TaskBusy
-from executions.gateways.base import PublishError, RepositoryUnavailable
 from executions.models import Execution, Revision, Task
-from executions.pipeline import run_execution
-from executions.services import create_task, next_pending_work
+from executions.pipeline.runner import run_execution
+from executions.repositories.base import PublishError, RepositoryUnavailable
 
 # Without --task, how many tasks a run tries when other processes claim its choice first.
 CLAIM_ATTEMPTS = 3

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from budget.money import format_usd
 from budget.periods import month_start, next_month, parse_month, part_of_month, periods_for_month
-from executions.recap import send_recap
+from executions.costs.recap import send_recap
 from notifications.recap import in_flight, is_finished
 from notifications.text import plural
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 
-from executions.scheduler import SCHEDULE_NAME as RUN_NEXT_EXECUTION
+from executions.scheduling.scheduler import SCHEDULE_NAME as RUN_NEXT_EXECUTION
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def wanted_schedules() -> list[Wanted]:
     return [
         Wanted(
             RUN_NEXT_EXECUTION,
-            "executions.scheduler.run_next_execution",
+            "executions.scheduling.scheduler.run_next_execution",
             Schedule.MINUTES,
             settings.SCHEDULE_MINUTES,
         ),

@@ -18,13 +18,13 @@ from budget.models import Milestone
 from budget.money import MoneyError, format_usd, to_nanos
 from budget.periods import current_period
 from budget.pricing import PricingError
+from executions.backlog.services import create_task
 from executions.errors import ConfigurationError, TaskBusy
-from executions.gateways.base import PublishError
-from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, Task
-from executions.pipeline import run_execution
+from executions.pipeline.runner import run_execution
 from executions.providers.simulated import simulated_providers
-from executions.services import create_task
+from executions.repositories.base import PublishError
+from executions.repositories.local_git import LocalGitGateway
 
 BAR_WIDTH = 30
 MAX_FAILURES_IN_A_ROW = 3

@@ -9,14 +9,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from executions import pipeline
+from executions.backlog.services import create_task
 from executions.backtest import runs
 from executions.backtest.local_history import local_cases
 from executions.context import repoindex
-from executions.gateways.local_git import LocalGitGateway
 from executions.models import BacktestCase, BacktestRun, Execution, ModelCall, Repository, Task
+from executions.pipeline import runner
 from executions.providers.simulated import simulated_providers
-from executions.services import create_task
+from executions.repositories.local_git import LocalGitGateway
 from tests.executions.backtest.history import known_history
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_the_prompt_measured_is_the_one_an_execution_would_send_at_the_base(hist
     subprocess.run(["git", "-C", str(path), "branch", "at-base", case.base_sha], check=True)
     task = create_task(title=case.title, description=case.description, repository=repository)
 
-    prepared = pipeline.prepare(
+    prepared = runner.prepare(
         task, providers=simulated_providers(), gateway=LocalGitGateway(path, base_branch="at-base")
     )
 
@@ -197,10 +197,10 @@ def test_bases_that_share_files_parse_only_the_files_that_changed(history, monke
     monkeypatch.setattr(repoindex, "definitions", lambda p, raw: parsed.append(p) or real(p, raw))
     repoindex.clear_memory_cache()
 
-    first = pipeline.base_of(gateway, shas["initial"]).index
+    first = runner.base_of(gateway, shas["initial"]).index
     parsed_first = list(parsed)
     parsed.clear()
-    second = pipeline.base_of(gateway, shas["fix_add"]).index  # app/core.py and its test changed
+    second = runner.base_of(gateway, shas["fix_add"]).index  # app/core.py and its test changed
 
     assert sorted(parsed_first) == ["app/big.py", "app/core.py", "tests/test_core.py"]
     assert sorted(parsed) == ["app/core.py", "tests/test_core.py"]  # app/big.py is not parsed again

@@ -5,8 +5,8 @@ import pytest
 
 from executions.backtest import runs
 from executions.backtest.github_history import github_cases
-from executions.gateways import get_gateway
 from executions.models import Repository, default_repository_id
+from executions.repositories.gateways import get_gateway
 from tests.fakes.github import SEED_FILES, serving_github
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from budget.periods import current_period
 from executions.models import BacktestCase, BacktestRun, Execution, ModelCall, Repository, Task
-from executions.repositories import runnable_tasks
+from executions.repositories.standing import runnable_tasks
 from tests.executions.backtest.history import known_history
 from tests.executions.conftest import assert_charged_as_billed
 from tests.fakes.openai import change

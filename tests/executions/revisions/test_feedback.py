@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from executions.context.repomap import quoted
-from executions.github.feedback import FIELD_BYTES, MAX_ITEMS, fit, size
 from executions.models import Execution, Revision
+from executions.revisions.feedback import FIELD_BYTES, MAX_ITEMS, fit, size
 from tests.executions.outcomes import deliver
 from tests.fakes.anthropic import user_text
 from tests.fakes.openai import change

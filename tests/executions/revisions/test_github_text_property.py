@@ -13,13 +13,13 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from executions.gateways import get_gateway
+from executions.backlog.services import create_task
 from executions.github import issues as github_issues
 from executions.models import Execution, PullRequest, Revision, Task
-from executions.pipeline import prepare
+from executions.pipeline.runner import prepare
 from executions.providers import providers_for_mode
-from executions.scheduler import run_next_execution
-from executions.services import create_task
+from executions.repositories.gateways import get_gateway
+from executions.scheduling.scheduler import run_next_execution
 from tests.executions.outcomes import SECRET, deliver
 from tests.fakes.anthropic import API_KEY as ANTHROPIC_KEY
 from tests.fakes.github import GOOD_TOKEN

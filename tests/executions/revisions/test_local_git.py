@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from budget.models import Period
-from executions.gateways.base import BranchGone, BranchMoved, Change, FileChange
-from executions.gateways.local_git import LocalGitGateway
 from executions.models import Execution, Revision
+from executions.repositories.base import BranchGone, BranchMoved, Change, FileChange
+from executions.repositories.local_git import LocalGitGateway
 from tests.executions.conftest import assert_ledger_consistent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_clock")]

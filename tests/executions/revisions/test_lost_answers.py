@@ -9,8 +9,8 @@ import time_machine
 from django.core.management import call_command
 
 from budget.models import Period
-from executions.github.comments import post_due
 from executions.models import Execution, IssueComment, PullRequest, Revision, Task
+from executions.repositories.comments import post_due
 from tests.executions.conftest import assert_charged_as_billed
 from tests.fakes.server import DROP
 

@@ -11,15 +11,15 @@ from django.core.management import call_command
 from budget.models import Period
 from budget.money import dollars_str
 from budget.periods import current_period, set_limit
-from executions import revisions
+from executions.backlog.services import create_task, next_pending_work
 from executions.errors import RevisionCancelled
 from executions.github.dispatch import handle_webhook
 from executions.jobs import recover_stalled
 from executions.models import Execution, PullRequest, Revision, Task
-from executions.pipeline import prepare, run_execution, smaller
+from executions.pipeline.runner import prepare, run_execution, smaller
 from executions.providers import providers_for_mode
-from executions.scheduler import run_next_execution
-from executions.services import create_task, next_pending_work
+from executions.revisions import lifecycle
+from executions.scheduling.scheduler import run_next_execution
 from tests.executions.outcomes import OpensPullRequests, RevisesPullRequests
 from tests.executions.revisions.conftest import FIXED
 from tests.fakes.openai import change
@@ -36,7 +36,7 @@ def opened(title: str = "Add health check endpoint", *, priority: int = 0) -> Pu
 
 
 def asked(pr: PullRequest, text: str = "Answer with the version too") -> Revision:
-    assert revisions.ask(pr, kind="command", key=f"command:{pr.pk}:{text}", source={"text": text}).startswith(
+    assert lifecycle.ask(pr, kind="command", key=f"command:{pr.pk}:{text}", source={"text": text}).startswith(
         "queued"
     )
     return Revision.objects.get(key=f"command:{pr.pk}:{text}")
@@ -100,7 +100,7 @@ def test_a_revision_waits_while_the_month_is_exhausted_then_runs_the_next_month(
 
 
 def _gateway():
-    from executions.gateways import get_gateway
+    from executions.repositories.gateways import get_gateway
 
     return get_gateway(Task.objects.get().repository)
 
@@ -137,7 +137,7 @@ def test_the_reaper_puts_a_dead_workers_revision_back_to_pending(settings):
         prepared = prepare(
             pr.task, providers=providers_for_mode(), gateway=_BranchGateway(), revision=revision
         )
-        from executions.pipeline import start
+        from executions.pipeline.runner import start
 
         execution, _ = start(pr.task, prepared, providers_for_mode(), None)  # then the worker dies
         clock.shift(settings.RESERVATION_TIMEOUT_SECONDS + 60)

@@ -11,10 +11,10 @@ import threading
 import pytest
 from django.db import connections
 
+from executions.backlog.services import create_task
 from executions.github.dispatch import handle_webhook
 from executions.models import PullRequest, Revision, WebhookDelivery
-from executions.pipeline import run_execution
-from executions.services import create_task
+from executions.pipeline.runner import run_execution
 from tests.executions.outcomes import OpensPullRequests
 from tests.locks import DeliveryHeldBeforeCommit, wait_for_a_lock_waiter
 

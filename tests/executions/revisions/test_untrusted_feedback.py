@@ -9,10 +9,10 @@ import json
 import pytest
 from django.core.management import call_command
 
-from executions.batches import run_batches_pass
+from executions.backlog.services import create_task
+from executions.batches.passes import run_batches_pass
 from executions.models import Execution, Revision, Task
-from executions.scheduler import run_next_execution
-from executions.services import create_task
+from executions.scheduling.scheduler import run_next_execution
 from notifications.models import Event
 from tests.executions.outcomes import SECRET, deliver
 from tests.executions.revisions.conftest import FIXED

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from executions.gateways.base import (
+from executions.repositories.base import (
     BranchGone,
     BranchMoved,
     Change,
@@ -31,7 +31,7 @@ from executions.gateways.base import (
     commit_message,
     cut_diff,
 )
-from executions.gateways.paths import unsafe_path_reason
+from executions.repositories.paths import unsafe_path_reason
 
 if TYPE_CHECKING:
     from executions.models import Execution, Repository

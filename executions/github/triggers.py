@@ -1,5 +1,5 @@
 """What on GitHub asks one of the product's pull requests for a revision (a follow-up commit,
-``executions.revisions``):
+``executions.revisions.lifecycle``):
 
 - its combined checks on the head commit became ``failure`` (``checks_failed``: webhooks
   ``check_run``, ``check_suite`` and ``status`` through ``pull_requests.apply``, and
@@ -13,7 +13,7 @@ MEMBER or COLLABORATOR); anyone else's, and the product's own comments (they car
 marker), are ignored with a line in the log, never an answer on the pull request. Each piece of
 feedback has a key (the head commit, the review, the comment), so a delivery seen twice, or by
 the webhook and the poll, queues one revision. Feedback text is untrusted: it is kept, cut, for
-the analyst's prompt only (``executions.github.feedback``).
+the analyst's prompt only (``executions.revisions.feedback``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ import datetime as dt
 
 from django.conf import settings
 
-from executions import revisions
-from executions.gateways.base import FAILED_CONCLUSIONS
-from executions.github import feedback
-from executions.github.comments import MARKER_PREFIX
 from executions.github.payloads import MAX_ID, dig, ignored_event, number, text
 from executions.models import PullRequest, Revision
+from executions.repositories.base import FAILED_CONCLUSIONS
+from executions.repositories.comments import MARKER_PREFIX
+from executions.revisions import feedback, lifecycle
 
 Kind = Revision.Kind
 WRITE_ACCESS = ("OWNER", "MEMBER", "COLLABORATOR")
@@ -38,10 +37,10 @@ def checks_failed(pr: PullRequest, *, now: dt.datetime | None = None) -> str:
     head commit, unless one is already queued or running (its commit's checks will tell)."""
     if not settings.REVISE_ON_FAILED_CHECKS:
         return "ignored: REVISE_ON_FAILED_CHECKS is off"
-    if Revision.objects.filter(pull_request=pr, status__in=revisions.ACTIVE).exists():
+    if Revision.objects.filter(pull_request=pr, status__in=lifecycle.ACTIVE).exists():
         return f"ignored: a revision of {pr.repository}#{pr.number} is already queued or running"
     failed = sorted(name for name, result in pr.check_results.items() if result in FAILED_CONCLUSIONS)
-    return revisions.ask(
+    return lifecycle.ask(
         pr,
         kind=Kind.CHECKS,
         key=f"checks:{pr.pk}:{pr.head_sha}",
@@ -130,4 +129,4 @@ def _asking(payload: dict, said: object, *, kind: str, key: str, source: dict):
             f"revision: only {', '.join(WRITE_ACCESS)} may"
         )
     source = feedback.clip_fields({**source, "author": author})  # kept, cut, for the prompt only
-    return lambda at: revisions.ask(pr, kind=kind, key=key, source=source, now=at)
+    return lambda at: lifecycle.ask(pr, kind=kind, key=key, source=source, now=at)

@@ -26,8 +26,8 @@ from django.utils import timezone
 from budget.ledger import BudgetExhausted
 from budget.pricing import PricingError
 from executions.errors import ConfigurationError, ProviderError, TaskBusy, WorkSetAside
-from executions.gateways.base import GitHubTrouble, RepositoryUnavailable
 from executions.models import Revision, Task
+from executions.repositories.base import GitHubTrouble, RepositoryUnavailable
 from notifications import events
 from notifications.secrets import mask_secrets
 from notifications.text import storable

@@ -5,7 +5,7 @@ for RESERVATION_TIMEOUT_SECONDS has no live worker: q2 kills a worker after Q_TI
 which settings require to be shorter. Abandoning it releases what its reservation still holds,
 keeps every call it was charged for (that money was spent), and puts its task back to pending
 (failed once its attempts are used up, as after any failed execution); a revision's run puts its
-revision back instead (``executions.revisions``).
+revision back instead (``executions.revisions.lifecycle``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from budget import ledger
-from executions import announce, revisions
 from executions.models import Batch, Execution, Task
+from executions.pipeline import announce
+from executions.revisions import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def stalled_before(now: dt.datetime) -> dt.datetime:
 
 def waiting_in_batch(now: dt.datetime) -> Q:
     """Executions waiting in a vendor batch make no progress for hours: they are left alone for
-    the batch window plus a margin after they joined it (``executions.batches``)."""
+    the batch window plus a margin after they joined it (``executions.batches.passes``)."""
     patience = dt.timedelta(seconds=settings.BATCH_WINDOW_SECONDS + settings.BATCH_MARGIN_SECONDS)
     return Q(batch__status__in=Batch.IN_FLIGHT, heartbeat_at__gte=now - patience)
 
@@ -71,7 +72,7 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
         error = f"The worker stopped (no progress since {since:%Y-%m-%d %H:%M:%S %Z}); its reservation was released"
         revised = None  # a revision's run: its revision, not its task, takes the outcome
         if execution.revision_id is not None:
-            revised = revisions.after_failure(execution, error)
+            revised = lifecycle.after_failure(execution, error)
             error = revised.error
         elif retry:
             error += " and the task will be retried"
@@ -83,7 +84,7 @@ def _abandon(pk: int, cutoff: dt.datetime, now: dt.datetime) -> Execution | None
             ledger.release(execution.reservation, now=now, expired=True)  # no-op if already expired
         ledger.record_execution_finished(execution.period, succeeded=False, pr_opened=False, now=now)
         if revised is not None:
-            revisions.failed(execution, revised, now=now)
+            lifecycle.failed(execution, revised, now=now)
         else:
             Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING).update(
                 status=Task.Status.PENDING if retry else Task.Status.FAILED, claimed_at=None, updated_at=now

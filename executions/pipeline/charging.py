@@ -16,10 +16,11 @@ from budget import ledger, outcomes, overruns
 from budget.models import Reservation
 from budget.money import format_usd
 from budget.pricing import cost_nanos
-from executions import repositories, state, steps
 from executions.errors import ExecutionAbandoned, ExecutionMovedOn, UsageOverrun
 from executions.models import Batch, Execution, ModelCall
+from executions.pipeline import state, steps
 from executions.providers import Completion, CompletionRequest, Provider
+from executions.repositories import standing
 from notifications import events
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def charge(
                 usage=completion.usage,
                 now=now,
             )
-            repositories.count_spend(execution, cost)
+            standing.count_spend(execution, cost)
             for milestone in charged.milestones:
                 events.milestone_reached(milestone)
             overrun = None  # a closed execution's reservation holds nothing: its late charge is no overrun

@@ -17,11 +17,11 @@ every BATCH_POLL_MINUTES). In order:
    charged all the same, and changes nothing else.
 3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks (and queued revisions of
    pull requests, in the same order) that the budget and pacing allow, each claimed and reserved at
-   batch prices exactly as the synchronous path does (``pipeline.prepare`` and ``pipeline.start``).
+   batch prices exactly as the synchronous path does (``runner.prepare`` and ``runner.start``).
 
 A result that failed (errored, expired, canceled, a line of the error file) fails only its own
 execution, with the vendor's reason: its reservation's rest is released and its task is pending
-again within its attempts (``pipeline.finish_failed``). A batch the vendor refused as a whole (a
+again within its attempts (``runner.finish_failed``). A batch the vendor refused as a whole (a
 4xx on submit) is a configuration problem, not the tasks': it fails, its tasks keep their
 attempts, the reason is announced once, and no new batch is submitted for an hour unless a step's
 configuration changes.
@@ -54,7 +54,7 @@ from budget.catalog import ResolvedModel
 from budget.models import Reservation
 from budget.periods import current_period
 from budget.pricing import PricingError
-from executions import analysis_lookups, charging, holds, pipeline, state, steps
+from executions.backlog.services import next_pending_work
 from executions.errors import (
     BatchRefused,
     BatchUndecided,
@@ -65,14 +65,14 @@ from executions.errors import (
     TaskBusy,
     WorkSetAside,
 )
-from executions.gateways import get_gateway
-from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Batch, Execution, Revision, StepConfig, Task
-from executions.preparation import preparing
+from executions.pipeline import charging, holds, lookup_rounds, runner, state, steps
+from executions.pipeline.preparation import preparing
 from executions.providers import CompletionRequest, Providers, providers_for_mode
-from executions.repositories import runnable_tasks
-from executions.revisions import runnable_revisions
-from executions.services import next_pending_work
+from executions.repositories.base import PublishError, RepositoryGateway
+from executions.repositories.gateways import get_gateway
+from executions.repositories.standing import runnable_tasks
+from executions.revisions.lifecycle import runnable_revisions
 from notifications import events
 from notifications.secrets import mask_secrets
 
@@ -292,10 +292,10 @@ def _claim(
     task = work.task if revision is not None else work
     gateway = gateway_of(task)
     with preparing(work, now=now):  # a failure of the work's own sets it aside (``WorkSetAside``)
-        prepared = pipeline.prepare(
+        prepared = runner.prepare(
             task, providers=providers, gateway=gateway, now=now, batch=True, revision=revision
         )
-    execution, prepared = pipeline.start(task, prepared, providers, now)
+    execution, prepared = runner.start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
         _join(execution, row, now, status=Execution.Status.ANALYSING)
         return execution, prepared.analysis_request
@@ -303,7 +303,7 @@ def _claim(
     try:
         state.save(execution, now, status=Execution.Status.ANALYSING)
         answer = charging.ask(providers.analysis, prepared.analysis_request)
-        answer = analysis_lookups.look_again(
+        answer = lookup_rounds.look_again(
             execution,
             prepared.analysis,
             prepared.analysis_request,
@@ -313,7 +313,7 @@ def _claim(
             provider=providers.analysis,
             now=now,
         )
-        pipeline.take_plan(
+        runner.take_plan(
             execution,
             prepared.analysis,
             answer,
@@ -324,8 +324,8 @@ def _claim(
         request = _codegen_request(
             execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
         )
-    except pipeline.EXPECTED_FAILURES as exc:
-        pipeline.finish_failed(execution, str(exc), now)
+    except runner.EXPECTED_FAILURES as exc:
+        runner.finish_failed(execution, str(exc), now)
         report.finished += 1
         return None
     _join(execution, row, now)
@@ -388,7 +388,7 @@ def _marker(row: Batch) -> dict[str, str]:
 
 def _fail_row(row: Batch, reason: str, report: PassReport, now) -> None:
     for execution in _members(row):
-        pipeline.finish_failed(execution, reason, now)
+        runner.finish_failed(execution, reason, now)
         report.finished += 1
     _unlease(row, now, status=Batch.Status.FAILED, error=reason, ended_at=_now(now))
 
@@ -400,7 +400,7 @@ def _refused(row: Batch, reason: str, report: PassReport, now) -> None:
     vendor = row.get_provider_display()
     members = list(_members(row))
     for execution in members:
-        pipeline.finish_failed(
+        runner.finish_failed(
             execution,
             f"Not run: {vendor} refused its whole {row.step} batch {row.pk} ({reason})",
             now,
@@ -573,8 +573,8 @@ def _results(
         except ExecutionMovedOn as exc:
             log.info("%s", exc)  # another pass took it over: it is that pass's now
             continue
-        except pipeline.EXPECTED_FAILURES as exc:
-            pipeline.finish_failed_on(execution, exc, now)
+        except runner.EXPECTED_FAILURES as exc:
+            runner.finish_failed_on(execution, exc, now)
             request = None
         except Exception as exc:  # one bad result must not hold up the batch's others
             _failed_unexpectedly(execution, exc, now)
@@ -597,12 +597,12 @@ def _analysis_results(row, items, missing, providers, gateway_of, report, now) -
         codegen, codegen_error = None, str(exc)
 
     def take(execution, analysis, answer, gateway) -> CompletionRequest | None:
-        base = pipeline.base_of(gateway, execution.base_sha)
+        base = runner.base_of(gateway, execution.base_sha)
         # GENERATING: charged and planned by a pass that stopped before its coder was asked.
         if execution.status == Execution.Status.ANALYSING:
             # The charge commits (even when the plan is empty and the execution fails); the
             # hold keeps the money for the coder if this pass stops before the codegen batch.
-            pipeline.take_plan(execution, analysis, answer, now, base=base)
+            runner.take_plan(execution, analysis, answer, now, base=base)
             ledger.hold_until(execution.reservation, _hold_expiry(now))
         if codegen is None:
             raise ProviderError(codegen_error)
@@ -611,8 +611,8 @@ def _analysis_results(row, items, missing, providers, gateway_of, report, now) -
             return request
         # It leaves the batch before the paid call: no other pass asks the coder again.
         state.save(execution, now, batch_id=None)
-        change = pipeline.generate_change(execution, codegen, request, base, gateway, providers, now)
-        pipeline.finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
+        change = runner.generate_change(execution, codegen, request, base, gateway, providers, now)
+        runner.finish_succeeded(execution, runner.publish(execution, change, gateway), now)
         return None
 
     return _results(
@@ -648,11 +648,11 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
 
     The files are read at the execution's base commit, but the step may have been edited since
     the reservation was made: what the reservation still holds must cover the coder's new worst
-    case, every try it may make included (``pipeline.codegen_bound``, the reservation's own bound).
+    case, every try it may make included (``runner.codegen_bound``, the reservation's own bound).
     """
-    request = pipeline.codegen_request_for(execution, analysis, codegen, base, gateway)
+    request = runner.codegen_request_for(execution, analysis, codegen, base, gateway)
     tries = execution.codegen_tries or 1 + settings.CODEGEN_REFLECTIONS
-    worst = pipeline.codegen_bound(codegen, providers.codegen, request, reflections=tries - 1).nanos
+    worst = runner.codegen_bound(codegen, providers.codegen, request, reflections=tries - 1).nanos
     reservation = execution.reservation
     reservation.refresh_from_db()
     if reservation.status != Reservation.Status.OPEN or worst > reservation.held_nanos:
@@ -666,7 +666,7 @@ def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> 
 
 def _codegen_results(row, items, missing, providers, gateway_of, report, now) -> bool:
     """Charge every codegen result and publish each change; an answer that does not apply is
-    asked again (``pipeline.next_try``) in a follow-up codegen batch, at the codegen step's
+    asked again (``runner.next_try``) in a follow-up codegen batch, at the codegen step's
     configuration now (as after a batched analysis) and the batch price."""
     try:
         analysis, again = steps.configured_steps(on=timezone.localdate(_now(now)))
@@ -676,15 +676,15 @@ def _codegen_results(row, items, missing, providers, gateway_of, report, now) ->
         again_error = str(exc)
 
     def take(execution, codegen, answer, gateway) -> CompletionRequest | None:
-        base = pipeline.base_of(gateway, execution.base_sha)
+        base = runner.base_of(gateway, execution.base_sha)
         try:
-            change = pipeline.take_change(execution, codegen, answer, gateway, now, base=base)
-        except pipeline.AnswerMissed as missed:
+            change = runner.take_change(execution, codegen, answer, gateway, now, base=base)
+        except runner.AnswerMissed as missed:
             if again is None:
                 raise ProviderError(again_error) from None
-            prompt = pipeline.codegen_request_for(execution, analysis, again, base, gateway)
-            return pipeline.next_try(execution, again, prompt, answer, missed, providers.codegen)
-        pipeline.finish_succeeded(execution, pipeline.publish(execution, change, gateway), now)
+            prompt = runner.codegen_request_for(execution, analysis, again, base, gateway)
+            return runner.next_try(execution, again, prompt, answer, missed, providers.codegen)
+        runner.finish_succeeded(execution, runner.publish(execution, change, gateway), now)
         return None
 
     return _results(
@@ -698,4 +698,4 @@ def _codegen_results(row, items, missing, providers, gateway_of, report, now) ->
 
 def _failed_unexpectedly(execution: Execution, exc: Exception, now) -> None:
     log.exception("execution %s stopped on an unexpected error in batch mode", execution.pk, exc_info=exc)
-    pipeline.finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)
+    runner.finish_failed(execution, f"Unexpected error ({type(exc).__name__}); see the worker log", now)

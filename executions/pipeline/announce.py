@@ -9,8 +9,8 @@ these inside the transaction of the change they report.
 from __future__ import annotations
 
 from budget.money import dollars_str
-from executions.github import comments
 from executions.models import Execution
+from executions.repositories import comments
 from notifications.events import execution_event
 from notifications.models import Event
 

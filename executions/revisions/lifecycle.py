@@ -1,12 +1,12 @@
 """Revisions: follow-up commits on the product's pull requests, paid from the same budget.
 
 A revision is asked for (``ask``) by failed checks, a review or a comment
-(``executions.github.revisions``) or by ``manage.py revise``, once per piece of feedback (its
+(``executions.github.triggers``) or by ``manage.py revise``, once per piece of feedback (its
 ``key``) and at most PR_MAX_REVISIONS per pull request (past that, one comment on the PR says so).
 It is pending work like a pending task: ``runnable_revisions`` gives them in the tasks' order (the
 task's priority, then age), and the scheduler, ``run_execution`` and batch mode take the next of
-either (``executions.services.next_pending_work``). It runs as an execution of its task
-(``executions.pipeline``, reserved, charged, paced and announced like any other) that:
+either (``executions.backlog.services.next_pending_work``). It runs as an execution of its task
+(``executions.pipeline.runner``, reserved, charged, paced and announced like any other) that:
 
 - starts from its branch's head (``start_from``; a merged or closed PR, or a deleted branch,
   cancels it before anything is charged);
@@ -34,12 +34,13 @@ from django.utils import timezone
 
 from budget.money import format_usd
 from budget.outcomes import record_revision
-from executions import analyst
+from executions.analysis import analyst
 from executions.errors import RevisionCancelled
-from executions.gateways.base import BranchMoved, Change, PublishError, PublishResult, RepositoryGateway
-from executions.github import comments, feedback
 from executions.models import Execution, ModelCall, PullRequest, Revision, Task
-from executions.pr_body import RevisionLine, pr_body_for
+from executions.repositories import comments
+from executions.repositories.base import BranchMoved, Change, PublishError, PublishResult, RepositoryGateway
+from executions.repositories.pr_body import RevisionLine, pr_body_for
+from executions.revisions import feedback
 
 log = logging.getLogger(__name__)
 

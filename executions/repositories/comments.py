@@ -1,5 +1,5 @@
 """Comments the product owes GitHub issues: one when a task's pull request opens (a link and its
-cost), one when a task fails for good (the reason); and pull requests (``executions.revisions``):
+cost), one when a task fails for good (the reason); and pull requests (``executions.revisions.lifecycle``):
 what a revision changed and cost, why one failed, that a PR had its revisions.
 
 A comment is owed in the transaction of the fact it reports (``owe``): an ``IssueComment`` row
@@ -21,8 +21,8 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from budget.money import format_usd
-from executions.gateways.base import PublishError, RepositoryGateway
 from executions.models import Execution, IssueComment, PullRequest, Repository, Task
+from executions.repositories.base import PublishError, RepositoryGateway
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def task_failed(execution: Execution, *, now: dt.datetime | None = None) -> None
     transaction that fails the execution; nothing is owed while the task still has attempts."""
     task = execution.task
     if execution.revision_id is not None:
-        return  # a revision's failure is its pull request's to hear (``executions.revisions``)
+        return  # a revision's failure is its pull request's to hear (``executions.revisions.lifecycle``)
     if not _from_an_issue(task) or not Task.objects.filter(pk=task.pk, status=Task.Status.FAILED).exists():
         return
     spent = Execution.objects.filter(task=task).aggregate(total=Sum("cost_nanos"))["total"] or 0
@@ -146,7 +146,7 @@ def _claim(comment: IssueComment, at: dt.datetime) -> bool:
 
 
 def _post(comment: IssueComment, at: dt.datetime, gateways: dict[int, RepositoryGateway]) -> bool:
-    from executions.gateways import get_gateway
+    from executions.repositories.gateways import get_gateway
 
     try:
         if comment.repository_id not in gateways:

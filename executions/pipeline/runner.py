@@ -21,18 +21,7 @@ from budget import ledger, outcomes
 from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, worst_case_nanos
-from executions import (
-    analysis_lookups,
-    analyst,
-    announce,
-    charging,
-    forms,
-    holds,
-    repositories,
-    revisions,
-    state,
-    steps,
-)
+from executions.analysis import analyst
 from executions.changes import edits
 from executions.changes.coder import failures_message, parse_change
 from executions.changes.proposal import EditFailure, Proposal
@@ -48,20 +37,23 @@ from executions.errors import (
     TaskBusy,
     UsageOverrun,
 )
-from executions.gateways import get_gateway
-from executions.gateways.base import (
+from executions.github import pull_requests
+from executions.models import Execution, Revision, Task
+from executions.pipeline import announce, charging, forms, holds, lookup_rounds, state, steps
+from executions.pipeline.preparation import preparing
+from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
+from executions.providers.base import InputCount, count_input
+from executions.repositories import standing
+from executions.repositories.base import (
     Change,
     PublishError,
     PublishResult,
     RepositoryGateway,
     Snapshot,
 )
-from executions.github import pull_requests
-from executions.models import Execution, Revision, Task
-from executions.pr_body import pr_body_for
-from executions.preparation import preparing
-from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
-from executions.providers.base import InputCount, count_input
+from executions.repositories.gateways import get_gateway
+from executions.repositories.pr_body import pr_body_for
+from executions.revisions import lifecycle
 from notifications import events
 from notifications.secrets import mask_secrets
 from notifications.text import storable
@@ -193,7 +185,7 @@ def run_execution(
     or key problem; ``RepositoryDisabled``), ``PublishError`` (the repository context could not be
     read). The task (or revision) is left as it was in each of those cases. ``gateway``: by default
     the task's repository's. A revision whose branch moved while it ran starts again at once, from
-    the new head (``executions.revisions``): the execution returned is the second one.
+    the new head (``executions.revisions.lifecycle``): the execution returned is the second one.
     """
     revision = work if isinstance(work, Revision) else None
     task = work.task if revision is not None else work
@@ -202,17 +194,17 @@ def run_execution(
     if revision is not None:
         revision.refresh_from_db()
         if revision.status != Revision.Status.PENDING:
-            raise TaskBusy(revisions.why_not_pending(revision))
+            raise TaskBusy(lifecycle.why_not_pending(revision))
     elif task.status != Task.Status.PENDING:
         raise TaskBusy(_why_not_pending(task))  # early and cheap; the claim below is what decides
     if not task.repository.enabled:
-        raise RepositoryDisabled(repositories.why_not_runnable(task))
+        raise RepositoryDisabled(standing.why_not_runnable(task))
     gateway = gateway or get_gateway(task.repository)
     with preparing(work, now=now):  # a failure of the work's own sets it aside (``WorkSetAside``)
         prepared = prepare(task, providers=providers, gateway=gateway, now=now, revision=revision)
     execution, prepared = start(task, prepared, providers, now)
     execution = _run(execution, prepared, providers, gateway, now)
-    if revision is not None and revisions.restarting(revision):
+    if revision is not None and lifecycle.restarting(revision):
         try:
             return run_execution(revision, now=now, providers=providers, gateway=gateway)
         except (ExecutionError, PricingError, PublishError, ledger.BudgetExhausted, ledger.BudgetBusy) as exc:
@@ -236,7 +228,7 @@ def prepare(
     With ``batch`` (``run_batches``), the steps flagged for batch mode are bounded at their batch
     price; without it every step runs (and is bounded) at the standard price. A ``revision``
     starts from its branch's head, and its analyst also sees the feedback and the pull request's
-    diff (``revisions.context_for``), which the worst case bounds as the rest of the prompt.
+    diff (``lifecycle.context_for``), which the worst case bounds as the rest of the prompt.
     """
     analysis, codegen = steps.configured_steps(on=timezone.localdate(now) if now else timezone.localdate())
     if not batch:
@@ -245,8 +237,8 @@ def prepare(
     if revision is None:
         base = base_of(gateway, base_sha)  # ``base_sha``: a backtest's case, at its pull request's base
     else:
-        base = base_of(gateway, revisions.start_from(revision, gateway, now=now))
-        extra = revisions.context_for(revision, gateway, base.commit_sha)
+        base = base_of(gateway, lifecycle.start_from(revision, gateway, now=now))
+        extra = lifecycle.context_for(revision, gateway, base.commit_sha)
         ranking, asked = f"{ranking}\n\n{extra.ranking}", extra.prompt
     full = forms.full_form(analysis.max_tokens)
     shell = Prepared(analysis, codegen, base, None, None, revision, None, full, None, ranking, asked, gateway)
@@ -332,7 +324,7 @@ def analysis_request_at(
         file_bytes=settings.CONTEXT_FILE_BYTES if file_bytes is None else file_bytes,
     )
     return steps.analysis_request(
-        analysis, task, base.overview, context, revision=asked, lookups=analysis_lookups.allowed(analysis)
+        analysis, task, base.overview, context, revision=asked, lookups=lookup_rounds.allowed(analysis)
     )
 
 
@@ -358,7 +350,7 @@ def worst_case(
     input limit.
     """
     counted = analysis_input or count_input(providers.analysis, analysis_request)
-    lookups = analysis_lookups.allowed(analysis)
+    lookups = lookup_rounds.allowed(analysis)
     lookup_tokens = (
         providers.analysis.input_token_bound(steps.lookup_at_caps(analysis_request, lookups))
         if lookups
@@ -495,7 +487,7 @@ def _start(
                 now=now,
             )
             if revision is not None:  # a revision claims itself: its task stays as its PR left it
-                claimed = revisions.claim(revision, at)
+                claimed = lifecycle.claim(revision, at)
             else:
                 claimed = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
                     status=Task.Status.RUNNING, attempts=F("attempts") + 1, claimed_at=at, updated_at=at
@@ -519,12 +511,12 @@ def _start(
                 heartbeat_at=at,
             )
             ledger.record_execution_started(reservation.period, now=now)
-            repositories.count_execution(task, reservation.period_id)
+            standing.count_execution(task, reservation.period_id)
             announce.execution_started(execution)
     except _NotClaimed:
         if revision is not None:
             revision.refresh_from_db()
-            raise TaskBusy(revisions.why_not_pending(revision)) from None
+            raise TaskBusy(lifecycle.why_not_pending(revision)) from None
         task.refresh_from_db()
         raise TaskBusy(_why_not_pending(task)) from None
     except (ledger.BudgetExhausted, ledger.BudgetBusy):
@@ -591,7 +583,7 @@ def produce_change(
     those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
     state.save(execution, now, status=Execution.Status.ANALYSING)
     analysis = charging.ask(providers.analysis, prepared.analysis_request)
-    analysis = analysis_lookups.look_again(
+    analysis = lookup_rounds.look_again(
         execution,
         prepared.analysis,
         prepared.analysis_request,
@@ -800,9 +792,9 @@ def next_try(
 
 def publish(execution: Execution, change: Change, gateway: RepositoryGateway) -> PublishResult:
     """A task's change: one commit on its branch (and a pull request on GitHub). A revision's: one
-    more commit on the branch it revises, a fast-forward (``revisions.commit``)."""
+    more commit on the branch it revises, a fast-forward (``lifecycle.commit``)."""
     if execution.revision_id is not None:
-        return revisions.commit(execution, change, gateway)
+        return lifecycle.commit(execution, change, gateway)
     return gateway.publish(execution, change, pr_body=pr_body_for(execution, change))
 
 
@@ -867,7 +859,7 @@ def finish_succeeded(execution: Execution, published: PublishResult, now: dt.dat
             )
             pull_requests.record_published(execution, published, now=now)
             if execution.revision_id is not None:  # the task stays as its pull request left it
-                revisions.succeeded(execution, published, now=at)
+                lifecycle.succeeded(execution, published, now=at)
             else:
                 Task.objects.filter(pk=execution.task_id).update(
                     status=Task.Status.DONE, claimed_at=None, updated_at=at
@@ -912,7 +904,7 @@ def finish_failed(
     reason = mask_secrets(storable(reason)).strip().rstrip(".")  # it may quote a vendor's text
     revised = None  # a revision's run: its revision, not its task, takes the outcome
     if execution.revision_id is not None:
-        revised = revisions.after_failure(execution, reason, task_at_fault=task_at_fault)
+        revised = lifecycle.after_failure(execution, reason, task_at_fault=task_at_fault)
         error = revised.error
     elif not task_at_fault:
         error = f"{reason}; the batch cost nothing, and the task keeps its attempts"
@@ -932,7 +924,7 @@ def finish_failed(
             if edits_failed:
                 outcomes.record_edit_outcome(period_id=execution.period_id, outcome=outcomes.EDIT_FAILURE)
             if revised is not None:
-                revisions.failed(execution, revised, now=at)
+                lifecycle.failed(execution, revised, now=at)
             else:
                 Task.objects.filter(pk=task.pk).update(
                     status=outcome, claimed_at=None, updated_at=at, **given_back

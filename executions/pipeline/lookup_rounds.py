@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from executions import analyst, charging, steps
+from executions.analysis import analyst
 from executions.context import lookups
 from executions.errors import ChangeRejected
+from executions.pipeline import charging, steps
 from notifications.text import storable
 
 if TYPE_CHECKING:
-    from executions.gateways.base import RepositoryGateway
     from executions.models import Execution
-    from executions.pipeline import Base
+    from executions.pipeline.runner import Base
     from executions.providers.base import CompletionRequest, Provider
+    from executions.repositories.base import RepositoryGateway
 
 
 def allowed(step: steps.Step) -> int:

@@ -16,7 +16,7 @@ from django.conf import settings
 from budget import catalog
 from budget.catalog import ResolvedModel
 from budget.pricing import lookup_model
-from executions import analyst
+from executions.analysis import analyst
 from executions.changes import coder
 from executions.changes.validation import MAX_FILE_BYTES
 from executions.context import excerpts
@@ -30,9 +30,9 @@ from executions.context.repomap import (
     quoted,
 )
 from executions.errors import ChangeRejected, ConfigurationError
-from executions.gateways.paths import MAX_PATH_BYTES
 from executions.models import ModelCall, StepConfig, Task
 from executions.providers.base import CompletionRequest, Lookup
+from executions.repositories.paths import MAX_PATH_BYTES
 from notifications import events
 
 ANALYSIS = ModelCall.Step.ANALYSIS
@@ -54,7 +54,7 @@ ANSWER_CUT = "\n... (the rest of this answer is not repeated here)"
 # A named file too large to show whole is shown as its excerpt when at least this much room is left.
 MIN_EXCERPT_BYTES = 1_000
 
-# The prompts sit beside the parsers of their answers: ``executions.analyst`` and ``executions.changes.coder``.
+# The prompts sit beside the parsers of their answers: ``executions.analysis.analyst`` and ``executions.changes.coder``.
 ANALYSIS_INSTRUCTIONS = analyst.INSTRUCTIONS
 CODEGEN_INSTRUCTIONS = coder.INSTRUCTIONS
 CHANGE_SCHEMA = coder.CHANGE_SCHEMA

@@ -19,8 +19,8 @@ from budget.money import format_usd
 from budget.selectors import PeriodSummary, period_summary
 
 if TYPE_CHECKING:
-    from executions.gateways.base import Change
     from executions.models import Execution, ModelCall
+    from executions.repositories.base import Change
 
 GITHUB_BODY_LIMIT = 65_536
 BODY_BUDGET = GITHUB_BODY_LIMIT - 1_536  # headroom: GitHub counts some characters differently
@@ -40,7 +40,7 @@ class _ModelRow:
 
 @dataclass(frozen=True)
 class RevisionLine:
-    """A follow-up commit on the pull request (``executions.revisions``), as its body lists it."""
+    """A follow-up commit on the pull request (``executions.revisions.lifecycle``), as its body lists it."""
 
     commit_sha: str
     asked_by: str

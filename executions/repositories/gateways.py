@@ -1,5 +1,5 @@
 """Repository gateways: GitHub (PyGithub) and a local git repository, behind one interface
-(``executions.gateways.base.RepositoryGateway``). ``get_gateway(repository)`` gives the one of a
+(``executions.repositories.base.RepositoryGateway``). ``get_gateway(repository)`` gives the one of a
 ``Repository`` row: GitHub for a GitHub repository, local git for a path. It is the one place that
 knows both, and the one that marks a repository GitHub refuses (``repositories.mark_unavailable``):
 the gateways themselves only report it.
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from executions.gateways.base import RepositoryGateway
-from executions.gateways.local_git import LocalGitGateway
 from executions.models import Repository, default_repository_id
-from executions.repositories import mark_available, mark_unavailable
+from executions.repositories.base import RepositoryGateway
+from executions.repositories.local_git import LocalGitGateway
+from executions.repositories.standing import mark_available, mark_unavailable
 
 __all__ = ["RepositoryGateway", "check_access", "get_gateway"]
 
@@ -25,7 +25,7 @@ def get_gateway(repository: Repository | None = None) -> RepositoryGateway:
     if repository.kind == Repository.Kind.GITHUB:
         # Imported here: PyGithub and its crypto stack take ~0.2 s to import, and only deployments
         # that publish to GitHub need them.
-        from executions.github.gateway import GitHubGateway
+        from executions.repositories.github import GitHubGateway
 
         # A 404 or 403 marks the repository: its tasks wait, the others go on.
         return GitHubGateway.for_repository(

@@ -5,7 +5,7 @@ The seed's token profile is priced in ``budget.costs``. Here, the measured profi
 was charged: the sample is the month's last COSTS_WINDOW finished executions as the ledger counts
 them (``budget.selectors.execution_costs``, the figure status and the API show), and each step's
 tokens and cost come from those executions' model calls. The next execution's worst case is
-``pipeline.prepare``'s own, for the task the scheduler would take next.
+``runner.prepare``'s own, for the task the scheduler would take next.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from budget.money import dollars_str
 from budget.pricing import InexactBatchPrice, PricingError, Usage, check_batch_price, cost_nanos
 from budget.selectors import ExecutionCosts, execution_costs
 from budget.stats import Spread, spread
-from executions import pipeline, steps
+from executions.backlog.services import next_pending_task
 from executions.errors import ExecutionError
-from executions.gateways import RepositoryGateway, get_gateway
-from executions.gateways.base import PublishError
 from executions.models import Execution, ModelCall, Task
+from executions.pipeline import runner, steps
 from executions.providers import Providers, providers_for_mode
-from executions.services import next_pending_task
+from executions.repositories.base import PublishError
+from executions.repositories.gateways import RepositoryGateway, get_gateway
 
 # The token figures measured per step, each read off a model call.
 TOKEN_FIGURES = {
@@ -166,7 +166,7 @@ class NextExecution:
     """What the next execution will reserve, or why that cannot be said now."""
 
     task: Task | None = None
-    worst_case: pipeline.WorstCase | None = None
+    worst_case: runner.WorstCase | None = None
     batch: bool = False  # batch mode takes the next task (``run_batches``)
     unavailable: str = ""
 
@@ -189,7 +189,7 @@ def next_execution(
     now: dt.datetime | None = None,
 ) -> NextExecution:
     """The worst case of the next pending task, computed as the pipeline computes it before its
-    reservation (``pipeline.prepare``: the repository's context at its head, the plan cap, every
+    reservation (``runner.prepare``: the repository's context at its head, the plan cap, every
     coder try). Reads the repository; reserves nothing and changes no task."""
     task = next_pending_task()
     if task is None:
@@ -198,7 +198,7 @@ def next_execution(
         )
     batch = steps.batch_mode()
     try:
-        prepared = pipeline.prepare(
+        prepared = runner.prepare(
             task,
             providers=providers or providers_for_mode(),
             gateway=gateway or get_gateway(task.repository),

@@ -9,7 +9,7 @@ branch head that already holds the same tree on the same base is reused instead 
 again, and an open pull request for the branch is updated instead of a second one being opened.
 Every GitHub failure becomes a ``PublishError`` whose text says what to fix and holds no secret;
 one that says the repository itself is missing or refused (404, or a 403 that is not a rate limit)
-is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.gateways.get_gateway`` marks the
+is a ``RepositoryUnavailable``, reported to ``on_unavailable`` (``executions.repositories.gateways.get_gateway`` marks the
 repository, so its tasks wait). Publishing never calls a model, so a retry is never charged twice.
 A write whose outcome is unknown (GitHub answered 5xx, timed out or dropped the connection: it
 may have applied it) is read back before it fails (the branch's head, the open pull request,
@@ -34,7 +34,7 @@ import requests
 from django.conf import settings
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement, UnknownObjectException
 
-from executions.gateways.base import (
+from executions.repositories.base import (
     FAILED_CONCLUSIONS,
     BranchGone,
     BranchMoved,
@@ -48,7 +48,7 @@ from executions.gateways.base import (
     commit_message,
     cut_diff,
 )
-from executions.gateways.untrusted import untrusted, untrusted_data
+from executions.repositories.untrusted import untrusted, untrusted_data
 from notifications.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class GitHubGateway:
     ) -> GitHubGateway:
         """The gateway of a ``Repository`` row: its name, base branch and labels. A 404 or 403 for
         it, or a name that cannot be one, is told to ``on_unavailable`` (the caller marks the row:
-        ``executions.gateways.get_gateway``) and raised as ``RepositoryUnavailable``."""
+        ``executions.repositories.gateways.get_gateway``) and raised as ``RepositoryUnavailable``."""
         name = repository.name.strip()
         if name.count("/") != 1 or not all(name.split("/")):
             reason = f"Repository {name!r} must look like owner/name: correct it in the admin."
@@ -430,7 +430,7 @@ class GitHubGateway:
                 results[untrusted(f"status:{status.context}")] = status.state
         return results
 
-    # --- revisions: follow-up commits on a pull request's branch (executions.revisions) ----------
+    # --- revisions: follow-up commits on a pull request's branch (executions.revisions.lifecycle) ----------
 
     def branch_head(self, branch: str) -> str | None:
         """The commit ``branch`` points at; None when the branch is gone."""
@@ -608,7 +608,7 @@ class GitHubGateway:
                 )
         return untrusted_data(found)
 
-    # --- access, issues and comments (executions.github.issues, executions.github.comments) ------
+    # --- access, issues and comments (executions.github.issues, executions.repositories.comments) ------
 
     def check_access(self) -> None:
         """Raise ``RepositoryUnavailable`` unless the repository, its base branch and write access

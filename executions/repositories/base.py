@@ -1,7 +1,7 @@
 """The repository gateway's interface: the target repository's base commit and its files (what
 the models are shown, see ``executions.context.repomap``), and where a generated change is published; with
 the helpers both gateways share (branch name, file listing, commit message).
-``executions.gateways.get_gateway()`` picks the implementation.
+``executions.repositories.gateways.get_gateway()`` picks the implementation.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class PublishError(Exception):
 
 class RepositoryUnavailable(PublishError):
     """The repository itself is missing or refused (GitHub answered 404 or 403): its tasks wait
-    until it answers again (``executions.repositories``)."""
+    until it answers again (``executions.repositories.standing``)."""
 
 
 class GitHubTrouble(PublishError):
@@ -195,7 +195,7 @@ def branch_prefix() -> str:
     """
     if settings.BRANCH_PREFIX:
         return settings.BRANCH_PREFIX
-    return "ai-" + salted_hmac("executions.gateways.branch_prefix", "deployment").hexdigest()[:8]
+    return "ai-" + salted_hmac("executions.repositories.gateways.branch_prefix", "deployment").hexdigest()[:8]
 
 
 def commit_message(execution: Execution, change: Change) -> str:

@@ -8,7 +8,7 @@
 - the command line (``manage.py revise``): the request.
 
 Feedback is untrusted text. It only ever reaches the analyst's prompt, quoted as data
-(``executions.analyst.revision_part``): never a shell, a path or a file. It is cut field by field
+(``executions.analysis.analyst.revision_part``): never a shell, a path or a file. It is cut field by field
 (``FIELD_BYTES``) and as a whole to REVISION_FEEDBACK_BYTES (``fit``); lists are read from GitHub
 only while more is wanted (``MAX_ITEMS``), so a huge review or check output is never loaded whole.
 """
@@ -24,7 +24,7 @@ from executions.context.repomap import quoted
 from executions.models import Revision
 
 if TYPE_CHECKING:
-    from executions.gateways.base import RepositoryGateway
+    from executions.repositories.base import RepositoryGateway
 
 Kind = Revision.Kind
 

@@ -1,7 +1,7 @@
 """The scheduled runner: every SCHEDULE_MINUTES the worker considers starting the next execution.
 
 ``run_next_execution`` starts the next pending work — a pending task, or a queued revision of a
-pull request (``executions.revisions``) — highest priority, then oldest, across repositories (a
+pull request (``executions.revisions.lifecycle``) — highest priority, then oldest, across repositories (a
 disabled or unavailable repository's tasks wait), only when:
 
 - a run slot is free: at most MAX_CONCURRENT_EXECUTIONS executions at once, across every
@@ -29,16 +29,16 @@ from budget.ledger import BudgetBusy, BudgetExhausted
 from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
-from executions import revisions
+from executions.backlog.services import next_pending_work
 from executions.errors import ExecutionError, RevisionCancelled, TaskBusy, WorkSetAside
-from executions.gateways import get_gateway
-from executions.gateways.base import PublishError, RepositoryGateway, RepositoryUnavailable
 from executions.models import Execution, Revision, Task
-from executions.pipeline import run_execution
+from executions.pipeline.runner import run_execution
+from executions.pipeline.steps import batch_mode
 from executions.providers import Providers, providers_for_mode
-from executions.services import next_pending_work
-from executions.slots import run_slot
-from executions.steps import batch_mode
+from executions.repositories.base import PublishError, RepositoryGateway, RepositoryUnavailable
+from executions.repositories.gateways import get_gateway
+from executions.revisions import lifecycle
+from executions.scheduling.slots import run_slot
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _run_next(
         log.warning("task %s not started: %s", task.pk, exc)
         return f"not started: {exc}"
     what = f"task {task.pk}" + (
-        f" (revision {revision.pk} of {revisions.label(revision)})" if revision else ""
+        f" (revision {revision.pk} of {lifecycle.label(revision)})" if revision else ""
     )
     outcome = f"execution {execution.pk} of {what} {execution.status}"
     return f"{outcome}: {execution.error}" if execution.error else outcome

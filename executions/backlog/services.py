@@ -1,6 +1,6 @@
 """Task services: the backlog's state changes. The admin, the API, commands and q2 tasks call these.
 
-Running a task is ``executions.pipeline.run_execution`` (synchronously) or ``queue_task`` (on the
+Running a task is ``executions.pipeline.runner.run_execution`` (synchronously) or ``queue_task`` (on the
 django-q2 worker).
 """
 
@@ -15,11 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from executions.backlog import MAX_TITLE, check_size, parse_checklist
+from executions.backlog.checklist import MAX_TITLE, check_size, parse_checklist
 from executions.errors import InvalidTask, TaskBusy
 from executions.models import Repository, Revision, Task, default_repository_id
-from executions.repositories import runnable_tasks
-from executions.revisions import runnable_revisions
+from executions.repositories.standing import runnable_tasks
+from executions.revisions.lifecycle import runnable_revisions
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from executions.context import excerpts, lookups
 from executions.context.repomap import quoted
 from executions.errors import ChangeRejected
-from executions.gateways.paths import MAX_PATH_BYTES
 from executions.providers.base import Completion
+from executions.repositories.paths import MAX_PATH_BYTES
 
 MAX_PLAN_FILES = 12
 MAX_PLAN_DEFINITIONS = 24
@@ -183,7 +183,7 @@ def _definitions(named: object, files: list[str]) -> tuple[list[str], list[str]]
     return kept, dropped
 
 
-# --- a revision: follow-up work on a pull request the product opened (``executions.revisions``) --
+# --- a revision: follow-up work on a pull request the product opened (``executions.revisions.lifecycle``) --
 
 REVISION_HEADER = "This task's pull request is open, and feedback asks for a follow-up change."
 
