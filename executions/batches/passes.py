@@ -308,7 +308,7 @@ def _claim(
             prepared.analysis,
             prepared.analysis_request,
             answer,
-            base=prepared.base,
+            index=prepared.base.index,
             gateway=gateway,
             provider=providers.analysis,
             now=now,

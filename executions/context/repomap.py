@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import bm25s
 
-from executions.context import excerpts, layout, references, tasknames
+from executions.context import excerpts, layout, signals, tasknames
 from executions.context.quoting import quoted
 from executions.context.repoindex import Definition, RepoIndex, spans
 
@@ -117,12 +117,12 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     named = named_identifiers(task) | names.identifiers
     mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)} | names.files
     modules = names.module_paths
-    definers = references.definers_of(index) if index.symbols else {}
+    definers = signals.definers_of(index) if index.symbols else {}
     targets: dict[str, list[str]] = {}
     literal_lines: dict[str, list[int]] = {}
-    for path, line in references.literal_hits(index, names.quotes):
+    for path, line in signals.literal_hits(index, names.quotes):
         literal_lines.setdefault(path, []).append(line)
-    users = references.users_of(index, named)
+    users = signals.users_of(index, named)
     boost = dict.fromkeys(paths, 0.0)
     for path in paths:
         symbols = index.symbols.get(path, [])
@@ -161,10 +161,10 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     if leads:
         lifted = dict.fromkeys(paths, 0.0)
         for lead in leads:
-            for other in references.neighbours(index, lead, definers):
+            for other in signals.neighbours(index, lead, definers):
                 if other in lifted:
                     lifted[other] += NEIGHBOUR
-        together = references.changed_with(index, leads)
+        together = signals.changed_with(index, leads)
         most = max(together.values(), default=0)
         for other, count in together.items():
             if other in lifted and count >= 2:

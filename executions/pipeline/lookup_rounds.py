@@ -20,8 +20,8 @@ from executions.pipeline import charging, steps
 from notifications.text import storable
 
 if TYPE_CHECKING:
+    from executions.context.repoindex import RepoIndex
     from executions.models import Execution
-    from executions.pipeline.runner import Base
     from executions.providers.base import CompletionRequest, Provider
     from executions.repositories.base import RepositoryGateway
 
@@ -37,7 +37,7 @@ def look_again(
     request: CompletionRequest,
     answer: charging.Answer,
     *,
-    base: Base,
+    index: RepoIndex,
     gateway: RepositoryGateway,
     provider: Provider,
     now: dt.datetime | None,
@@ -54,7 +54,7 @@ def look_again(
             raise ChangeRejected(
                 f"The analysis asked to look again after its {rounds} look-up(s) instead of calling submit_plan"
             )
-        shown = lookups.answer(base.index, gateway, items, last=done + 1 >= rounds)
+        shown = lookups.answer(index, gateway, items, last=done + 1 >= rounds)
         record = {"asked": [storable(i) for i in items], "shown": [storable(s) for s in shown.shown]}
         charging.charge(execution, step, answer, now, lookups=[*execution.lookups, record])
         request = steps.lookup_request(request, answer.completion.tool_call_id, items, shown.text)

@@ -588,7 +588,7 @@ def produce_change(
         prepared.analysis,
         prepared.analysis_request,
         analysis,
-        base=prepared.base,
+        index=prepared.base.index,
         gateway=gateway,
         provider=providers.analysis,
         now=now,
