@@ -9,7 +9,7 @@ have seen (context mode) and done (model mode). ``manage.py backtest`` runs one.
 - ``runs``: a whole run, stored as ``BacktestRun`` and its ``BacktestCase`` rows; ``report``:
   its table and its JSON.
 
-It may import the rest of ``executions`` (the pipeline, the context, the gateways, the models),
-``budget`` and ``notifications``; in ``executions`` only the admin (``report``) and the
-``backtest`` command import it.
+A coordinator: it may import the pipeline and everything below it (the context, the gateways,
+the models), ``budget`` and ``notifications``; no other coordinator imports it, nor it them. In
+``executions`` only the admin (``report``) and the ``backtest`` command import it.
 """

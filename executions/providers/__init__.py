@@ -2,6 +2,11 @@
 
 ``providers_for_mode()`` picks the pair for ``ORCHESTRATOR_MODE``; the live pair refuses to be
 built without its API keys, so a missing key is reported before any request or reservation.
+Beside them: the vendors' usage reports (``usage_reports``, ``usage_values``) and the models
+they serve (``model_check``).
+
+May import ``context`` (the simulated coder reads excerpts), ``executions.models`` and
+``executions.errors``; never the prompts' modules (``analysis``, ``changes``) or anything above.
 """
 
 from __future__ import annotations
