@@ -66,7 +66,7 @@ from executions.errors import (
     WorkSetAside,
 )
 from executions.models import Batch, Execution, Revision, StepConfig, Task
-from executions.pipeline import charging, holds, lookup_rounds, runner, state, steps
+from executions.pipeline import charging, holds, runner, state, steps
 from executions.pipeline.preparation import preparing
 from executions.providers import CompletionRequest, Providers, providers_for_mode
 from executions.repositories.base import PublishError, RepositoryGateway
@@ -301,26 +301,7 @@ def _claim(
         return execution, prepared.analysis_request
     # Only codegen is in batch mode: the analysis runs now, synchronously, at the standard price.
     try:
-        state.save(execution, now, status=Execution.Status.ANALYSING)
-        answer = charging.ask(providers.analysis, prepared.analysis_request)
-        answer = lookup_rounds.look_again(
-            execution,
-            prepared.analysis,
-            prepared.analysis_request,
-            answer,
-            index=prepared.base.index,
-            gateway=gateway,
-            provider=providers.analysis,
-            now=now,
-        )
-        runner.take_plan(
-            execution,
-            prepared.analysis,
-            answer,
-            now,
-            base=prepared.base,
-            bound_nanos=prepared.worst_case.analysis.nanos,
-        )
+        runner.analyse(execution, prepared, providers, gateway, now)
         request = _codegen_request(
             execution, prepared.analysis, prepared.codegen, providers, gateway, prepared.base
         )

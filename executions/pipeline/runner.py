@@ -581,26 +581,7 @@ def produce_change(
     """The execution's paid part: the analysis (charged, its plan kept), then the code generation
     and its further tries until a change applies to the base (``generate_change``). Raises what
     those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
-    state.save(execution, now, status=Execution.Status.ANALYSING)
-    analysis = charging.ask(providers.analysis, prepared.analysis_request)
-    analysis = lookup_rounds.look_again(
-        execution,
-        prepared.analysis,
-        prepared.analysis_request,
-        analysis,
-        index=prepared.base.index,
-        gateway=gateway,
-        provider=providers.analysis,
-        now=now,
-    )
-    take_plan(
-        execution,
-        prepared.analysis,
-        analysis,
-        now,
-        base=prepared.base,
-        bound_nanos=prepared.worst_case.analysis.nanos,
-    )
+    analyse(execution, prepared, providers, gateway, now)
     request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
     # The plan names the coder's files: hold only what the coder's tries can still cost.
     tries = execution.codegen_tries or prepared.codegen_tries
@@ -608,6 +589,37 @@ def produce_change(
         execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)]
     )
     return generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
+
+
+def analyse(
+    execution: Execution,
+    prepared: Prepared,
+    providers: Providers,
+    gateway: RepositoryGateway,
+    now: dt.datetime | None,
+) -> str:
+    """The analysis, synchronously: asked, its look-up rounds answered (``lookup_rounds``), each
+    call charged, and its plan kept (``take_plan``); the execution moves on to code generation."""
+    state.save(execution, now, status=Execution.Status.ANALYSING)
+    answer = charging.ask(providers.analysis, prepared.analysis_request)
+    answer = lookup_rounds.look_again(
+        execution,
+        prepared.analysis,
+        prepared.analysis_request,
+        answer,
+        index=prepared.base.index,
+        gateway=gateway,
+        provider=providers.analysis,
+        now=now,
+    )
+    return take_plan(
+        execution,
+        prepared.analysis,
+        answer,
+        now,
+        base=prepared.base,
+        bound_nanos=prepared.worst_case.analysis.nanos,
+    )
 
 
 def take_plan(
