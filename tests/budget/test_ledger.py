@@ -3,8 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from hypothesis import given
@@ -211,20 +210,3 @@ def test_misuse_raises_the_same_errors_on_every_database():
     assert ledger.release(reservation) is None  # idempotent
     period = current_period()
     assert (period.spent_nanos, period.reserved_nanos) == (0, 0)  # nothing written by the misuse
-
-
-@pytest.mark.postgres
-def test_the_migration_dropping_the_ledger_functions_goes_back_and_forward():
-    def functions():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE 'budget%%' ORDER BY proname")
-            return [name for (name,) in cursor.fetchall()]
-
-    assert functions() == []
-    call_command("migrate", "budget", "0006", verbosity=0)
-    assert functions() == ["budget_charge", "budget_release", "budget_reserve"]
-    call_command("migrate", "budget", verbosity=0)
-    assert functions() == []
-    reservation = ledger.reserve(DOLLAR)
-    charge(reservation, "0.25")
-    assert current_period().spent_nanos == to_nanos("0.25")

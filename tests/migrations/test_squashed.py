@@ -87,7 +87,9 @@ def test_the_squash_makes_what_the_replaced_migrations_made_and_an_old_install_g
     scratch_databases, tmp_path
 ):
     old, new = scratch_databases(), scratch_databases()
-    _manage("migrate", "--no-input", "-v0", database=old, before_squash=_before_squash(tmp_path))
+    before = _before_squash(tmp_path)
+    _manage("migrate", "--no-input", "-v0", database=old, before_squash=before)
+    steps = _read(old, "SELECT step, model_name FROM executions_stepconfig")
     _manage("migrate", "--no-input", "-v0", database=new)
 
     assert _read(new, COLUMNS) == _read(old, COLUMNS)
@@ -98,12 +100,21 @@ def test_the_squash_makes_what_the_replaced_migrations_made_and_an_old_install_g
 
     applied = _read(old, "SELECT app, name FROM django_migrations")
     assert {("budget", "0016_period_revisions"), ("executions", "0011_revisions")} <= applied
-    steps = _read(old, "SELECT step, model_name FROM executions_stepconfig")
     assert ("analysis", "claude-sonnet-4-5") in steps  # the replaced chain's seed
+
+    # The old chain still goes back past the migration that dropped the ledger's PL/pgSQL
+    # functions (0008) and forward again: an install between two releases is not stuck.
+    ledger_functions = "SELECT proname FROM pg_proc WHERE proname LIKE 'budget%'"
+    _manage("migrate", "budget", "0006", "--no-input", "-v0", database=old, before_squash=before)
+    assert {name for (name,) in _read(old, ledger_functions)} == {
+        "budget_charge",
+        "budget_release",
+        "budget_reserve",
+    }
 
     _manage("migrate", "--no-input", "-v0", database=old)  # today's code, on the old install
     assert "[ ]" not in _manage("showmigrations", "budget", "executions", database=old)
     _manage("makemigrations", "--check", "--dry-run", database=old)  # the models match the migrations
     assert set(SQUASHED.items()) <= _read(old, "SELECT app, name FROM django_migrations")
-    assert _read(old, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'ledger_%'") == {(0,)}
+    assert _read(old, ledger_functions) == set()  # 0008 dropped them again
     assert _read(old, "SELECT step, model_name FROM executions_stepconfig") == steps  # kept as it was
