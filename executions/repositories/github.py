@@ -472,7 +472,7 @@ class GitHubGateway:
                     return
                 merged = _date_of(data.get("merged_at"))
                 if merged and data.get("merge_commit_sha") and not (since and merged < since):
-                    yield data
+                    yield untrusted_data(data)  # titles, bodies and branch names are anyone's text
 
     def first_parent(self, sha: str) -> str | None:
         """The first parent of commit ``sha`` (a merge's: the branch it was merged into)."""
@@ -485,7 +485,7 @@ class GitHubGateway:
         compare; ``patch``: the hunks, "" when GitHub shows none)."""
         with self._errors(f"comparing {base_sha[:12]} with {head_sha[:12]}"):
             files = self._lazy_repo().compare(base_sha, head_sha).files
-        return [(f.filename, f.status, f.patch or "") for f in files]
+        return [(untrusted(f.filename), f.status, untrusted(f.patch or "")) for f in files]
 
     def issue_text(self, number: int) -> tuple[str, str] | None:
         """The title and body of issue ``number``; None when it is a pull request or is gone."""
@@ -496,7 +496,7 @@ class GitHubGateway:
                 return None
         if data.get("pull_request") is not None:
             return None
-        return data.get("title") or "", data.get("body") or ""
+        return untrusted(data.get("title") or ""), untrusted(data.get("body") or "")
 
     def commit_on_branch(self, branch: str, change: Change, *, parent: str, message: str) -> str:
         """One commit on ``parent`` holding ``change``; ``branch`` moved to it only if it still

@@ -83,3 +83,24 @@ def test_context_mode_runs_on_github_and_links_each_case_to_its_pull_request(
     ]
     assert (case.files_shown, case.signatures_shown, case.bodies_shown) == (1, 1, 1)
     assert not fake_github.requests_to("/pulls", "POST")  # nothing published
+
+
+def test_a_case_s_text_from_github_is_cleaned_and_masked_like_any_github_text(fake_github, settings):
+    """Pull request and issue text is anyone's: a secret it quotes never reaches a case's task
+    (model mode sends it to both vendors), and a NUL never reaches the database."""
+    token = settings.GITHUB_TOKEN
+    issue = fake_github.open_issue(f"Leaked {token}", f"The token is {token}\x00 here.")
+    fake_github.add_merged_pull(
+        f"Fix the leak {token}",
+        {"app/views.py": VIEWS.replace("'hi'", "'hello'")},
+        body=f"Closes #{issue['number']}. {token}",
+    )
+    fake_github.add_merged_pull(
+        "Say hi twice", {"app/views.py": VIEWS.replace("'hi'", "'hi hi'")}, body=f"{token}\x00", squash=True
+    )
+
+    cases = github_cases(get_gateway(), last=5, skipped=[])
+
+    assert len(cases) == 2
+    for case in cases:
+        assert token not in case.title + case.description and "\x00" not in case.title + case.description
