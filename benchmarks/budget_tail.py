@@ -254,6 +254,8 @@ def main() -> None:
     from tests.fakes.openai import FakeOpenAI
 
     admin = args.url.replace("postgres://", "postgresql://")
+    # A database of the benchmark's own, made afresh: the ORM has no CREATE DATABASE, and Django's
+    # test runner would run the whole migration history under its own name rules.
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
         conn.execute(f'CREATE DATABASE "{args.db}"')

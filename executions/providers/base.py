@@ -124,11 +124,6 @@ class InputCount:
     how: str
 
 
-def byte_bound(request: CompletionRequest, why: str = "") -> InputCount:
-    bound = request.input_token_bound()
-    return InputCount(bound, bound, "byte bound" + (f": {why}" if why else ""))
-
-
 def count_input(provider: Provider, request: CompletionRequest) -> InputCount:
     """``provider.count_input(request)`` where the provider counts, else its byte bound."""
     counter = getattr(provider, "count_input", None)
