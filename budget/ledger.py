@@ -1,9 +1,10 @@
 """The reservation ledger: the one place money is held, charged and released.
 
-The invariant ``spent + reserved <= limit`` holds because the only write that raises ``reserved``
-is one conditional UPDATE that checks it in the database (``reserve``: the row count decides).
-Charges move money from a reservation into ``spent``; a real cost never exceeds its reservation's
-worst case, so ``spent`` never passes the limit. Every function is one short transaction in the
+The invariant ``spent + reserved + exposed <= limit`` holds because the only write that raises
+``reserved`` or ``exposed`` is one conditional UPDATE that checks it in the database (``reserve``:
+the row count decides). Charges move money from a reservation into ``spent``; a real cost never
+exceeds what its reservation holds plus its exposure (the part of its byte-bound worst case held
+only at a vendor's estimate), so ``spent`` never passes the limit. Every function is one short transaction in the
 ORM, the same on SQLite and PostgreSQL: no lock is ever held across an HTTP call, and a crash
 between calls leaves committed, consistent rows. Called inside a caller's transaction, a function
 joins it without a savepoint: if it fails, the caller's whole transaction rolls back, never half
@@ -63,7 +64,8 @@ class BudgetBusy(Exception):
         self.needed_nanos = needed_nanos
         super().__init__(
             f"Busy: the next execution needs up to {format_usd(needed_nanos)}; running work holds "
-            f"{format_usd(period.reserved_nanos)} of the {format_usd(period.remaining_nanos)} left in "
+            f"{format_usd(period.reserved_nanos + period.exposed_nanos)} of the "
+            f"{format_usd(max(period.limit_nanos - period.spent_nanos, 0))} left in "
             f"{period.month:%Y-%m}. It waits until that work has finished."
         )
 
@@ -88,29 +90,35 @@ def reserve(
     period: Period | None = None,
     now: dt.datetime | None = None,
     admit_nanos: int = 0,
+    exposed_nanos: int = 0,
 ) -> Reservation:
     """Hold ``amount_nanos`` in the open period (nothing written if it does not fit).
 
-    ``admit_nanos``: the most the work could ever be billed (its byte-bound worst case), when
-    that is more than it holds: it is admitted only while the month could absorb that too
-    (``spent + reserved + admit <= limit``), so a vendor's bill past the hold cannot take
-    ``spent`` over the limit. Nothing is admitted in a period already recorded as exhausted
-    (a raised limit clears that record).
+    ``exposed_nanos``: what a call held at a vendor's estimate could be billed beyond it (up to
+    its byte bound). It is not held, but kept out of other work's reach (``spent + reserved +
+    exposed <= limit``) until ``shrink`` says that call is behind it, so a bill past the estimate
+    cannot take ``spent`` over the limit however many executions run at once.
+    ``admit_nanos``: the most the work could ever be billed (every call it may make, at its byte
+    bound): it is admitted only while the month could absorb that too. Nothing is admitted in a
+    period already recorded as exhausted (a raised limit clears that record).
 
     Raises ``BudgetBusy`` when ``limit - spent`` would hold it (other work's holds are in the
     way), else ``BudgetExhausted``.
     """
     if amount_nanos <= 0:
         raise ValueError("a reservation must be a positive amount")
-    admit = max(amount_nanos, admit_nanos)
+    exposed = max(exposed_nanos, 0)
+    admit = max(admit_nanos, amount_nanos + exposed)
     now = now or timezone.now()
     period = period or current_period(now=now)
     with transaction.atomic(savepoint=False):
         fits = (
             Period.objects.filter(pk=period.pk, closed_at__isnull=True, exhausted_at__isnull=True)
-            .alias(committed=F("spent_nanos") + F("reserved_nanos") + admit)
+            .alias(committed=F("spent_nanos") + F("reserved_nanos") + F("exposed_nanos") + admit)
             .filter(committed__lte=F("limit_nanos"))
-            .update(reserved_nanos=F("reserved_nanos") + amount_nanos)
+            .update(
+                reserved_nanos=F("reserved_nanos") + amount_nanos, exposed_nanos=F("exposed_nanos") + exposed
+            )
         )
         if fits:
             return Reservation.objects.create(
@@ -118,6 +126,7 @@ def reserve(
                 label=label[:200],
                 amount_nanos=amount_nanos,
                 held_nanos=amount_nanos,
+                exposed_nanos=exposed,
                 created_at=now,
                 expires_at=_expiry(now),
             )
@@ -129,6 +138,41 @@ def reserve(
     ):
         raise BudgetBusy(period, admit)
     raise BudgetExhausted(period, admit)
+
+
+def extend(reservation: Reservation, amount_nanos: int, *, exposed_nanos: int = 0) -> None:
+    """Hold ``amount_nanos`` more (and expose ``exposed_nanos`` more, as ``reserve`` does) for a
+    call decided on the way, such as a further try: only while ``spent + reserved + exposed``
+    stays within the limit. Raises ``BudgetBusy`` when ``limit - spent`` would hold it beside
+    what this reservation holds (other work's holds are in the way), else ``BudgetExhausted`` (nothing is recorded: the caller does
+    without the call); ``ValueError`` for a reservation that is not open."""
+    amount, exposed = max(amount_nanos, 0), max(exposed_nanos, 0)
+    if not amount and not exposed:
+        return
+    with transaction.atomic(savepoint=False):
+        row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
+        if not row.select_for_update().exists():
+            raise ValueError(f"reservation {reservation.pk} is not open")
+        fits = (
+            Period.objects.filter(pk=reservation.period_id, closed_at__isnull=True)
+            .alias(committed=F("spent_nanos") + F("reserved_nanos") + F("exposed_nanos") + amount + exposed)
+            .filter(committed__lte=F("limit_nanos"))
+            .update(reserved_nanos=F("reserved_nanos") + amount, exposed_nanos=F("exposed_nanos") + exposed)
+        )
+        if fits:
+            row.update(
+                held_nanos=F("held_nanos") + amount,
+                amount_nanos=F("amount_nanos") + amount,
+                exposed_nanos=F("exposed_nanos") + exposed,
+            )
+    if fits:
+        reservation.refresh_from_db(fields=["held_nanos", "amount_nanos", "exposed_nanos"])
+        return
+    period = Period.objects.get(pk=reservation.period_id)
+    own = Reservation.objects.filter(pk=reservation.pk).values_list("held_nanos", "exposed_nanos").get()
+    if period.closed_at is None and period.spent_nanos + sum(own) + amount + exposed <= period.limit_nanos:
+        raise BudgetBusy(period, amount + exposed)
+    raise BudgetExhausted(period, amount + exposed)
 
 
 def charge(
@@ -160,13 +204,24 @@ def charge(
         covered = reservation_row.filter(status=Reservation.Status.OPEN, held_nanos__gte=cost_nanos).update(
             held_nanos=F("held_nanos") - cost_nanos, **charged
         )
+        from_exposed = 0
         if not covered:  # closed, or holding less than the cost: take what it holds, under its lock
-            status, held = reservation_row.select_for_update().values_list("status", "held_nanos").get()
+            status, held, exposed = (
+                reservation_row.select_for_update().values_list("status", "held_nanos", "exposed_nanos").get()
+            )
             from_held = min(cost_nanos, held) if status == Reservation.Status.OPEN else 0
-            reservation_row.update(held_nanos=F("held_nanos") - from_held, **charged)
+            # The rest of the bill was kept out of other work's reach as exposure: it is spent now.
+            from_exposed = min(cost_nanos - from_held, exposed) if status == Reservation.Status.OPEN else 0
+            reservation_row.update(
+                held_nanos=F("held_nanos") - from_held,
+                exposed_nanos=F("exposed_nanos") - from_exposed,
+                **charged,
+            )
         _add_model_usage(period, model_name, provider, usage, cost_nanos)
         Period.objects.filter(pk=period.pk).update(
-            spent_nanos=F("spent_nanos") + cost_nanos, reserved_nanos=F("reserved_nanos") - from_held
+            spent_nanos=F("spent_nanos") + cost_nanos,
+            reserved_nanos=F("reserved_nanos") - from_held,
+            exposed_nanos=F("exposed_nanos") - from_exposed,
         )
         _add_daily(period, now, cost_nanos=cost_nanos, calls=1)
         milestones = _record_milestones(period, candidates, now) if candidates else []
@@ -180,6 +235,7 @@ def charge(
             format_usd(from_held),
         )
     reservation.held_nanos = reservation.held_nanos - cost_nanos if covered else held - from_held
+    reservation.exposed_nanos = reservation.exposed_nanos if covered else exposed - from_exposed
     reservation.charged_nanos += cost_nanos
     reservation.expires_at = expires_at
     return ChargeResult(
@@ -195,39 +251,52 @@ def release(reservation: Reservation, *, now: dt.datetime | None = None, expired
     """
     now = now or timezone.now()
     status = Reservation.Status.EXPIRED if expired else Reservation.Status.RELEASED
-    closing = {"status": status, "held_nanos": 0, "closed_at": now}
+    closing = {"status": status, "held_nanos": 0, "exposed_nanos": 0, "closed_at": now}
     with transaction.atomic(savepoint=False):
         # The usual case, one statement: the reservation is open and holds what this instance says
-        # (``charge`` keeps it up to date). The row count decides.
-        held = reservation.held_nanos
+        # (``charge`` and ``shrink`` keep it up to date). The row count decides.
+        held, exposed = reservation.held_nanos, reservation.exposed_nanos
         open_row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
-        if not open_row.filter(held_nanos=held).update(**closing):
+        if not open_row.filter(held_nanos=held, exposed_nanos=exposed).update(**closing):
             # Closed already, or this instance is out of date: read what it holds under its lock.
-            held = open_row.select_for_update().values_list("held_nanos", flat=True).first()
-            if held is None:
+            row = open_row.select_for_update().values_list("held_nanos", "exposed_nanos").first()
+            if row is None:
                 return None
+            held, exposed = row
             open_row.update(**closing)
-        Period.objects.filter(pk=reservation.period_id).update(reserved_nanos=F("reserved_nanos") - held)
-    reservation.status, reservation.held_nanos, reservation.closed_at = status, 0, now
+        Period.objects.filter(pk=reservation.period_id).update(
+            reserved_nanos=F("reserved_nanos") - held, exposed_nanos=F("exposed_nanos") - exposed
+        )
+    reservation.status, reservation.held_nanos, reservation.exposed_nanos, reservation.closed_at = (
+        status,
+        0,
+        0,
+        now,
+    )
     return held
 
 
 def shrink(reservation: Reservation, to_nanos: int) -> int:
-    """Hold at most ``to_nanos`` from now on (what the remaining calls can still cost): the rest
-    goes back to the period at once. Returns the nanodollars given back (0 if it already held
-    no more, or is closed). Never raises what it holds."""
+    """Hold at most ``to_nanos`` from now on (what the remaining calls can still cost, each at a
+    true bound: the call held at an estimate is behind it, so its exposure ends too): the rest
+    goes back to the period at once. Returns the nanodollars it no longer holds (0 if it already
+    held no more, or is closed). Never raises what it holds."""
     to_nanos = max(to_nanos, 0)
     with transaction.atomic(savepoint=False):
         row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
-        held = row.select_for_update().values_list("held_nanos", flat=True).first()
-        if held is None or held <= to_nanos:
+        current = row.select_for_update().values_list("held_nanos", "exposed_nanos").first()
+        if current is None:
             return 0
-        row.update(held_nanos=to_nanos)
+        held, exposed = current
+        released = max(held - to_nanos, 0)
+        if not released and not exposed:
+            return 0
+        row.update(held_nanos=held - released, exposed_nanos=0)
         Period.objects.filter(pk=reservation.period_id).update(
-            reserved_nanos=F("reserved_nanos") - (held - to_nanos)
+            reserved_nanos=F("reserved_nanos") - released, exposed_nanos=F("exposed_nanos") - exposed
         )
-    reservation.held_nanos = to_nanos
-    return held - to_nanos
+    reservation.held_nanos, reservation.exposed_nanos = held - released, 0
+    return released
 
 
 def hold_until(reservation: Reservation, expires_at: dt.datetime) -> bool:

@@ -101,7 +101,7 @@ class Price(models.Model):
 class Period(models.Model):
     """A budget period: normally a calendar month in TIME_ZONE (``reset_budget`` can cut one short).
 
-    ``spent + reserved <= limit`` is kept by ``budget.ledger``'s conditional updates.
+    ``spent + reserved + exposed <= limit`` is kept by ``budget.ledger``'s conditional updates.
     """
 
     month = models.DateField(help_text="The first day of the month this period belongs to.")
@@ -110,6 +110,11 @@ class Period(models.Model):
     limit_nanos = models.BigIntegerField()
     spent_nanos = models.BigIntegerField(default=0)
     reserved_nanos = models.BigIntegerField(default=0)
+    # What running work could still be billed beyond what it holds: a call held at a vendor's
+    # estimate (Anthropic's count plus a margin) up to its byte-bound worst case. Not held, but
+    # kept out of reach of new work, so a bill past the estimate never takes ``spent`` over the
+    # limit however many executions run (``budget.ledger.reserve``).
+    exposed_nanos = models.BigIntegerField(default=0, db_default=0)
     executions_count = models.PositiveIntegerField(default=0)
     succeeded_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
@@ -144,6 +149,7 @@ class Period(models.Model):
                 condition=Q(limit_nanos__gte=0) & Q(spent_nanos__gte=0) & Q(reserved_nanos__gte=0),
                 name="period_money_not_negative",
             ),
+            models.CheckConstraint(condition=Q(exposed_nanos__gte=0), name="period_exposure_not_negative"),
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="period_not_empty"),
         ]
 
@@ -168,6 +174,9 @@ class Reservation(models.Model):
     amount_nanos = models.BigIntegerField(help_text="The worst case held at the start.")
     held_nanos = models.BigIntegerField(help_text="Still held: amount less what charges took.")
     charged_nanos = models.BigIntegerField(default=0)
+    exposed_nanos = models.BigIntegerField(
+        default=0, db_default=0, help_text="Its part of the period's exposure (Period.exposed_nanos)."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -178,6 +187,9 @@ class Reservation(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(held_nanos__gte=0) & Q(charged_nanos__gte=0), name="reservation_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(exposed_nanos__gte=0), name="reservation_exposure_not_negative"
             ),
         ]
 

@@ -52,6 +52,7 @@ from django.utils import timezone
 from budget import ledger, pacing
 from budget.catalog import ResolvedModel
 from budget.models import Reservation
+from budget.money import format_usd
 from budget.periods import current_period
 from budget.pricing import PricingError
 from executions.backlog.services import next_pending_work
@@ -625,23 +626,22 @@ def _follow_with_codegen(waiting, codegen: steps.Step, providers: Providers, rep
 
 
 def _codegen_request(execution, analysis, codegen, providers, gateway, base) -> CompletionRequest:
-    """The coder's request after a batched analysis, refused if it no longer fits what is held.
-
-    The files are read at the execution's base commit, but the step may have been edited since
-    the reservation was made: what the reservation still holds must cover the coder's new worst
-    case, every try it may make included (``runner.codegen_bound``, the reservation's own bound).
-    """
+    """The coder's request after a batched analysis, held at its first try's worst case
+    (``runner.codegen_bound``): the rest goes back to the month now, and what is missing (the
+    step may have been edited while the analysis waited in its batch) is held if the month has
+    room for it, else the request is refused (a further try is held when it is needed)."""
     request = runner.codegen_request_for(execution, analysis, codegen, base, gateway)
-    tries = execution.codegen_tries or 1 + settings.CODEGEN_REFLECTIONS
-    worst = runner.codegen_bound(codegen, providers.codegen, request, reflections=tries - 1).nanos
+    worst = runner.codegen_bound(codegen, providers.codegen, request, reflections=0).nanos
     reservation = execution.reservation
     reservation.refresh_from_db()
-    if reservation.status != Reservation.Status.OPEN or worst > reservation.held_nanos:
+    if reservation.status != Reservation.Status.OPEN:
+        raise ChangeRejected("The execution's reservation was closed while its analysis waited in its batch")
+    try:
+        holds.make_room(execution, worst)
+    except (ledger.BudgetBusy, ledger.BudgetExhausted) as short:
         raise ChangeRejected(
-            "The code generation's worst case no longer fits what the execution reserved (the "
-            "repository or the codegen step changed while the analysis waited in its batch)"
-        )
-    holds.tighten_to(execution, worst)  # the rest goes back to the month now
+            f"The code generation (up to {format_usd(worst)}) was not submitted: {holds.why_not(short)}"
+        ) from None
     return request
 
 

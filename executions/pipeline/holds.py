@@ -1,10 +1,12 @@
-"""What running work holds: an execution's reservation shrinks as it goes.
+"""What running work holds: an execution holds what its next calls can cost, no more.
 
-After each charged call the pipeline knows more (the plan names the coder's files, so the coder's
-request and its bound are known before its first call; a coder try that missed leaves fewer tries),
-and the reservation is cut to what the remaining calls can still cost: the rest goes back to the
-month at once, not when the execution ends. The remaining calls are a list of bounds, one per
-step still to run (a step of several tries bounds all of them), so a further call slots in.
+It starts holding its steps' first calls (the analysis, the coder's first try). After each charged
+call the pipeline knows more (the plan names the coder's files, so the coder's request and its
+bound are known before its first call), and the reservation is cut to what the remaining calls can
+still cost: the rest goes back to the month at once, not when the execution ends (``tighten``). A
+call decided on the way (a look-up round the analyst asks for, a further coder try after an answer
+that did not apply) is held when it is decided, while the month has room for it (``make_room``);
+money that may never be spent is not kept from other work.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from budget import ledger
+from budget.models import Reservation
+from budget.money import format_usd
 from executions.models import Execution
 
 log = logging.getLogger(__name__)
@@ -35,3 +39,27 @@ def tighten_to(execution: Execution, nanos: int) -> int:
     if released:
         log.debug("execution %s gave back %s nanodollars it no longer needs", execution.pk, released)
     return released
+
+
+def make_room(execution: Execution, nanos: int, *, exposed_nanos: int = 0) -> None:
+    """Hold exactly ``nanos`` for the calls still to come (the one just decided among them), and
+    expose ``exposed_nanos`` beside it (a call held at a vendor's estimate: ``ledger.reserve``).
+    What the reservation holds beyond that goes back to the month; what it lacks is held now, if
+    the month has room for it: else ``BudgetBusy`` / ``BudgetExhausted`` (nothing recorded, the
+    call is not made)."""
+    reservation = execution.reservation
+    held = Reservation.objects.filter(pk=reservation.pk).values_list("held_nanos", flat=True).get()
+    tighten_to(execution, min(held, nanos))  # also ends an earlier call's exposure
+    ledger.extend(reservation, max(nanos - held, 0), exposed_nanos=exposed_nanos)
+
+
+def why_not(short: ledger.BudgetBusy | ledger.BudgetExhausted) -> str:
+    """Why a call decided on the way could not be held, in words."""
+    period = short.period
+    unspent = format_usd(max(period.limit_nanos - period.spent_nanos, 0))
+    if isinstance(short, ledger.BudgetBusy):
+        return (
+            f"the month has {unspent} unspent, but running work holds "
+            f"{format_usd(period.reserved_nanos + period.exposed_nanos)} of it now"
+        )
+    return f"the month has {unspent} unspent, not enough for it beside what this execution holds"

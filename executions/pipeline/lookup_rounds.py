@@ -1,14 +1,18 @@
 """The analyst's look-up rounds: before its plan, it may call ``show`` (``ANALYSIS_LOOKUPS``
 times) and is answered from the base commit's index (``executions.context.lookups``).
 
-Each round is a call like any other: reserved from the start (``pipeline.worst_case`` bounds each
-round at its caps: ``steps.lookup_at_caps``), charged when it returns, before anything is derived
-from it, and recorded on the execution (``Execution.lookups``: what was asked, what was shown).
+Each round is a call like any other, held when the analyst asks for it (``room_for``: its request
+is known then, counted as the first one was; the month must have room for it, or the execution
+stops before its plan), charged when it returns, before anything is derived from it, and recorded
+on the execution (``Execution.lookups``: what was asked, what was shown). The execution is admitted
+only while the month could absorb every round at its caps (``pipeline.worst_case``:
+``steps.lookup_at_caps``), so a round is refused only when other work spent the room meanwhile.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -41,11 +45,13 @@ def look_again(
     gateway: RepositoryGateway,
     provider: Provider,
     now: dt.datetime | None,
+    room_for: Callable[[CompletionRequest], None],
 ) -> charging.Answer:
     """While the analyst's answer is a ``show`` call: charge it, answer it from the base commit,
-    record it, and ask again; the answer that is not a look-up (the plan) is returned uncharged
-    (``pipeline.take_plan`` charges it). A ``show`` call past the allowed rounds is charged and
-    refused (``ChangeRejected``)."""
+    record it, hold the next round (``room_for`` its request) and ask again; the answer that is
+    not a look-up (the plan) is returned uncharged (``pipeline.take_plan`` charges it). A ``show``
+    call past the allowed rounds is charged and refused (``ChangeRejected``), as is one the month
+    has no room for now (``ChangeRejected`` from ``room_for``)."""
     rounds = allowed(step)
     while (items := analyst.lookup_from(answer.completion)) is not None:
         done = len(request.lookups)
@@ -58,5 +64,6 @@ def look_again(
         record = {"asked": [storable(i) for i in items], "shown": [storable(s) for s in shown.shown]}
         charging.charge(execution, step, answer, now, lookups=[*execution.lookups, record])
         request = steps.lookup_request(request, answer.completion.tool_call_id, items, shown.text)
+        room_for(request)
         answer = charging.ask(provider, request)
     return answer

@@ -18,7 +18,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from budget import ledger, outcomes
-from budget.models import Reservation
 from budget.money import dollars_str, format_usd
 from budget.pricing import PricingError, check_input_bound, worst_case_nanos
 from executions.analysis import analyst
@@ -110,6 +109,7 @@ class StepBound:
     tries: int
     batch: bool  # bounded at the vendor's batch price
     nanos: int  # the worst case of all its tries
+    first_nanos: int = 0  # the worst case of its first call: what is held for it from the start
 
     def as_json(self) -> dict:
         return {
@@ -120,22 +120,31 @@ class StepBound:
             "tries": self.tries,
             "batch": self.batch,
             "worst_case": dollars_str(self.nanos),
+            "held_at_start": dollars_str(self.first_nanos),
         }
 
 
 @dataclass(frozen=True)
 class WorstCase:
-    """What an execution reserves before its first paid call (``worst_case``), and the most it
-    could ever be billed (``admit_nanos``: every input at its byte bound), which the month must
-    be able to absorb for it to start."""
+    """What an execution holds before its first paid call (``nanos``: each step's first call; a
+    look-up round or a further coder try is held when it is decided, ``holds.make_room``), what
+    it exposes (``exposed_nanos``: the analysis input held at Anthropic's count could be billed up
+    to its byte bound), and the most it could ever be billed (``admit_nanos``: every call it may
+    make, each input at its byte bound), which the month must be able to absorb for it to start
+    in this form."""
 
     analysis: StepBound
     codegen: StepBound
-    analysis_bound_nanos: int = 0  # the analysis at its byte bound (0: the same as ``analysis``)
+    analysis_bound_nanos: int = 0  # every analysis call at its byte bound (0: the same as ``analysis``)
+    analysis_first_bound_nanos: int = 0  # its first call at its byte bound (0: as held)
 
     @property
     def nanos(self) -> int:
-        return self.analysis.nanos + self.codegen.nanos
+        return self.analysis.first_nanos + self.codegen.first_nanos
+
+    @property
+    def exposed_nanos(self) -> int:
+        return max(self.analysis_first_bound_nanos - self.analysis.first_nanos, 0)
 
     @property
     def admit_nanos(self) -> int:
@@ -372,6 +381,7 @@ def worst_case(
         ),
         analysis_bound_nanos=try_nanos(analysis, counted.bound)
         + lookups * try_nanos(analysis, lookup_tokens),
+        analysis_first_bound_nanos=try_nanos(analysis, counted.bound),
     )
 
 
@@ -410,6 +420,7 @@ def _step_bound(
         tries=1 + further_tries,
         batch=step.batch,
         nanos=try_nanos(step, input_tokens) + further_tries * try_nanos(step, further_tokens),
+        first_nanos=try_nanos(step, input_tokens),
     )
 
 
@@ -483,6 +494,7 @@ def _start(
             reservation = ledger.reserve(
                 prepared.worst_case_nanos,
                 admit_nanos=prepared.worst_case.admit_nanos,
+                exposed_nanos=prepared.worst_case.exposed_nanos,
                 label=f"task {task.pk}: {task.title}" + (f" (revision {revision.pk})" if revision else ""),
                 now=now,
             )
@@ -583,11 +595,9 @@ def produce_change(
     those steps raise; ``_run`` publishes the change, a backtest keeps it (``executions.backtest``)."""
     analyse(execution, prepared, providers, gateway, now)
     request = codegen_request_for(execution, prepared.analysis, prepared.codegen, prepared.base, gateway)
-    # The plan names the coder's files: hold only what the coder's tries can still cost.
-    tries = execution.codegen_tries or prepared.codegen_tries
-    holds.tighten(
-        execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=tries - 1)]
-    )
+    # The plan names the coder's files: hold only what its first try can cost (a further try is
+    # held when it is needed: ``next_try``).
+    holds.tighten(execution, [codegen_bound(prepared.codegen, providers.codegen, request, reflections=0)])
     return generate_change(execution, prepared.codegen, request, prepared.base, gateway, providers, now)
 
 
@@ -601,6 +611,23 @@ def analyse(
     """The analysis, synchronously: asked, its look-up rounds answered (``lookup_rounds``), each
     call charged, and its plan kept (``take_plan``); the execution moves on to code generation."""
     state.save(execution, now, status=Execution.Status.ANALYSING)
+    held_for_call = [prepared.worst_case.analysis.first_nanos]
+
+    def room_for(request: CompletionRequest) -> None:
+        """Hold a look-up round (counted as the first call was, its byte bound exposed) beside the
+        coder's first try; ``ChangeRejected`` when the month has no room for it now."""
+        counted = count_input(providers.analysis, request)
+        held = try_nanos(prepared.analysis, counted.tokens)
+        exposed = try_nanos(prepared.analysis, counted.bound) - held
+        try:
+            holds.make_room(execution, held + prepared.worst_case.codegen.first_nanos, exposed_nanos=exposed)
+        except (ledger.BudgetBusy, ledger.BudgetExhausted) as short:
+            raise ChangeRejected(
+                f"The analysis asked to look again (up to {format_usd(held)}), but the round was not "
+                f"made: {holds.why_not(short)}"
+            ) from None
+        held_for_call.append(held)
+
     answer = charging.ask(providers.analysis, prepared.analysis_request)
     answer = lookup_rounds.look_again(
         execution,
@@ -611,14 +638,10 @@ def analyse(
         gateway=gateway,
         provider=providers.analysis,
         now=now,
+        room_for=room_for,
     )
     return take_plan(
-        execution,
-        prepared.analysis,
-        answer,
-        now,
-        base=prepared.base,
-        bound_nanos=prepared.worst_case.analysis.nanos,
+        execution, prepared.analysis, answer, now, base=prepared.base, bound_nanos=held_for_call[-1]
     )
 
 
@@ -787,18 +810,15 @@ def next_try(
     )
     input_tokens = provider.input_token_bound(request)
     needed = try_nanos(step, input_tokens)
-    held = Reservation.objects.filter(pk=execution.reservation_id, status=Reservation.Status.OPEN)
-    held_now = held.values_list("held_nanos", flat=True).first() or 0
     limit = step.resolved.model.max_input_tokens
-    if needed > held_now or (limit is not None and input_tokens > limit):
-        raise EditsGaveUp(
-            f"{missed}; a further try ({missed.try_number + 1} of {allowed}, up to {format_usd(needed)}) "
-            f"does not fit what the execution's reservation still holds ({format_usd(held_now)}), so it was not made"
-        )
-    # Now this try's request is known: hold it, and the tries after it at their caps, no more.
-    further = provider.input_token_bound(steps.reflection_at_caps(step, prompt))
-    later = allowed - missed.try_number - 1
-    holds.tighten_to(execution, needed + later * try_nanos(step, further))
+    attempt = f"a further try ({missed.try_number + 1} of {allowed}, up to {format_usd(needed)})"
+    if limit is not None and input_tokens > limit:
+        raise EditsGaveUp(f"{missed}; {attempt} could pass the model's input limit, so it was not made")
+    # Now this try's request is known: hold what it can cost, no more and no less.
+    try:
+        holds.make_room(execution, needed)
+    except (ledger.BudgetBusy, ledger.BudgetExhausted) as short:
+        raise EditsGaveUp(f"{missed}; {attempt} was not made: {holds.why_not(short)}") from None
     return request
 
 

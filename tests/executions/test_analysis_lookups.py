@@ -3,17 +3,22 @@ the fake, the repository on the GitHub fake (docs/context.md: "One more look")."
 
 import datetime as dt
 import json
+from dataclasses import replace
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from budget.models import LanguageModel, Price
-from budget.pricing import input_token_bound, price_for, worst_case_nanos
+from budget import ledger
+from budget.models import LanguageModel, Overrun, Price
+from budget.periods import current_period
+from budget.pricing import input_token_bound
 from executions.backlog.services import create_task
 from executions.context import lookups
 from executions.models import Execution, ModelCall, StepConfig
 from executions.pipeline.runner import run_execution
+from executions.providers import providers_for_mode
+from executions.providers.anthropic import AnthropicProvider
 from tests.executions.conftest import assert_charged_as_billed
 from tests.fakes.anthropic import user_text
 from tests.fakes.github import SEED_FILES, serving_github
@@ -99,22 +104,12 @@ def test_a_look_up_is_answered_from_the_base_commit_then_the_analyst_plans(live,
     calls = ModelCall.objects.filter(execution=execution, step="analysis").order_by("try_number")
     assert [c.try_number for c in calls] == [1, 2]
     assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
-    [completion] = openai_fake.completions()
-    steps = {c.step: c for c in StepConfig.objects.all()}
-    analysis_floor = sum(
-        worst_case_nanos(
-            price_for("claude-sonnet-4-5"),
-            max_input_tokens=sent_bytes(m),
-            max_output_tokens=steps["analysis"].max_tokens,
-        )
-        for m in (first, second)
-    )
-    codegen_floor = worst_case_nanos(
-        price_for("gpt-4o-mini"),
-        max_input_tokens=input_token_bound(*(m["content"] for m in completion["messages"])),
-        max_output_tokens=steps["codegen"].max_tokens,
-    )
-    assert execution.reserved_nanos >= analysis_floor + codegen_floor
+    # The round was held when the analyst asked for it (the reservation grew), at least the
+    # calls' bounds in all; before it, only the first call and the coder's first try.
+    reservation = execution.reservation
+    reservation.refresh_from_db()
+    assert reservation.amount_nanos > execution.reserved_nanos
+    assert not Overrun.objects.exists()  # every call within what was held for it
 
 
 def test_a_look_up_is_capped_in_names_and_bytes(live, fake_github, coder):
@@ -165,15 +160,43 @@ def test_without_look_ups_the_plan_is_forced_at_once(live, fake_github, coder, s
     assert execution.lookups == []
 
 
-def test_each_round_is_reserved_before_the_first_call(live, fake_github, coder, settings):
-    """One more analysis call's worst case per allowed round, in the execution's reservation."""
+class Crowded(AnthropicProvider):
+    """The real Anthropic provider; while its first call is out, other work takes the month's rest."""
+
+    def complete(self, request):
+        if not hasattr(self, "other"):
+            period = current_period()
+            self.other = ledger.reserve(
+                period.limit_nanos - period.spent_nanos - period.reserved_nanos - period.exposed_nanos
+            )
+        return super().complete(request)
+
+
+def test_a_round_is_held_when_asked_for_and_not_made_without_room(live, fake_github, coder, settings):
+    """Nothing is held for a look-up before the analyst asks for one: what an execution holds at
+    its start is the same whatever ANALYSIS_LOOKUPS allows (beside the show tool's few bytes).
+    When the month has no room for the round the analyst asks for, it is not made."""
+    anthropic_fake, openai_fake = live
     reserved = {}
-    for rounds in (0, 1, 2):
+    for rounds in (1, 2):
         settings.ANALYSIS_LOOKUPS = rounds
-        live[0].tool_input = PLAN
+        anthropic_fake.tool_input = PLAN
         reserved[rounds] = run_execution(new_task()).reserved_nanos
-    one_round = reserved[1] - reserved[0]
-    assert one_round > 0 and reserved[2] - reserved[1] >= one_round
+    assert reserved[1] == reserved[2]
+
+    anthropic_fake.tool_calls = [("show", {"items": ["app/settings.py"]})]
+    analyst = Crowded()
+    before = len(anthropic_fake.messages())
+
+    execution = run_execution(new_task(), providers=replace(providers_for_mode(), analysis=analyst))
+
+    assert execution.status == Execution.Status.FAILED
+    assert "The analysis asked to look again (up to $" in execution.error
+    assert "the round was not made: the month has $" in execution.error
+    assert len(anthropic_fake.messages()) == before + 1  # only the first call, charged
+    assert execution.lookups == [{"asked": ["app/settings.py"], "shown": ["app/settings.py"]}]
+    ledger.release(analyst.other)
+    assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
 
 
 def run_batches() -> str:

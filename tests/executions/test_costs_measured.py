@@ -147,7 +147,7 @@ def test_the_measured_mean_is_the_months_spend_over_its_executions(live, django_
     nxt = data["next_execution"]
     assert nxt["task"]["title"] == TASKS[3]
     assert to_nanos(nxt["reserves"]) == following.reserved_nanos == following.reservation.amount_nanos
-    assert sum(to_nanos(s["worst_case"]) for s in nxt["steps"]) == following.reserved_nanos
+    assert sum(to_nanos(s["held_at_start"]) for s in nxt["steps"]) == following.reserved_nanos
     assert [(s["step"], s["model"], s["tries"]) for s in nxt["steps"]] == [
         ("analysis", "claude-sonnet-5-5", 2),  # the first call and ANALYSIS_LOOKUPS more
         ("codegen", "gpt-6-luna", 3),  # the first try and CODEGEN_REFLECTIONS more

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import ledger
 from budget.catalog import ResolvedModel
 from budget.models import LanguageModel, Price
 from budget.periods import current_period
@@ -28,6 +29,7 @@ from executions.models import Batch, Execution, ModelCall, Task
 from executions.pipeline.runner import prepare, run_execution
 from executions.pipeline.steps import ANSWER_CUT, CODEGEN, Step, reflection_at_caps, reflection_request
 from executions.providers import CompletionRequest, providers_for_mode
+from executions.providers.openai import OpenAIProvider
 from executions.repositories.gateways import get_gateway
 from notifications.messages import compose
 from notifications.models import Event
@@ -173,8 +175,8 @@ def test_a_third_miss_fails_with_every_try_recorded_and_the_money_accounted_for(
 
 
 def test_a_try_billed_past_what_is_held_for_it_stops_the_coder(planned, settings):
-    # After the plan, the reservation holds just the coder's tries (``holds.tighten``): a first
-    # try billed past its own bound leaves too little for the next, which is not made.
+    # After the plan, the reservation holds just the coder's first try (``holds.tighten``): a
+    # first try billed past its own bound is an overrun, and no further call is made.
     anthropic_fake, openai_fake = planned
     settings.CODEGEN_REFLECTIONS = 1
     task = new_task()
@@ -188,6 +190,71 @@ def test_a_try_billed_past_what_is_held_for_it_stops_the_coder(planned, settings
     assert execution.status == Execution.Status.FAILED
     assert len(openai_fake.completions()) == 1  # the second try was not made
     assert "more than the request allowed" in execution.error
+    assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
+
+
+class Crowded(OpenAIProvider):
+    """The real OpenAI provider; while its first call is out, other work takes the month's rest
+    (and, with ``spend``, spends it)."""
+
+    spend = False
+
+    def complete(self, request):
+        if not hasattr(self, "other"):
+            period = current_period()
+            self.other = ledger.reserve(
+                period.limit_nanos - period.spent_nanos - period.reserved_nanos - period.exposed_nanos
+            )
+            if self.spend:
+                ledger.charge(
+                    self.other,
+                    self.other.held_nanos,
+                    model_name="gpt-4o-mini",
+                    provider="openai",
+                    usage=Usage(1, 1),
+                )
+        return super().complete(request)
+
+
+@pytest.mark.parametrize("spend", [False, True], ids=["busy", "spent"])
+def test_a_further_try_is_held_when_it_is_needed_and_not_made_without_room(planned, spend):
+    """A further try is held when a miss asks for it, not from the start: when other work has
+    taken the month's rest meanwhile, it is not made, and the execution says why."""
+    anthropic_fake, openai_fake = planned
+    openai_fake.answers = [MISS, RIGHT]
+    coder = Crowded()
+    coder.spend = spend
+    task = new_task()
+
+    execution = run_execution(task, providers=replace(providers_for_mode(), codegen=coder))
+
+    assert execution.status == Execution.Status.FAILED
+    assert len(openai_fake.completions()) == 1  # the second try was not made
+    assert "a further try (2 of 3, up to $" in execution.error
+    if spend:
+        assert "not enough for it beside what this execution holds" in execution.error
+    else:
+        assert "running work holds" in execution.error
+    assert execution.reserved_nanos == execution.reservation.amount_nanos  # never grew
+    ledger.release(coder.other)
+    period = current_period()
+    assert period.spent_nanos <= period.limit_nanos and (period.reserved_nanos, period.exposed_nanos) == (
+        0,
+        0,
+    )
+    assert period.exhausted_at is None  # a try done without is not the month's end
+
+
+def test_a_further_try_is_held_then_made_when_the_month_has_room(planned):
+    anthropic_fake, openai_fake = planned
+    openai_fake.answers = [MISS, RIGHT]
+
+    execution = run_execution(new_task())
+
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    reservation = execution.reservation
+    reservation.refresh_from_db()
+    assert reservation.amount_nanos > execution.reserved_nanos  # grew by the second try, when needed
     assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
 
 
@@ -322,11 +389,11 @@ def test_in_batch_mode_a_third_miss_fails_with_every_try_charged_once(batched, f
     assert current_period().edit_failures_count == 1
 
 
-def test_after_a_batched_analysis_the_coder_keeps_the_tries_it_reserved(batched, settings):
+def test_after_a_batched_analysis_the_coder_keeps_the_tries_it_was_allowed(batched, settings):
     anthropic_fake, openai_fake = batched
     task = new_task()
     Task.objects.filter(pk=task.pk).update(max_attempts=1)  # not started again by the same pass
-    run_batches_pass()  # the analysis batch: reserved for the coder's three tries
+    run_batches_pass()  # the analysis batch: three coder tries allowed
     settings.CODEGEN_REFLECTIONS = 6  # an edit meanwhile applies to the next executions only
 
     run_batches_pass()
@@ -337,7 +404,7 @@ def test_after_a_batched_analysis_the_coder_keeps_the_tries_it_reserved(batched,
     assert len(openai_fake.batch_lines()) == 1
     held = execution.reservation.held_nanos
     execution.reservation.refresh_from_db()
-    assert execution.reservation.held_nanos <= held  # tightened to the coder's three tries
+    assert execution.reservation.held_nanos <= held  # tightened to the coder's first try
 
 
 def test_a_pass_that_dies_after_charging_a_miss_leaves_the_retry_to_the_next_pass(batched, monkeypatch):

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from tests.migrations.chains import copy_without_squashes
+
 ROOT = Path(__file__).resolve().parents[2]
 SQUASHED = {"budget": "0001_squashed_0016_period_revisions", "executions": "0001_squashed_0011_revisions"}
 COLUMNS = (
@@ -64,13 +66,7 @@ def _manage(*args, database: str, before_squash: Path | None = None) -> str:
 def _before_squash(tmp_path: Path) -> Path:
     """The migration packages without the squashed files, and settings that use them: what an
     install ran before the squash shipped."""
-    for app in SQUASHED:
-        shutil.copytree(
-            ROOT / app / "migrations",
-            tmp_path / "before_squash" / app,
-            ignore=shutil.ignore_patterns("*squashed*", "__pycache__"),
-        )
-    (tmp_path / "before_squash" / "__init__.py").write_text("")
+    copy_without_squashes(tmp_path / "before_squash")
     (tmp_path / "settings_before_squash.py").write_text(
         "from orchestration_site.settings import *  # noqa: F403\n"
         'MIGRATION_MODULES = {"budget": "before_squash.budget", "executions": "before_squash.executions"}\n'
