@@ -10,11 +10,13 @@ every BATCH_POLL_MINUTES). In order:
 2. **Poll** every batch in progress. An ended one's results are charged at the batch price, one
    transaction per result (``charging.charge``), each at most once (keyed by the vendor batch and
    the ``custom_id``: a pass that stops between a charge and the state change it leads to leaves
-   that change to the next pass, which does not charge again). An analysis result moves its
-   execution on to code generation (one OpenAI batch for all of them, or synchronously when codegen
-   is not in batch mode); a codegen result is validated and published, and the execution finishes
-   as today. A result billed for an execution that is closed meanwhile (the reaper abandoned it) is
-   charged all the same, and changes nothing else.
+   that change to the next pass, which does not charge again). An analysis result that is the
+   analyst's look-up is answered and asked again in a follow-up analysis batch
+   (``lookup_rounds.batched``); any other moves its execution on to code generation (one OpenAI
+   batch for all of them, or synchronously when codegen is not in batch mode); a codegen result
+   is validated and published, and the execution finishes as today. A result billed for an
+   execution that is closed meanwhile (the reaper abandoned it) is charged all the same, and
+   changes nothing else.
 3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks (and queued revisions of
    pull requests, in the same order) that the budget and pacing allow, each claimed and reserved at
    batch prices exactly as the synchronous path does (``runner.prepare`` and ``runner.start``).
