@@ -184,6 +184,12 @@ class Execution(models.Model):
         blank=True,
         help_text="The analyst's look-ups before its plan: what each asked for and what it was shown.",
     )
+    analysis_request = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Batch mode: the analysis request last sent, its look-up rounds included, kept until "
+        "the plan comes back (a look-up's follow-up, sent in the next analysis batch, is built on it).",
+    )
     change = models.JSONField(null=True, blank=True, help_text="The validated generated change.")
     diff = models.TextField(blank=True, help_text="The applied change as a unified diff against its base.")
     base_sha = models.CharField(

@@ -10,11 +10,13 @@ every BATCH_POLL_MINUTES). In order:
 2. **Poll** every batch in progress. An ended one's results are charged at the batch price, one
    transaction per result (``charging.charge``), each at most once (keyed by the vendor batch and
    the ``custom_id``: a pass that stops between a charge and the state change it leads to leaves
-   that change to the next pass, which does not charge again). An analysis result moves its
-   execution on to code generation (one OpenAI batch for all of them, or synchronously when codegen
-   is not in batch mode); a codegen result is validated and published, and the execution finishes
-   as today. A result billed for an execution that is closed meanwhile (the reaper abandoned it) is
-   charged all the same, and changes nothing else.
+   that change to the next pass, which does not charge again). An analysis result that is the
+   analyst's look-up is answered and asked again in a follow-up analysis batch
+   (``lookup_rounds.batched``); any other moves its execution on to code generation (one OpenAI
+   batch for all of them, or synchronously when codegen is not in batch mode); a codegen result
+   is validated and published, and the execution finishes as today. A result billed for an
+   execution that is closed meanwhile (the reaper abandoned it) is charged all the same, and
+   changes nothing else.
 3. **Submit** one batch of new tasks: up to BATCH_MAX_TASKS pending tasks (and queued revisions of
    pull requests, in the same order) that the budget and pacing allow, each claimed and reserved at
    batch prices exactly as the synchronous path does (``runner.prepare`` and ``runner.start``).
@@ -67,7 +69,7 @@ from executions.errors import (
     WorkSetAside,
 )
 from executions.models import Batch, Execution, Revision, StepConfig, Task
-from executions.pipeline import charging, holds, runner, state, steps
+from executions.pipeline import charging, holds, lookup_rounds, runner, state, steps
 from executions.pipeline.preparation import preparing
 from executions.providers import CompletionRequest, Providers, providers_for_mode
 from executions.repositories.base import PublishError, RepositoryGateway
@@ -298,8 +300,10 @@ def _claim(
         )
     execution, prepared = runner.start(task, prepared, providers, now)
     if first.name == steps.ANALYSIS:
-        _join(execution, row, now, status=Execution.Status.ANALYSING)
-        return execution, prepared.analysis_request
+        # Kept when a look-up round may follow: the next batch's request is built on it.
+        request = prepared.analysis_request
+        _join(execution, row, now, status=Execution.Status.ANALYSING, **lookup_rounds.kept(request))
+        return execution, request
     # Only codegen is in batch mode: the analysis runs now, synchronously, at the standard price.
     try:
         runner.analyse(execution, prepared, providers, gateway, now)
@@ -529,17 +533,19 @@ def _still_ours(row: Batch, report: PassReport, now) -> bool:
     return False
 
 
-def _results(
-    row, items, missing, providers, gateway_of, report, now, *, asked, still_open, take, follow
-) -> bool:
+Followup = tuple[steps.Step, CompletionRequest]  # a request for the next batch of that step
+
+
+def _results(row, items, missing, providers, gateway_of, report, now, *, asked, still_open, take) -> bool:
     """The one loop over a batch's results, for either step: charge every result, and move each
-    execution on with ``take(execution, step, answer, gateway)``, which answers the codegen request
-    to send in the next codegen batch (at the step ``follow``), or None when the execution
-    finished. An execution no longer in ``still_open`` (the reaper closed it) is charged all the
-    same; one in ``asked`` with no result fails. One bad result never holds up the others. False
-    if the lease was lost."""
+    execution on with ``take(execution, step, answer, gateway)``, which answers the request to send
+    in the next batch of a step (the coder's, or the analyst's after a look-up: a ``Followup``), or
+    None when the execution finished. An execution no longer in ``still_open`` (the reaper closed
+    it) is charged all the same; one in ``asked`` with no result fails. One bad result never holds
+    up the others. False if the lease was lost."""
     step = _step_of(row)
-    waiting: dict[str, tuple[Execution, CompletionRequest]] = {}
+    waiting: dict[str, dict[str, tuple[Execution, CompletionRequest]]] = {}  # by step
+    follows: dict[str, steps.Step] = {}
     for execution in _members(row, *Execution.Status.values):
         if not _still_ours(row, report, now):
             return False
@@ -551,46 +557,61 @@ def _results(
         try:
             if execution.status == asked and answer is None:
                 raise _failure(execution, items, missing)
-            request = take(execution, step, answer, gateway_of(execution.task))
+            followup = take(execution, step, answer, gateway_of(execution.task))
         except ExecutionMovedOn as exc:
             log.info("%s", exc)  # another pass took it over: it is that pass's now
             continue
         except runner.EXPECTED_FAILURES as exc:
             runner.finish_failed_on(execution, exc, now)
-            request = None
+            followup = None
         except Exception as exc:  # one bad result must not hold up the batch's others
             _failed_unexpectedly(execution, exc, now)
-            request = None
-        if request is None:
+            followup = None
+        if followup is None:
             report.finished += 1
         else:
-            waiting[str(execution.pk)] = (execution, request)
-    if waiting and _still_ours(row, report, now):
-        _follow_with_codegen(waiting, follow, providers, report, now)
+            follow, request = followup
+            follows[follow.name] = follow
+            waiting.setdefault(follow.name, {})[str(execution.pk)] = (execution, request)
+    for name, group in waiting.items():
+        if _still_ours(row, report, now):
+            _follow_with(group, follows[name], providers, report, now)
     return True
 
 
 def _analysis_results(row, items, missing, providers, gateway_of, report, now) -> bool:
-    """Charge every analysis result and move each execution on: its plan taken, then its coder
-    asked in the next codegen batch (or at once, when the codegen step is not batched)."""
+    """Charge every analysis result and move each execution on: a ``show`` call answered and the
+    analyst asked again in the next analysis batch (``lookup_rounds.batched``, at this batch's
+    step and price), or its plan taken, then its coder asked in the next codegen batch (or at
+    once, when the codegen step is not batched)."""
     try:
         codegen = steps.configured_steps(on=timezone.localdate(_now(now)))[1]
     except (ExecutionError, PricingError) as exc:
         codegen, codegen_error = None, str(exc)
 
-    def take(execution, analysis, answer, gateway) -> CompletionRequest | None:
+    def take(execution, analysis, answer, gateway) -> Followup | None:
         base = runner.base_of(gateway, execution.base_sha)
         # GENERATING: charged and planned by a pass that stopped before its coder was asked.
         if execution.status == Execution.Status.ANALYSING:
+            again = lookup_rounds.batched(
+                execution, analysis, answer, index=base.index, gateway=gateway, now=now
+            )
+            if again is not None:
+                # Held before it goes out (again after a pass that stopped between the two:
+                # more held for a while, never less).
+                lookup_rounds.hold_round(execution, analysis, providers.analysis, again)
+                return analysis, again
             # The charge commits (even when the plan is empty and the execution fails); the
             # hold keeps the money for the coder if this pass stops before the codegen batch.
             runner.take_plan(execution, analysis, answer, now, base=base)
             ledger.hold_until(execution.reservation, _hold_expiry(now))
+        if execution.analysis_request is not None:  # the plan came: no round is built on it now
+            state.save(execution, now, analysis_request=None)
         if codegen is None:
             raise ProviderError(codegen_error)
         request = _codegen_request(execution, analysis, codegen, providers, gateway, base)
         if codegen.batch:
-            return request
+            return codegen, request
         # It leaves the batch before the paid call: no other pass asks the coder again.
         state.save(execution, now, batch_id=None)
         change = runner.generate_change(execution, codegen, request, base, gateway, providers, now)
@@ -602,16 +623,16 @@ def _analysis_results(row, items, missing, providers, gateway_of, report, now) -
         asked=Execution.Status.ANALYSING,
         still_open=(Execution.Status.ANALYSING, Execution.Status.GENERATING),
         take=take,
-        follow=codegen,
     )  # fmt: skip
 
 
-def _follow_with_codegen(waiting, codegen: steps.Step, providers: Providers, report, now) -> None:
-    """One codegen batch for the executions whose analysis came back: each joins it only if it is
-    still where this pass saw it (another pass may have taken it on)."""
+def _follow_with(waiting, step: steps.Step, providers: Providers, report, now) -> None:
+    """One batch of ``step`` for the executions whose previous result asked for it (a codegen
+    batch after their analysis or a coder's miss, an analysis batch after a look-up): each joins
+    it only if it is still where this pass saw it (another pass may have taken it on)."""
     requests = {}
     with transaction.atomic():
-        follow = _new_row(codegen, providers, _now(now), new_tasks=False)
+        follow = _new_row(step, providers, _now(now), new_tasks=False)
         for custom_id, (execution, request) in waiting.items():
             try:
                 _join(execution, follow, now)
@@ -656,7 +677,7 @@ def _codegen_results(row, items, missing, providers, gateway_of, report, now) ->
         analysis = again = None
         again_error = str(exc)
 
-    def take(execution, codegen, answer, gateway) -> CompletionRequest | None:
+    def take(execution, codegen, answer, gateway) -> Followup | None:
         base = runner.base_of(gateway, execution.base_sha)
         try:
             change = runner.take_change(execution, codegen, answer, gateway, now, base=base)
@@ -664,7 +685,7 @@ def _codegen_results(row, items, missing, providers, gateway_of, report, now) ->
             if again is None:
                 raise ProviderError(again_error) from None
             prompt = runner.codegen_request_for(execution, analysis, again, base, gateway)
-            return runner.next_try(execution, again, prompt, answer, missed, providers.codegen)
+            return again, runner.next_try(execution, again, prompt, answer, missed, providers.codegen)
         runner.finish_succeeded(execution, runner.publish(execution, change, gateway), now)
         return None
 
@@ -673,7 +694,6 @@ def _codegen_results(row, items, missing, providers, gateway_of, report, now) ->
         asked=Execution.Status.GENERATING,
         still_open=(Execution.Status.GENERATING,),
         take=take,
-        follow=again,
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from budget import ledger, outcomes
 from budget.money import dollars_str, format_usd
-from budget.pricing import PricingError, check_input_bound, worst_case_nanos
+from budget.pricing import PricingError, check_input_bound
 from executions.analysis import analyst
 from executions.changes import edits
 from executions.changes.coder import failures_message, parse_change
@@ -40,6 +40,7 @@ from executions.github import pull_requests
 from executions.models import Execution, Revision, Task
 from executions.pipeline import announce, charging, forms, holds, lookup_rounds, state, steps
 from executions.pipeline.preparation import preparing
+from executions.pipeline.steps import try_nanos
 from executions.providers import Completion, CompletionRequest, Provider, Providers, providers_for_mode
 from executions.providers.base import InputCount, count_input
 from executions.repositories import standing
@@ -424,17 +425,6 @@ def _step_bound(
     )
 
 
-def try_nanos(step: steps.Step, input_tokens: int) -> int:
-    """The most one call of ``step`` can cost with at most ``input_tokens`` of input."""
-    return worst_case_nanos(
-        step.resolved.price,
-        max_input_tokens=input_tokens,
-        max_output_tokens=step.max_tokens,
-        batch=step.batch,
-        hour_cache=False,  # the requests mark 5-minute breakpoints only (providers.anthropic.params_for)
-    )
-
-
 # --- claiming and starting ----------------------------------------------------------------------
 
 
@@ -611,25 +601,8 @@ def analyse(
     """The analysis, synchronously: asked, its look-up rounds answered (``lookup_rounds``), each
     call charged, and its plan kept (``take_plan``); the execution moves on to code generation."""
     state.save(execution, now, status=Execution.Status.ANALYSING)
-    held_for_call = [prepared.worst_case.analysis.first_nanos]
-
-    def room_for(request: CompletionRequest) -> None:
-        """Hold a look-up round (counted as the first call was, its byte bound exposed) beside the
-        coder's first try; ``ChangeRejected`` when the month has no room for it now."""
-        counted = count_input(providers.analysis, request)
-        held = try_nanos(prepared.analysis, counted.tokens)
-        exposed = try_nanos(prepared.analysis, counted.bound) - held
-        try:
-            holds.make_room(execution, held + prepared.worst_case.codegen.first_nanos, exposed_nanos=exposed)
-        except (ledger.BudgetBusy, ledger.BudgetExhausted) as short:
-            raise ChangeRejected(
-                f"The analysis asked to look again (up to {format_usd(held)}), but the round was not "
-                f"made: {holds.why_not(short)}"
-            ) from None
-        held_for_call.append(held)
-
     answer = charging.ask(providers.analysis, prepared.analysis_request)
-    answer = lookup_rounds.look_again(
+    answer, held = lookup_rounds.look_again(
         execution,
         prepared.analysis,
         prepared.analysis_request,
@@ -638,11 +611,9 @@ def analyse(
         gateway=gateway,
         provider=providers.analysis,
         now=now,
-        room_for=room_for,
     )
-    return take_plan(
-        execution, prepared.analysis, answer, now, base=prepared.base, bound_nanos=held_for_call[-1]
-    )
+    held = prepared.worst_case.analysis.first_nanos if held is None else held
+    return take_plan(execution, prepared.analysis, answer, now, base=prepared.base, bound_nanos=held)
 
 
 def take_plan(

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from budget import catalog
 from budget.catalog import ResolvedModel
-from budget.pricing import lookup_model
+from budget.pricing import lookup_model, worst_case_nanos
 from executions.analysis import analyst
 from executions.changes import coder
 from executions.changes.validation import MAX_FILE_BYTES
@@ -325,3 +325,14 @@ def reflection_at_caps(step: Step, prompt: CompletionRequest) -> CompletionReque
     """``reflection_request`` with an answer and a failure message as long as they may be: the
     largest request a further try can send after ``prompt``."""
     return reflection_request(step, prompt, "x" * answer_byte_cap(step), "x" * coder.MAX_FAILURES_BYTES)
+
+
+def try_nanos(step: Step, input_tokens: int) -> int:
+    """The most one call of ``step`` can cost with at most ``input_tokens`` of input."""
+    return worst_case_nanos(
+        step.resolved.price,
+        max_input_tokens=input_tokens,
+        max_output_tokens=step.max_tokens,
+        batch=step.batch,
+        hour_cache=False,  # the requests mark 5-minute breakpoints only (providers.anthropic.params_for)
+    )

@@ -9,7 +9,7 @@ the caller can charge it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from budget.pricing import Usage, input_token_bound
@@ -45,6 +45,17 @@ class CompletionRequest:
     lookup_tool: dict | None = None
     # Each look-up made so far, after ``user``: the model's call and what it was shown.
     lookups: tuple[Lookup, ...] = ()
+
+    def as_json(self) -> dict:
+        """The request as JSON, to be sent again later (a batched analysis's next look-up round)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> CompletionRequest:
+        """The request ``as_json`` gave, as it was."""
+        return cls(
+            **{**data, "turns": tuple(data["turns"]), "lookups": tuple(Lookup(**x) for x in data["lookups"])}
+        )
 
     def input_token_bound(self) -> int:
         """A true upper bound on this request's input tokens (bytes of everything sent)."""

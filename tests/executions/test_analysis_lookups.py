@@ -225,16 +225,3 @@ def test_with_only_codegen_in_batch_mode_the_synchronous_analysis_looks_up_first
     assert len(anthropic_fake.messages()) == 2 and execution.lookups[0]["shown"] == ["app/settings.py"]
     assert ModelCall.objects.filter(execution=execution, step="analysis").count() == 2
     assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
-
-
-def test_an_analysis_in_a_batch_is_sent_without_the_show_tool(live, fake_github, coder, settings):
-    """Batch mode makes no look-up yet: the plan is forced, as before."""
-    settings.PACING_ENABLED = False
-    StepConfig.objects.filter(step="analysis").update(batch=True)
-    new_task()
-
-    run_batches()
-
-    [request] = live[0].batch_requests()
-    assert request["params"]["tool_choice"] == {"type": "tool", "name": "submit_plan"}
-    assert [tool["name"] for tool in request["params"]["tools"]] == ["submit_plan"]

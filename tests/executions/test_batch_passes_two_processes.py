@@ -61,17 +61,23 @@ def finished(process: subprocess.Popen) -> str:
     return out
 
 
-@contextmanager
 def state_change_blocked(old: str, new: str):
-    """An execution's change from ``old`` to ``new`` waits (on a lock this test holds) until the
-    block ends; whatever session still waits then is terminated, as if its process had died."""
+    """An execution's change from ``old`` to ``new`` waits (``update_blocked``)."""
+    return update_blocked(f"OLD.status = '{old}' AND NEW.status = '{new}'")
+
+
+@contextmanager
+def update_blocked(when: str):
+    """An update of an execution ``when`` (a trigger's condition) waits (on a lock this test
+    holds) until the block ends; whatever session still waits then is terminated, as if its
+    process had died."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN PERFORM pg_advisory_xact_lock(2424); RETURN NEW; END $$;
             CREATE TRIGGER wait_for_the_test BEFORE UPDATE ON executions_execution FOR EACH ROW
-            WHEN (OLD.status = '{old}' AND NEW.status = '{new}') EXECUTE FUNCTION wait_for_the_test();
+            WHEN ({when}) EXECUTE FUNCTION wait_for_the_test();
             SELECT pg_advisory_lock(2424);
             """
         )
@@ -112,6 +118,38 @@ def test_a_pass_killed_between_a_charge_and_its_state_change(batch_mode, setting
     assert ModelCall.objects.get(execution=charged.execution, step="analysis") == charged
     assert_charged_as_billed(current_period(now=NOW), anthropic_fake, openai_fake)
     assert_no_call_made_twice(anthropic_fake, openai_fake)
+
+
+def test_a_pass_killed_while_recording_a_look_up_leaves_the_round_to_the_next_pass(batch_mode, settings):
+    """Batch mode's look-up (issue 36): the show call charged, the process dies before the round
+    is recorded; the next pass records it once and sends the follow-up analysis batch."""
+    anthropic_fake, openai_fake = batch_mode
+    anthropic_fake.tool_calls = [("show", {"items": ["README.md"]})] * 3  # one per task
+    with time_machine.travel(NOW, tick=True):
+        tasks(3)
+        run_batches_pass()  # the analysis batch goes out
+        with update_blocked("OLD.lookups IS DISTINCT FROM NEW.lookups"):
+            first = start_pass(settings, anthropic_fake, openai_fake)
+            wait_for_a_lock_waiter(timeout=30)  # it charged the first show, and waits to record it
+            first.kill()
+            first.wait()
+        [charged] = ModelCall.objects.all()
+        assert not any(Execution.objects.values_list("lookups", flat=True))  # none recorded
+        Batch.objects.update(lease_until=timezone.now())  # the dead pass's lease ran out
+
+        assert "submitted analysis batch" in run_batches_pass().line()  # here, the next pass
+        assert "submitted codegen batch" in run_batches_pass().line()
+        assert "finished 3 execution(s)" in run_batches_pass().line()
+
+    for execution in Execution.objects.all():
+        assert execution.status == Execution.Status.SUCCEEDED, execution.error
+        assert [r["asked"] for r in execution.lookups] == [["README.md"]]
+        assert execution.calls.filter(step="analysis").count() == 2
+    assert ModelCall.objects.filter(result_key=charged.result_key).get() == charged
+    assert charges_per_result() == {1, 2}  # each execution: its show and plan, its change
+    keys = list(ModelCall.objects.values_list("result_key", flat=True))
+    assert len(keys) == len(set(keys)) == 9
+    assert_charged_as_billed(current_period(now=NOW), anthropic_fake, openai_fake)
 
 
 def test_a_pass_stalled_past_its_lease_is_overtaken_without_a_second_paid_call(batch_mode, settings):

@@ -413,11 +413,11 @@ def test_a_pass_that_dies_after_charging_a_miss_leaves_the_retry_to_the_next_pas
     task = new_task()
     for _ in range(2):
         run_batches_pass()  # analysis batch, then its codegen batch
-    follow = passes._follow_with_codegen
-    monkeypatch.setattr(passes, "_follow_with_codegen", Mock(side_effect=RuntimeError("the worker died")))
+    follow = passes._follow_with
+    monkeypatch.setattr(passes, "_follow_with", Mock(side_effect=RuntimeError("the worker died")))
     with pytest.raises(RuntimeError):
         run_batches_pass()  # the miss is charged, then the pass dies before asking again
-    monkeypatch.setattr(passes, "_follow_with_codegen", follow)
+    monkeypatch.setattr(passes, "_follow_with", follow)
 
     with time_machine.travel(LATER, tick=True):  # the dead pass's lease has run out
         reports = [run_batches_pass().line() for _ in range(2)]
