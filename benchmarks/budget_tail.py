@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 BYTES_PER_TOKEN = 4
 ANALYSIS_OUT, CODEGEN_IN, CODEGEN_OUT = 1_500, 7_000, 1_500
 PLAN_FILES = ["django/utils/text.py", "django/utils/html.py"]  # what the analyst names for the coder
+# A task as users write them, naming the code it is about: the analyst is shown what retrieval
+# finds for it (a vague title is shown little, which would flatter every figure here).
+TASK = "slugify() in django.utils.text keeps leading dashes; strip them like `html.escape` does"
 
 
 def setup_django(url: str, anthropic_url: str, openai_url: str) -> None:
@@ -124,7 +127,7 @@ def worker(gateway, stop_on_exhausted: threading.Event, counter, errors: list) -
 
     try:
         while not stop_on_exhausted.is_set():
-            task = create_task(title=f"Add a health check endpoint #{next(counter)}")
+            task = create_task(title=f"{TASK} #{next(counter)}")
             while True:
                 try:
                     run_execution(task, gateway=gateway)
@@ -190,7 +193,7 @@ def ratio_run(gateway, n: int) -> dict:
 
     fresh_period("15.00")
     runs = [
-        run_execution(create_task(title=f"Add a health check endpoint r{i}"), gateway=gateway)
+        run_execution(create_task(title=f"{TASK} r{i}"), gateway=gateway)
         for i in range(n)
     ]
     ratios = spread(e.reserved_nanos * 100 // e.cost_nanos for e in runs)
@@ -216,7 +219,7 @@ def batch_run(gateway, limit: str) -> dict:
     StepConfig.objects.filter(step="analysis").update(batch=True)
     try:
         for i in range(80):
-            create_task(title=f"Add a health check endpoint b{i}")
+            create_task(title=f"{TASK} b{i}")
         for _ in range(60):
             report = run_batches_pass(gateway=gateway)
             if report.exhausted and not Execution.objects.filter(period=period, status__in=Execution.ACTIVE):
