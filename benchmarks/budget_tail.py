@@ -192,10 +192,7 @@ def ratio_run(gateway, n: int) -> dict:
     from executions.pipeline.runner import run_execution
 
     fresh_period("15.00")
-    runs = [
-        run_execution(create_task(title=f"{TASK} r{i}"), gateway=gateway)
-        for i in range(n)
-    ]
+    runs = [run_execution(create_task(title=f"{TASK} r{i}"), gateway=gateway) for i in range(n)]
     ratios = spread(e.reserved_nanos * 100 // e.cost_nanos for e in runs)
     return {
         "executions": n,

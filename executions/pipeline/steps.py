@@ -198,7 +198,7 @@ def lookup_at_caps(request: CompletionRequest, rounds: int) -> CompletionRequest
         request = lookup_request(
             request, "x" * MAX_CALL_ID_CHARS, items, "x" * context_lookups.MAX_ANSWER_BYTES
         )
-    return request
+    return replace(request, at_caps=True)
 
 
 def plan_byte_cap(analysis: Step) -> int:
@@ -324,7 +324,8 @@ def reflection_request(
 def reflection_at_caps(step: Step, prompt: CompletionRequest) -> CompletionRequest:
     """``reflection_request`` with an answer and a failure message as long as they may be: the
     largest request a further try can send after ``prompt``."""
-    return reflection_request(step, prompt, "x" * answer_byte_cap(step), "x" * coder.MAX_FAILURES_BYTES)
+    request = reflection_request(step, prompt, "x" * answer_byte_cap(step), "x" * coder.MAX_FAILURES_BYTES)
+    return replace(request, at_caps=True)
 
 
 def try_nanos(step: Step, input_tokens: int) -> int:

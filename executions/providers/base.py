@@ -45,6 +45,9 @@ class CompletionRequest:
     lookup_tool: dict | None = None
     # Each look-up made so far, after ``user``: the model's call and what it was shown.
     lookups: tuple[Lookup, ...] = ()
+    # The text after ``user`` (turns, look-ups) is stand-ins as long as it may be (``steps.*_at_caps``),
+    # not what will be sent: a count of its tokens bounds nothing, its bytes do.
+    at_caps: bool = False
 
     def as_json(self) -> dict:
         """The request as JSON, to be sent again later (a batched analysis's next look-up round)."""

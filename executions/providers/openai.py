@@ -16,11 +16,13 @@ from openai.types.chat import ChatCompletion
 
 from budget.pricing import Usage
 from executions.errors import BatchRefused, ConfigurationError, ProviderError
+from executions.providers import tokens
 from executions.providers.base import (
     BatchItem,
     BatchState,
     Completion,
     CompletionRequest,
+    InputCount,
     conversation,
     describe_failure,
     is_refusal,
@@ -46,7 +48,19 @@ class OpenAIProvider:
         self.timeout = settings.LLM_TIMEOUT_SECONDS if timeout is None else timeout
 
     def input_token_bound(self, request: CompletionRequest) -> int:
-        return request.input_token_bound()
+        return self.count_input(request).tokens
+
+    def count_input(self, request: CompletionRequest) -> InputCount:
+        """The request's input counted with its model's published tokenizer, with the allowances
+        of ``tokens`` for the chat framing and the schema, never above the byte bound; the byte
+        bound for a model whose tokenizer is not known (or whose encoding cannot be loaded)."""
+        bound = request.input_token_bound()
+        stand_ins = len(request.turns) if request.at_caps else 0
+        counted = tokens.chat_input_tokens(params_for(request), stand_ins=stand_ins)
+        if counted is None:
+            return InputCount(bound, bound, f"byte bound: no tokenizer known for {request.model}")
+        held = min(counted.tokens, bound)
+        return InputCount(held, bound, f"counted with {counted.encoding}: held at {held:,} tokens")
 
     def complete(self, request: CompletionRequest) -> Completion:
         try:

@@ -3,7 +3,8 @@
 ``POST /v1/chat/completions`` answers with ``fake.content`` (by default a valid change as JSON;
 ``fake.answers``, when set, holds the next answers in order, one per completion or batch line: an
 int there makes that request fail with that status, as ``fail`` does),
-``usage`` (set ``fake.usage``) and an ``x-request-id`` header. ``GET /v1/models`` lists
+``usage`` (set ``fake.usage``; with ``fake.tokenizer`` set, ``prompt_tokens`` is
+``fake.tokenizer(body)``, what that request is billed) and an ``x-request-id`` header. ``GET /v1/models`` lists
 ``fake.models`` in the API's shape (``shutdown_date`` where OpenAI publishes one). The Files and
 Batch API endpoints (upload, create, retrieve, list, file content) answer with the same shapes; see
 ``handle_batches``. ``fail(...)`` scripts errors that
@@ -22,6 +23,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -77,6 +79,7 @@ class FakeOpenAI(FakeServer):
         self.answers: list[str | int] = []  # the next answers (an int: fail with it); then ``content``
         self.finish_reason = "stop"
         self.usage: dict = {"prompt_tokens": 2500, "completion_tokens": 4000, "total_tokens": 6500}
+        self.tokenizer: Callable[[dict], int] | None = None  # a request body's prompt_tokens
         self.ids = itertools.count(1)
         self.billed_calls: list[tuple[str, dict, bool]] = []  # see ``billed``
         self.files: dict[str, dict] = {}  # Files and Batch API (batch mode), see handle_batches
@@ -125,8 +128,9 @@ class FakeOpenAI(FakeServer):
             )
         body = request.json
         n = next(self.ids)
-        self.usage_report.record(body["model"], self.usage)
-        self.billed_calls.append((body["model"], dict(self.usage), False))
+        usage = self.usage_for(body)
+        self.usage_report.record(body["model"], usage)
+        self.billed_calls.append((body["model"], dict(usage), False))
         return Response(
             200,
             {
@@ -142,7 +146,7 @@ class FakeOpenAI(FakeServer):
                         "logprobs": None,
                     }
                 ],
-                "usage": self.usage,
+                "usage": usage,
             },
             headers={"x-request-id": f"req_oai{n:04d}"},
         )
@@ -279,7 +283,8 @@ class FakeOpenAI(FakeServer):
                 )
             else:
                 n = next(self.ids)
-                self.usage_report.record(line["body"]["model"], self.usage, batch=True)
+                usage = self.usage_for(line["body"])
+                self.usage_report.record(line["body"]["model"], usage, batch=True)
                 body = {
                     "id": f"chatcmpl-batch{n:04d}",
                     "object": "chat.completion",
@@ -293,9 +298,9 @@ class FakeOpenAI(FakeServer):
                             "logprobs": None,
                         }
                     ],
-                    "usage": self.usage,
+                    "usage": usage,
                 }
-                self.billed_calls.append((line["body"]["model"], dict(self.usage), True))
+                self.billed_calls.append((line["body"]["model"], dict(usage), True))
                 output.append(
                     {
                         "id": f"batch_req_{custom_id}",
@@ -392,6 +397,17 @@ class FakeOpenAI(FakeServer):
             row["output_tokens"] += u.get("completion_tokens", 0)
             row["num_model_requests"] += 1
         return list(groups.values())
+
+    def usage_for(self, body: dict) -> dict:
+        """What a completion of ``body`` is billed: ``usage``, its prompt tokens by ``tokenizer`` when set."""
+        if self.tokenizer is None:
+            return self.usage
+        prompt = self.tokenizer(body)
+        return {
+            **self.usage,
+            "prompt_tokens": prompt,
+            "total_tokens": prompt + self.usage["completion_tokens"],
+        }
 
     def next_answer(self) -> str:
         return self.answers.pop(0) if self.answers else self.content
