@@ -103,7 +103,10 @@ class InstalledPackage:
 def size_in_tokens(body: dict) -> int:
     """The fakes' tokenizer: the request's text at BYTES_PER_TOKEN bytes a token."""
     texts = [b["text"] for b in body.get("system", [])]
-    texts += [m["content"] for m in body.get("messages", []) if isinstance(m["content"], str)]
+    for message in body.get("messages", []):
+        content = message["content"]  # a string, or blocks (text with a cache breakpoint, tool calls)
+        blocks = [content] if isinstance(content, str) else content
+        texts += [b if isinstance(b, str) else b.get("text") or json.dumps(b) for b in blocks]
     texts += [json.dumps(t) for t in body.get("tools", [])]
     return sum(len(t.encode()) for t in texts) // BYTES_PER_TOKEN
 

@@ -3,7 +3,8 @@
 The full form makes every coder try (1 + ``CODEGEN_REFLECTIONS``), gives the analysis its
 configured ``max_tokens`` and shows the whole context. When the month's unspent money cannot hold
 that, the pipeline tries smaller forms, one change at a time, before it calls the month
-exhausted: fewer coder tries (down to one: no asking again), then a lower analysis output cap
+exhausted: fewer coder tries (down to one: no asking again), then no look-up round before the
+plan (``ANALYSIS_LOOKUPS``: each is one more analysis call), then a lower analysis output cap
 (halved, down to ``ANALYSIS_MIN_MAX_TOKENS``), then less context shown to the analyst (the map
 and the files halved, down to ``MIN_CONTEXT_SHARE``). The execution records the form it ran in
 (``Execution.reduced``), and why.
@@ -12,7 +13,7 @@ and the files halved, down to ``MIN_CONTEXT_SHARE``). The execution records the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -25,6 +26,7 @@ class Form:
     reflections: int  # further coder tries after the first
     analysis_max_tokens: int
     context_share: int = 1  # the context shown is 1/context_share of the configured one
+    lookups: int = 0  # look-up rounds the analyst may make before its plan
 
     def map_tokens(self) -> int:
         return settings.CONTEXT_MAP_TOKENS // self.context_share
@@ -37,6 +39,8 @@ class Form:
         changes = []
         if self.reflections != full.reflections:
             changes.append(f"{1 + self.reflections} coder tries instead of {1 + full.reflections}")
+        if self.lookups != full.lookups:
+            changes.append(f"{self.lookups} look-up rounds instead of {full.lookups}")
         if self.analysis_max_tokens != full.analysis_max_tokens:
             changes.append(
                 f"analysis output cap {self.analysis_max_tokens:,} tokens instead of {full.analysis_max_tokens:,}"
@@ -46,20 +50,27 @@ class Form:
         return "; ".join(changes)
 
 
-def full_form(analysis_max_tokens: int) -> Form:
-    return Form(reflections=max(settings.CODEGEN_REFLECTIONS, 0), analysis_max_tokens=analysis_max_tokens)
+def full_form(analysis_max_tokens: int, *, lookups: int) -> Form:
+    return Form(
+        reflections=max(settings.CODEGEN_REFLECTIONS, 0),
+        analysis_max_tokens=analysis_max_tokens,
+        lookups=lookups,
+    )
 
 
 def smaller_forms(full: Form) -> Iterator[Form]:
     """Every reduced form of ``full``, each smaller than the one before it."""
     form = full
     while form.reflections > 0:
-        form = Form(form.reflections - 1, form.analysis_max_tokens, form.context_share)
+        form = replace(form, reflections=form.reflections - 1)
+        yield form
+    if form.lookups > 0:
+        form = replace(form, lookups=0)
         yield form
     floor = min(settings.ANALYSIS_MIN_MAX_TOKENS, full.analysis_max_tokens)
     while form.analysis_max_tokens > floor:
-        form = Form(form.reflections, max(form.analysis_max_tokens // 2, floor), form.context_share)
+        form = replace(form, analysis_max_tokens=max(form.analysis_max_tokens // 2, floor))
         yield form
     while form.context_share < MIN_CONTEXT_SHARE:
-        form = Form(form.reflections, form.analysis_max_tokens, form.context_share * 2)
+        form = replace(form, context_share=form.context_share * 2)
         yield form

@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     from executions.repositories.base import RepositoryGateway
 
 
-def allowed(step: steps.Step) -> int:
-    """How many look-up rounds the analysis may make (in batch mode too: one batch per round)."""
-    return settings.ANALYSIS_LOOKUPS
+def allowed(step: steps.Step, request: CompletionRequest | None = None) -> int:
+    """How many look-up rounds the analysis may make (in batch mode too: one batch per round):
+    none for a ``request`` that does not offer ``show`` (a reduced form's: ``pipeline.forms``)."""
+    return 0 if request is not None and request.lookup_tool is None else settings.ANALYSIS_LOOKUPS
 
 
 def look_again(
@@ -126,7 +127,7 @@ def answer_round(
     if items is None:
         return None
     items = [storable(item) for item in items]  # kept on the execution, sent again as they are
-    rounds, done = allowed(step), len(request.lookups)
+    rounds, done = allowed(step, request), len(request.lookups)
     if done >= rounds:
         charging.charge(execution, step, answer, now)
         raise ChangeRejected(

@@ -250,7 +250,7 @@ def prepare(
         base = base_of(gateway, lifecycle.start_from(revision, gateway, now=now))
         extra = lifecycle.context_for(revision, gateway, base.commit_sha)
         ranking, asked = f"{ranking}\n\n{extra.ranking}", extra.prompt
-    full = forms.full_form(analysis.max_tokens)
+    full = forms.full_form(analysis.max_tokens, lookups=lookup_rounds.allowed(analysis))
     shell = Prepared(analysis, codegen, base, None, None, revision, None, full, None, ranking, asked, gateway)
     return in_form(task, shell, full, providers)
 
@@ -260,9 +260,10 @@ def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Provide
     with that form's context and output cap, and its worst case. The context and its count are
     reused from ``prepared`` when the form shows as much."""
     analysis = replace(prepared.analysis, max_tokens=form.analysis_max_tokens)
-    same_context = (
-        prepared.analysis_request is not None
-        and (prepared.form or prepared.full).context_share == form.context_share
+    shown = prepared.form or prepared.full
+    same_context = prepared.analysis_request is not None and (shown.context_share, shown.lookups) == (
+        form.context_share,
+        form.lookups,
     )
     if same_context:
         request = replace(prepared.analysis_request, max_tokens=analysis.max_tokens)
@@ -277,6 +278,7 @@ def in_form(task: Task, prepared: Prepared, form: forms.Form, providers: Provide
             asked=prepared.asked,
             map_tokens=form.map_tokens(),
             file_bytes=form.file_bytes(),
+            lookups=form.lookups,
         )
         counted = None
     counted = counted or count_input(providers.analysis, request)
@@ -321,10 +323,12 @@ def analysis_request_at(
     asked: str = "",
     map_tokens: int | None = None,
     file_bytes: int | None = None,
+    lookups: int | None = None,
 ) -> CompletionRequest:
     """The analyst's request for ``task`` at ``base``: the map ranked for ``ranking`` (the task's
     words, ``steps.task_text``, and a revision's feedback) with the best files, and ``asked`` (a
-    revision's part), within the context caps (by default the configured ones: the full form).
+    revision's part), within the context caps, offering ``lookups`` rounds of ``show`` (by default
+    the configured ones: the full form).
     The one place it is built: ``prepare`` sends it, ``executions.backtest`` measures it."""
     context = repomap.task_context(
         base.index,
@@ -333,9 +337,8 @@ def analysis_request_at(
         map_tokens=settings.CONTEXT_MAP_TOKENS if map_tokens is None else map_tokens,
         file_bytes=settings.CONTEXT_FILE_BYTES if file_bytes is None else file_bytes,
     )
-    return steps.analysis_request(
-        analysis, task, base.overview, context, revision=asked, lookups=lookup_rounds.allowed(analysis)
-    )
+    lookups = lookup_rounds.allowed(analysis) if lookups is None else lookups
+    return steps.analysis_request(analysis, task, base.overview, context, revision=asked, lookups=lookups)
 
 
 def worst_case(
@@ -360,7 +363,7 @@ def worst_case(
     input limit.
     """
     counted = analysis_input or count_input(providers.analysis, analysis_request)
-    lookups = lookup_rounds.allowed(analysis)
+    lookups = lookup_rounds.allowed(analysis, analysis_request)
     lookup_tokens = (
         providers.analysis.input_token_bound(steps.lookup_at_caps(analysis_request, lookups))
         if lookups

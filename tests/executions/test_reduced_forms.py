@@ -78,11 +78,17 @@ def test_the_last_dollars_lower_the_analysis_cap_to_its_floor_and_no_further(liv
     task = new_task()
     forms = forms_of(task)
     lowest_cap = next(f for f in forms if f.form.analysis_max_tokens == 1024 and f.form.context_share == 1)
-    assert [f.form.analysis_max_tokens for f in forms if f.form.context_share == 1] == [
-        2048,
-        2048,
-        2048,
-        1024,
+    # Full, two fewer coder tries, no look-up round, then the cap halved to its floor.
+    assert [
+        (f.form.reflections, f.form.lookups, f.form.analysis_max_tokens)
+        for f in forms
+        if f.form.context_share == 1
+    ] == [
+        (2, 1, 2048),
+        (1, 1, 2048),
+        (0, 1, 2048),
+        (0, 0, 2048),
+        (0, 0, 1024),
     ]
     set_limit(current_period(), dollars_str(lowest_cap.worst_case.admit_nanos))
 
@@ -90,9 +96,11 @@ def test_the_last_dollars_lower_the_analysis_cap_to_its_floor_and_no_further(liv
 
     [message] = anthropic_fake.messages()
     assert message["max_tokens"] == 1024
+    assert [tool["name"] for tool in message["tools"]] == ["submit_plan"]  # no look-up offered
     assert execution.codegen_tries == 1
     assert execution.reduced.startswith(
-        "1 coder tries instead of 3; analysis output cap 1,024 tokens instead of 2,048: the month had"
+        "1 coder tries instead of 3; 0 look-up rounds instead of 1; analysis output cap 1,024 tokens instead "
+        "of 2,048: the month had"
     )
 
 
