@@ -200,7 +200,12 @@ class PeriodSummary:
             "projected_spend": dollars_str(self.projected_spend_nanos),
             "exhausted": self.period.exhausted_at is not None,
             "in_batches": {"executions": self.batch_holds, "held": dollars_str(self.batch_held_nanos)},
-            "held_now": {"executions": self.running_holds, "held": dollars_str(self.running_held_nanos)},
+            "held_now": {
+                "executions": self.running_holds,
+                "held": dollars_str(self.running_held_nanos),
+                # Beyond what is held: analyses held at the vendor's count, up to their byte bound.
+                "exposed": dollars_str(self.period.exposed_nanos),
+            },
             "warnings": self.warnings,
             "cost_per_execution": self.execution_costs.as_json() if self.execution_costs else None,
             "reconciliation": self.reconciliation,

@@ -21,12 +21,15 @@ def run(*args) -> str:
 
 
 def test_status_and_the_dashboard_say_what_running_work_holds_now(admin_client):
-    ledger.reserve(12_345_600, label="task 1: running")
+    ledger.reserve(12_345_600, label="task 1: running", exposed_nanos=40_000_000)
     ledger.reserve(1_000_000, label="task 2: running")
 
-    assert "  Held now    $0.0133 by 2 running execution(s)" in run("budget", "status")
+    assert (
+        "  Held now    $0.0133 by 2 running execution(s) (and $0.0400 kept free until their analyses are billed)"
+        in run("budget", "status")
+    )
     held = json.loads(run("budget", "status", "--json"))["held_now"]
-    assert held == {"executions": 2, "held": "0.0133456"}
+    assert held == {"executions": 2, "held": "0.0133456", "exposed": "0.04"}
     page = admin_client.get("/admin/dashboard/").content.decode()
     assert "$0.01 held now by 2 running executions" in page
 

@@ -97,9 +97,14 @@ class Command(BaseCommand):
             f"  {spend_bar(p.spent_nanos, p.limit_nanos)} {summary.percent}%"
         )
         w(f"  Reserved    {format_usd(p.reserved_nanos, places=2)}")
+        exposed = (
+            f" (and {format_usd(p.exposed_nanos, places=4)} kept free until their analyses are billed)"
+            if p.exposed_nanos
+            else ""
+        )
         w(
             f"  Held now    {format_usd(summary.running_held_nanos, places=4)} by "
-            f"{summary.running_holds} running execution(s)"
+            f"{summary.running_holds} running execution(s){exposed}"
         )
         if summary.batch_holds:
             w(
