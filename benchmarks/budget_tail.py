@@ -10,7 +10,8 @@ tokens at 4 bytes a token (``count_tokens`` answers the same count), 1,500 token
 7,000 in / 1,500 out. Nothing is published (a gateway over the package's files that commits
 nowhere). Measures, on fresh periods:
 
-1. held ÷ charged: what each execution held when it started over what it was charged ($15 month);
+1. held ÷ charged: what each execution held when it started over what it was charged ($15 month),
+   and the full and smallest forms' holds and admissions;
 2. one worker on a $2.00 month until exhaustion: percent of the limit spent when exhaustion is
    announced, executions run reduced;
 3. eight workers (threads, each with its own connection) on $0.50 and $2.00 months: percent used,
@@ -208,6 +209,34 @@ def ratio_run(gateway, n: int) -> dict:
     }
 
 
+def forms_run(gateway) -> dict:
+    """The full and the smallest form of the benchmark's task: what each holds at its start, and
+    what the month must be able to absorb to start it (every call it may make, at its byte bound):
+    the month is exhausted when it cannot absorb the smallest one's."""
+    from budget.money import dollars_str
+    from executions.backlog.services import create_task
+    from executions.models import Task
+    from executions.pipeline.runner import prepare, smaller
+    from executions.providers import providers_for_mode
+
+    task, providers = create_task(title=f"{TASK} f"), providers_for_mode()
+    full = prepare(task, providers=providers, gateway=gateway)
+    *_, smallest = [full, *smaller(task, full, providers)]
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.SKIPPED)
+
+    def figures(prepared) -> dict:
+        worst = prepared.worst_case
+        return {
+            "form": prepared.form.changes_from(prepared.full) or "full",
+            "held": dollars_str(worst.nanos),
+            "admitted_at": dollars_str(worst.admit_nanos),
+            "analysis_at_byte_bound": dollars_str(max(worst.analysis_bound_nanos, worst.analysis.nanos)),
+            "codegen_every_try": dollars_str(worst.codegen.nanos),
+        }
+
+    return {"full": figures(full), "smallest": figures(smallest)}
+
+
 def batch_run(gateway, limit: str) -> dict:
     from django.db.models import Sum
 
@@ -280,6 +309,7 @@ def main() -> None:
         gateway = InstalledPackage()
         results = {
             "ratio": ratio_run(gateway, args.ratio_executions),
+            "forms": forms_run(gateway),
             "one_worker_2": month_run(gateway, "2.00", 1),
             "eight_workers_0_50": month_run(gateway, "0.50", 8),
             "eight_workers_2": month_run(gateway, "2.00", 8),
