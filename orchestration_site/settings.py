@@ -317,9 +317,10 @@ for _name, _minimum in (
 # One worker process (``python manage.py qcluster``) runs the schedules of ``setup_schedules``.
 # Broker: the default database (ORM) unless REDIS_URL is set; Redis is the scale-out path (many
 # worker machines, one PostgreSQL). Why each number is what it is:
-# - ``timeout`` (Q_TIMEOUT_SECONDS, 40 min) is longer than the longest execution: the analysis and
-#   1 + CODEGEN_REFLECTIONS coder tries, each at most LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1)
-#   (32 min at the defaults), plus publishing (checked below). A worker still busy past it is killed.
+# - ``timeout`` (Q_TIMEOUT_SECONDS, 42 min) is longer than the longest execution: the analysis, its
+#   ANALYSIS_LOOKUPS look-up rounds and 1 + CODEGEN_REFLECTIONS coder tries, each at most
+#   LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) (40 min at the defaults), plus publishing (checked
+#   below). A worker still busy past it is killed.
 # - ``retry`` (timeout + 5 min) is when the ORM broker hands an unacknowledged task out again. Being
 #   longer than ``timeout``, it comes only after the first worker finished or was killed: a running
 #   execution is never handed to a second worker. (Redis has no receipts: there, a task whose worker
@@ -333,7 +334,7 @@ for _name, _minimum in (
 # - ``guard_cycle``: the cluster checks its workers every cycle and runs the scheduler every 30 s
 #   of cycles (every cycle, from the first, when a cycle is 30 s or more).
 REDIS_URL = env.str("REDIS_URL", default="")
-Q_TIMEOUT_SECONDS = env.int("Q_TIMEOUT_SECONDS", default=40 * 60)
+Q_TIMEOUT_SECONDS = env.int("Q_TIMEOUT_SECONDS", default=42 * 60)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="orchestrator"),
     "workers": env.int("Q_WORKERS", default=2),
@@ -350,12 +351,13 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-# The analysis and every coder try, each with every attempt of the SDK.
-_LONGEST_MODEL_CALLS = int((2 + CODEGEN_REFLECTIONS) * LLM_TIMEOUT_SECONDS * (LLM_MAX_RETRIES + 1))
+# The analysis, its look-up rounds and every coder try, each with every attempt of the SDK.
+_MODEL_CALLS = 2 + ANALYSIS_LOOKUPS + CODEGEN_REFLECTIONS
+_LONGEST_MODEL_CALLS = int(_MODEL_CALLS * LLM_TIMEOUT_SECONDS * (LLM_MAX_RETRIES + 1))
 if not _LONGEST_MODEL_CALLS < Q_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         f"Q_TIMEOUT_SECONDS ({Q_TIMEOUT_SECONDS}) must be longer than an execution's model calls can "
-        f"take ((2 + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = "
+        f"take ((2 + ANALYSIS_LOOKUPS + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = "
         f"{_LONGEST_MODEL_CALLS} s), or the worker would be killed mid-execution."
     )
 if not Q_TIMEOUT_SECONDS < RESERVATION_TIMEOUT_SECONDS:

@@ -60,8 +60,14 @@ def test_a_running_execution_is_never_handed_to_a_second_worker():
         ),
         (
             {"LLM_TIMEOUT_SECONDS": "300"},
+            "Q_TIMEOUT_SECONDS (2520) must be longer than an execution's model calls can take "
+            "((2 + ANALYSIS_LOOKUPS + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = 6000 s)",
+        ),
+        (
+            # A look-up round is one more analysis call: at the defaults it takes the calls to 40 min.
+            {"Q_TIMEOUT_SECONDS": "2400"},
             "Q_TIMEOUT_SECONDS (2400) must be longer than an execution's model calls can take "
-            "((2 + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = 4800 s)",
+            "((2 + ANALYSIS_LOOKUPS + CODEGEN_REFLECTIONS) × LLM_TIMEOUT_SECONDS × (LLM_MAX_RETRIES + 1) = 2400 s)",
         ),
     ],
 )
