@@ -70,6 +70,10 @@ class BudgetBusy(Exception):
         )
 
 
+class ReservationClosed(ValueError):
+    """The reservation was released or expired: nothing more is held for its work."""
+
+
 @dataclass(frozen=True)
 class ChargeResult:
     cost_nanos: int
@@ -145,14 +149,14 @@ def extend(reservation: Reservation, amount_nanos: int, *, exposed_nanos: int = 
     call decided on the way, such as a further try: only while ``spent + reserved + exposed``
     stays within the limit. Raises ``BudgetBusy`` when ``limit - spent`` would hold it beside
     what this reservation holds (other work's holds are in the way), else ``BudgetExhausted`` (nothing is recorded: the caller does
-    without the call); ``ValueError`` for a reservation that is not open."""
+    without the call); ``ReservationClosed`` for a reservation that is not open."""
     amount, exposed = max(amount_nanos, 0), max(exposed_nanos, 0)
     if not amount and not exposed:
         return
     with transaction.atomic(savepoint=False):
         row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
         if not row.select_for_update().exists():
-            raise ValueError(f"reservation {reservation.pk} is not open")
+            raise ReservationClosed(f"reservation {reservation.pk} is not open")
         fits = (
             Period.objects.filter(pk=reservation.period_id, closed_at__isnull=True)
             .alias(committed=F("spent_nanos") + F("reserved_nanos") + F("exposed_nanos") + amount + exposed)

@@ -19,6 +19,7 @@ from budget import ledger
 from budget.models import Reservation
 from budget.money import format_usd
 from executions.models import Execution
+from executions.pipeline import state
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,24 @@ def make_room(execution: Execution, nanos: int, *, exposed_nanos: int = 0) -> No
     expose ``exposed_nanos`` beside it (a call held at a vendor's estimate: ``ledger.reserve``).
     What the reservation holds beyond that goes back to the month; what it lacks is held now, if
     the month has room for it: else ``BudgetBusy`` / ``BudgetExhausted`` (nothing recorded, the
-    call is not made)."""
+    call is not made). An execution whose reservation the reaper closed has moved on
+    (``state.moved_on``): no call is made for it."""
     reservation = execution.reservation
-    held = Reservation.objects.filter(pk=reservation.pk).values_list("held_nanos", flat=True).get()
+    open_row = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.OPEN)
+    held = open_row.values_list("held_nanos", flat=True).first()
+    if held is None:
+        raise state.moved_on(execution)
     tighten_to(execution, min(held, nanos))  # also ends an earlier call's exposure
-    ledger.extend(reservation, max(nanos - held, 0), exposed_nanos=exposed_nanos)
+    hold_more(execution, max(nanos - held, 0), exposed_nanos=exposed_nanos)
+
+
+def hold_more(execution: Execution, nanos: int, *, exposed_nanos: int = 0) -> None:
+    """Hold ``nanos`` more (and expose ``exposed_nanos`` more) for a call just decided, if the
+    month has room for it (``ledger.extend``: ``BudgetBusy`` / ``BudgetExhausted`` if not)."""
+    try:
+        ledger.extend(execution.reservation, nanos, exposed_nanos=exposed_nanos)
+    except ledger.ReservationClosed:  # the reaper closed it meanwhile
+        raise state.moved_on(execution) from None
 
 
 def why_not(short: ledger.BudgetBusy | ledger.BudgetExhausted) -> str:

@@ -72,7 +72,7 @@ def hold_round(execution: Execution, step: steps.Step, provider: Provider, reque
     counted = count_input(provider, request)
     held = steps.try_nanos(step, counted.tokens)
     try:
-        ledger.extend(execution.reservation, held, exposed_nanos=steps.try_nanos(step, counted.bound) - held)
+        holds.hold_more(execution, held, exposed_nanos=steps.try_nanos(step, counted.bound) - held)
     except (ledger.BudgetBusy, ledger.BudgetExhausted) as short:
         raise ChangeRejected(
             f"The analysis asked to look again (up to {format_usd(held)}), but the round was not made: "

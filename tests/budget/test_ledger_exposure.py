@@ -108,7 +108,7 @@ def test_a_call_decided_on_the_way_is_held_only_while_the_month_has_room_for_it(
     assert current_period().exhausted_at is None  # nor recorded: the execution does without
 
     ledger.release(running)
-    with pytest.raises(ValueError, match="not open"):
+    with pytest.raises(ledger.ReservationClosed, match="not open"):
         ledger.extend(running, CENT)
 
 
