@@ -35,13 +35,16 @@ MAX_CANDIDATES = 60  # best-ranked files considered for showing
 READ_BATCH = 6
 MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
-# A file too large to show whole, among the best-ranked ones, is shown as an excerpt of its
-# definitions that match the task best: at most this many such files, from this many best ranks,
-# each in at most this share of the file budget, with at most this many definitions named.
-MAX_EXCERPTED_FILES = 2
-EXCERPT_RANKS = 5
-EXCERPT_SHARE = 2  # an excerpt takes at most 1/2 of CONTEXT_FILE_BYTES
-MAX_EXCERPT_DEFINITIONS = 6
+# One file takes at most this share of CONTEXT_FILE_BYTES (the first file shown, or one holding a
+# definition the task leads to, the larger one): a larger file is shown as an excerpt of its
+# definitions that match the task best. The definitions that matter in four files tell more than
+# the whole of one.
+SHARE, WIDE_SHARE = 4, 2
+# Excerpted files: at most this many, from this many best ranks, each naming at most this many
+# definitions (it shows them while they fit its share).
+MAX_EXCERPTED_FILES = 4
+EXCERPT_RANKS = 8
+MAX_EXCERPT_DEFINITIONS = 12
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The lookbehinds make each scan linear: a match may only start where a word or path starts (a
@@ -296,21 +299,23 @@ def task_context(
     # Large files worth an excerpt: the best-ranked, and those holding a definition the task leads
     # to (wherever they rank).
     excerptable, excerpted = set(relevant[:EXCERPT_RANKS]) | set(ranking.targets), 0
-    # Whole files, best first, while they fit, and an excerpt of a best-ranked file too large to
-    # show whole; read a few at a time (a read is a request on GitHub).
+    # Whole files, best first, while they fit their share, and an excerpt of a best-ranked file too
+    # large for it; read a few at a time (a read is a request on GitHub).
     while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
         wanted = excerptable if excerpted < MAX_EXCERPTED_FILES else set()
-        batch = [p for p in relevant if index.files[p] <= room or p in wanted][:READ_BATCH]
+        whole = min(room, file_bytes // (SHARE if shown else WIDE_SHARE))
+        batch = [p for p in relevant if index.files[p] <= whole or p in wanted][:READ_BATCH]
         relevant = relevant[relevant.index(batch[-1]) + 1 :] if batch else []
         contents = gateway.read_files(index.commit_sha, batch) if batch else {}
         for path in batch:
             text = decoded(contents[path]) if path in contents else None
             if text is None or len(shown) >= MAX_SHOWN_FILES:
                 continue
-            if len(text.encode("utf-8")) > room:
+            if len(text.encode("utf-8")) > min(room, file_bytes // (SHARE if shown else WIDE_SHARE)):
                 if path not in excerptable or excerpted >= MAX_EXCERPTED_FILES:
                     continue
-                budget = min(room, file_bytes // EXCERPT_SHARE)
+                wide = not shown or bool(ranking.targets.get(path))
+                budget = min(room, file_bytes // (WIDE_SHARE if wide else SHARE))
                 text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
                 if not text:
                     continue

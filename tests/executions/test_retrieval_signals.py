@@ -99,8 +99,8 @@ It should suggest the closest field name."""
     start = next(n for n, t in enumerate(source, 1) if "def build_unknown_field(" in t)
     end = next(n for n, t in enumerate(source, 1) if "Field name `%s` is not valid" in t) + 2
     assert set(range(start, end + 1)) <= lines_shown(context.shown[path])  # the raising method, whole
-    # Without the quote, the same words bring some other file first.
-    _index, plain = context_for(gateway, "Task: A typo in the serializer's fields raises an error")
+    # Without the quote (and without "field name", whose words alone now lead there), it is not shown.
+    _index, plain = context_for(gateway, "Task: the serializer raises an unclear error")
     assert start not in lines_shown(plain.shown.get(path, ""))
 
 
