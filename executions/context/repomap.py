@@ -102,6 +102,9 @@ class Ranking:
 # code defined in a file, a name it spells used in a few files; then a little for the files the
 # best ones refer to or are referred by, and for those that changed together with them.
 PATH_NAMED, QUALIFIED, LITERAL, DEFINED, USED, NEIGHBOUR, COCHANGE = 2.0, 1.6, 1.4, 1.0, 0.6, 0.15, 0.3
+# The files changed most often lately get at most this much (a task that names nothing is most
+# likely about where the work has been), and, source first, break the ties between the rest.
+RECENT = 0.03
 LEADS = 3  # best files whose neighbours and co-changing files are lifted
 
 
@@ -156,8 +159,11 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
         if path in users:
             boost[path] += USED * min(users[path], 3) / 3
             targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
+    recent = signals.change_counts(index)
+    busiest = max(recent.values(), default=0)
     for path in paths:
         boost[path] *= weight[path] ** 0.5  # a test naming the same thing is still a test
+        boost[path] += RECENT * weight[path] * (recent[path] / busiest if busiest else 0.0)
     scores = [score + top * boost[path] for path, score in zip(paths, scores, strict=True)]
     order = sorted(range(len(paths)), key=lambda i: -scores[i])
     leads = [paths[i] for i in order[:LEADS] if scores[i] > 0]

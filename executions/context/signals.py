@@ -123,3 +123,13 @@ def changed_with(index: RepoIndex, paths: list[str]) -> Counter:
         if len(commit) <= MAX_COMMIT_FILES and wanted.intersection(commit):
             together.update(p for p in commit if p not in wanted)
     return together
+
+
+def change_counts(index: RepoIndex) -> Counter:
+    """How many of the recent commits (of at most ``MAX_COMMIT_FILES`` files) changed each file:
+    where a repository's work has been lately, the best guess for a task that names nothing."""
+    counts: Counter = Counter()
+    for commit in index.history:
+        if len(commit) <= MAX_COMMIT_FILES:
+            counts.update(commit)
+    return counts
