@@ -45,6 +45,8 @@ SHARE, WIDE_SHARE = 4, 2
 MAX_EXCERPTED_FILES = 4
 EXCERPT_RANKS = 8
 MAX_EXCERPT_DEFINITIONS = 12
+LONG_BODY = 40  # lines: a body's words count less beyond it
+MIN_INSIDE = 4  # letters of a task's word found inside a definition's name
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The lookbehinds make each scan linear: a match may only start where a word or path starts (a
@@ -368,11 +370,22 @@ def best_definitions(
     for d, body in zip(definitions, bodies, strict=True):
         if any(o is not d and d.start <= o.start and o.end <= d.end for o in definitions):
             continue
-        in_name = terms.intersection(words_of(d.qualname))
-        score = sum(weight[t] for t in body) + 3 * sum(weight.get(t, 0.0) for t in in_name)
+        in_name = terms.intersection(words_of(d.qualname)) | _inside(terms, d.name)
+        # A long body holds many of the task's words by its length alone.
+        length = 1 + math.log(1 + (d.end - d.start) / LONG_BODY)
+        score = sum(weight[t] for t in body) / length + 3 * sum(
+            weight.get(t, math.log(1 + len(definitions))) for t in in_name
+        )
         if score > 0 or d.name in named:
             scored.append((d.name not in named, -score, d.end - d.start, d.qualname))
     return [qualname for *_rank, qualname in sorted(scored)]
+
+
+def _inside(terms: set[str], name: str) -> set[str]:
+    """The task's longer words inside a name written as one word (``pager`` in ``_tempfilepager``,
+    ``template`` in ``SetUsageTemplate``): names are not always split where their words meet."""
+    lowered = name.lower()
+    return {t for t in terms if len(t) >= MIN_INSIDE and t in lowered}
 
 
 def overview(snapshot: Snapshot, index: RepoIndex) -> str:
