@@ -325,8 +325,8 @@ def task_context(
                 wide = not shown or bool(ranking.targets.get(path))
                 budget = min(room, file_bytes // (WIDE_SHARE if wide else SHARE))
                 text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
-                if not text:
-                    continue
+                if not any(excerpts.LINE_NUMBER.match(line) for line in text.split("\n")):
+                    continue  # no line of it fits the room left: a header alone shows nothing
                 excerpted += 1
             shown[path] = text
             room -= len(text.encode("utf-8"))
