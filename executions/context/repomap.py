@@ -113,8 +113,10 @@ LEADS = 3  # best files whose neighbours and co-changing files are lifted
 def _ranking(index: RepoIndex, task: str) -> Ranking:
     paths, retriever = _retriever(index)
     scores = [0.0] * len(paths)
-    # A release task ("v2.34.1") changes the version files: say "version" for it.
-    words = words_of(task) + (["version"] if _VERSION.search(task) else [])
+    # A release task ("v2.34.1") changes the version files: say "version" for it, and look for
+    # the files that set or read ``__version__``.
+    release = _VERSION.search(task) is not None
+    words = words_of(task) + (["version"] if release else [])
     known = [w for w in words if w in retriever.vocab_dict] if paths else []
     if known:
         scores = [float(s) for s in retriever.get_scores(known)]
@@ -122,7 +124,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     scores = [score * weight[path] for path, score in zip(paths, scores, strict=True)]
     top = max(scores, default=0.0) + 1.0
     names = tasknames.task_names(task)
-    named = named_identifiers(task) | names.identifiers
+    named = named_identifiers(task) | names.identifiers | ({"__version__"} if release else set())
     mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)} | names.files
     modules = names.module_paths
     definers = signals.definers_of(index) if index.symbols else {}
