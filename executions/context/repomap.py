@@ -44,7 +44,7 @@ SHARE, WIDE_SHARE = 4, 2
 # definitions (it shows them while they fit its share).
 MAX_EXCERPTED_FILES = 4
 EXCERPT_RANKS = 8
-MAX_EXCERPT_DEFINITIONS = 12
+MAX_EXCERPT_DEFINITIONS = 20
 LONG_BODY = 40  # lines: a body's words count less beyond it
 MIN_INSIDE = 4  # letters of a task's word found inside a definition's name
 
