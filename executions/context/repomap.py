@@ -174,9 +174,11 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     if leads:
         lifted = dict.fromkeys(paths, 0.0)
         for lead in leads:
+            # A weak lead (the task hardly matches it) lifts its neighbours less than itself.
+            lift = min(NEIGHBOUR, scores[paths.index(lead)] / top)
             for other in signals.neighbours(index, lead, definers):
                 if other in lifted:
-                    lifted[other] += NEIGHBOUR
+                    lifted[other] += lift
         together = signals.changed_with(index, leads)
         most = max(together.values(), default=0)
         for other, count in together.items():
