@@ -175,7 +175,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
         lifted = dict.fromkeys(paths, 0.0)
         for lead in leads:
             # A weak lead (the task hardly matches it) lifts its neighbours less than itself.
-            lift = min(NEIGHBOUR, scores[paths.index(lead)] / top)
+            lift = min(NEIGHBOUR, scores[paths.index(lead)] / top / 2)
             for other in signals.neighbours(index, lead, definers):
                 if other in lifted:
                     lifted[other] += lift
