@@ -104,6 +104,7 @@ class Ranking:
 # code defined in a file, a name it spells used in a few files; then a little for the files the
 # best ones refer to or are referred by, and for those that changed together with them.
 PATH_NAMED, QUALIFIED, LITERAL, DEFINED, USED, NEIGHBOUR, COCHANGE = 2.0, 1.6, 1.4, 1.0, 0.6, 0.15, 0.3
+PHRASE = 0.5  # a literal holding a run of the task's words as written (unquoted)
 # The files changed most often lately get at most this much (a task that names nothing is most
 # likely about where the work has been), and, source first, break the ties between the rest.
 RECENT = 0.03
@@ -132,6 +133,9 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     literal_lines: dict[str, list[int]] = {}
     for path, line in signals.literal_hits(index, names.quotes):
         literal_lines.setdefault(path, []).append(line)
+    phrase_lines: dict[str, list[int]] = {}
+    for path, line in signals.phrase_hits(index, task.removeprefix("Task: ")):
+        phrase_lines.setdefault(path, []).append(line)
     users = signals.users_of(index, named)
     boost = dict.fromkeys(paths, 0.0)
     for path in paths:
@@ -141,7 +145,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
             boost[path] += PATH_NAMED
         if any(stem.endswith(m) or stem.endswith(m + "/__init__") for m in modules):
             boost[path] += PATH_NAMED / 2
-        hits = []
+        hits, phrased = [], []
         for qualname, symbol in zip(qualnames(symbols), symbols, strict=True):
             module_name = f"{stem.replace('/', '.')}.{qualname}"
             if any(
@@ -154,12 +158,17 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
                 hits.append((1 + len(definers.get(symbol[2], ())), qualname))
             elif any(symbol[0] <= line <= symbol[4] for line in literal_lines.get(path, ())):
                 hits.append((2, qualname))
+            elif any(symbol[0] <= line <= symbol[4] for line in phrase_lines.get(path, ())):
+                phrased.append(qualname)
         if hits:
             best = min(h[0] for h in hits)
             boost[path] += QUALIFIED if best == 0 else DEFINED / max(1, best - 1) ** 0.5
             targets[path] = _innermost([q for _r, q in sorted(hits)])
         if path in literal_lines:
             boost[path] += LITERAL
+        elif path in phrase_lines:
+            boost[path] += PHRASE
+            targets[path] = targets.get(path, []) + _innermost(phrased)
         if path in users:
             boost[path] += USED * min(users[path], 3) / 3
             targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
