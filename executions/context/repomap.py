@@ -134,7 +134,8 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     for path, line in signals.literal_hits(index, names.quotes):
         literal_lines.setdefault(path, []).append(line)
     phrase_lines: dict[str, list[int]] = {}
-    for path, line in signals.phrase_hits(index, task.removeprefix("Task: ")):
+    title = task.removeprefix("Task: ").split("\n", 1)[0]
+    for path, line in signals.phrase_hits(index, tasknames.phrases(title)):
         phrase_lines.setdefault(path, []).append(line)
     users = signals.users_of(index, named)
     boost = dict.fromkeys(paths, 0.0)

@@ -41,20 +41,16 @@ def literal_hits(index: RepoIndex, quotes: list[str]) -> list[tuple[str, int]]:
     return hits
 
 
-_PHRASE_WORD = re.compile(r"[A-Za-z0-9][\w.-]*")
-MIN_PHRASE = 8  # characters of a run of the task's words worth finding in a literal
 MAX_PHRASE_FILES = 3
 
 
-def phrase_hits(index: RepoIndex, text: str) -> list[tuple[str, int]]:
-    """``(path, line)`` of the literals holding two or three consecutive words of the task's first
-    line as written ("100 continue" in ``b"HTTP/1.1 100 Continue"``): a task quotes a message or a
-    header without quotation marks too. A phrase found in more than a few files is no lead."""
-    words = _PHRASE_WORD.findall(text.split("\n", 1)[0].lower())
-    phrases = {" ".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)}
+def phrase_hits(index: RepoIndex, phrases: list[str]) -> list[tuple[str, int]]:
+    """``(path, line)`` of the literals holding a phrase of the task as written ("100 continue" in
+    ``b"HTTP/1.1 100 Continue"``, ``tasknames.phrases``). A phrase found in more than a few files
+    is no lead."""
     hits = []
     literals = _literals(index)
-    for phrase in sorted(p for p in phrases if len(p) >= MIN_PHRASE):
+    for phrase in phrases:
         found = [(path, line) for path, line, value, _fragments in literals if phrase in value]
         if 0 < len({p for p, _ in found}) <= MAX_PHRASE_FILES:
             hits.extend(found)

@@ -104,6 +104,17 @@ It should suggest the closest field name."""
     assert start not in lines_shown(plain.shown.get(path, ""))
 
 
+def test_words_of_the_title_found_as_written_in_a_message_lead_to_the_code_holding_it(gateway):
+    _index, context = context_for(gateway, "Task: says not a valid string for bytes")
+
+    # Unquoted, but "not a valid string" is CharField's error message, in fields.py alone (72 KB):
+    # its excerpt shows the message's line.
+    path = "src/rest_framework/fields.py"
+    source = (gateway.path / path).read_text().split("\n")
+    message = next(n for n, t in enumerate(source, 1) if "_('Not a valid string.')" in t)
+    assert message in lines_shown(context.shown[path])
+
+
 def test_a_setting_name_leads_to_the_code_using_it(gateway):
     task = "Task: UNAUTHENTICATED_USER = None should give an anonymous request no user at all"
     _index, context = context_for(gateway, task)
