@@ -9,7 +9,9 @@
    innermost definitions containing such identifiers (most identifiers first, then shortest),
 4. the file's head (its imports), up to the first definition.
 
-Each part is whole or left out, with ``CONTEXT_LINES`` lines around it; every source line carries
+A method shown brings the head of its class (signature, docstring, attributes: up to its first
+method, at most ``CLASS_HEAD_LINES``) when it fits. Each part is whole or left out, with
+``CONTEXT_LINES`` lines around it; every source line carries
 its line number as ``1125| <text>`` (``LINE_NUMBER`` reads the marker back). The excerpt is never
 longer than the budget, in UTF-8 bytes. Edits still apply to the whole file
 (``executions.changes.matching`` drops these markers when the coder copies them).

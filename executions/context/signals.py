@@ -1,7 +1,8 @@
 """What the index's literals and names lead to for a task (``executions.context.references``
-extracts them when a commit is indexed): the definitions holding a quoted literal, the files using
-a named setting or calling a named function, the files referring to (or referred to by) a file,
-and the files that changed together with a file in the repository's recent history.
+extracts them when a commit is indexed): the definitions holding a quoted literal or a phrase of
+the title, the files using a named setting or calling a named function, the files referring to (or
+referred to by) a file, the files that changed together with a file in the repository's recent
+history, and how often each file changed there.
 """
 
 from __future__ import annotations
