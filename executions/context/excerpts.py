@@ -9,7 +9,9 @@
    innermost definitions containing such identifiers (most identifiers first, then shortest),
 4. the file's head (its imports), up to the first definition.
 
-Each part is whole or left out, with ``CONTEXT_LINES`` lines around it; every source line carries
+A method shown brings the head of its class (signature, docstring, attributes: up to its first
+method, at most ``CLASS_HEAD_LINES``) when it fits. Each part is whole or left out, with
+``CONTEXT_LINES`` lines around it; every source line carries
 its line number as ``1125| <text>`` (``LINE_NUMBER`` reads the marker back). The excerpt is never
 longer than the budget, in UTF-8 bytes. Edits still apply to the whole file
 (``executions.changes.matching`` drops these markers when the coder copies them).
@@ -28,6 +30,7 @@ from executions.context.repoindex import Definition, spans
 LINE_NUMBER = re.compile(r"^ *(\d+)\|(?: |$)")
 _HEAD = re.compile(r'^"(?:[^"\\\n]|\\.)*": [\d,]+ lines, [\d,]+ bytes: too large to show whole\. ')
 CONTEXT_LINES = 3  # around each definition shown
+CLASS_HEAD_LINES = 12  # at most, of a class's head shown above one of its methods
 HEAD_LINES = 40  # at most, of the file's head
 MATCH_LINES = 10  # around a line holding an identifier, in a file without definitions
 GAP = "⋮"  # between two parts that are not adjacent
@@ -67,6 +70,7 @@ class _Part:
     start: int  # 1-based, inclusive
     end: int
     label: str
+    owner: Definition | None = None  # the definition it shows, if any
 
 
 def excerpt(
@@ -120,13 +124,23 @@ def excerpt(
         shown = text
         return True
 
+    def add_with_heads(part: _Part) -> bool:
+        """The part, then the heads of the classes around it (a method read without its class's
+        signature, docstring and attributes is read out of context)."""
+        if not add(part):
+            return False
+        for head in _enclosing_heads(part.owner, definitions):
+            if not any(c.start <= head.start and head.end <= c.end for c in chosen):
+                add(head)
+        return True
+
     # 1. the named definitions, each whole or noted as not shown
     for name in names:
         found = [d for d in definitions if d.qualname == name or d.qualname.endswith("." + name)]
         if not found:
             missing.append(f"{quoted(name)} (no such definition)")
         for d in found:
-            if not add(_around(d, len(lines))):
+            if not add_with_heads(_around(d, len(lines))):
                 missing.append(f"{quoted(d.qualname)} (lines {d.start}–{d.end}, larger than the room left)")
     # 2. the outline, whole or its top level
     for candidate in (_outline(definitions, 99), _outline(definitions, 0)) if wants_outline else ():
@@ -136,12 +150,26 @@ def excerpt(
     # 3. what the task's identifiers point at, 4. the head
     for part in [*_pointed_at(definitions, identifiers, lines), *_head(definitions, len(lines))]:
         if not any(c.start <= part.start and part.end <= c.end for c in chosen):
-            add(part)
+            add_with_heads(part)
     return fits(chosen, outline, missing) or fits(chosen, outline, []) or ""
 
 
 def _around(d: Definition, count: int) -> _Part:
-    return _Part(max(1, d.start - CONTEXT_LINES), min(count, d.end + CONTEXT_LINES), d.qualname)
+    return _Part(max(1, d.start - CONTEXT_LINES), min(count, d.end + CONTEXT_LINES), d.qualname, d)
+
+
+def _enclosing_heads(d: Definition | None, definitions: list[Definition]) -> list[_Part]:
+    """The head of each definition around ``d`` (its class): from its first line to the line
+    before its first nested definition, at most ``CLASS_HEAD_LINES`` lines past its signature."""
+    if d is None or d.depth == 0:
+        return []
+    heads = []
+    for outer in definitions:
+        if outer.depth < d.depth and outer.start < d.start and d.end <= outer.end:
+            inner = [o.start for o in definitions if outer.start < o.start <= outer.end]
+            end = min(min(inner, default=outer.end) - 1, outer.line + CLASS_HEAD_LINES)
+            heads.append(_Part(outer.start, max(end, outer.line), f"{outer.qualname} (head)"))
+    return heads
 
 
 def _outline(definitions: list[Definition], depth: int) -> str:

@@ -35,13 +35,18 @@ MAX_CANDIDATES = 60  # best-ranked files considered for showing
 READ_BATCH = 6
 MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
-# A file too large to show whole, among the best-ranked ones, is shown as an excerpt of its
-# definitions that match the task best: at most this many such files, from this many best ranks,
-# each in at most this share of the file budget, with at most this many definitions named.
-MAX_EXCERPTED_FILES = 2
-EXCERPT_RANKS = 5
-EXCERPT_SHARE = 2  # an excerpt takes at most 1/2 of CONTEXT_FILE_BYTES
-MAX_EXCERPT_DEFINITIONS = 6
+# One file takes at most this share of CONTEXT_FILE_BYTES (the first file shown, or one holding a
+# definition the task leads to, the larger one): a larger file is shown as an excerpt of its
+# definitions that match the task best. The definitions that matter in four files tell more than
+# the whole of one.
+SHARE, WIDE_SHARE = 4, 2
+# Excerpted files: at most this many, from this many best ranks, each naming at most this many
+# definitions (it shows them while they fit its share).
+MAX_EXCERPTED_FILES = 4
+EXCERPT_RANKS = 8
+MAX_EXCERPT_DEFINITIONS = 20
+LONG_BODY = 40  # lines: a body's words count less beyond it
+MIN_INSIDE = 4  # letters of a task's word found inside a definition's name
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The lookbehinds make each scan linear: a match may only start where a word or path starts (a
@@ -99,14 +104,20 @@ class Ranking:
 # code defined in a file, a name it spells used in a few files; then a little for the files the
 # best ones refer to or are referred by, and for those that changed together with them.
 PATH_NAMED, QUALIFIED, LITERAL, DEFINED, USED, NEIGHBOUR, COCHANGE = 2.0, 1.6, 1.4, 1.0, 0.6, 0.15, 0.3
+PHRASE = 0.5  # a literal holding a run of the task's words as written (unquoted)
+# The files changed most often lately get at most this much (a task that names nothing is most
+# likely about where the work has been), and, source first, break the ties between the rest.
+RECENT = 0.03
 LEADS = 3  # best files whose neighbours and co-changing files are lifted
 
 
 def _ranking(index: RepoIndex, task: str) -> Ranking:
     paths, retriever = _retriever(index)
     scores = [0.0] * len(paths)
-    # A release task ("v2.34.1") changes the version files: say "version" for it.
-    words = words_of(task) + (["version"] if _VERSION.search(task) else [])
+    # A release task ("v2.34.1") changes the version files: say "version" for it, and look for
+    # the files that set or read ``__version__``.
+    release = _VERSION.search(task) is not None
+    words = words_of(task) + (["version"] if release else [])
     known = [w for w in words if w in retriever.vocab_dict] if paths else []
     if known:
         scores = [float(s) for s in retriever.get_scores(known)]
@@ -114,7 +125,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     scores = [score * weight[path] for path, score in zip(paths, scores, strict=True)]
     top = max(scores, default=0.0) + 1.0
     names = tasknames.task_names(task)
-    named = named_identifiers(task) | names.identifiers
+    named = named_identifiers(task) | names.identifiers | ({"__version__"} if release else set())
     mentioned = {m.strip("./") for m in _PATHLIKE.findall(task)} | names.files
     modules = names.module_paths
     definers = signals.definers_of(index) if index.symbols else {}
@@ -122,6 +133,10 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     literal_lines: dict[str, list[int]] = {}
     for path, line in signals.literal_hits(index, names.quotes):
         literal_lines.setdefault(path, []).append(line)
+    phrase_lines: dict[str, list[int]] = {}
+    title = task.removeprefix("Task: ").split("\n", 1)[0]
+    for path, line in signals.phrase_hits(index, tasknames.phrases(title)):
+        phrase_lines.setdefault(path, []).append(line)
     users = signals.users_of(index, named)
     boost = dict.fromkeys(paths, 0.0)
     for path in paths:
@@ -131,7 +146,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
             boost[path] += PATH_NAMED
         if any(stem.endswith(m) or stem.endswith(m + "/__init__") for m in modules):
             boost[path] += PATH_NAMED / 2
-        hits = []
+        hits, phrased = [], []
         for qualname, symbol in zip(qualnames(symbols), symbols, strict=True):
             module_name = f"{stem.replace('/', '.')}.{qualname}"
             if any(
@@ -144,26 +159,36 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
                 hits.append((1 + len(definers.get(symbol[2], ())), qualname))
             elif any(symbol[0] <= line <= symbol[4] for line in literal_lines.get(path, ())):
                 hits.append((2, qualname))
+            elif any(symbol[0] <= line <= symbol[4] for line in phrase_lines.get(path, ())):
+                phrased.append(qualname)
         if hits:
             best = min(h[0] for h in hits)
             boost[path] += QUALIFIED if best == 0 else DEFINED / max(1, best - 1) ** 0.5
             targets[path] = _innermost([q for _r, q in sorted(hits)])
         if path in literal_lines:
             boost[path] += LITERAL
+        elif path in phrase_lines:
+            boost[path] += PHRASE
+            targets[path] = targets.get(path, []) + _innermost(phrased)
         if path in users:
             boost[path] += USED * min(users[path], 3) / 3
             targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
+    recent = signals.change_counts(index)
+    busiest = max(recent.values(), default=0)
     for path in paths:
         boost[path] *= weight[path] ** 0.5  # a test naming the same thing is still a test
+        boost[path] += RECENT * weight[path] * (recent[path] / busiest if busiest else 0.0)
     scores = [score + top * boost[path] for path, score in zip(paths, scores, strict=True)]
     order = sorted(range(len(paths)), key=lambda i: -scores[i])
     leads = [paths[i] for i in order[:LEADS] if scores[i] > 0]
     if leads:
         lifted = dict.fromkeys(paths, 0.0)
         for lead in leads:
+            # A weak lead (the task hardly matches it) lifts its neighbours less than itself.
+            lift = min(NEIGHBOUR, scores[paths.index(lead)] / top / 2)
             for other in signals.neighbours(index, lead, definers):
                 if other in lifted:
-                    lifted[other] += NEIGHBOUR
+                    lifted[other] += lift
         together = signals.changed_with(index, leads)
         most = max(together.values(), default=0)
         for other, count in together.items():
@@ -296,24 +321,26 @@ def task_context(
     # Large files worth an excerpt: the best-ranked, and those holding a definition the task leads
     # to (wherever they rank).
     excerptable, excerpted = set(relevant[:EXCERPT_RANKS]) | set(ranking.targets), 0
-    # Whole files, best first, while they fit, and an excerpt of a best-ranked file too large to
-    # show whole; read a few at a time (a read is a request on GitHub).
+    # Whole files, best first, while they fit their share, and an excerpt of a best-ranked file too
+    # large for it; read a few at a time (a read is a request on GitHub).
     while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
         wanted = excerptable if excerpted < MAX_EXCERPTED_FILES else set()
-        batch = [p for p in relevant if index.files[p] <= room or p in wanted][:READ_BATCH]
+        whole = min(room, file_bytes // (SHARE if shown else WIDE_SHARE))
+        batch = [p for p in relevant if index.files[p] <= whole or p in wanted][:READ_BATCH]
         relevant = relevant[relevant.index(batch[-1]) + 1 :] if batch else []
         contents = gateway.read_files(index.commit_sha, batch) if batch else {}
         for path in batch:
             text = decoded(contents[path]) if path in contents else None
             if text is None or len(shown) >= MAX_SHOWN_FILES:
                 continue
-            if len(text.encode("utf-8")) > room:
+            if len(text.encode("utf-8")) > min(room, file_bytes // (SHARE if shown else WIDE_SHARE)):
                 if path not in excerptable or excerpted >= MAX_EXCERPTED_FILES:
                     continue
-                budget = min(room, file_bytes // EXCERPT_SHARE)
+                wide = not shown or bool(ranking.targets.get(path))
+                budget = min(room, file_bytes // (WIDE_SHARE if wide else SHARE))
                 text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
-                if not text:
-                    continue
+                if not any(excerpts.LINE_NUMBER.match(line) for line in text.split("\n")):
+                    continue  # no line of it fits the room left: a header alone shows nothing
                 excerpted += 1
             shown[path] = text
             room -= len(text.encode("utf-8"))
@@ -357,11 +384,22 @@ def best_definitions(
     for d, body in zip(definitions, bodies, strict=True):
         if any(o is not d and d.start <= o.start and o.end <= d.end for o in definitions):
             continue
-        in_name = terms.intersection(words_of(d.qualname))
-        score = sum(weight[t] for t in body) + 3 * sum(weight.get(t, 0.0) for t in in_name)
+        in_name = terms.intersection(words_of(d.qualname)) | _inside(terms, d.name)
+        # A long body holds many of the task's words by its length alone.
+        length = 1 + math.log(1 + (d.end - d.start) / LONG_BODY)
+        score = sum(weight[t] for t in body) / length + 3 * sum(
+            weight.get(t, math.log(1 + len(definitions))) for t in in_name
+        )
         if score > 0 or d.name in named:
             scored.append((d.name not in named, -score, d.end - d.start, d.qualname))
     return [qualname for *_rank, qualname in sorted(scored)]
+
+
+def _inside(terms: set[str], name: str) -> set[str]:
+    """The task's longer words inside a name written as one word (``pager`` in ``_tempfilepager``,
+    ``template`` in ``SetUsageTemplate``): names are not always split where their words meet."""
+    lowered = name.lower()
+    return {t for t in terms if len(t) >= MIN_INSIDE and t in lowered}
 
 
 def overview(snapshot: Snapshot, index: RepoIndex) -> str:

@@ -1,7 +1,8 @@
 """What the index's literals and names lead to for a task (``executions.context.references``
-extracts them when a commit is indexed): the definitions holding a quoted literal, the files using
-a named setting or calling a named function, the files referring to (or referred to by) a file,
-and the files that changed together with a file in the repository's recent history.
+extracts them when a commit is indexed): the definitions holding a quoted literal or a phrase of
+the title, the files using a named setting or calling a named function, the files referring to (or
+referred to by) a file, the files that changed together with a file in the repository's recent
+history, and how often each file changed there.
 """
 
 from __future__ import annotations
@@ -37,6 +38,22 @@ def literal_hits(index: RepoIndex, quotes: list[str]) -> list[tuple[str, int]]:
             if q in value or any(f in q for f in fragments)
         ]
         if 0 < len({p for p, _ in found}) <= 5:
+            hits.extend(found)
+    return hits
+
+
+MAX_PHRASE_FILES = 3
+
+
+def phrase_hits(index: RepoIndex, phrases: list[str]) -> list[tuple[str, int]]:
+    """``(path, line)`` of the literals holding a phrase of the task as written ("100 continue" in
+    ``b"HTTP/1.1 100 Continue"``, ``tasknames.phrases``). A phrase found in more than a few files
+    is no lead."""
+    hits = []
+    literals = _literals(index)
+    for phrase in phrases:
+        found = [(path, line) for path, line, value, _fragments in literals if phrase in value]
+        if 0 < len({p for p, _ in found}) <= MAX_PHRASE_FILES:
             hits.extend(found)
     return hits
 
@@ -123,3 +140,13 @@ def changed_with(index: RepoIndex, paths: list[str]) -> Counter:
         if len(commit) <= MAX_COMMIT_FILES and wanted.intersection(commit):
             together.update(p for p in commit if p not in wanted)
     return together
+
+
+def change_counts(index: RepoIndex) -> Counter:
+    """How many of the recent commits (of at most ``MAX_COMMIT_FILES`` files) changed each file:
+    where a repository's work has been lately, the best guess for a task that names nothing."""
+    counts: Counter = Counter()
+    for commit in index.history:
+        if len(commit) <= MAX_COMMIT_FILES:
+            counts.update(commit)
+    return counts

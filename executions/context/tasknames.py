@@ -77,3 +77,26 @@ def task_names(task: str) -> TaskNames:
         files=files,
         quotes=list(dict.fromkeys(q for q in quotes if len(q.strip()) >= 3)),
     )
+
+
+_PHRASE_WORD = re.compile(r"[A-Za-z0-9][\w.-]*")
+MIN_PHRASE = 8  # characters of a phrase worth finding in the code's literals
+# A phrase neither starts nor ends with one of these ("the request", "header with" say nothing).
+_FUNCTION_WORDS = frozenset(
+    "a an and are as at be by do does for from has have if in into is it its not of on or so that the "
+    "their then these this to was when where which while with without should would can could must".split()
+)
+
+
+def phrases(title: str) -> list[str]:
+    """Runs of two or three words of a task's title, lower-cased, as it writes them: a task quotes
+    a message or a header without quotation marks too ("no extra 100 continue")."""
+    words = _PHRASE_WORD.findall(title.lower())
+    runs = {
+        " ".join(run)
+        for n in (2, 3)
+        for i in range(len(words) - n + 1)
+        for run in (words[i : i + n],)
+        if run[0] not in _FUNCTION_WORDS and run[-1] not in _FUNCTION_WORDS
+    }
+    return sorted(r for r in runs if len(r) >= MIN_PHRASE)

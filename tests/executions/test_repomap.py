@@ -89,6 +89,17 @@ def test_a_best_ranked_file_too_large_to_show_whole_gives_its_best_matching_defi
     assert sum(len(t.encode()) for t in context.shown.values()) <= 40_000
 
 
+def test_a_definitions_name_written_as_one_word_matches_the_tasks_word_inside_it():
+    path = Path(django.__file__).parent / "utils/datastructures.py"
+    task = "Task: setting a default list on a MultiValueDict shares it between keys"
+
+    best = repomap.best_definitions("django/utils/datastructures.py", path.read_text(), task)
+
+    # "list" and "default" are inside setlistdefault (one word, not split): it comes first, before
+    # the longer update() whose body holds more of the task's words by its length.
+    assert best[0] == "MultiValueDict.setlistdefault"
+
+
 def test_the_map_lists_signatures_under_their_file(gateway):
     _index, context = context_for(gateway, "get_object_or_404 should say which model was not found")
 

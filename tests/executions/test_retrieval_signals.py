@@ -99,9 +99,20 @@ It should suggest the closest field name."""
     start = next(n for n, t in enumerate(source, 1) if "def build_unknown_field(" in t)
     end = next(n for n, t in enumerate(source, 1) if "Field name `%s` is not valid" in t) + 2
     assert set(range(start, end + 1)) <= lines_shown(context.shown[path])  # the raising method, whole
-    # Without the quote, the same words bring some other file first.
-    _index, plain = context_for(gateway, "Task: A typo in the serializer's fields raises an error")
+    # Without the quote (and without "field name", whose words alone now lead there), it is not shown.
+    _index, plain = context_for(gateway, "Task: the serializer raises an unclear error")
     assert start not in lines_shown(plain.shown.get(path, ""))
+
+
+def test_words_of_the_title_found_as_written_in_a_message_lead_to_the_code_holding_it(gateway):
+    _index, context = context_for(gateway, "Task: says not a valid string for bytes")
+
+    # Unquoted, but "not a valid string" is CharField's error message, in fields.py alone (72 KB):
+    # its excerpt shows the message's line.
+    path = "src/rest_framework/fields.py"
+    source = (gateway.path / path).read_text().split("\n")
+    message = next(n for n, t in enumerate(source, 1) if "_('Not a valid string.')" in t)
+    assert message in lines_shown(context.shown[path])
 
 
 def test_a_setting_name_leads_to_the_code_using_it(gateway):
@@ -135,8 +146,55 @@ def test_files_that_change_together_lift_each_other(gateway):
 
     pagination, throttling = "src/rest_framework/pagination.py", "src/rest_framework/throttling.py"
     assert [pagination, throttling] in [sorted(c) for c in index.history]
-    assert with_history[pagination] > without[pagination]
-    assert with_history[throttling] == without[throttling]
+    # Both changed lately (a little each); the file that changed with the lead is lifted more.
+    assert with_history[pagination] - without[pagination] > with_history[throttling] - without[throttling] > 0
     assert sorted(with_history, key=with_history.get, reverse=True).index(pagination) < sorted(
         without, key=without.get, reverse=True
     ).index(pagination)
+
+
+def test_a_task_naming_nothing_shows_the_files_changed_most_lately(gateway):
+    index, context = context_for(gateway, "Task: fix mypy findings")
+
+    # Nothing in the tree is named so: the history's busiest source files (changed three times
+    # each) come first, not the shallow pyproject.toml, docs and tests, nor what they refer to.
+    assert list(context.shown)[:2] == ["src/rest_framework/pagination.py", "src/rest_framework/throttling.py"]
+    without = repomap.rank(replace(index, history=[], commit_sha="no-history"), "Task: fix mypy findings")
+    assert "src/rest_framework/pagination.py" not in [path for path, _score in without[:12]]
+
+
+def test_a_release_task_shows_the_file_that_sets_the_version(gateway):
+    _index, context = context_for(gateway, "Task: release version 3.99.1")
+
+    path = "src/rest_framework/__init__.py"  # __version__ = '...'; "version" alone ranks versioning.py first
+    assert path in context.shown
+    assert "__version__ = " in context.shown[path]
+
+
+def test_a_large_file_not_first_is_shown_as_its_best_definitions_beside_more_files(gateway):
+    task = "Task: DjangoFilterBackend and OrderingFilter ignore the view's queryset"
+    _index, context = context_for(gateway, task)
+
+    shown = list(context.shown)
+    assert shown[0] == "src/rest_framework/filters.py"  # first: shown whole
+    assert not repomap.excerpts.is_excerpt(context.shown[shown[0]])
+    # Past the first, a file over a quarter of the budget (validators.py, 16 KB) is an excerpt of
+    # its definitions that matter, and the room left shows more files.
+    quarter = 40000 // 4
+    assert all(len(text.encode()) <= quarter for path, text in list(context.shown.items())[1:])
+    assert repomap.excerpts.is_excerpt(context.shown["src/rest_framework/validators.py"])
+    assert len(shown) >= 4
+
+
+def test_an_excerpt_shows_the_head_of_the_class_around_the_method_it_shows(gateway):
+    task = "Task: ModelSerializer.build_relational_field ignores the related model's to_field"
+    _index, context = context_for(gateway, task)
+
+    path = "src/rest_framework/serializers.py"
+    source = (gateway.path / path).read_text().split("\n")
+    method = next(n for n, t in enumerate(source, 1) if "def build_relational_field(" in t)
+    head = next(n for n, t in enumerate(source, 1) if t.startswith("class ModelSerializer("))
+    shown = lines_shown(context.shown[path])
+    assert method in shown
+    assert method - head > 400  # far apart: not shown as the method's surroundings
+    assert set(range(head, head + 3)) <= shown  # the class's signature and its docstring's start

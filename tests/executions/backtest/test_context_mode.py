@@ -89,12 +89,14 @@ def test_context_mode_measures_the_analysts_prompt_and_spends_nothing(history, p
     # The large file: an excerpt holding the definition the task names, whole...
     assert big["files"][0]["content"] == "excerpt" and big["files"][0]["rank"] == 1
     assert big["definitions"] == [{"definition": "app/big.py::parse_header", "signature": True, "body": True}]
-    # ...but not one the task's words do not lead to: the map lists it, its body is not shown.
-    # Its words match no file: the shallowest come first (README.md, then app/big.py).
+    # ...but not one the task's words do not lead to: the map lists it, its content is not shown
+    # (no definition of it matches, and it has no head before its first definition: an excerpt
+    # would be its header alone). Its words match no file: the shallowest come first (README.md,
+    # then app/big.py).
     assert vague["files"][0] == {
         "path": "app/big.py",
         "path_in_prompt": True,
-        "content": "excerpt",
+        "content": "",
         "rank": 2,
         "in_map": True,
     }
@@ -102,20 +104,20 @@ def test_context_mode_measures_the_analysts_prompt_and_spends_nothing(history, p
         {"definition": "app/big.py::filler_150", "signature": True, "body": False}
     ]
     assert (vague["file_recall"], vague["definition_recall"], vague["body_recall"]) == (
-        "1.0000",
+        "0.0000",
         "1.0000",
         "0.0000",
     )
     assert data["totals"] | {"prompt_bytes": 0} == {
         "cases": 4,
         "files": 4,
-        "files_shown": 4,
+        "files_shown": 3,
         "definitions": 5,
         "signatures_shown": 5,
         "bodies_shown": 4,
         "prompt_bytes": 0,
         "cost": "0.00",
-        "file_recall": "1.0000",
+        "file_recall": "0.7500",
         "definition_recall": "1.0000",
         "body_recall": "0.8000",
     }
@@ -140,7 +142,7 @@ def test_the_prompt_measured_is_the_one_an_execution_would_send_at_the_base(hist
 
     request = prepared.analysis_request
     assert case.prompt_bytes == len(f"{request.system}\n{request.user}".encode())
-    assert '<file path="app/big.py">' in request.user and "filler_150" in request.user
+    assert "filler_150" in request.user  # in the map
 
 
 def test_an_unknown_repository_is_refused_with_exit_code_2(history):
@@ -160,7 +162,7 @@ def test_the_table_shows_each_case_and_the_totals(history, pinned_clock):
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["case", "title", "files", "defs", "bodies", "rank", "prompt", "cost"]
     assert lines[2].split()[:1] == ["#16"] and "Tune the warmup" in lines[2]
-    assert lines[-1].split()[:6] == ["2", "cases", "total", "100%", "100%", "50%"]
+    assert lines[-1].split()[:6] == ["2", "cases", "total", "50%", "100%", "50%"]
 
 
 def test_the_dashboard_shows_the_latest_runs_figures_per_repository(history, pinned_clock, admin_client):
@@ -175,7 +177,7 @@ def test_the_dashboard_shows_the_latest_runs_figures_per_repository(history, pin
     cell = row[row.index('data-testid="backtest"') :]
     cell = cell[: cell.index("</td>")]
     assert f"/admin/executions/backtestrun/{latest.pk}/change/" in cell
-    assert "1 cases</a>: files 100% · definitions 100% · bodies 0%" in cell
+    assert "1 cases</a>: files 0% · definitions 100% · bodies 0%" in cell
 
 
 def test_since_keeps_the_merges_from_that_day_on(history):
