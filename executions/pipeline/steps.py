@@ -192,11 +192,14 @@ def lookup_request(
 
 
 def lookup_at_caps(request: CompletionRequest, rounds: int) -> CompletionRequest:
-    """``request`` after ``rounds`` look-ups as long as they may be: the largest a later round sends."""
-    items = ["x" * context_lookups.MAX_ITEM_CHARS] * context_lookups.MAX_ITEMS
+    """``request`` after ``rounds`` look-ups as long as they may be: the largest a later round sends.
+    The names asked for and the call id are counted in characters, so their stand-ins are the
+    longest character there is: four bytes of UTF-8, twelve once JSON escapes it."""
+    widest = "\U0010ffff"
+    items = [widest * context_lookups.MAX_ITEM_CHARS] * context_lookups.MAX_ITEMS
     for _ in range(rounds):
         request = lookup_request(
-            request, "x" * MAX_CALL_ID_CHARS, items, "x" * context_lookups.MAX_ANSWER_BYTES
+            request, widest * MAX_CALL_ID_CHARS, items, "x" * context_lookups.MAX_ANSWER_BYTES
         )
     return replace(request, at_caps=True)
 

@@ -8,6 +8,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from budget import ledger
 from budget.models import LanguageModel, Overrun, Price
@@ -16,8 +18,9 @@ from budget.pricing import input_token_bound
 from executions.backlog.services import create_task
 from executions.context import lookups
 from executions.models import Execution, ModelCall, StepConfig
+from executions.pipeline import steps
 from executions.pipeline.runner import run_execution
-from executions.providers import providers_for_mode
+from executions.providers import CompletionRequest, providers_for_mode
 from executions.providers.anthropic import AnthropicProvider
 from tests.executions.conftest import assert_charged_as_billed
 from tests.fakes.anthropic import user_text
@@ -225,3 +228,17 @@ def test_with_only_codegen_in_batch_mode_the_synchronous_analysis_looks_up_first
     assert len(anthropic_fake.messages()) == 2 and execution.lookups[0]["shown"] == ["app/settings.py"]
     assert ModelCall.objects.filter(execution=execution, step="analysis").count() == 2
     assert_charged_as_billed(execution.period, anthropic_fake, openai_fake)
+
+
+@given(
+    items=st.lists(st.text(max_size=400), max_size=8),
+    call_id=st.text(max_size=steps.MAX_CALL_ID_CHARS),
+    answer=st.text(max_size=100) | st.just("é" * lookups.MAX_ANSWER_BYTES),
+)
+@example(items=["\U0001f600" * 300] * 4, call_id="\U0001f600" * 100, answer="é" * lookups.MAX_ANSWER_BYTES)
+def test_any_round_fits_the_bound_the_month_admitted_it_at(items, call_id, answer):
+    """Whatever the analyst asks for (any characters: JSON escapes a non-ASCII one into up to 12
+    bytes) and whatever it is shown (up to its cap), a round's input stays within ``lookup_at_caps``."""
+    first = CompletionRequest(model="claude-sonnet-4-5", system="s", user="u", max_tokens=2048)
+    sent = steps.lookup_request(first, call_id, items, answer)
+    assert sent.input_token_bound() <= steps.lookup_at_caps(first, 1).input_token_bound()
