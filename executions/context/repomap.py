@@ -353,6 +353,7 @@ def _excerpt(path: str, text: str, task: str, *, budget: int, targets: list[str]
     definitions = spans(path, text.encode("utf-8"))  # parsed once, for both
     best = best_definitions(path, text, task, definitions=definitions)
     names = list(dict.fromkeys([*targets, *best]))[:MAX_EXCERPT_DEFINITIONS]
+    terms = frozenset(words_of(task))
     return excerpts.excerpt(
         path,
         text,
@@ -361,6 +362,7 @@ def _excerpt(path: str, text: str, task: str, *, budget: int, targets: list[str]
         identifiers=named_identifiers(task) | tasknames.task_names(task).identifiers,
         outline=False,
         definitions=definitions,
+        line_terms=lambda line: terms.intersection(words_of(line)),
     )
 
 
