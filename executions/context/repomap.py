@@ -97,6 +97,8 @@ def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
 class Ranking:
     files: list[tuple[str, float]]  # every listed file, best first
     targets: dict[str, list[str]]  # path -> qualified names of the definitions the task leads to
+    # The files defining or using a name the task spells (not only holding a run of its words).
+    naming: frozenset[str] = frozenset()
 
 
 # What the task names outright beats any word statistics, in this order (in units of the best
@@ -130,6 +132,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     modules = names.module_paths
     definers = signals.definers_of(index) if index.symbols else {}
     targets: dict[str, list[str]] = {}
+    naming: set[str] = set()
     literal_lines: dict[str, list[int]] = {}
     for path, line in signals.literal_hits(index, names.quotes):
         literal_lines.setdefault(path, []).append(line)
@@ -170,6 +173,8 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
         elif path in phrase_lines:
             boost[path] += PHRASE
             targets[path] = targets.get(path, []) + _innermost(phrased)
+        if hits or path in users:
+            naming.add(path)
         if path in users:
             boost[path] += USED * min(users[path], 3) / 3
             targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
@@ -196,7 +201,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
                 lifted[other] += COCHANGE * count / most
         scores = [s + top * lifted[p] * weight[p] for p, s in zip(paths, scores, strict=True)]
         order = sorted(range(len(paths)), key=lambda i: -scores[i])
-    return Ranking([(paths[i], scores[i]) for i in order], targets)
+    return Ranking([(paths[i], scores[i]) for i in order], targets, frozenset(naming))
 
 
 def qualnames(symbols: list[list]) -> list[str]:
@@ -321,6 +326,11 @@ def task_context(
     # Large files worth an excerpt: the best-ranked, and those holding a definition the task leads
     # to (wherever they rank).
     excerptable, excerpted = set(relevant[:EXCERPT_RANKS]) | set(ranking.targets), 0
+    # Of those, the best-ranked large files holding what the task names keep their excerpt: files
+    # ranked above them by their words alone do not take every excerpt before them.
+    reserved = {
+        p for p in relevant[:EXCERPT_RANKS] if p in ranking.naming and index.files[p] > file_bytes // SHARE
+    }
     # Whole files, best first, while they fit their share, and an excerpt of a best-ranked file too
     # large for it; read a few at a time (a read is a request on GitHub).
     while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
@@ -336,6 +346,9 @@ def task_context(
             if len(text.encode("utf-8")) > min(room, file_bytes // (SHARE if shown else WIDE_SHARE)):
                 if path not in excerptable or excerpted >= MAX_EXCERPTED_FILES:
                     continue
+                if path not in reserved and excerpted + len(reserved) >= MAX_EXCERPTED_FILES:
+                    continue
+                reserved.discard(path)
                 wide = not shown or bool(ranking.targets.get(path))
                 budget = min(room, file_bytes // (WIDE_SHARE if wide else SHARE))
                 text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
