@@ -36,7 +36,8 @@ READ_BATCH = 6
 MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
 # One file takes at most this share of CONTEXT_FILE_BYTES (the first file shown, or one holding a
-# definition the task leads to, the larger one): a larger file is shown as an excerpt of its
+# definition the task's names or quotes lead to, the larger one; a run of the title's words found
+# in a literal is a weaker lead: the smaller): a larger file is shown as an excerpt of its
 # definitions that match the task best. The definitions that matter in four files tell more than
 # the whole of one.
 SHARE, WIDE_SHARE = 4, 2
@@ -349,7 +350,7 @@ def task_context(
                 if path not in reserved and excerpted + len(reserved) >= MAX_EXCERPTED_FILES:
                     continue
                 reserved.discard(path)
-                wide = not shown or bool(ranking.targets.get(path))
+                wide = not shown or (bool(ranking.targets.get(path)) and path in ranking.naming)
                 budget = min(room, file_bytes // (WIDE_SHARE if wide else SHARE))
                 text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
                 if not any(excerpts.LINE_NUMBER.match(line) for line in text.split("\n")):

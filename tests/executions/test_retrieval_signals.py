@@ -118,6 +118,19 @@ def test_words_of_the_title_found_as_written_in_a_message_lead_to_the_code_holdi
     assert message in lines_shown(context.shown[path])
 
 
+def test_a_file_holding_only_a_run_of_the_title_words_takes_a_quarter_of_the_budget(gateway):
+    index, context = context_for(gateway, "Task: says not a valid string for bytes")
+
+    # fields.py holds "not a valid string" (no name the task spells): past the first file shown,
+    # its excerpt takes a quarter share, not half, and the room left shows the files ranked next.
+    path = "src/rest_framework/fields.py"
+    assert list(context.shown).index(path) > 0
+    assert len(context.shown[path].encode()) <= 40000 // 4
+    ranked = [p for p, _score in repomap.rank(index, "Task: says not a valid string for bytes")]
+    after = [p for p in context.shown if ranked.index(p) > ranked.index(path)]
+    assert sum(len(context.shown[p].encode()) for p in after) > 10000
+
+
 def test_a_setting_name_leads_to_the_code_using_it(gateway):
     task = "Task: UNAUTHENTICATED_USER = None should give an anonymous request no user at all"
     _index, context = context_for(gateway, task)
