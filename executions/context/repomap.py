@@ -77,12 +77,23 @@ def words_of(text: str) -> list[str]:
     return terms
 
 
-_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", ""))
+# "-ction" nouns name the verb's act (``connection`` -> ``connect``, ``extraction`` -> ``extract``):
+# code is named for the verb.
+_SUFFIXES = (
+    ("ctions", "ct"),
+    ("ction", "ct"),
+    ("ies", "y"),
+    ("sses", "ss"),
+    ("ing", ""),
+    ("ed", ""),
+    ("es", "e"),
+    ("s", ""),
+)
 
 
 def _stem(word: str) -> str:
     """A plural or verb form's base, roughly (``templates`` -> ``template``, ``parsing`` ->
-    ``pars``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
+    ``pars``, ``connection`` -> ``connect``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
     for suffix, replacement in _SUFFIXES:
         if word.endswith(suffix) and not word.endswith("ss"):
             return word[: -len(suffix)] + replacement
