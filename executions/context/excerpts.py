@@ -2,7 +2,8 @@
 
 ``excerpt(path, text, budget=..., names=..., identifiers=...)`` holds, best first while they fit:
 
-1. the full source of the definitions the plan named (``QuerySet.in_bulk``; see ``names_for``),
+1. the full source of the definitions the plan named (``QuerySet.in_bulk``; see ``names_for``);
+   one larger than the room left, in part: its first lines and those holding the task's words,
 2. the file's outline: every definition's signature with its line number (cut to the top level
    when the whole outline does not fit),
 3. the full source of definitions named like an identifier the task spells, then of the
@@ -20,8 +21,10 @@ Definitions come from the same tree-sitter walk as the repository index (``repoi
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from executions.context.quoting import quoted
@@ -34,6 +37,13 @@ CLASS_HEAD_LINES = 12  # at most, of a class's head shown above one of its metho
 HEAD_LINES = 40  # at most, of the file's head
 MATCH_LINES = 10  # around a line holding an identifier, in a file without definitions
 GAP = "⋮"  # between two parts that are not adjacent
+# A named definition larger than the room left is shown in part: its first lines (signature,
+# docstring, set-up) and the windows around its lines holding the task's rarer words, within
+# this share of the budget.
+PARTIAL_HEAD_LINES = 8
+PARTIAL_WINDOW = 2  # lines either side of a matching line
+PARTIAL_SHARE = 2
+PARTIAL_WINDOWS = 20  # at most
 
 
 def numbered(lines: list[str], first: int, *, width: int = 0) -> str:
@@ -82,12 +92,14 @@ def excerpt(
     identifiers: Iterable[str] = (),
     outline: bool = True,
     definitions: list[Definition] | None = None,
+    line_terms: Callable[[str], set[str]] | None = None,
 ) -> str:
     """The excerpt of ``text`` (``path``'s content) for a task, at most ``budget`` UTF-8 bytes
     ("" when not even its first line fits). ``outline=False`` leaves the outline out (the
     analyst's map already lists the file's definitions). The path and every name are quoted: they
     come from the repository and the plan (``quoting.quoted``). ``definitions``: ``spans`` of the
-    text, when the caller has parsed it already."""
+    text, when the caller has parsed it already. ``line_terms``: the task's words in a line; with
+    it, a named definition too large for the room left is shown in part (``_in_part``)."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -140,7 +152,16 @@ def excerpt(
         if not found:
             missing.append(f"{quoted(name)} (no such definition)")
         for d in found:
-            if not add_with_heads(_around(d, len(lines))):
+            if add_with_heads(_around(d, len(lines))):
+                continue
+            cap = len(shown.encode("utf-8")) + (budget - len(shown.encode("utf-8"))) // PARTIAL_SHARE
+            parts = _in_part(d, lines, line_terms) if line_terms else []
+            if parts and add_with_heads(parts[0]):
+                for part in parts[1:]:
+                    if len(shown.encode("utf-8")) < cap:
+                        add(part)
+                missing.append(f"{quoted(d.qualname)} (lines {d.start}–{d.end}, shown in part)")
+            else:
                 missing.append(f"{quoted(d.qualname)} (lines {d.start}–{d.end}, larger than the room left)")
     # 2. the outline, whole or its top level
     for candidate in (_outline(definitions, 99), _outline(definitions, 0)) if wants_outline else ():
@@ -156,6 +177,21 @@ def excerpt(
 
 def _around(d: Definition, count: int) -> _Part:
     return _Part(max(1, d.start - CONTEXT_LINES), min(count, d.end + CONTEXT_LINES), d.qualname, d)
+
+
+def _in_part(d: Definition, lines: list[str], line_terms: Callable[[str], set[str]]) -> list[_Part]:
+    """A definition too large to show whole, as parts: its first lines, then the windows around
+    its lines holding the task's words, the lines holding the rarer ones (within it) first."""
+    head = _Part(max(1, d.start - CONTEXT_LINES), min(d.end, d.line + PARTIAL_HEAD_LINES), d.qualname, d)
+    found = {n: line_terms(lines[n - 1]) for n in range(head.end + 1, d.end + 1)}
+    seen = Counter(t for terms in found.values() for t in terms)
+    weight = {t: math.log(1 + len(found) / count) for t, count in seen.items()}
+    scored = sorted((-sum(weight[t] for t in terms), n) for n, terms in found.items() if terms)
+    windows = [
+        _Part(max(d.line, n - PARTIAL_WINDOW), min(d.end, n + PARTIAL_WINDOW), f"{d.qualname} (part)")
+        for _score, n in scored[:PARTIAL_WINDOWS]
+    ]
+    return [head, *windows]
 
 
 def _enclosing_heads(d: Definition | None, definitions: list[Definition]) -> list[_Part]:

@@ -36,7 +36,8 @@ READ_BATCH = 6
 MIN_ROOM = 500  # bytes of the file budget not worth another read
 MAX_LISTED_PATHS = 200  # paths in the commit-stable overview
 # One file takes at most this share of CONTEXT_FILE_BYTES (the first file shown, or one holding a
-# definition the task leads to, the larger one): a larger file is shown as an excerpt of its
+# definition the task's names or quotes lead to, the larger one; a run of the title's words found
+# in a literal is a weaker lead: the smaller): a larger file is shown as an excerpt of its
 # definitions that match the task best. The definitions that matter in four files tell more than
 # the whole of one.
 SHARE, WIDE_SHARE = 4, 2
@@ -76,12 +77,23 @@ def words_of(text: str) -> list[str]:
     return terms
 
 
-_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", ""))
+# "-ction" nouns name the verb's act (``connection`` -> ``connect``, ``extraction`` -> ``extract``):
+# code is named for the verb.
+_SUFFIXES = (
+    ("ctions", "ct"),
+    ("ction", "ct"),
+    ("ies", "y"),
+    ("sses", "ss"),
+    ("ing", ""),
+    ("ed", ""),
+    ("es", "e"),
+    ("s", ""),
+)
 
 
 def _stem(word: str) -> str:
     """A plural or verb form's base, roughly (``templates`` -> ``template``, ``parsing`` ->
-    ``pars``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
+    ``pars``, ``connection`` -> ``connect``): added beside the word, so a task's "templates" finds ``SetUsageTemplate``."""
     for suffix, replacement in _SUFFIXES:
         if word.endswith(suffix) and not word.endswith("ss"):
             return word[: -len(suffix)] + replacement
@@ -97,6 +109,8 @@ def rank(index: RepoIndex, task: str) -> list[tuple[str, float]]:
 class Ranking:
     files: list[tuple[str, float]]  # every listed file, best first
     targets: dict[str, list[str]]  # path -> qualified names of the definitions the task leads to
+    # The files defining or using a name the task spells (not only holding a run of its words).
+    naming: frozenset[str] = frozenset()
 
 
 # What the task names outright beats any word statistics, in this order (in units of the best
@@ -130,6 +144,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
     modules = names.module_paths
     definers = signals.definers_of(index) if index.symbols else {}
     targets: dict[str, list[str]] = {}
+    naming: set[str] = set()
     literal_lines: dict[str, list[int]] = {}
     for path, line in signals.literal_hits(index, names.quotes):
         literal_lines.setdefault(path, []).append(line)
@@ -170,6 +185,8 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
         elif path in phrase_lines:
             boost[path] += PHRASE
             targets[path] = targets.get(path, []) + _innermost(phrased)
+        if hits or path in users:
+            naming.add(path)
         if path in users:
             boost[path] += USED * min(users[path], 3) / 3
             targets.setdefault(path, [])  # its definitions using the name are worth an excerpt
@@ -196,7 +213,7 @@ def _ranking(index: RepoIndex, task: str) -> Ranking:
                 lifted[other] += COCHANGE * count / most
         scores = [s + top * lifted[p] * weight[p] for p, s in zip(paths, scores, strict=True)]
         order = sorted(range(len(paths)), key=lambda i: -scores[i])
-    return Ranking([(paths[i], scores[i]) for i in order], targets)
+    return Ranking([(paths[i], scores[i]) for i in order], targets, frozenset(naming))
 
 
 def qualnames(symbols: list[list]) -> list[str]:
@@ -321,6 +338,11 @@ def task_context(
     # Large files worth an excerpt: the best-ranked, and those holding a definition the task leads
     # to (wherever they rank).
     excerptable, excerpted = set(relevant[:EXCERPT_RANKS]) | set(ranking.targets), 0
+    # Of those, the best-ranked large files holding what the task names keep their excerpt: files
+    # ranked above them by their words alone do not take every excerpt before them.
+    reserved = {
+        p for p in relevant[:EXCERPT_RANKS] if p in ranking.naming and index.files[p] > file_bytes // SHARE
+    }
     # Whole files, best first, while they fit their share, and an excerpt of a best-ranked file too
     # large for it; read a few at a time (a read is a request on GitHub).
     while relevant and room >= MIN_ROOM and len(shown) < MAX_SHOWN_FILES:
@@ -336,7 +358,10 @@ def task_context(
             if len(text.encode("utf-8")) > min(room, file_bytes // (SHARE if shown else WIDE_SHARE)):
                 if path not in excerptable or excerpted >= MAX_EXCERPTED_FILES:
                     continue
-                wide = not shown or bool(ranking.targets.get(path))
+                if path not in reserved and excerpted + len(reserved) >= MAX_EXCERPTED_FILES:
+                    continue
+                reserved.discard(path)
+                wide = not shown or (bool(ranking.targets.get(path)) and path in ranking.naming)
                 budget = min(room, file_bytes // (WIDE_SHARE if wide else SHARE))
                 text = _excerpt(path, text, task, budget=budget, targets=ranking.targets.get(path, []))
                 if not any(excerpts.LINE_NUMBER.match(line) for line in text.split("\n")):
@@ -353,6 +378,7 @@ def _excerpt(path: str, text: str, task: str, *, budget: int, targets: list[str]
     definitions = spans(path, text.encode("utf-8"))  # parsed once, for both
     best = best_definitions(path, text, task, definitions=definitions)
     names = list(dict.fromkeys([*targets, *best]))[:MAX_EXCERPT_DEFINITIONS]
+    terms = frozenset(words_of(task))
     return excerpts.excerpt(
         path,
         text,
@@ -361,6 +387,7 @@ def _excerpt(path: str, text: str, task: str, *, budget: int, targets: list[str]
         identifiers=named_identifiers(task) | tasknames.task_names(task).identifiers,
         outline=False,
         definitions=definitions,
+        line_terms=lambda line: terms.intersection(words_of(line)),
     )
 
 

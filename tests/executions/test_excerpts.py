@@ -14,7 +14,7 @@ from executions.changes.edits import apply
 from executions.changes.proposal import Edit, Proposal, ProposedFile
 from executions.context import repoindex
 from executions.context.excerpts import LINE_NUMBER, excerpt, names_for, numbered
-from executions.context.repomap import named_identifiers
+from executions.context.repomap import named_identifiers, words_of
 
 DJANGO = Path(django.__file__).parent
 PATH = "django/db/models/query.py"
@@ -143,3 +143,28 @@ def test_numbered_lines_read_back_with_their_marker():
 def test_spans_give_qualified_names_and_lines_with_decorators(source, expected):
     assert [(d.qualname, d.line, d.start, d.end) for d in repoindex.spans("a.py", source)] == expected
     assert re.search(r"\bdef x\b", repoindex.spans("a.py", source)[1].signature)
+
+
+def test_a_named_definition_larger_than_the_room_is_shown_as_its_head_and_its_lines_the_task_names():
+    # QuerySet.bulk_create is ~4.8 KB: in a 3 KB budget it cannot be shown whole.
+    task = "bulk_create() loses the objects' primary keys when batch_size splits them"
+    terms = frozenset(words_of(task))
+    shown = excerpt(
+        PATH,
+        QUERY,
+        budget=3_000,
+        names=["QuerySet.bulk_create"],
+        outline=False,
+        line_terms=lambda line: terms.intersection(words_of(line)),
+    )
+
+    assert len(shown.encode()) <= 3_000
+    [method] = [d for d in repoindex.spans(PATH, QUERY.encode()) if d.qualname == "QuerySet.bulk_create"]
+    lines = numbered_lines(shown)
+    # Its signature and first lines (the docstring's start) ...
+    assert set(range(method.line, method.line + 8)) <= set(lines)
+    # ... and, further in, the lines holding the task's words (batch_size), as the file has them.
+    far = [n for n in lines if method.line + 20 < n <= method.end]
+    assert any("batch_size" in lines[n] for n in far)
+    assert all(LINES[n - 1] == text for n, text in lines.items())
+    assert f'"QuerySet.bulk_create" (lines {method.start}–{method.end}, shown in part)' in shown

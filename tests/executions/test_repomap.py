@@ -201,3 +201,14 @@ def test_definitions_in_python_javascript_and_go():
         [7, 0, "Run", "func (s *Server) Run(ctx context.Context) error", 9],
     ]
     assert repoindex.definitions("a.txt", b"def nope(): pass") == []
+
+
+def test_a_noun_in_ction_matches_the_verb_a_definition_is_named_for():
+    path = Path(django.__file__).parent / "dispatch/dispatcher.py"
+    task = "Task: receiver connection with weak=False is dropped"
+
+    best = repomap.best_definitions("django/dispatch/dispatcher.py", path.read_text(), task)
+
+    # "connection" is read as "connect" too: Signal.connect comes first, not the receiver helpers.
+    assert best[0] == "Signal.connect"
+    assert "connect" in repomap.words_of("connections")

@@ -1,11 +1,13 @@
 """Retrieval on a real tree no one here wrote: Django REST framework's installed source laid out as
 a project (``src/rest_framework/``, shallow tests and docs beside it), with a small history made
-here. One test per signal of what a task names (docs/context.md: "What the task names")."""
+here. One test per signal of what a task names (docs/context.md: "What the task names"); one on
+Click's installed source (a dependency of import-linter) for the excerpts a named file keeps."""
 
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import click
 import pytest
 import rest_framework
 
@@ -13,6 +15,7 @@ from executions.context import repoindex, repomap
 from executions.repositories.local_git import LocalGitGateway
 
 SOURCE = Path(rest_framework.__file__).parent
+CLICK = Path(click.__file__).parent
 ENV = {
     "GIT_AUTHOR_NAME": "t",
     "GIT_AUTHOR_EMAIL": "t@t",
@@ -115,6 +118,19 @@ def test_words_of_the_title_found_as_written_in_a_message_lead_to_the_code_holdi
     assert message in lines_shown(context.shown[path])
 
 
+def test_a_file_holding_only_a_run_of_the_title_words_takes_a_quarter_of_the_budget(gateway):
+    index, context = context_for(gateway, "Task: says not a valid string for bytes")
+
+    # fields.py holds "not a valid string" (no name the task spells): past the first file shown,
+    # its excerpt takes a quarter share, not half, and the room left shows the files ranked next.
+    path = "src/rest_framework/fields.py"
+    assert list(context.shown).index(path) > 0
+    assert len(context.shown[path].encode()) <= 40000 // 4
+    ranked = [p for p, _score in repomap.rank(index, "Task: says not a valid string for bytes")]
+    after = [p for p in context.shown if ranked.index(p) > ranked.index(path)]
+    assert sum(len(context.shown[p].encode()) for p in after) > 10000
+
+
 def test_a_setting_name_leads_to_the_code_using_it(gateway):
     task = "Task: UNAUTHENTICATED_USER = None should give an anonymous request no user at all"
     _index, context = context_for(gateway, task)
@@ -198,3 +214,42 @@ def test_an_excerpt_shows_the_head_of_the_class_around_the_method_it_shows(gatew
     assert method in shown
     assert method - head > 400  # far apart: not shown as the method's surroundings
     assert set(range(head, head + 3)) <= shown  # the class's signature and its docstring's start
+
+
+@pytest.fixture(scope="module")
+def click_repo(tmp_path_factory) -> Path:
+    """Click's installed source as ``src/click/``, and four modules whose names hold every word of
+    the task below (one small function each and much else): they outrank, by words alone, the
+    module using the name the task spells."""
+    root = tmp_path_factory.mktemp("click")
+    git(root, "init", "-q", "-b", "main")
+    files = {
+        f"src/click/{p.relative_to(CLICK)}": p.read_text()
+        for p in CLICK.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    filler = "\n\n".join(
+        f"def helper_{i}(value):\n    for _ in range(3):\n        value = value\n    return value\n"
+        for i in range(120)
+    )
+    for n in range(4):
+        files[f"src/click/temporary_file_mode_{n}.py"] = (
+            f"def named_temporary_file_mode_{n}(mode):\n    return mode\n\n\n{filler}"
+        )
+    commit(root, files, "the project")
+    return root
+
+
+def test_a_large_file_using_the_name_the_task_spells_keeps_an_excerpt_against_files_matching_its_words(
+    click_repo,
+):
+    gateway = LocalGitGateway(click_repo)
+    task = "Task: Changed `tempfile.NamedTemporaryFile` mode to `w`"
+    index, context = context_for(gateway, task)
+
+    ranked = [path for path, _score in repomap.rank(index, task)]
+    path = "src/click/_termui_impl.py"  # the only module calling NamedTemporaryFile
+    large = [p for p in ranked[: ranked.index(path)] if index.files[p] > 40000 // 4]
+    assert len(large) >= repomap.MAX_EXCERPTED_FILES  # as many large files rank above it
+    assert repomap.excerpts.is_excerpt(context.shown[path])
+    assert "NamedTemporaryFile(" in context.shown[path]
