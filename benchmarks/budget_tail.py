@@ -322,6 +322,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
+        # The scratch database goes with the run (the ORM cannot drop a database either).
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
 

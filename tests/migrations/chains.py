@@ -9,7 +9,6 @@ squash applied from nothing records them), so both loaders read the same history
 """
 
 import shutil
-import sys
 import uuid
 from pathlib import Path
 
@@ -37,4 +36,3 @@ def without_squashes(tmp_path: Path, settings, monkeypatch) -> None:
     copy_without_squashes(tmp_path / package)
     monkeypatch.syspath_prepend(str(tmp_path))
     settings.MIGRATION_MODULES = {app: f"{package}.{app}" for app in SQUASHED_APPS}
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
