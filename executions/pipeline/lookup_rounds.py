@@ -51,7 +51,7 @@ def look_again(
     gateway: RepositoryGateway,
     provider: Provider,
     now: dt.datetime | None,
-) -> charging.Answer:
+) -> tuple[charging.Answer, int | None]:
     """While the analyst's answer is a ``show`` call: answer it (``answer_round``), hold the next
     round (``hold_round``) and ask again. Returns the answer that is not a look-up (the plan,
     uncharged: ``pipeline.take_plan`` charges it) and what was held for its call (None: the first
